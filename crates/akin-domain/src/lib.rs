@@ -1,0 +1,15 @@
+//! What akin *is*: the directory (users, groups, API tokens), the audit log, and the rules
+//! that hold for them whatever stores or serves them.
+//!
+//! Pure Rust: no HTTP, no SQL, no clock or randomness it does not receive. The adapters
+//! (`akin-store`, `akin-http`, the `akin` binary) depend on this crate, never the reverse.
+
+pub mod error;
+pub mod event;
+pub mod group;
+pub mod list;
+pub mod ports;
+pub mod token;
+pub mod user;
+
+pub use error::{DomainError, FieldErrors};

@@ -1,0 +1,86 @@
+//! Events for API writes (`model_created`, `model_updated`, `model_deleted`), with who, from
+//! where and which object, as authentik's audit middleware records them.
+
+use std::net::SocketAddr;
+
+use akin_domain::event::{Actor, Event, EventAction, ModelRef};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Where a request came from, for the audit log.
+pub struct RequestMeta {
+    pub client_ip: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(RequestMeta {
+            client_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            user_agent: header("user-agent"),
+            request_id: header("x-request-id"),
+        })
+    }
+}
+
+/// Records one model event. A failure to record is logged, not returned: the write it
+/// describes has already happened.
+pub async fn record(
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    action: EventAction,
+    model: ModelRef,
+) {
+    let actor = Actor {
+        pk: caller.user.user.pk,
+        username: caller.user.user.username.clone(),
+        email: caller.user.user.email.clone(),
+    };
+    let context = json!({
+        "model": model.to_json(),
+        "http_request": {
+            "args": {},
+            "path": meta.path,
+            "method": meta.method,
+            "request_id": meta.request_id,
+            "user_agent": meta.user_agent,
+        },
+    });
+    let event = Event::new(
+        Uuid::now_v7(),
+        action,
+        Some(&actor),
+        context,
+        meta.client_ip.clone(),
+        OffsetDateTime::now_utc(),
+    );
+    if let Err(error) = state.store.record_event(&event).await {
+        tracing::error!(%error, action = action.as_str(), "could not record event");
+    }
+}

@@ -1,0 +1,482 @@
+//! The database handle: one SQLite or PostgreSQL pool chosen by URL, and a small SQL builder
+//! whose text runs on both (numbered `$n` placeholders, portable SQL).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::types::{DbTime, DbUuid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite://PATH` or `postgres://…`). A SQLite file and its folder
+    /// are created when missing. Nothing is migrated here.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every pending migration. Safe to run from several nodes at once: sqlx takes an
+    /// advisory lock on PostgreSQL, and SQLite serialises writers.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        let sql = Sql::new(self.backend(), "SELECT 1");
+        self.fetch_one::<(i32,)>(sql).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Starts a transaction; dropped without `commit` it rolls back.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub fn sql(&self, text: &str) -> Sql {
+        Sql::new(self.backend(), text)
+    }
+}
+
+/// Hides credentials in a URL before it is shown to anyone.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// An open transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub fn sql(&self, text: &str) -> Sql {
+        Sql::new(self.backend(), text)
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A value bound to a `$n` placeholder.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    Bool(bool),
+    Uuid(Uuid),
+    Time(OffsetDateTime),
+    OptTime(Option<OffsetDateTime>),
+    Json(serde_json::Value),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_owned())
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::OptText(v)
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl From<Uuid> for Arg {
+    fn from(v: Uuid) -> Self {
+        Arg::Uuid(v)
+    }
+}
+impl From<OffsetDateTime> for Arg {
+    fn from(v: OffsetDateTime) -> Self {
+        Arg::Time(v)
+    }
+}
+impl From<Option<OffsetDateTime>> for Arg {
+    fn from(v: Option<OffsetDateTime>) -> Self {
+        Arg::OptTime(v)
+    }
+}
+impl From<serde_json::Value> for Arg {
+    fn from(v: serde_json::Value) -> Self {
+        Arg::Json(v)
+    }
+}
+
+/// SQL text with its arguments. Placeholders are numbered in the order they are pushed,
+/// which is also the order SQLite assigns them.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    backend: Backend,
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(backend: Backend, text: &str) -> Self {
+        Self {
+            backend,
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Appends SQL text as it is. Never pass user input here; use [`Sql::arg`].
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn arg(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        let n = self.args.len();
+        self.text.push('$');
+        self.text.push_str(&n.to_string());
+        self
+    }
+
+    /// Appends `(p1, p2, …)`; an empty list becomes `(NULL)`, which matches nothing.
+    pub fn arg_list<T: Into<Arg>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+        self.push("(");
+        let mut first = true;
+        for value in values {
+            if !first {
+                self.push(", ");
+            }
+            first = false;
+            self.arg(value);
+        }
+        if first {
+            self.push("NULL");
+        }
+        self.push(")")
+    }
+
+    /// Builder style: `db.sql("… WHERE id = ").bind(7)`.
+    pub fn bind(mut self, value: impl Into<Arg>) -> Self {
+        self.arg(value);
+        self
+    }
+
+    /// Builder style: appends text.
+    pub fn then(mut self, text: &str) -> Self {
+        self.push(text);
+        self
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Binds every argument onto a sqlx query of either backend.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                Arg::Text(v) => query.bind(v),
+                Arg::OptText(v) => query.bind(v),
+                Arg::Int(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+                Arg::Uuid(v) => query.bind(DbUuid(v)),
+                Arg::Time(v) => query.bind(DbTime::new(v)),
+                Arg::OptTime(v) => query.bind(v.map(DbTime::new)),
+                Arg::Json(v) => query.bind(Json(v)),
+            };
+        }
+        query
+    }};
+}
+
+/// A row type that decodes from both backends.
+pub trait AnyRow:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+impl<T> AnyRow for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
+}
+
+/// The four ways to run a statement, on a pool (`Db`) or inside a transaction (`Tx`).
+macro_rules! executor_methods {
+    () => {
+        pub async fn fetch_all<R: AnyRow>(&mut self, sql: Sql) -> StoreResult<Vec<R>> {
+            Ok(match self.side() {
+                Side::Sqlite(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_all(e)
+                        .await?
+                }
+                Side::Postgres(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_all(e)
+                        .await?
+                }
+            })
+        }
+
+        pub async fn fetch_optional<R: AnyRow>(&mut self, sql: Sql) -> StoreResult<Option<R>> {
+            Ok(match self.side() {
+                Side::Sqlite(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_optional(e)
+                        .await?
+                }
+                Side::Postgres(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_optional(e)
+                        .await?
+                }
+            })
+        }
+
+        pub async fn fetch_one<R: AnyRow>(&mut self, sql: Sql) -> StoreResult<R> {
+            Ok(match self.side() {
+                Side::Sqlite(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_one(e)
+                        .await?
+                }
+                Side::Postgres(e) => {
+                    bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql.text)), sql.args)
+                        .fetch_one(e)
+                        .await?
+                }
+            })
+        }
+
+        /// Runs a statement and returns how many rows it touched.
+        pub async fn execute(&mut self, sql: Sql) -> StoreResult<u64> {
+            Ok(match self.side() {
+                Side::Sqlite(e) => bind_all!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                    .execute(e)
+                    .await?
+                    .rows_affected(),
+                Side::Postgres(e) => bind_all!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                    .execute(e)
+                    .await?
+                    .rows_affected(),
+            })
+        }
+    };
+}
+
+/// One backend's executor, borrowed for one statement.
+enum Side<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// Statements on the pool, each on whatever connection is free.
+pub struct PoolExec<'a>(&'a Db);
+
+impl PoolExec<'_> {
+    fn side(&mut self) -> Side<&SqlitePool, &PgPool> {
+        match self.0 {
+            Db::Sqlite(pool) => Side::Sqlite(pool),
+            Db::Postgres(pool) => Side::Postgres(pool),
+        }
+    }
+
+    executor_methods!();
+}
+
+impl Tx {
+    fn side(&mut self) -> Side<&mut sqlx::SqliteConnection, &mut sqlx::PgConnection> {
+        match self {
+            Tx::Sqlite(tx) => Side::Sqlite(&mut **tx),
+            Tx::Postgres(tx) => Side::Postgres(&mut **tx),
+        }
+    }
+
+    executor_methods!();
+}
+
+impl Db {
+    /// Runs single statements outside any transaction.
+    pub fn exec(&self) -> PoolExec<'_> {
+        PoolExec(self)
+    }
+
+    pub async fn fetch_all<R: AnyRow>(&self, sql: Sql) -> StoreResult<Vec<R>> {
+        self.exec().fetch_all(sql).await
+    }
+
+    pub async fn fetch_optional<R: AnyRow>(&self, sql: Sql) -> StoreResult<Option<R>> {
+        self.exec().fetch_optional(sql).await
+    }
+
+    pub async fn fetch_one<R: AnyRow>(&self, sql: Sql) -> StoreResult<R> {
+        self.exec().fetch_one(sql).await
+    }
+
+    pub async fn execute(&self, sql: Sql) -> StoreResult<u64> {
+        self.exec().execute(sql).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut sql = Sql::new(Backend::Sqlite, "SELECT * FROM users WHERE username = ");
+        sql.arg("ann").push(" AND id IN ").arg_list([1i64, 2]);
+        assert_eq!(
+            sql.text(),
+            "SELECT * FROM users WHERE username = $1 AND id IN ($2, $3)"
+        );
+        let mut empty = Sql::new(Backend::Postgres, "x IN ");
+        empty.arg_list(Vec::<i64>::new());
+        assert_eq!(empty.text(), "x IN (NULL)");
+    }
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(
+            redact_url("postgres://akin:s3cret@db:5432/akin"),
+            "postgres://akin:***@db:5432/akin"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/akin.db"),
+            "sqlite://./data/akin.db"
+        );
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let versions = |m: &sqlx::migrate::Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+        assert!(!SQLITE_MIGRATIONS.iter().next().is_none());
+    }
+}

@@ -1,0 +1,63 @@
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one akin can use.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+    /// A unique constraint refused the write; `field` names the column.
+    #[error("a row with this {field} already exists")]
+    Unique { field: String },
+    /// A foreign key pointed nowhere (e.g. a membership for a deleted user).
+    #[error("a referenced object does not exist")]
+    MissingReference,
+    #[error("could not prepare the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The requested page lies beyond the last one.
+    #[error("Invalid page.")]
+    InvalidPage,
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_unique_violation() {
+                return StoreError::Unique {
+                    field: unique_field(db.as_ref()),
+                };
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference;
+            }
+        }
+        StoreError::Database(error)
+    }
+}
+
+/// The column a unique violation is about. PostgreSQL names the constraint
+/// (`users_username_key`); SQLite names the column in its message
+/// (`UNIQUE constraint failed: users.username`).
+fn unique_field(error: &dyn sqlx::error::DatabaseError) -> String {
+    if let Some(constraint) = error.constraint() {
+        let trimmed = constraint
+            .strip_suffix("_key")
+            .or_else(|| constraint.strip_suffix("_pkey"))
+            .unwrap_or(constraint);
+        if let Some((_, column)) = trimmed.split_once('_') {
+            return column.to_owned();
+        }
+    }
+    let message = error.message();
+    message
+        .rsplit_once('.')
+        .map(|(_, column)| column.trim().to_owned())
+        .unwrap_or_else(|| "value".to_owned())
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,157 @@
+//! One module per kind of object; each adds its methods to [`Store`].
+
+mod events;
+mod groups;
+mod settings;
+mod tokens;
+mod users;
+
+use akin_domain::list::{ListQuery, Page, Pagination};
+
+use crate::db::{AnyRow, Db, Sql};
+use crate::error::{StoreError, StoreResult};
+
+pub use groups::GroupWriteError;
+pub use settings::SECRET_KEY_SETTING;
+pub use tokens::key_digest;
+
+/// The repositories over one database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// Appends ` WHERE a AND b …` to a statement, one condition at a time.
+pub(crate) struct Where<'a> {
+    sql: &'a mut Sql,
+    started: bool,
+}
+
+impl<'a> Where<'a> {
+    pub(crate) fn new(sql: &'a mut Sql) -> Self {
+        Self {
+            sql,
+            started: false,
+        }
+    }
+
+    /// Starts the next condition and returns the statement to write it into.
+    pub(crate) fn and(&mut self) -> &mut Sql {
+        self.sql
+            .push(if self.started { " AND " } else { " WHERE " });
+        self.started = true;
+        self.sql
+    }
+
+    /// `column = value` when `value` is given.
+    pub(crate) fn eq<T: Into<crate::db::Arg>>(&mut self, column: &str, value: Option<T>) {
+        if let Some(value) = value {
+            self.and().push(column).push(" = ").arg(value);
+        }
+    }
+
+    /// Case-insensitive substring match over several columns.
+    pub(crate) fn search(&mut self, columns: &[&str], term: Option<&str>) {
+        let Some(term) = term.map(str::trim).filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
+        let sql = self.and();
+        sql.push("(");
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("LOWER(")
+                .push(column)
+                .push(") LIKE ")
+                .arg(pattern.clone())
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+}
+
+fn escape_like(term: &str) -> String {
+    term.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// How one list endpoint pages: the `FROM` clause, a filter writer, the sortable fields.
+pub(crate) struct Listing<'a> {
+    /// Text before `SELECT` (a `WITH` clause), if any.
+    pub prefix: &'a str,
+    pub select: &'a str,
+    pub from: &'a str,
+    /// `ordering` names the client may use, each with its SQL expression.
+    pub sortable: &'a [(&'a str, &'a str)],
+    /// Used when the client gives no usable ordering.
+    pub default_order: &'a str,
+    /// Appended last so pages never overlap.
+    pub tiebreak: &'a str,
+}
+
+impl Store {
+    /// Counts, checks the page, then fetches it: the same filters written twice.
+    pub(crate) async fn list_page<R: AnyRow>(
+        &self,
+        listing: &Listing<'_>,
+        query: &ListQuery,
+        filters: impl Fn(&mut Where<'_>),
+    ) -> StoreResult<Page<R>> {
+        let mut count = self.db.sql(listing.prefix);
+        count.push(" SELECT COUNT(*) FROM ").push(listing.from);
+        filters(&mut Where::new(&mut count));
+        let (total,): (i64,) = self.db.fetch_one(count).await?;
+        let pagination = Pagination::compute(query.page, total.max(0) as u64)
+            .map_err(|_| StoreError::InvalidPage)?;
+
+        let mut page = self.db.sql(listing.prefix);
+        page.push(" SELECT ")
+            .push(listing.select)
+            .push(" FROM ")
+            .push(listing.from);
+        filters(&mut Where::new(&mut page));
+        page.push(" ORDER BY ");
+        let mut ordered = false;
+        for key in &query.ordering {
+            if let Some((_, expr)) = listing.sortable.iter().find(|(name, _)| *name == key.field) {
+                page.push(expr)
+                    .push(if key.descending { " DESC, " } else { " ASC, " });
+                ordered = true;
+            }
+        }
+        if !ordered {
+            page.push(listing.default_order).push(", ");
+        }
+        page.push(listing.tiebreak);
+        page.push(" LIMIT ")
+            .arg(query.page.page_size as i64)
+            .push(" OFFSET ")
+            .arg(query.page.offset() as i64);
+        let results = self.db.fetch_all(page).await?;
+        Ok(Page {
+            pagination,
+            results,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+    }
+}

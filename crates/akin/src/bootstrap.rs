@@ -1,0 +1,105 @@
+//! First-start setup from `AKIN_BOOTSTRAP_*`: the superuser `akadmin` in the admin group, and
+//! an API token with a key the operator chose. Idempotent: it only ever creates; a restart,
+//! or a changed value, never resets what exists.
+
+use akin_domain::group::{ADMIN_GROUP_NAME, GroupFields};
+use akin_domain::ports::PasswordHasher;
+use akin_domain::token::{BOOTSTRAP_TOKEN_IDENTIFIER, TokenFields, TokenIntent};
+use akin_domain::user::{BOOTSTRAP_USERNAME, NewUser};
+use akin_store::Store;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapSettings {
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub email: Option<String>,
+}
+
+impl BootstrapSettings {
+    fn is_empty(&self) -> bool {
+        self.password.is_none() && self.token.is_none()
+    }
+}
+
+/// The admin group, created when missing.
+pub fn admin_group() -> GroupFields {
+    GroupFields {
+        is_superuser: true,
+        ..GroupFields::named(ADMIN_GROUP_NAME)
+    }
+}
+
+/// Applies the bootstrap settings in one transaction.
+pub async fn apply(
+    store: &Store,
+    hasher: &dyn PasswordHasher,
+    settings: &BootstrapSettings,
+) -> Result<(), AppError> {
+    if settings.is_empty() {
+        if !store.has_superuser().await? {
+            tracing::warn!(
+                "no administrator exists yet: create one with `akin user create --superuser \
+                 USERNAME`, or start once with AKIN_BOOTSTRAP_PASSWORD set to create akadmin"
+            );
+        }
+        return Ok(());
+    }
+
+    let exists = store.user_by_username(BOOTSTRAP_USERNAME).await?.is_some();
+    // Hashing is only paid when akadmin is about to be created.
+    let password = match (&settings.password, exists) {
+        (Some(password), false) => Some(hasher.hash(password)?),
+        _ => None,
+    };
+    if exists && settings.password.is_some() {
+        tracing::info!(
+            "akadmin exists; AKIN_BOOTSTRAP_PASSWORD is only used to create it and was not applied"
+        );
+    }
+
+    let now = OffsetDateTime::now_utc();
+    let mut tx = store.db().begin().await?;
+    let new_admin = NewUser {
+        name: "akin administrator".to_owned(),
+        email: settings.email.clone().unwrap_or_default(),
+        password,
+        ..NewUser::named(BOOTSTRAP_USERNAME)
+    };
+    let (admin_pk, created) = store.ensure_user(&mut tx, &new_admin, now).await?;
+    if created {
+        let group = store.ensure_group(&mut tx, &admin_group()).await?;
+        store.add_member_in(&mut tx, group, admin_pk).await?;
+        tracing::info!(group = ADMIN_GROUP_NAME, "created superuser akadmin");
+    }
+
+    if let Some(key) = &settings.token {
+        let fields = TokenFields {
+            identifier: BOOTSTRAP_TOKEN_IDENTIFIER.to_owned(),
+            intent: TokenIntent::Api,
+            user_pk: admin_pk,
+            description: "Created from AKIN_BOOTSTRAP_TOKEN".to_owned(),
+            expires: None,
+            expiring: false,
+            managed: None,
+        };
+        let (token, created) = store.ensure_token(&mut tx, &fields, key).await?;
+        if created {
+            tracing::info!(
+                identifier = BOOTSTRAP_TOKEN_IDENTIFIER,
+                "created bootstrap API token"
+            );
+        } else if !bool::from(token.key.as_bytes().ct_eq(key.as_bytes())) {
+            tracing::warn!(
+                identifier = BOOTSTRAP_TOKEN_IDENTIFIER,
+                "AKIN_BOOTSTRAP_TOKEN differs from the stored bootstrap token, which is kept; \
+                 delete the token to have it created again with the new value"
+            );
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! The command line. Every setting is also an `AKIN_*` environment variable; a bad value is
+//! refused at start with a message naming that variable.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, LogFormat};
+
+const ENVIRONMENT: &str = "\
+Environment variables (each also a flag; flags win):
+  AKIN_LISTEN               address to serve on, HOST:PORT            [default: 127.0.0.1:9000]
+  AKIN_DATABASE_URL         sqlite://PATH or postgres://USER@HOST:PORT/DB
+                                                                  [default: sqlite://./data/akin.db]
+  AKIN_SECRET_KEY           secret for signing; generated and stored in the database when unset
+  AKIN_LOG_FORMAT           text | json                               [default: text]
+  AKIN_LOG_LEVEL            error | warn | info | debug | trace, or a tracing filter
+                                                                      [default: info]
+  AKIN_BOOTSTRAP_PASSWORD   on start: create the superuser akadmin with this password
+  AKIN_BOOTSTRAP_TOKEN      on start: create an API token for akadmin with this key
+  AKIN_BOOTSTRAP_EMAIL      on start: akadmin's email address";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "akin",
+    version,
+    about = "akin: invitations and enrollment, compatible with authentik, in one binary",
+    after_help = ENVIRONMENT
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// Database: sqlite://PATH (created when missing) or postgres://USER@HOST:PORT/DB
+    #[arg(
+        long,
+        global = true,
+        env = "AKIN_DATABASE_URL",
+        default_value = config::DEFAULT_DATABASE_URL,
+        value_parser = config::parse_database_url,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Log output: text or json
+    #[arg(long, global = true, env = "AKIN_LOG_FORMAT", default_value = "text", value_parser = config::parse_log_format)]
+    pub log_format: LogFormat,
+
+    /// Log level or tracing filter (e.g. info, debug, akin=debug,sqlx=warn)
+    #[arg(long, global = true, env = "AKIN_LOG_LEVEL", default_value = "info", value_parser = config::parse_log_level)]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first)
+    #[command(after_help = ENVIRONMENT)]
+    Serve(ServeOptions),
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeOptions {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port)
+    #[arg(long, env = "AKIN_LISTEN", default_value = "127.0.0.1:9000", value_parser = config::parse_listen)]
+    pub listen: String,
+
+    /// Secret key (at least 32 characters); generated and stored in the database when unset
+    #[arg(long, env = "AKIN_SECRET_KEY", value_parser = config::parse_secret_key, hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Create the superuser akadmin with this password on first start
+    #[arg(long, env = "AKIN_BOOTSTRAP_PASSWORD", value_parser = config::parse_bootstrap_password, hide_env_values = true)]
+    pub bootstrap_password: Option<String>,
+
+    /// Create an API token (intent api, not expiring) for akadmin with this key
+    #[arg(long, env = "AKIN_BOOTSTRAP_TOKEN", value_parser = config::parse_bootstrap_token, hide_env_values = true)]
+    pub bootstrap_token: Option<String>,
+
+    /// akadmin's email address when it is created
+    #[arg(long, env = "AKIN_BOOTSTRAP_EMAIL", value_parser = config::parse_bootstrap_email)]
+    pub bootstrap_email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prompts for the password, or reads it from standard input
+    Create(UserCreateOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateOptions {
+    /// The username (letters, digits and @/./+/-/_)
+    pub username: String,
+    /// Make the user a superuser (member of the admin group)
+    #[arg(long)]
+    pub superuser: bool,
+    /// Email address
+    #[arg(long, default_value = "")]
+    pub email: String,
+    /// Display name
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// Read the password from the first line of standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Create the user without a usable password
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub no_password: bool,
+}

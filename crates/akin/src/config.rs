@@ -1,0 +1,143 @@
+//! Parsing and checking of settings. Each parser's error names the environment variable, so
+//! a bad value in a unit file or container definition is found at once.
+
+use tracing_subscriber::EnvFilter;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/akin.db";
+/// The shortest secret key accepted.
+pub const MIN_SECRET_KEY_LENGTH: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn parse_database_url(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|scheme| value.starts_with(scheme)) && value.len() > "sqlite:".len() {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "AKIN_DATABASE_URL must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
+            akin_store::redact_url(value)
+        ))
+    }
+}
+
+pub fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!(
+            "AKIN_LOG_FORMAT must be text or json, got {other:?}"
+        )),
+    }
+}
+
+pub fn parse_log_level(value: &str) -> Result<String, String> {
+    EnvFilter::try_new(value.trim())
+        .map(|_| value.trim().to_owned())
+        .map_err(|e| {
+            format!(
+                "AKIN_LOG_LEVEL must be a level (error, warn, info, debug, trace) or a tracing \
+                 filter, got {value:?}: {e}"
+            )
+        })
+}
+
+pub fn parse_listen(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let valid = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "AKIN_LISTEN must be HOST:PORT, e.g. 127.0.0.1:9000 or [::]:9000, got {value:?}"
+        ))
+    }
+}
+
+pub fn parse_secret_key(value: &str) -> Result<String, String> {
+    if value.chars().count() >= MIN_SECRET_KEY_LENGTH {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "AKIN_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters (the value is not shown)"
+        ))
+    }
+}
+
+pub fn parse_bootstrap_password(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Err("AKIN_BOOTSTRAP_PASSWORD must not be empty".to_owned())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+pub fn parse_bootstrap_token(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.chars().any(char::is_whitespace) {
+        Err(
+            "AKIN_BOOTSTRAP_TOKEN must be non-empty and contain no spaces (the value is not shown)"
+                .to_owned(),
+        )
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+pub fn parse_bootstrap_email(value: &str) -> Result<String, String> {
+    let mut errors = akin_domain::FieldErrors::new();
+    akin_domain::user::validate_email(value.trim(), &mut errors);
+    if errors.is_empty() {
+        Ok(value.trim().to_owned())
+    } else {
+        Err(format!(
+            "AKIN_BOOTSTRAP_EMAIL must be an email address, got {value:?}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert!(parse_listen("9000").unwrap_err().contains("AKIN_LISTEN"));
+        assert!(parse_listen("localhost:99999").is_err());
+        assert_eq!(parse_listen("[::]:9000").unwrap(), "[::]:9000");
+        assert!(
+            parse_database_url("mysql://x")
+                .unwrap_err()
+                .contains("AKIN_DATABASE_URL")
+        );
+        assert!(
+            parse_log_format("xml")
+                .unwrap_err()
+                .contains("AKIN_LOG_FORMAT")
+        );
+        assert!(
+            parse_secret_key("short")
+                .unwrap_err()
+                .contains("AKIN_SECRET_KEY")
+        );
+        assert!(
+            parse_bootstrap_email("nope")
+                .unwrap_err()
+                .contains("AKIN_BOOTSTRAP_EMAIL")
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let error = parse_secret_key("hunter2").unwrap_err();
+        assert!(!error.contains("hunter2"));
+        let error = parse_database_url("mysql://u:pw@h/db").unwrap_err();
+        assert!(!error.contains("pw@"));
+    }
+}

@@ -1,0 +1,101 @@
+//! `akin serve`: open the database, migrate, bootstrap, then serve until SIGTERM or Ctrl-C,
+//! letting in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use akin_http::AppState;
+use akin_store::{Db, SECRET_KEY_SETTING, Store};
+use tokio::net::TcpListener;
+
+use crate::bootstrap::{self, BootstrapSettings};
+use crate::cli::ServeOptions;
+use crate::error::AppError;
+use crate::password::Argon2Hasher;
+
+/// The setting holding this installation's id (users' `uid` derives from it).
+const INSTALL_ID_SETTING: &str = "install_id";
+
+/// Opens and migrates the database named by `url`.
+pub async fn open_store(url: &str) -> Result<Store, AppError> {
+    let db = Db::connect(url).await?;
+    db.migrate().await?;
+    Ok(Store::new(db))
+}
+
+pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppError> {
+    let store = open_store(database_url).await?;
+    let install_id = store
+        .setting_or_insert(INSTALL_ID_SETTING, &uuid::Uuid::new_v4().to_string())
+        .await?;
+    if options.secret_key.is_none() {
+        // Generated once and shared by every node on this database.
+        store
+            .setting_or_insert(SECRET_KEY_SETTING, &akin_http::api::new_key())
+            .await?;
+    }
+    let hasher = Arc::new(Argon2Hasher);
+    let settings = BootstrapSettings {
+        password: options.bootstrap_password,
+        token: options.bootstrap_token,
+        email: options.bootstrap_email,
+    };
+    bootstrap::apply(&store, hasher.as_ref(), &settings).await?;
+
+    let listener = TcpListener::bind(&options.listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            addr: options.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        store: store.clone(),
+        hasher,
+        install_id: install_id.into(),
+    };
+    let app = akin_http::router(state);
+    tracing::info!(
+        addr = %addr,
+        backend = ?store.db().backend(),
+        "akin is listening on http://{addr}/"
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    store.db().close().await;
+    tracing::info!("akin stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
