@@ -1,1 +1,349 @@
-fn main() {}
+//! akin's benchmarks. Figures, not pass/fail: run on a quiet machine and read the ratios,
+//! which compare against a baseline measured in the same run.
+//!
+//! ```text
+//! cargo build --release && cargo run --release -p akin-bench -- all
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+const TOKEN: &str = "akin-bench-token-0123456789abcdef";
+
+#[derive(Parser)]
+#[command(about = "akin benchmarks: start-up, memory, throughput against a bare axum handler")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Bench>,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Everything below
+    All {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+    /// Cold start to ready on SQLite (fresh database, and restart on an existing one)
+    Startup,
+    /// Idle RSS after start
+    Memory,
+    /// users/me requests/s with a token, next to a bare axum handler
+    Throughput {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+    /// (internal) serve a bare axum handler, the throughput baseline
+    BareServer {
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Bench::All {
+        seconds: 10,
+        connections: 64,
+    }) {
+        Bench::BareServer { listen } => bare_server(&listen),
+        Bench::Startup => startup(),
+        Bench::Memory => memory(),
+        Bench::Throughput {
+            seconds,
+            connections,
+        } => throughput(seconds, connections),
+        Bench::All {
+            seconds,
+            connections,
+        } => {
+            startup()?;
+            memory()?;
+            throughput(seconds, connections)
+        }
+    }
+}
+
+/// The release `akin` binary beside this one.
+fn akin_binary() -> Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me.with_file_name("akin");
+    if !path.is_file() {
+        bail!(
+            "{} not found: run `cargo build --release` first",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn spawn_akin(data: &Path) -> Result<Server> {
+    let port = free_port()?;
+    let child = Command::new(akin_binary()?)
+        .arg("serve")
+        .env("AKIN_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "AKIN_DATABASE_URL",
+            format!("sqlite://{}", data.join("akin.db").display()),
+        )
+        .env("AKIN_BOOTSTRAP_PASSWORD", "bench-password")
+        .env("AKIN_BOOTSTRAP_TOKEN", TOKEN)
+        .env("AKIN_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start akin")?;
+    Ok(Server { child, port })
+}
+
+/// Polls `GET /-/health/ready/` every 0.5 ms until it answers 200.
+fn wait_ready(port: u16, started: Instant) -> Result<Duration> {
+    use std::io::{Read, Write};
+    let request = format!(
+        "GET /-/health/ready/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    loop {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("akin did not become ready within 30 s");
+        }
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut response = Vec::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_end(&mut response).is_ok()
+                && response.starts_with(b"HTTP/1.1 200")
+            {
+                return Ok(started.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn scratch_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "akin-bench-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn startup() -> Result<()> {
+    const RUNS: usize = 10;
+    let mut fresh = Vec::new();
+    let mut restart = Vec::new();
+    for _ in 0..RUNS {
+        let dir = scratch_dir()?;
+        {
+            let started = Instant::now();
+            let server = spawn_akin(&dir)?;
+            fresh.push(wait_ready(server.port, started)?.as_secs_f64() * 1000.0);
+        }
+        {
+            let started = Instant::now();
+            let server = spawn_akin(&dir)?;
+            restart.push(wait_ready(server.port, started)?.as_secs_f64() * 1000.0);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    println!(
+        "startup (SQLite, median of {RUNS}, process spawn to first 200 from /-/health/ready/):"
+    );
+    println!(
+        "  fresh database (migrations + bootstrap incl. one Argon2id hash): {:.1} ms",
+        median(fresh)
+    );
+    println!(
+        "  existing database (restart):                                   {:.1} ms",
+        median(restart)
+    );
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmRSS not found")
+}
+
+fn memory() -> Result<()> {
+    let dir = scratch_dir()?;
+    let server = spawn_akin(&dir)?;
+    wait_ready(server.port, Instant::now())?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = rss_kib(server.child.id())?;
+    println!("memory (SQLite):");
+    println!("  idle RSS 2 s after ready: {:.1} MB", idle as f64 / 1024.0);
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+/// Requests per second from `connections` concurrent clients over `seconds`, after a 1 s
+/// warm-up. Only 200 answers count.
+fn load(url: &str, token: Option<&str>, seconds: u64, connections: usize) -> Result<f64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .build()?;
+        let ok = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let counting = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let (client, ok, errors, counting, stop) = (
+                client.clone(),
+                ok.clone(),
+                errors.clone(),
+                counting.clone(),
+                stop.clone(),
+            );
+            let url = url.to_owned();
+            let token = token.map(str::to_owned);
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut request = client.get(&url);
+                    if let Some(token) = &token {
+                        request = request.bearer_auth(token);
+                    }
+                    let good = match request.send().await {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if counting.load(Ordering::Relaxed) {
+                        if good {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        counting.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        counting.store(false, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for task in tasks {
+            task.await.ok();
+        }
+        let failed = errors.load(Ordering::Relaxed);
+        if failed > 0 {
+            eprintln!("  warning: {failed} requests to {url} failed");
+        }
+        Ok(ok.load(Ordering::Relaxed) as f64 / elapsed)
+    })
+}
+
+fn throughput(seconds: u64, connections: usize) -> Result<()> {
+    let port = free_port()?;
+    let bare = Server {
+        child: Command::new(std::env::current_exe()?)
+            .args(["bare-server", "--listen", &format!("127.0.0.1:{port}")])
+            .spawn()?,
+        port,
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let bare_rps = load(
+        &format!("http://127.0.0.1:{}/", bare.port),
+        None,
+        seconds,
+        connections,
+    )?;
+    drop(bare);
+
+    let dir = scratch_dir()?;
+    let akin = spawn_akin(&dir)?;
+    wait_ready(akin.port, Instant::now())?;
+    let me_rps = load(
+        &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
+        Some(TOKEN),
+        seconds,
+        connections,
+    )?;
+    let rss_after = rss_kib(akin.child.id())?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+
+    println!(
+        "throughput ({connections} connections, {seconds} s each, load generator on the same 2 cores):"
+    );
+    println!("  bare axum handler:                 {bare_rps:>9.0} req/s");
+    println!("  akin /api/v3/core/users/me/ (token): {me_rps:>7.0} req/s");
+    println!(
+        "  ratio users/me : bare              {:>9.1} %",
+        me_rps / bare_rps * 100.0
+    );
+    println!(
+        "  akin RSS after the load:           {:>9.1} MB",
+        rss_after as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// The baseline: axum with one handler returning a small JSON body, nothing else.
+fn bare_server(listen: &str) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        );
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}

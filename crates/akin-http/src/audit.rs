@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use akin_domain::event::{Actor, Event, EventAction, ModelRef};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -41,7 +41,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(addr)| addr.ip().to_string()),
             method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
+            // Nested routers see a stripped path; the audit log wants the one the client sent.
+            path: parts.extensions.get::<OriginalUri>().map_or_else(
+                || parts.uri.path().to_owned(),
+                |OriginalUri(uri)| uri.path().to_owned(),
+            ),
             user_agent: header("user-agent"),
             request_id: header("x-request-id"),
         })

@@ -34,24 +34,19 @@ impl FromRequestParts<AppState> for Caller {
         if key.is_empty() {
             return Err(ApiError::TokenInvalid);
         }
-        let token = state
+        let (token, user) = state
             .store
-            .token_for_key(key)
+            .token_with_user(key)
             .await?
             .ok_or(ApiError::TokenInvalid)?;
         let same_key: bool = token.key.as_bytes().ct_eq(key.as_bytes()).into();
         if !same_key
             || token.intent != TokenIntent::Api
             || !token.is_current(OffsetDateTime::now_utc())
+            || !user.user.is_active
         {
             return Err(ApiError::TokenInvalid);
         }
-        let user = state
-            .store
-            .user_by_pk(token.user_pk)
-            .await?
-            .filter(|u| u.user.is_active)
-            .ok_or(ApiError::TokenInvalid)?;
         Ok(Caller { user })
     }
 }

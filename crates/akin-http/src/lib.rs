@@ -13,8 +13,9 @@ pub mod state;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         })
         .with_state(state)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -70,4 +72,19 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     ApiError::Internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// Answers 413 from the `Content-Length` header alone, before any of the body is read, so a
+/// client cannot hold a connection open by trickling an oversized upload. Bodies without a
+/// length are still cut off at the same limit while they are read.
+async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > extract::MAX_JSON_BODY) {
+        return ApiError::PayloadTooLarge(extract::MAX_JSON_BODY).into_response();
+    }
+    next.run(request).await
 }

@@ -54,7 +54,9 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                // One writer at a time anyway; each connection is a thread, and more than
+                // four did not raise throughput on two cores.
+                .max_connections(4)
                 .min_connections(1)
                 .connect_with(options)
                 .await?;
@@ -477,6 +479,6 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
-        assert!(!SQLITE_MIGRATIONS.iter().next().is_none());
+        assert!(SQLITE_MIGRATIONS.iter().next().is_some());
     }
 }

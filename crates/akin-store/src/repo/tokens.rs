@@ -3,9 +3,14 @@
 
 use akin_domain::list::{ListQuery, Page};
 use akin_domain::token::{Token, TokenFields, TokenFilter, TokenIntent};
+use akin_domain::user::UserEntry;
 use sha2::{Digest, Sha256};
+use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::users::{
+    IS_SUPERUSER, SUPERUSER_GROUPS, USER_SELECT, UserRow, groups_json, parse_groups_json,
+};
 use super::{Listing, Store, Where};
 use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
@@ -38,6 +43,15 @@ struct TokenRow {
     expires: Option<DbTime>,
     expiring: bool,
     managed: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenUserRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    #[sqlx(flatten)]
+    user: UserRow,
+    groups_json: Json<serde_json::Value>,
 }
 
 impl From<TokenRow> for Token {
@@ -106,20 +120,32 @@ impl Store {
             .map(Into::into))
     }
 
-    /// The token whose key has the same digest as `key`. The caller still compares the keys
-    /// (in constant time) and checks intent and expiry.
-    pub async fn token_for_key(&self, key: &str) -> StoreResult<Option<Token>> {
-        let sql = self
-            .db()
-            .sql("SELECT ")
-            .then(TOKEN_SELECT)
-            .then(" FROM tokens t WHERE t.key_digest = ")
-            .bind(key_digest(key));
-        Ok(self
-            .db()
-            .fetch_optional::<TokenRow>(sql)
-            .await?
-            .map(Into::into))
+    /// The token whose key has the same digest as `key`, with its user, in one statement:
+    /// this runs on every API request. The caller still compares the keys (in constant
+    /// time) and checks intent, expiry and that the user is active.
+    pub async fn token_with_user(&self, key: &str) -> StoreResult<Option<(Token, UserEntry)>> {
+        let backend = self.db().backend();
+        let mut sql = self.db().sql(SUPERUSER_GROUPS);
+        sql.push(" SELECT ")
+            .push(TOKEN_SELECT)
+            .push(", ")
+            .push(USER_SELECT)
+            .push(", ")
+            .push(IS_SUPERUSER)
+            .push(" AS is_superuser, ")
+            .push(groups_json(backend))
+            .push(" AS groups_json FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.key_digest = ")
+            .arg(key_digest(key));
+        let Some(row) = self.db().fetch_optional::<TokenUserRow>(sql).await? else {
+            return Ok(None);
+        };
+        let (user, is_superuser) = row.user.into_parts();
+        let entry = UserEntry {
+            user,
+            is_superuser,
+            groups: parse_groups_json(&row.groups_json.0),
+        };
+        Ok(Some((row.token.into(), entry)))
     }
 
     pub async fn list_tokens(

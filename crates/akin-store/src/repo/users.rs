@@ -21,15 +21,18 @@ pub(crate) const SUPERUSER_GROUPS: &str = "WITH RECURSIVE su(g) AS (\
     SELECT group_uuid FROM groups WHERE is_superuser \
     UNION SELECT gp.child_uuid FROM group_parents gp JOIN su ON gp.parent_uuid = su.g)";
 
-const IS_SUPERUSER: &str =
-    "u.id IN (SELECT gm.user_id FROM group_members gm WHERE gm.group_uuid IN (SELECT g FROM su))";
+/// Written as a correlated `EXISTS`: SQLite evaluates the equivalent
+/// `u.id IN (SELECT user_id … IN su)` more than ten times slower.
+pub(crate) const IS_SUPERUSER: &str = "EXISTS (SELECT 1 FROM group_members gm \
+    WHERE gm.user_id = u.id AND gm.group_uuid IN (SELECT g FROM su))";
 
-const USER_SELECT: &str = "u.id, u.uuid, u.username, u.name, u.email, u.is_active, u.last_login, \
+pub(crate) const USER_SELECT: &str = "u.id, u.uuid, u.username, u.name, u.email, u.is_active, u.last_login, \
     u.date_joined, u.password_change_date, u.last_updated, u.password, u.attributes, u.path, \
     u.type AS user_type";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
+    // Private fields are read through `into_parts`.
     id: i64,
     uuid: DbUuid,
     username: String,
@@ -48,7 +51,7 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
-    fn into_parts(self) -> (User, bool) {
+    pub(crate) fn into_parts(self) -> (User, bool) {
         let user = User {
             pk: self.id,
             uuid: self.uuid.0,
@@ -459,4 +462,39 @@ impl Store {
         let rows: Vec<UserRow> = self.db().fetch_all(sql).await?;
         Ok(rows.into_iter().map(|r| r.into_parts().0).collect())
     }
+}
+
+/// A user's groups as one JSON array of `{"pk", "name"}` ordered by name, computed in the
+/// same statement as the user row (one round trip on the hot authentication path).
+pub(crate) fn groups_json(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "(SELECT json_group_array(json_object('pk', x.group_uuid, 'name', x.name)) FROM \
+             (SELECT g.group_uuid, g.name FROM group_members gm JOIN groups g \
+             ON g.group_uuid = gm.group_uuid WHERE gm.user_id = u.id ORDER BY g.name) x)"
+        }
+        Backend::Postgres => {
+            "(SELECT COALESCE(jsonb_agg(jsonb_build_object('pk', g.group_uuid, 'name', g.name) \
+             ORDER BY g.name), '[]'::jsonb) FROM group_members gm JOIN groups g \
+             ON g.group_uuid = gm.group_uuid WHERE gm.user_id = u.id)"
+        }
+    }
+}
+
+/// Reads the array [`groups_json`] produces.
+pub(crate) fn parse_groups_json(value: &serde_json::Value) -> Vec<GroupRef> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    Some(GroupRef {
+                        uuid: Uuid::parse_str(item.get("pk")?.as_str()?).ok()?,
+                        name: item.get("name")?.as_str()?.to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,0 +1,153 @@
+//! Bad input gets a clear 4xx in DRF's shape and changes nothing; never a 500.
+
+use akin_testkit::Backend;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{admin_get, admin_json, json, start};
+
+on_both_backends!(bad_requests_get_drf_shaped_errors);
+
+async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
+    let env = start(&backend).await;
+    let users = "/api/v3/core/users/";
+    let send_raw = |content_type: &'static str, body: Vec<u8>| {
+        env.app
+            .admin(Method::POST, users)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let (status, body) = json(
+        send_raw("application/json", b"{\"username\": ".to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error - "),
+        "{body}"
+    );
+
+    let (status, body) = json(
+        send_raw(
+            "application/x-www-form-urlencoded",
+            b"username=x&name=y".to_vec(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        body,
+        json!({"detail": "Unsupported media type \"application/x-www-form-urlencoded\" in request."})
+    );
+
+    let (status, body) = json(
+        send_raw("application/json", b"[1, 2]".to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+    );
+
+    // A body over the limit is refused from its Content-Length, before it is read.
+    let (status, body) = oversized_post(&env.app.base_url, users, 2 * 1024 * 1024).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["detail"], "Request body is larger than 1048576 bytes.");
+
+    let (status, body) = admin_json(&env, Method::POST, users, json!({"username": "x", "name": "y", "is_active": "maybe", "attributes": [1], "groups": "g"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({
+            "is_active": ["Must be a valid boolean."],
+            "attributes": ["Expected a dictionary of items but got type \"list\"."],
+            "groups": ["Expected a list of items but got type \"str\"."],
+        })
+    );
+
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        users,
+        json!({"username": null, "name": "y", "type": "robot"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"username": ["This field may not be null."], "type": ["\"robot\" is not a valid choice."]})
+    );
+
+    // Unknown and read-only fields are ignored.
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        users,
+        json!({"username": "ok", "name": "y", "pk": 999, "flavour": "mint"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_ne!(body["pk"], 999);
+
+    for (path, detail) in [
+        ("/api/v3/core/nothing/", "Not found."),
+        ("/api/v3/core/users", "Not found."),
+        ("/nowhere", "Not found."),
+        (
+            "/api/v3/core/users/abc/",
+            "No User matches the given query.",
+        ),
+    ] {
+        let (status, body) = admin_get(&env, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body, json!({"detail": detail}), "{path}");
+    }
+
+    let (status, body) = admin_json(&env, Method::PATCH, users, json!({})).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body, json!({"detail": "Method \"PATCH\" not allowed."}));
+
+    let (status, _) = admin_get(&env, "/api/v3/core/users/?is_active=perhaps").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = admin_get(&env, "/api/v3/core/users/?attributes=notjson").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Of all the above only "ok" was written.
+    let (_, list) = admin_get(&env, users).await;
+    assert_eq!(list["pagination"]["count"], 2);
+}
+
+/// Sends only the head of a POST that announces `length` bytes and reads the answer, as a
+/// client whose upload the server refuses up front would see it.
+async fn oversized_post(base_url: &str, path: &str, length: usize) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{{",
+        akin_testkit::ADMIN_TOKEN
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let status = text[9..12].parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -1,0 +1,87 @@
+//! akin's one integration-test binary: every test starts the real `akin` binary against a
+//! fresh database. Each test runs on SQLite, and on PostgreSQL when `AKIN_TEST_POSTGRES_URL`
+//! is set.
+
+/// Generates a `sqlite::NAME` and a `postgres::NAME` test for each `async fn NAME(Backend)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(akin_testkit::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = akin_testkit::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+mod auth;
+mod errors;
+mod events;
+mod groups;
+mod server;
+mod tokens;
+mod users;
+
+use akin_testkit::{Backend, TestEnv};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_akin");
+
+pub async fn start(backend: &Backend) -> TestEnv {
+    TestEnv::start(BIN, backend).await
+}
+
+/// Status and JSON body of a response (`Null` for an empty body).
+pub async fn json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, body)
+}
+
+/// An admin request with a JSON body, answered as status + JSON.
+pub async fn admin_json(
+    env: &TestEnv,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    json(
+        env.app
+            .admin(method, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}
+
+/// An admin GET, answered as status + JSON.
+pub async fn admin_get(env: &TestEnv, path: &str) -> (StatusCode, Value) {
+    json(
+        env.app
+            .admin(Method::GET, path)
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await
+}

@@ -1,0 +1,334 @@
+//! The server as an operator meets it: start-up, configuration, bootstrap, health, signals,
+//! the CLI, and several nodes on one PostgreSQL database.
+
+use std::process::Stdio;
+
+use akin_testkit::{ADMIN_TOKEN, Backend, SpawnOptions, TestApp, TestDatabase, TestEnv};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::{BIN, admin_get, json, start};
+
+on_both_backends!(
+    health_checks_answer,
+    bootstrap_is_idempotent_and_never_resets,
+    without_bootstrap_the_log_says_how_to_create_an_admin,
+    sigterm_stops_the_server_cleanly,
+);
+
+async fn health_checks_answer(backend: Backend) {
+    let env = start(&backend).await;
+    for path in ["/-/health/live/", "/-/health/ready/"] {
+        let response = env.app.anonymous(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+fn env_with(pairs: &[(&str, &str)]) -> SpawnOptions {
+    SpawnOptions {
+        bootstrap: false,
+        env: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+async fn bootstrap_is_idempotent_and_never_resets(backend: Backend) {
+    let db = TestDatabase::create(&backend).await;
+    let first = env_with(&[
+        ("AKIN_BOOTSTRAP_PASSWORD", "first-password"),
+        ("AKIN_BOOTSTRAP_TOKEN", ADMIN_TOKEN),
+        ("AKIN_BOOTSTRAP_EMAIL", "admin@example.com"),
+    ]);
+    let app = TestApp::start(BIN, &db.url, &first).await;
+    let env = TestEnv { app, db };
+    let (_, me) = admin_get(&env, "/api/v3/core/users/me/").await;
+    assert_eq!(me["user"]["email"], "admin@example.com");
+    let (_, tokens) = admin_get(&env, "/api/v3/core/tokens/").await;
+    assert_eq!(tokens["results"][0]["identifier"], "akin-bootstrap-token");
+    assert_eq!(tokens["results"][0]["intent"], "api");
+    assert_eq!(tokens["results"][0]["expiring"], false);
+    let TestEnv { app, db } = env;
+    assert!(app.terminate().await);
+    let hash_before = password_hash(&db.url).await;
+    assert!(hash_before.starts_with("$argon2id$"), "{hash_before}");
+
+    // Same values again, then changed ones: nothing is duplicated or reset.
+    for options in [
+        first.clone(),
+        env_with(&[
+            ("AKIN_BOOTSTRAP_PASSWORD", "second-password"),
+            ("AKIN_BOOTSTRAP_TOKEN", "another-token-value"),
+        ]),
+    ] {
+        let app = TestApp::start(BIN, &db.url, &options).await;
+        let response = app
+            .anonymous(Method::GET, "/api/v3/core/users/")
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (status, users) = json(response).await;
+        assert_eq!(status, StatusCode::OK, "the first token still works");
+        assert_eq!(users["pagination"]["count"], 1);
+        let logs = app.logs().join("\n");
+        assert!(!logs.contains("created superuser"), "{logs}");
+        assert!(app.terminate().await);
+    }
+    assert_eq!(
+        password_hash(&db.url).await,
+        hash_before,
+        "password not reset"
+    );
+    let key = stored_token_key(&db.url).await;
+    assert_eq!(key, ADMIN_TOKEN, "token not replaced");
+}
+
+async fn password_hash(url: &str) -> String {
+    query_text(url, "SELECT password FROM users WHERE username = 'akadmin'").await
+}
+
+async fn stored_token_key(url: &str) -> String {
+    query_text(
+        url,
+        "SELECT key FROM tokens WHERE identifier = 'akin-bootstrap-token'",
+    )
+    .await
+}
+
+/// Reads one text value straight from the database, as an operator with `psql` would.
+async fn query_text(url: &str, sql: &'static str) -> String {
+    use sqlx::Connection;
+    if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, String>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, String>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+async fn without_bootstrap_the_log_says_how_to_create_an_admin(backend: Backend) {
+    let db = TestDatabase::create(&backend).await;
+    let app = TestApp::start(BIN, &db.url, &env_with(&[])).await;
+    let logs = app.logs().join("\n");
+    assert_eq!(
+        logs.matches("akin user create --superuser").count(),
+        1,
+        "{logs}"
+    );
+    assert!(app.terminate().await);
+
+    // The CLI creates the first administrator from a password on stdin.
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "user",
+            "create",
+            "root",
+            "--superuser",
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+        ])
+        .env("AKIN_DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-pass\n")
+        .await
+        .unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created superuser root"));
+    assert!(
+        password_hash_of(&db.url, "root")
+            .await
+            .starts_with("$argon2id$")
+    );
+
+    // Now an administrator exists: no more advice, and a bootstrap token can act as root's peer.
+    let app = TestApp::start(BIN, &db.url, &env_with(&[])).await;
+    assert!(!app.logs().join("\n").contains("akin user create"));
+    assert!(app.terminate().await);
+
+    // A second `user create` of the same name is refused with a message.
+    let output = tokio::process::Command::new(BIN)
+        .args(["user", "create", "root", "--no-password"])
+        .env("AKIN_DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("already exists")
+            || String::from_utf8_lossy(&output.stderr).contains("already exists")
+    );
+}
+
+async fn password_hash_of(url: &str, username: &str) -> String {
+    assert_eq!(username, "root");
+    query_text(url, "SELECT password FROM users WHERE username = 'root'").await
+}
+
+async fn sigterm_stops_the_server_cleanly(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, _) = admin_get(&env, "/api/v3/core/users/me/").await;
+    assert_eq!(status, StatusCode::OK);
+    let TestEnv { app, db: _db } = env;
+    assert!(app.terminate().await, "exit status 0 after SIGTERM");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_naming_the_variable() {
+    for (variable, value) in [
+        ("AKIN_LISTEN", "no-port-here"),
+        ("AKIN_LOG_FORMAT", "xml"),
+        ("AKIN_LOG_LEVEL", "loud=="),
+        ("AKIN_DATABASE_URL", "mysql://db/akin"),
+        ("AKIN_SECRET_KEY", "too-short"),
+        ("AKIN_BOOTSTRAP_EMAIL", "not-an-email"),
+    ] {
+        let output = tokio::process::Command::new(BIN)
+            .arg("serve")
+            .env(variable, value)
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn help_documents_every_variable() {
+    for args in [vec!["--help"], vec!["serve", "--help"]] {
+        let output = tokio::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        for variable in [
+            "AKIN_LISTEN",
+            "AKIN_DATABASE_URL",
+            "AKIN_SECRET_KEY",
+            "AKIN_LOG_FORMAT",
+            "AKIN_LOG_LEVEL",
+            "AKIN_BOOTSTRAP_PASSWORD",
+            "AKIN_BOOTSTRAP_TOKEN",
+            "AKIN_BOOTSTRAP_EMAIL",
+        ] {
+            assert!(
+                help.contains(variable),
+                "{args:?} does not mention {variable}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_database_is_created_under_data() {
+    let dir = std::env::temp_dir().join(format!("akin-default-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = tokio::process::Command::new(BIN)
+        .arg("migrate")
+        .current_dir(&dir)
+        .env_remove("AKIN_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.join("data/akin.db").is_file());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn postgres_ready_turns_503_when_the_database_goes_away() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let env = start(&backend).await;
+    let ready = || env.app.anonymous(Method::GET, "/-/health/ready/").send();
+    assert_eq!(ready().await.unwrap().status(), StatusCode::OK);
+    env.db.drop_now().await;
+    assert_eq!(
+        ready().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let live = env
+        .app
+        .anonymous(Method::GET, "/-/health/live/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.status(),
+        StatusCode::OK,
+        "the process itself is still up"
+    );
+}
+
+#[tokio::test]
+async fn postgres_nodes_share_one_database() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let db = TestDatabase::create(&backend).await;
+    // Two nodes start at the same moment: migrations and bootstrap must not trip each other.
+    let options = SpawnOptions::default();
+    let (a, b) = tokio::join!(
+        TestApp::start(BIN, &db.url, &options),
+        TestApp::start(BIN, &db.url, &options)
+    );
+    let created = a
+        .admin(Method::POST, "/api/v3/core/users/")
+        .json(&json!({"username": "shared", "name": "Shared"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, seen) = json(
+        b.admin(Method::GET, "/api/v3/core/users/?username=shared")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["pagination"]["count"], 1);
+    let (_, users) = json(
+        b.admin(Method::GET, "/api/v3/core/users/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(users["pagination"]["count"], 2, "one akadmin, not two");
+    assert!(a.terminate().await);
+    assert!(b.terminate().await);
+}
