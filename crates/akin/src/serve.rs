@@ -24,6 +24,8 @@ pub async fn open_store(url: &str) -> Result<Store, AppError> {
 }
 
 pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppError> {
+    // Installed first, so a SIGTERM that arrives during start-up is a clean stop too.
+    let shutdown = shutdown_signal()?;
     let store = open_store(database_url).await?;
     let install_id = store
         .setting_or_insert(INSTALL_ID_SETTING, &uuid::Uuid::new_v4().to_string())
@@ -64,38 +66,30 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
     store.db().close().await;
     tracing::info!("akin stopped");
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Registers for SIGTERM and Ctrl-C now; the returned future resolves on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, AppError> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
