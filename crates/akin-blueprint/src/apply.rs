@@ -1,0 +1,271 @@
+//! Applies a blueprint's entries in order with authentik's `state` semantics. Storage is
+//! behind [`Target`]; the caller runs the whole apply in one transaction, and rolls it
+//! back for a dry run.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::blueprint::{Blueprint, Entry, State};
+use crate::error::{BlueprintError, BlueprintResult, Pos};
+use crate::resolve::{Lookup, Scope, resolve, truthy};
+
+/// Where a blueprint's objects live. Implementations validate `attrs` for each model the
+/// way its API would, and report errors with the entry's position.
+pub trait Target: Lookup {
+    /// Whether akin stores `model` (`app_label.modelname`).
+    fn knows(&self, model: &str) -> bool;
+
+    /// The primary key of the object `identifiers` select, if one exists.
+    fn find_existing(
+        &mut self,
+        model: &str,
+        identifiers: &Map<String, Value>,
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<Option<Value>>> + Send;
+
+    /// Creates an object from identifiers and attrs together; returns its primary key.
+    fn create(
+        &mut self,
+        model: &str,
+        identifiers: &Map<String, Value>,
+        attrs: &Map<String, Value>,
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<Value>> + Send;
+
+    /// Changes the named fields of an existing object.
+    fn update(
+        &mut self,
+        model: &str,
+        pk: &Value,
+        attrs: &Map<String, Value>,
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<()>> + Send;
+
+    fn delete(
+        &mut self,
+        model: &str,
+        pk: &Value,
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<()>> + Send;
+
+    /// Applies the blueprint an `authentik_blueprints.metaapplyblueprint` entry names
+    /// (`attrs: {identifiers: {name|path}, required}`) before the entries after it.
+    fn apply_meta(
+        &mut self,
+        attrs: &Map<String, Value>,
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<()>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+    /// Another blueprint was applied (`metaapplyblueprint`).
+    Applied,
+    /// A condition was false.
+    Skipped,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Unchanged => "unchanged",
+            Action::Deleted => "deleted",
+            Action::Applied => "applied",
+            Action::Skipped => "skipped",
+        }
+    }
+}
+
+/// What one entry did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub entry: usize,
+    pub model: String,
+    pub action: Action,
+    pub pk: Option<Value>,
+    /// The entry's identifiers, for reports.
+    pub identifiers: Map<String, Value>,
+    /// The entry listed permissions, which akin records but does not apply yet (no RBAC).
+    pub permissions_deferred: bool,
+}
+
+/// What an import brings besides the file.
+pub struct ImportOptions<'a> {
+    /// Merged over the blueprint's own `context`.
+    pub context: Map<String, Value>,
+    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// The folder `!File` may read from.
+    pub files: Option<&'a Path>,
+}
+
+/// Applies every entry in order; the first error stops the import (the caller rolls back).
+pub async fn apply<T: Target>(
+    blueprint: &Blueprint,
+    options: &ImportOptions<'_>,
+    target: &mut T,
+) -> BlueprintResult<Vec<Change>> {
+    let mut ids: HashMap<String, Value> = HashMap::new();
+    let context = {
+        let empty = Map::new();
+        let scope = Scope {
+            context: &empty,
+            ids: &ids,
+            env: options.env,
+            files: options.files,
+        };
+        let mut context = match &blueprint.context {
+            Some(node) => match resolve(node, &scope, target, &[]).await? {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            None => Map::new(),
+        };
+        context.extend(options.context.clone());
+        context
+    };
+
+    let mut changes = Vec::with_capacity(blueprint.entries.len());
+    for entry in &blueprint.entries {
+        let change = apply_entry(entry, &context, &mut ids, options, target)
+            .await
+            .map_err(|e| e.in_entry(entry.index))?;
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
+async fn resolve_mapping<T: Target>(
+    node: Option<&crate::yaml::Node>,
+    what: &str,
+    scope: &Scope<'_>,
+    target: &mut T,
+) -> BlueprintResult<Map<String, Value>> {
+    let Some(node) = node else {
+        return Ok(Map::new());
+    };
+    match resolve(node, scope, target, &[]).await? {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err(BlueprintError::new(
+            node.at,
+            format!("{what} must resolve to a mapping"),
+        )),
+    }
+}
+
+async fn apply_entry<T: Target>(
+    entry: &Entry,
+    context: &Map<String, Value>,
+    ids: &mut HashMap<String, Value>,
+    options: &ImportOptions<'_>,
+    target: &mut T,
+) -> BlueprintResult<Change> {
+    let scope = Scope {
+        context,
+        ids,
+        env: options.env,
+        files: options.files,
+    };
+    let mut skip = false;
+    for condition in &entry.conditions {
+        if !truthy(&resolve(condition, &scope, target, &[]).await?) {
+            skip = true;
+        }
+    }
+    if !target.knows(&entry.model) {
+        return Err(BlueprintError::new(
+            entry.at,
+            format!("unknown model {:?}", entry.model),
+        ));
+    }
+    let identifiers =
+        resolve_mapping(entry.identifiers.as_ref(), "identifiers", &scope, target).await?;
+    let mut change = Change {
+        entry: entry.index,
+        model: entry.model.clone(),
+        action: Action::Skipped,
+        pk: None,
+        identifiers: identifiers.clone(),
+        permissions_deferred: entry.permissions.is_some(),
+    };
+    if skip {
+        return Ok(change);
+    }
+    let attrs = resolve_mapping(entry.attrs.as_ref(), "attrs", &scope, target).await?;
+    if entry.model == META_APPLY {
+        target.apply_meta(&attrs, entry.at).await?;
+        change.action = Action::Applied;
+        return Ok(change);
+    }
+    if identifiers.is_empty() && entry.state != State::MustCreated {
+        return Err(BlueprintError::new(
+            entry.at,
+            "the entry has no identifiers, so it cannot be matched to an object",
+        ));
+    }
+    let existing = if identifiers.is_empty() {
+        None
+    } else {
+        target
+            .find_existing(&entry.model, &identifiers, entry.at)
+            .await?
+    };
+    let (action, pk) = match (entry.state, existing) {
+        (State::Absent, Some(pk)) => {
+            target.delete(&entry.model, &pk, entry.at).await?;
+            (Action::Deleted, None)
+        }
+        (State::Absent, None) => (Action::Unchanged, None),
+        (State::MustCreated, Some(_)) => {
+            return Err(BlueprintError::new(
+                entry.at,
+                format!(
+                    "state must_created, but a {} with {} already exists",
+                    entry.model,
+                    describe(&identifiers)
+                ),
+            ));
+        }
+        (State::Created, Some(pk)) => (Action::Unchanged, Some(pk)),
+        (State::Present, Some(pk)) => {
+            if attrs.is_empty() {
+                (Action::Unchanged, Some(pk))
+            } else {
+                target.update(&entry.model, &pk, &attrs, entry.at).await?;
+                (Action::Updated, Some(pk))
+            }
+        }
+        (_, None) => {
+            let pk = target
+                .create(&entry.model, &identifiers, &attrs, entry.at)
+                .await?;
+            (Action::Created, Some(pk))
+        }
+    };
+    if let (Some(id), Some(pk)) = (&entry.id, &pk) {
+        ids.insert(id.clone(), pk.clone());
+    }
+    change.action = action;
+    change.pk = pk;
+    Ok(change)
+}
+
+/// The model that applies another blueprint (handled by the target).
+pub const META_APPLY: &str = "authentik_blueprints.metaapplyblueprint";
+
+fn describe(identifiers: &Map<String, Value>) -> String {
+    identifiers
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::resolve::scalar_text(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
