@@ -35,14 +35,15 @@ pub trait Target: Lookup {
         at: Pos,
     ) -> impl Future<Output = BlueprintResult<Value>> + Send;
 
-    /// Changes the named fields of an existing object.
+    /// Changes the named fields of an existing object; `false` when they already held
+    /// those values (nothing was written).
     fn update(
         &mut self,
         model: &str,
         pk: &Value,
         attrs: &Map<String, Value>,
         at: Pos,
-    ) -> impl Future<Output = BlueprintResult<()>> + Send;
+    ) -> impl Future<Output = BlueprintResult<bool>> + Send;
 
     fn delete(
         &mut self,
@@ -237,11 +238,10 @@ async fn apply_entry<T: Target>(
         }
         (State::Created, Some(pk)) => (Action::Unchanged, Some(pk)),
         (State::Present, Some(pk)) => {
-            if attrs.is_empty() {
-                (Action::Unchanged, Some(pk))
-            } else {
-                target.update(&entry.model, &pk, &attrs, entry.at).await?;
+            if !attrs.is_empty() && target.update(&entry.model, &pk, &attrs, entry.at).await? {
                 (Action::Updated, Some(pk))
+            } else {
+                (Action::Unchanged, Some(pk))
             }
         }
         (_, None) => {

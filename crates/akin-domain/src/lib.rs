@@ -4,11 +4,13 @@
 //! Pure Rust: no HTTP, no SQL, no clock or randomness it does not receive. The adapters
 //! (`akin-store`, `akin-http`, the `akin` binary) depend on this crate, never the reverse.
 
+pub mod catalog;
 pub mod error;
 pub mod event;
 pub mod group;
 pub mod list;
 pub mod ports;
+pub mod time_format;
 pub mod token;
 pub mod user;
 

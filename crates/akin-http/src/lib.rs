@@ -4,6 +4,7 @@
 pub mod api;
 mod audit;
 mod auth;
+pub mod blueprints;
 pub mod error;
 mod extract;
 pub mod format;
@@ -40,8 +41,6 @@ pub fn router(state: AppState) -> Router {
             ApiError::MethodNotAllowed(method.to_string())
         })
         .with_state(state)
-        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
-        .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -74,17 +73,30 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal(format!("handler panicked: {message}")).into_response()
 }
 
-/// Answers 413 from the `Content-Length` header alone, before any of the body is read, so a
-/// client cannot hold a connection open by trickling an oversized upload. Bodies without a
-/// length are still cut off at the same limit while they are read.
-async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > extract::MAX_JSON_BODY) {
-        return ApiError::PayloadTooLarge(extract::MAX_JSON_BODY).into_response();
-    }
-    next.run(request).await
+/// The largest JSON body the API reads.
+pub const MAX_JSON_BODY: usize = extract::MAX_JSON_BODY;
+
+/// Limits request bodies on `router`'s routes to `limit` bytes. A declared
+/// `Content-Length` over the limit is answered with 413 before any of the body is read, so
+/// a client cannot hold a connection open by trickling an oversized upload; bodies without
+/// a length are cut off at the same limit while they are read.
+pub(crate) fn body_limit<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    limit: usize,
+) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                let declared = request
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<usize>().ok());
+                if declared.is_some_and(|length| length > limit) {
+                    return ApiError::PayloadTooLarge(limit).into_response();
+                }
+                next.run(request).await
+            },
+        ))
 }

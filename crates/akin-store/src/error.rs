@@ -17,6 +17,12 @@ pub enum StoreError {
     },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// No table holds this model.
+    #[error("akin does not store {0}")]
+    UnsupportedModel(String),
+    /// A value does not fit its column (a malformed uuid, say).
+    #[error("invalid value {0}")]
+    InvalidValue(String),
     /// The requested page lies beyond the last one.
     #[error("Invalid page.")]
     InvalidPage,

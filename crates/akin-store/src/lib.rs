@@ -11,4 +11,4 @@ pub mod types;
 
 pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
-pub use repo::{GroupWriteError, SECRET_KEY_SETTING, Store, key_digest};
+pub use repo::{GroupWriteError, SECRET_KEY_SETTING, Store, key_digest, stores};

@@ -82,6 +82,48 @@ impl TestDatabase {
         &self.dir
     }
 
+    /// One text value read straight from the database, as an operator with `psql` would.
+    pub async fn text(&self, sql: &'static str) -> String {
+        if self.url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open SQLite");
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("open PostgreSQL");
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql)
+        }
+    }
+
+    /// One integer read straight from the database (`SELECT COUNT(*) …`).
+    pub async fn number(&self, sql: &'static str) -> i64 {
+        if self.url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open SQLite");
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("open PostgreSQL");
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql)
+        }
+    }
+
     /// Drops a PostgreSQL database now, cutting off every connection to it.
     pub async fn drop_now(&self) {
         if let Some((admin_url, name)) = &self.postgres {

@@ -64,6 +64,28 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Import authentik blueprints
+    #[command(subcommand)]
+    Blueprint(BlueprintCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlueprintCommand {
+    /// Apply blueprint files, each in one transaction (all of a file or none of it)
+    Apply(BlueprintOptions),
+    /// Check blueprint files and print what applying them would change; changes nothing
+    Validate(BlueprintOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct BlueprintOptions {
+    /// Blueprint YAML files
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Context values for !Context, KEY=VALUE (VALUE is read as JSON when it parses, e.g.
+    /// true or 3, otherwise as text); repeatable
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = config::parse_context_pair)]
+    pub context: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Debug, Args)]

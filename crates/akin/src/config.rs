@@ -102,6 +102,21 @@ pub fn parse_bootstrap_email(value: &str) -> Result<String, String> {
     }
 }
 
+/// `KEY=VALUE` for `--context`: the value as JSON when it parses, else as text.
+pub fn parse_context_pair(value: &str) -> Result<(String, serde_json::Value), String> {
+    let (key, raw) = value
+        .split_once('=')
+        .ok_or_else(|| format!("--context takes KEY=VALUE, got {value:?}"))?;
+    if key.trim().is_empty() {
+        return Err(format!(
+            "--context takes KEY=VALUE with a key, got {value:?}"
+        ));
+    }
+    let parsed =
+        serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()));
+    Ok((key.trim().to_owned(), parsed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +146,23 @@ mod tests {
                 .unwrap_err()
                 .contains("AKIN_BOOTSTRAP_EMAIL")
         );
+    }
+
+    #[test]
+    fn context_pairs_read_json_or_text() {
+        assert_eq!(
+            parse_context_pair("a=true").unwrap(),
+            ("a".into(), serde_json::json!(true))
+        );
+        assert_eq!(
+            parse_context_pair("slug=my-flow").unwrap(),
+            ("slug".into(), serde_json::json!("my-flow"))
+        );
+        assert_eq!(
+            parse_context_pair("n=3").unwrap(),
+            ("n".into(), serde_json::json!(3))
+        );
+        assert!(parse_context_pair("novalue").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `akin` binary: parses the command line and wires storage, domain and HTTP together.
 
+mod blueprint_cmd;
 mod bootstrap;
 mod cli;
 mod config;
@@ -9,16 +10,26 @@ mod serve;
 mod telemetry;
 mod user_cmd;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-use crate::cli::{Cli, Command, UserCommand};
+use crate::cli::{BlueprintCommand, Cli, Command, UserCommand};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.global.log_format, &cli.global.log_level);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("akin: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve(_));
     let url = cli.global.database_url;
     let result = runtime.block_on(async move {
         match cli.command {
@@ -30,10 +41,22 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::User(UserCommand::Create(options)) => user_cmd::create(&url, options).await,
+            Command::Blueprint(BlueprintCommand::Apply(options)) => {
+                blueprint_cmd::run(&url, options, false).await
+            }
+            Command::Blueprint(BlueprintCommand::Validate(options)) => {
+                blueprint_cmd::run(&url, options, true).await
+            }
         }
     });
-    if let Err(error) = &result {
-        tracing::error!(%error, "akin failed");
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if serving {
+                tracing::error!(%error, "akin stopped on an error");
+            }
+            eprintln!("akin: {error}");
+            ExitCode::FAILURE
+        }
     }
-    Ok(result?)
 }

@@ -2,6 +2,7 @@
 
 mod core;
 mod events;
+pub mod managed;
 pub mod shapes;
 
 use axum::Router;
@@ -10,6 +11,10 @@ use crate::state::AppState;
 
 pub use self::core::tokens::new_key;
 
+use crate::{MAX_JSON_BODY, body_limit};
+
+/// JSON endpoints take bodies up to 1 MiB; blueprint uploads up to a blueprint's limit.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(core::router()).merge(events::router())
+    let json = Router::new().merge(core::router()).merge(events::router());
+    body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

@@ -2,6 +2,7 @@
 
 mod events;
 mod groups;
+mod objects;
 mod settings;
 mod tokens;
 mod users;
@@ -12,6 +13,7 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use groups::GroupWriteError;
+pub use objects::stores;
 pub use settings::SECRET_KEY_SETTING;
 pub use tokens::key_digest;
 

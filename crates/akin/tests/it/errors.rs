@@ -62,7 +62,13 @@ async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
     );
 
     // A body over the limit is refused from its Content-Length, before it is read.
-    let (status, body) = oversized_post(&env.app.base_url, users, 2 * 1024 * 1024).await;
+    let (status, body) = crate::oversized_post(
+        &env.app.base_url,
+        users,
+        "application/json",
+        2 * 1024 * 1024,
+    )
+    .await;
     assert_eq!(status, 413);
     assert_eq!(body["detail"], "Request body is larger than 1048576 bytes.");
 
@@ -127,27 +133,4 @@ async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
     // Of all the above only "ok" was written.
     let (_, list) = admin_get(&env, users).await;
     assert_eq!(list["pagination"]["count"], 2);
-}
-
-/// Sends only the head of a POST that announces `length` bytes and reads the answer, as a
-/// client whose upload the server refuses up front would see it.
-async fn oversized_post(base_url: &str, path: &str, length: usize) -> (u16, serde_json::Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base_url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{{",
-        akin_testkit::ADMIN_TOKEN
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response);
-    let status = text[9..12].parse().unwrap();
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
 }

@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod blueprints;
 mod errors;
 mod events;
 mod groups;
@@ -84,4 +85,29 @@ pub async fn admin_get(env: &TestEnv, path: &str) -> (StatusCode, Value) {
             .expect("request"),
     )
     .await
+}
+
+/// Sends only the head of a POST that announces `length` bytes and reads the answer, as a
+/// client whose upload the server refuses up front sees it.
+pub async fn oversized_post(
+    base_url: &str,
+    path: &str,
+    content_type: &str,
+    length: usize,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+        akin_testkit::ADMIN_TOKEN
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let status = text[9..12].parse().unwrap();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }

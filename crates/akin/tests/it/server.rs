@@ -25,6 +25,8 @@ async fn health_checks_answer(backend: Backend) {
     }
 }
 
+const ADMIN_HASH: &str = "SELECT password FROM users WHERE username = 'akadmin'";
+
 fn env_with(pairs: &[(&str, &str)]) -> SpawnOptions {
     SpawnOptions {
         bootstrap: false,
@@ -52,7 +54,7 @@ async fn bootstrap_is_idempotent_and_never_resets(backend: Backend) {
     assert_eq!(tokens["results"][0]["expiring"], false);
     let TestEnv { app, db } = env;
     assert!(app.terminate().await);
-    let hash_before = password_hash(&db.url).await;
+    let hash_before = db.text(ADMIN_HASH).await;
     assert!(hash_before.starts_with("$argon2id$"), "{hash_before}");
 
     // Same values again, then changed ones: nothing is duplicated or reset.
@@ -77,43 +79,11 @@ async fn bootstrap_is_idempotent_and_never_resets(backend: Backend) {
         assert!(!logs.contains("created superuser"), "{logs}");
         assert!(app.terminate().await);
     }
-    assert_eq!(
-        password_hash(&db.url).await,
-        hash_before,
-        "password not reset"
-    );
-    let key = stored_token_key(&db.url).await;
+    assert_eq!(db.text(ADMIN_HASH).await, hash_before, "password not reset");
+    let key = db
+        .text("SELECT key FROM tokens WHERE identifier = 'akin-bootstrap-token'")
+        .await;
     assert_eq!(key, ADMIN_TOKEN, "token not replaced");
-}
-
-async fn password_hash(url: &str) -> String {
-    query_text(url, "SELECT password FROM users WHERE username = 'akadmin'").await
-}
-
-async fn stored_token_key(url: &str) -> String {
-    query_text(
-        url,
-        "SELECT key FROM tokens WHERE identifier = 'akin-bootstrap-token'",
-    )
-    .await
-}
-
-/// Reads one text value straight from the database, as an operator with `psql` would.
-async fn query_text(url: &str, sql: &'static str) -> String {
-    use sqlx::Connection;
-    if url.starts_with("sqlite") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar::<_, String>(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar::<_, String>(sql)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    }
 }
 
 async fn without_bootstrap_the_log_says_how_to_create_an_admin(backend: Backend) {
@@ -159,12 +129,12 @@ async fn without_bootstrap_the_log_says_how_to_create_an_admin(backend: Backend)
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("created superuser root"));
     assert!(
-        password_hash_of(&db.url, "root")
+        db.text("SELECT password FROM users WHERE username = 'root'")
             .await
             .starts_with("$argon2id$")
     );
 
-    // Now an administrator exists: no more advice, and a bootstrap token can act as root's peer.
+    // Now an administrator exists: no more advice.
     let app = TestApp::start(BIN, &db.url, &env_with(&[])).await;
     assert!(!app.logs().join("\n").contains("akin user create"));
     assert!(app.terminate().await);
@@ -181,11 +151,6 @@ async fn without_bootstrap_the_log_says_how_to_create_an_admin(backend: Backend)
         String::from_utf8_lossy(&output.stdout).contains("already exists")
             || String::from_utf8_lossy(&output.stderr).contains("already exists")
     );
-}
-
-async fn password_hash_of(url: &str, username: &str) -> String {
-    assert_eq!(username, "root");
-    query_text(url, "SELECT password FROM users WHERE username = 'root'").await
 }
 
 async fn sigterm_stops_the_server_cleanly(backend: Backend) {

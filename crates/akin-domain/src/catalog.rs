@@ -1,0 +1,606 @@
+//! The models blueprints (and later the API) write, with authentik's field names, types,
+//! defaults and choices. [`validate`] turns submitted fields into a normalised object or
+//! DRF-style field errors, the same way for every model.
+
+use serde_json::{Map, Value};
+
+use crate::FieldErrors;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    /// Letters, digits, `-` and `_` (a URL segment).
+    Slug,
+    Bool,
+    Int,
+    /// Any JSON object.
+    Object,
+    /// ISO 8601 with offset, normalised to UTC `…Z`.
+    Datetime,
+    Choice(&'static [&'static str]),
+    /// The primary key of one object of the named model.
+    Ref(&'static str),
+    /// Primary keys of objects of the named model, in order.
+    RefList(&'static str),
+    /// A list of strings.
+    TextList,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub required: bool,
+    pub nullable: bool,
+    /// JSON text of the default, used on create when the field is absent.
+    pub default: Option<&'static str>,
+}
+
+const fn req(name: &'static str, ty: FieldType) -> Field {
+    Field {
+        name,
+        ty,
+        required: true,
+        nullable: false,
+        default: None,
+    }
+}
+
+const fn opt(name: &'static str, ty: FieldType, default: &'static str) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+        nullable: false,
+        default: Some(default),
+    }
+}
+
+const fn null(name: &'static str, ty: FieldType) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+        nullable: true,
+        default: Some("null"),
+    }
+}
+
+#[derive(Debug)]
+pub struct ModelSpec {
+    /// `app_label.modelname`.
+    pub name: &'static str,
+    /// DRF's verbose name, for "flow with this slug already exists.".
+    pub verbose: &'static str,
+    /// Whether this model is a kind of stage (stored together, unique names across kinds).
+    pub is_stage: bool,
+    pub fields: &'static [Field],
+}
+
+pub const FLOW: &str = "authentik_flows.flow";
+pub const FLOW_STAGE_BINDING: &str = "authentik_flows.flowstagebinding";
+pub const PROMPT: &str = "authentik_stages_prompt.prompt";
+pub const PROMPT_STAGE: &str = "authentik_stages_prompt.promptstage";
+pub const INVITATION: &str = "authentik_stages_invitation.invitation";
+pub const EXPRESSION_POLICY: &str = "authentik_policies_expression.expressionpolicy";
+pub const POLICY_BINDING: &str = "authentik_policies.policybinding";
+pub const GROUP: &str = "authentik_core.group";
+pub const USER: &str = "authentik_core.user";
+/// Placeholder model name for "any stage".
+pub const STAGE: &str = "authentik_flows.stage";
+/// Placeholder model name for "a flow or a binding" (authentik's PolicyBindingModel).
+pub const POLICY_TARGET: &str = "authentik_policies.policybindingmodel";
+
+const DESIGNATIONS: &[&str] = &[
+    "authentication",
+    "authorization",
+    "invalidation",
+    "enrollment",
+    "unenrollment",
+    "recovery",
+    "stage_configuration",
+    "account_selection",
+];
+const AUTHENTICATION: &[&str] = &[
+    "none",
+    "require_authenticated",
+    "require_unauthenticated",
+    "require_superuser",
+    "require_redirect",
+    "require_outpost",
+    "require_token",
+];
+const ENGINE_MODES: &[&str] = &["any", "all"];
+const DENIED_ACTIONS: &[&str] = &["message_continue", "message", "continue"];
+const LAYOUTS: &[&str] = &[
+    "stacked",
+    "content_left",
+    "content_right",
+    "sidebar_left",
+    "sidebar_right",
+    "sidebar_left_frame_background",
+    "sidebar_right_frame_background",
+];
+const INVALID_RESPONSE: &[&str] = &["retry", "restart", "restart_with_context"];
+pub const PROMPT_TYPES: &[&str] = &[
+    "text",
+    "text_area",
+    "text_read_only",
+    "text_area_read_only",
+    "username",
+    "email",
+    "password",
+    "number",
+    "checkbox",
+    "radio-button-group",
+    "dropdown",
+    "date",
+    "date-time",
+    "file",
+    "separator",
+    "hidden",
+    "static",
+    "alert_info",
+    "alert_warning",
+    "alert_danger",
+    "ak-locale",
+];
+const CREATION_MODES: &[&str] = &["never_create", "create_when_required", "always_create"];
+const USER_TYPES: &[&str] = &[
+    "internal",
+    "external",
+    "service_account",
+    "internal_service_account",
+];
+const BINDINGS: &[&str] = &[
+    "no_binding",
+    "bind_continent",
+    "bind_continent_country",
+    "bind_continent_country_city",
+    "bind_asn",
+    "bind_asn_network",
+    "bind_asn_network_ip",
+];
+const NOT_CONFIGURED: &[&str] = &["skip", "deny", "configure"];
+
+use FieldType::*;
+
+const NAME: Field = req("name", Text);
+
+pub static MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: FLOW,
+        verbose: "flow",
+        is_stage: false,
+        fields: &[
+            NAME,
+            req("slug", Slug),
+            req("title", Text),
+            req("designation", Choice(DESIGNATIONS)),
+            null("background", Text),
+            opt("policy_engine_mode", Choice(ENGINE_MODES), "\"any\""),
+            opt("compatibility_mode", Bool, "false"),
+            opt("layout", Choice(LAYOUTS), "\"stacked\""),
+            opt(
+                "denied_action",
+                Choice(DENIED_ACTIONS),
+                "\"message_continue\"",
+            ),
+            opt("authentication", Choice(AUTHENTICATION), "\"none\""),
+        ],
+    },
+    ModelSpec {
+        name: FLOW_STAGE_BINDING,
+        verbose: "flow stage binding",
+        is_stage: false,
+        fields: &[
+            req("target", Ref(FLOW)),
+            req("stage", Ref(STAGE)),
+            req("order", Int),
+            opt("evaluate_on_plan", Bool, "false"),
+            opt("re_evaluate_policies", Bool, "true"),
+            opt("policy_engine_mode", Choice(ENGINE_MODES), "\"any\""),
+            opt(
+                "invalid_response_action",
+                Choice(INVALID_RESPONSE),
+                "\"retry\"",
+            ),
+        ],
+    },
+    ModelSpec {
+        name: PROMPT,
+        verbose: "prompt",
+        is_stage: false,
+        fields: &[
+            NAME,
+            req("field_key", Text),
+            req("label", Text),
+            req("type", Choice(PROMPT_TYPES)),
+            opt("required", Bool, "true"),
+            opt("placeholder", Text, "\"\""),
+            opt("initial_value", Text, "\"\""),
+            opt("order", Int, "0"),
+            opt("sub_text", Text, "\"\""),
+            opt("placeholder_expression", Bool, "false"),
+            opt("initial_value_expression", Bool, "false"),
+        ],
+    },
+    ModelSpec {
+        name: PROMPT_STAGE,
+        verbose: "prompt stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            req("fields", RefList(PROMPT)),
+            opt("validation_policies", RefList(EXPRESSION_POLICY), "[]"),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_invitation.invitationstage",
+        verbose: "invitation stage",
+        is_stage: true,
+        fields: &[NAME, opt("continue_flow_without_invitation", Bool, "false")],
+    },
+    ModelSpec {
+        name: INVITATION,
+        verbose: "invitation",
+        is_stage: false,
+        fields: &[
+            req("name", Slug),
+            null("expires", Datetime),
+            opt("fixed_data", Object, "{}"),
+            null("created_by", Ref(USER)),
+            opt("single_use", Bool, "false"),
+            null("flow", Ref(FLOW)),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_user_write.userwritestage",
+        verbose: "user write stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            opt(
+                "user_creation_mode",
+                Choice(CREATION_MODES),
+                "\"create_when_required\"",
+            ),
+            opt("create_users_as_inactive", Bool, "false"),
+            null("create_users_group", Ref(GROUP)),
+            opt("user_type", Choice(USER_TYPES), "\"external\""),
+            opt("user_path_template", Text, "\"\""),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_user_login.userloginstage",
+        verbose: "user login stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            opt("session_duration", Text, "\"seconds=0\""),
+            opt("terminate_other_sessions", Bool, "false"),
+            opt("remember_me_offset", Text, "\"seconds=0\""),
+            opt("network_binding", Choice(BINDINGS), "\"no_binding\""),
+            opt("geoip_binding", Choice(BINDINGS), "\"no_binding\""),
+            opt("remember_device", Text, "\"days=30\""),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_user_logout.userlogoutstage",
+        verbose: "user logout stage",
+        is_stage: true,
+        fields: &[NAME],
+    },
+    ModelSpec {
+        name: "authentik_stages_identification.identificationstage",
+        verbose: "identification stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            opt("user_fields", TextList, "[\"username\", \"email\"]"),
+            null("password_stage", Ref(STAGE)),
+            opt("case_insensitive_matching", Bool, "true"),
+            opt("show_matched_user", Bool, "true"),
+            null("enrollment_flow", Ref(FLOW)),
+            null("recovery_flow", Ref(FLOW)),
+            null("passwordless_flow", Ref(FLOW)),
+            opt("show_source_labels", Bool, "false"),
+            opt("pretend_user_exists", Bool, "true"),
+            opt("enable_remember_me", Bool, "false"),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_password.passwordstage",
+        verbose: "password stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            req("backends", TextList),
+            null("configure_flow", Ref(FLOW)),
+            opt("failed_attempts_before_cancel", Int, "5"),
+            opt("allow_show_password", Bool, "false"),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_email.emailstage",
+        verbose: "email stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            opt("use_global_settings", Bool, "false"),
+            opt("host", Text, "\"localhost\""),
+            opt("port", Int, "25"),
+            opt("username", Text, "\"\""),
+            opt("password", Text, "\"\""),
+            opt("use_tls", Bool, "false"),
+            opt("use_ssl", Bool, "false"),
+            opt("timeout", Int, "10"),
+            opt("from_address", Text, "\"system@authentik.local\""),
+            opt("token_expiry", Text, "\"minutes=30\""),
+            opt("subject", Text, "\"authentik\""),
+            opt("template", Text, "\"email/password_reset.html\""),
+            opt("activate_user_on_success", Bool, "false"),
+        ],
+    },
+    ModelSpec {
+        name: "authentik_stages_deny.denystage",
+        verbose: "deny stage",
+        is_stage: true,
+        fields: &[NAME, opt("deny_message", Text, "\"\"")],
+    },
+    ModelSpec {
+        name: "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+        verbose: "authenticator validation stage",
+        is_stage: true,
+        fields: &[
+            NAME,
+            opt("not_configured_action", Choice(NOT_CONFIGURED), "\"skip\""),
+            opt(
+                "device_classes",
+                TextList,
+                "[\"static\", \"totp\", \"webauthn\", \"duo\", \"sms\"]",
+            ),
+            opt("configuration_stages", RefList(STAGE), "[]"),
+            opt("last_auth_threshold", Text, "\"seconds=0\""),
+            opt("webauthn_user_verification", Text, "\"preferred\""),
+        ],
+    },
+    ModelSpec {
+        name: GROUP,
+        verbose: "group",
+        is_stage: false,
+        fields: &[
+            NAME,
+            opt("is_superuser", Bool, "false"),
+            opt("attributes", Object, "{}"),
+        ],
+    },
+    ModelSpec {
+        name: USER,
+        verbose: "user",
+        is_stage: false,
+        fields: &[
+            req("username", Text),
+            opt("name", Text, "\"\""),
+            opt("email", Text, "\"\""),
+            opt("is_active", Bool, "true"),
+            opt("attributes", Object, "{}"),
+            opt("path", Text, "\"users\""),
+            opt("type", Choice(USER_TYPES), "\"internal\""),
+        ],
+    },
+    ModelSpec {
+        name: EXPRESSION_POLICY,
+        verbose: "expression policy",
+        is_stage: false,
+        fields: &[
+            NAME,
+            req("expression", Text),
+            opt("execution_logging", Bool, "false"),
+        ],
+    },
+    ModelSpec {
+        name: POLICY_BINDING,
+        verbose: "policy binding",
+        is_stage: false,
+        fields: &[
+            null("policy", Ref(EXPRESSION_POLICY)),
+            null("group", Ref(GROUP)),
+            null("user", Ref(USER)),
+            req("target", Ref(POLICY_TARGET)),
+            req("order", Int),
+            opt("negate", Bool, "false"),
+            opt("enabled", Bool, "true"),
+            opt("timeout", Int, "30"),
+            opt("failure_result", Bool, "false"),
+        ],
+    },
+];
+
+pub fn spec(model: &str) -> Option<&'static ModelSpec> {
+    MODELS.iter().find(|m| m.name == model)
+}
+
+impl ModelSpec {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Checks `input` against `spec`. On create (`partial == false`) required fields must be
+/// there and defaults fill the rest; on update only the given fields are checked. Unknown
+/// fields are dropped, as DRF does. References are checked for form only (the store checks
+/// that they exist).
+pub fn validate(
+    spec: &ModelSpec,
+    input: &Map<String, Value>,
+    partial: bool,
+) -> Result<Map<String, Value>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut out = Map::new();
+    for field in spec.fields {
+        let value = match input.get(field.name) {
+            Some(v) => v.clone(),
+            None if partial => continue,
+            None if field.required => {
+                errors.add(field.name, "This field is required.");
+                continue;
+            }
+            None => serde_json::from_str(field.default.unwrap_or("null")).unwrap_or(Value::Null),
+        };
+        if value.is_null() {
+            if field.nullable || (!field.required && field.default == Some("null")) {
+                out.insert(field.name.to_owned(), Value::Null);
+            } else {
+                errors.add(field.name, "This field may not be null.");
+            }
+            continue;
+        }
+        match normalise(field.ty, value) {
+            Ok(v) => {
+                out.insert(field.name.to_owned(), v);
+            }
+            Err(message) => errors.add(field.name, message),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn normalise(ty: FieldType, value: Value) -> Result<Value, String> {
+    match ty {
+        Text => match value {
+            Value::String(s) => Ok(Value::String(s)),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Bool(b) => Ok(Value::String(if b { "True" } else { "False" }.into())),
+            _ => Err("Not a valid string.".into()),
+        },
+        Slug => match value {
+            Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') => Ok(Value::String(s)),
+            Value::String(s) if s.is_empty() => Err("This field may not be blank.".into()),
+            _ => Err("Enter a valid “slug” consisting of letters, numbers, underscores or hyphens.".into()),
+        },
+        Bool => match &value {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Value::Bool(true)),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Value::Bool(false)),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" | "t" | "y" => Ok(Value::Bool(true)),
+                "false" | "0" | "no" | "off" | "f" | "n" => Ok(Value::Bool(false)),
+                _ => Err("Must be a valid boolean.".into()),
+            },
+            _ => Err("Must be a valid boolean.".into()),
+        },
+        Int => match &value {
+            Value::Number(n) if n.as_i64().is_some() => Ok(value),
+            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| "A valid integer is required.".into()),
+            _ => Err("A valid integer is required.".into()),
+        },
+        Object => match value {
+            Value::Object(_) => Ok(value),
+            _ => Err("Expected a dictionary of items.".into()),
+        },
+        Datetime => match &value {
+            Value::String(s) => crate::time_format::parse_datetime(s)
+                .map(|t| Value::String(crate::time_format::format_datetime(t)))
+                .ok_or_else(|| "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].".into()),
+            _ => Err("Datetime has wrong format.".into()),
+        },
+        Choice(choices) => {
+            let text = match &value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if choices.contains(&text.as_str()) {
+                Ok(Value::String(text))
+            } else {
+                Err(format!("\"{text}\" is not a valid choice."))
+            }
+        }
+        Ref(_) => match value {
+            Value::String(_) | Value::Number(_) => Ok(value),
+            _ => Err("Incorrect type. Expected pk value.".into()),
+        },
+        RefList(_) | TextList => match value {
+            Value::Array(items) => {
+                for item in &items {
+                    let ok = match ty {
+                        TextList => item.is_string(),
+                        _ => item.is_string() || item.is_number(),
+                    };
+                    if !ok {
+                        return Err(format!("Incorrect type in list: {item}"));
+                    }
+                }
+                Ok(Value::Array(items))
+            }
+            _ => Err("Expected a list of items.".into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn creation_fills_defaults_and_requires_fields() {
+        let flow = spec(FLOW).unwrap();
+        let out = validate(
+            flow,
+            json!({"name": "F", "slug": "f", "title": "T", "designation": "enrollment"})
+                .as_object()
+                .unwrap(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out["authentication"], "none");
+        assert_eq!(out["layout"], "stacked");
+        assert_eq!(out["background"], Value::Null);
+        let errors = validate(
+            flow,
+            json!({"slug": "bad slug!", "designation": "party"})
+                .as_object()
+                .unwrap(),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(errors.get("name").unwrap(), ["This field is required."]);
+        assert!(errors.get("slug").unwrap()[0].contains("slug"));
+        assert_eq!(
+            errors.get("designation").unwrap(),
+            ["\"party\" is not a valid choice."]
+        );
+    }
+
+    #[test]
+    fn updates_check_only_given_fields() {
+        let binding = spec(FLOW_STAGE_BINDING).unwrap();
+        let out = validate(
+            binding,
+            json!({"evaluate_on_plan": "yes"}).as_object().unwrap(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(out, *json!({"evaluate_on_plan": true}).as_object().unwrap());
+    }
+
+    #[test]
+    fn datetimes_are_normalised_to_utc() {
+        let invitation = spec(INVITATION).unwrap();
+        let out = validate(
+            invitation,
+            json!({"name": "x", "expires": "2028-12-31T23:59:59+01:00"})
+                .as_object()
+                .unwrap(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(out["expires"], "2028-12-31T22:59:59Z");
+        assert_eq!(out["fixed_data"], json!({}));
+    }
+}

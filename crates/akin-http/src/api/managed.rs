@@ -1,0 +1,132 @@
+//! Blueprint import: `POST /api/v3/managed/blueprints/import/` (file, path or both, plus a
+//! JSON `context`) and the older `POST /api/v3/flows/instances/import/` (file). Both answer
+//! 200 `{"success", "logs"}` whether or not the blueprint applied, as authentik does; a
+//! request with nothing to import is a 400 of the same shape.
+
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Superuser;
+use crate::blueprints::{ImportReport, ImportRequest, import};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The largest upload the import endpoints read (a blueprint's limit plus form overhead).
+pub const MAX_IMPORT_BODY: usize = akin_blueprint::yaml::MAX_BLUEPRINT_BYTES + 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/managed/blueprints/import/", post(import_blueprint))
+        .route("/flows/instances/import/", post(import_flow))
+}
+
+/// The parts of an import form.
+#[derive(Default)]
+struct ImportForm {
+    file: Option<Vec<u8>>,
+    path: Option<String>,
+    context: Option<String>,
+}
+
+async fn read_form(mut form: Multipart) -> ApiResult<ImportForm> {
+    let mut out = ImportForm::default();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::field("non_field_errors", format!("Malformed form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::field(&name, format!("Could not read the upload: {e}")))?;
+        match name.as_str() {
+            "file" => out.file = Some(bytes.to_vec()),
+            "path" => out.path = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            "context" => out.context = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn respond(report: &ImportReport) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::OK,
+        Json(json!({"success": report.success(), "logs": report.logs()})),
+    )
+}
+
+fn nothing_to_import(message: &str) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"success": false, "logs": [{
+            "timestamp": crate::format::datetime(time::OffsetDateTime::now_utc()),
+            "log_level": "error", "logger": "akin.blueprints", "event": message, "attributes": {},
+        }]})),
+    )
+}
+
+async fn run(
+    state: &AppState,
+    caller_pk: i64,
+    bytes: &[u8],
+    context: Map<String, Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let report = import(
+        &state.store,
+        ImportRequest {
+            bytes,
+            context,
+            files: None,
+            acting_user: Some(caller_pk),
+            dry_run: false,
+        },
+    )
+    .await?;
+    if let Some(error) = &report.error {
+        tracing::info!(%error, "blueprint import refused");
+    }
+    Ok(respond(&report))
+}
+
+async fn import_blueprint(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    form: Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let form = read_form(form).await?;
+    let context = match form.context.as_deref().map(str::trim) {
+        None | Some("") => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(ApiError::field("context", "context must be a JSON object")),
+        },
+    };
+    let bytes = match (form.file, form.path.filter(|p| !p.is_empty())) {
+        (Some(file), _) if !file.is_empty() => file,
+        (_, Some(path)) => {
+            // akin ships no blueprints of its own yet (see GET …/available/ when it does).
+            return Ok(nothing_to_import(&format!(
+                "no available blueprint has the path {path:?}"
+            )));
+        }
+        _ => return Ok(nothing_to_import("give a blueprint as `file` or `path`")),
+    };
+    run(&state, caller.user.user.pk, &bytes, context).await
+}
+
+async fn import_flow(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    form: Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let form = read_form(form).await?;
+    match form.file {
+        Some(file) if !file.is_empty() => run(&state, caller.user.user.pk, &file, Map::new()).await,
+        _ => Ok(nothing_to_import("give a blueprint as `file`")),
+    }
+}

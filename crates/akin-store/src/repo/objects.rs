@@ -1,0 +1,626 @@
+//! Storage for the objects blueprints describe (flows, stages, prompts, bindings, policies,
+//! invitations, and groups and users), addressed by authentik model name with JSON fields.
+//!
+//! Each model maps to a table: the fields the server queries are columns, the rest are kept
+//! in the row's `extra` JSON under authentik's names. Fields arrive already validated
+//! against `akin_domain::catalog`; this module only stores and reads them.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use akin_domain::catalog;
+use akin_domain::time_format::{format_datetime, parse_datetime};
+
+use crate::db::{Arg, Backend, Sql, Tx};
+use crate::error::{StoreError, StoreResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Text,
+    Bool,
+    Int,
+    Uuid,
+    Time,
+    Json,
+}
+
+/// How one model is stored.
+struct Table {
+    model: &'static str,
+    table: &'static str,
+    pk: &'static str,
+    /// The primary key is an integer (users) rather than a uuid.
+    int_pk: bool,
+    /// `(field, column, type)` for fields stored in their own column.
+    columns: &'static [(&'static str, &'static str, Col)],
+    /// The `kind` column's value for tables shared by several models (stages, policies).
+    kind: Option<&'static str>,
+    /// Whether remaining fields go into an `extra` JSON column.
+    extra: bool,
+    /// Columns set to the current time on insert (and which of them also on update).
+    stamped: &'static [(&'static str, bool)],
+}
+
+const STAGE_TABLE: Table = Table {
+    model: "",
+    table: "stages",
+    pk: "stage_uuid",
+    int_pk: false,
+    columns: &[("name", "name", Col::Text)],
+    kind: None,
+    extra: true,
+    stamped: &[],
+};
+
+const STAGE_MODELS: &[&str] = &[
+    catalog::PROMPT_STAGE,
+    "authentik_stages_invitation.invitationstage",
+    "authentik_stages_user_write.userwritestage",
+    "authentik_stages_user_login.userloginstage",
+    "authentik_stages_user_logout.userlogoutstage",
+    "authentik_stages_identification.identificationstage",
+    "authentik_stages_password.passwordstage",
+    "authentik_stages_email.emailstage",
+    "authentik_stages_deny.denystage",
+    "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+];
+
+static TABLES: &[Table] = &[
+    Table {
+        model: catalog::FLOW,
+        table: "flows",
+        pk: "flow_uuid",
+        int_pk: false,
+        columns: &[
+            ("slug", "slug", Col::Text),
+            ("name", "name", Col::Text),
+            ("title", "title", Col::Text),
+            ("designation", "designation", Col::Text),
+            ("authentication", "authentication", Col::Text),
+        ],
+        kind: None,
+        extra: true,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::FLOW_STAGE_BINDING,
+        table: "flow_stage_bindings",
+        pk: "fsb_uuid",
+        int_pk: false,
+        columns: &[
+            ("target", "target_uuid", Col::Uuid),
+            ("stage", "stage_uuid", Col::Uuid),
+            ("order", "binding_order", Col::Int),
+        ],
+        kind: None,
+        extra: true,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::PROMPT,
+        table: "prompts",
+        pk: "prompt_uuid",
+        int_pk: false,
+        columns: &[
+            ("name", "name", Col::Text),
+            ("field_key", "field_key", Col::Text),
+        ],
+        kind: None,
+        extra: true,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::EXPRESSION_POLICY,
+        table: "policies",
+        pk: "policy_uuid",
+        int_pk: false,
+        columns: &[("name", "name", Col::Text)],
+        kind: Some(catalog::EXPRESSION_POLICY),
+        extra: true,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::POLICY_BINDING,
+        table: "policy_bindings",
+        pk: "policy_binding_uuid",
+        int_pk: false,
+        columns: &[
+            ("target", "target_uuid", Col::Uuid),
+            ("policy", "policy_uuid", Col::Uuid),
+            ("group", "group_uuid", Col::Uuid),
+            ("user", "user_id", Col::Int),
+            ("order", "binding_order", Col::Int),
+        ],
+        kind: None,
+        extra: true,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::INVITATION,
+        table: "invitations",
+        pk: "invite_uuid",
+        int_pk: false,
+        columns: &[
+            ("name", "name", Col::Text),
+            ("flow", "flow_uuid", Col::Uuid),
+            ("expires", "expires", Col::Time),
+            ("fixed_data", "fixed_data", Col::Json),
+            ("created_by", "created_by", Col::Int),
+            ("single_use", "single_use", Col::Bool),
+        ],
+        kind: None,
+        extra: false,
+        stamped: &[("created", false)],
+    },
+    Table {
+        model: catalog::GROUP,
+        table: "groups",
+        pk: "group_uuid",
+        int_pk: false,
+        columns: &[
+            ("name", "name", Col::Text),
+            ("is_superuser", "is_superuser", Col::Bool),
+            ("attributes", "attributes", Col::Json),
+        ],
+        kind: None,
+        extra: false,
+        stamped: &[],
+    },
+    Table {
+        model: catalog::USER,
+        table: "users",
+        pk: "id",
+        int_pk: true,
+        columns: &[
+            ("username", "username", Col::Text),
+            ("name", "name", Col::Text),
+            ("email", "email", Col::Text),
+            ("is_active", "is_active", Col::Bool),
+            ("attributes", "attributes", Col::Json),
+            ("path", "path", Col::Text),
+            ("type", "type", Col::Text),
+        ],
+        kind: None,
+        extra: false,
+        stamped: &[
+            ("date_joined", false),
+            ("password_change_date", false),
+            ("last_updated", true),
+        ],
+    },
+];
+
+/// The join table that holds a prompt stage's `fields`, in order.
+const PROMPT_FIELDS: &str = "fields";
+
+fn table(model: &str) -> Option<Table> {
+    if STAGE_MODELS.contains(&model) {
+        return Some(Table {
+            model: STAGE_MODELS
+                .iter()
+                .find(|m| **m == model)
+                .copied()
+                .unwrap_or_default(),
+            kind: STAGE_MODELS.iter().find(|m| **m == model).copied(),
+            ..STAGE_TABLE
+        });
+    }
+    TABLES
+        .iter()
+        .find(|t| t.model == model)
+        .map(|t| Table { ..*t })
+}
+
+/// Whether objects of `model` can be stored.
+pub fn stores(model: &str) -> bool {
+    table(model).is_some()
+}
+
+fn unknown(model: &str) -> StoreError {
+    StoreError::UnsupportedModel(model.to_owned())
+}
+
+/// A JSON value as an argument for a column of type `col`.
+fn column_arg(col: Col, value: &Value) -> StoreResult<Arg> {
+    let bad = || StoreError::InvalidValue(value.to_string());
+    Ok(match (col, value) {
+        (Col::Text, Value::Null) => Arg::OptText(None),
+        (Col::Text, Value::String(s)) => Arg::Text(s.clone()),
+        (Col::Text, other) => Arg::Text(other.to_string()),
+        (Col::Bool, Value::Bool(b)) => Arg::Bool(*b),
+        (Col::Int, Value::Null) => Arg::OptInt(None),
+        (Col::Int, Value::Number(n)) => Arg::Int(n.as_i64().ok_or_else(bad)?),
+        (Col::Uuid, Value::Null) => Arg::OptUuid(None),
+        (Col::Uuid, Value::String(s)) => Arg::Uuid(Uuid::parse_str(s).map_err(|_| bad())?),
+        (Col::Time, Value::Null) => Arg::OptTime(None),
+        (Col::Time, Value::String(s)) => Arg::Time(parse_datetime(s).ok_or_else(bad)?),
+        (Col::Json, v) => Arg::Json(v.clone()),
+        _ => return Err(bad()),
+    })
+}
+
+fn pk_arg(table: &Table, pk: &Value) -> StoreResult<Arg> {
+    column_arg(if table.int_pk { Col::Int } else { Col::Uuid }, pk)
+}
+
+/// `json_object(…)`/`jsonb_build_object(…)` of the pk and every column, with `extra`
+/// merged in by the caller.
+fn select_json(backend: Backend, table: &Table) -> String {
+    let function = match backend {
+        Backend::Sqlite => "json_object",
+        Backend::Postgres => "jsonb_build_object",
+    };
+    let mut parts = vec![format!("'pk', {}", table.pk)];
+    for (field, column, _) in table.columns {
+        parts.push(format!("'{field}', {column}"));
+    }
+    let extra = match (table.extra, backend) {
+        (true, _) => "extra",
+        (false, Backend::Sqlite) => "'{}'",
+        (false, Backend::Postgres) => "'{}'::jsonb",
+    };
+    format!(
+        "SELECT {function}({}) AS object, {extra} AS extra FROM {}",
+        parts.join(", "),
+        table.table
+    )
+}
+
+#[derive(sqlx::FromRow)]
+struct ObjectRow {
+    object: sqlx::types::Json<Value>,
+    extra: sqlx::types::Json<Value>,
+}
+
+/// Brings a row's JSON into the same shape on both backends: booleans as booleans (SQLite
+/// has 0/1), times in authentik's format.
+fn normalise(table: &Table, row: ObjectRow) -> Map<String, Value> {
+    let mut object = match row.object.0 {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for (field, _, col) in table.columns {
+        let Some(value) = object.get_mut(*field) else {
+            continue;
+        };
+        match (col, &*value) {
+            (Col::Bool, Value::Number(n)) => *value = Value::Bool(n.as_i64() == Some(1)),
+            (Col::Time, Value::String(s)) => {
+                if let Some(t) = parse_datetime(s) {
+                    *value = Value::String(format_datetime(t));
+                }
+            }
+            // SQLite's json_object embeds JSON text columns as strings.
+            (Col::Json, Value::String(s)) => {
+                if let Ok(parsed) = serde_json::from_str(s) {
+                    *value = parsed;
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Value::Object(extra) = row.extra.0 {
+        for (k, v) in extra {
+            object.entry(k).or_insert(v);
+        }
+    }
+    object
+}
+
+/// A condition on one field: a column, or a key of `extra`.
+fn push_field_condition(
+    sql: &mut Sql,
+    backend: Backend,
+    table: &Table,
+    field: &str,
+    value: &Value,
+) -> StoreResult<()> {
+    if field == "pk" {
+        sql.push(table.pk).push(" = ").arg(pk_arg(table, value)?);
+        return Ok(());
+    }
+    if let Some((_, column, col)) = table.columns.iter().find(|(f, _, _)| *f == field) {
+        if value.is_null() {
+            sql.push(column).push(" IS NULL");
+        } else {
+            sql.push(column).push(" = ").arg(column_arg(*col, value)?);
+        }
+        return Ok(());
+    }
+    if !table.extra || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::InvalidValue(format!(
+            "{} has no field {field}",
+            table.model
+        )));
+    }
+    match backend {
+        Backend::Sqlite => {
+            sql.push(&format!(
+                "json_extract(extra, '$.{field}') IS json_extract("
+            ))
+            .arg(value.to_string())
+            .push(", '$')");
+        }
+        Backend::Postgres => {
+            sql.push(&format!("extra->'{field}' = ")).arg(value.clone());
+        }
+    }
+    Ok(())
+}
+
+impl Tx {
+    /// The objects of `model` matching every `(field, value)` pair, first by primary key.
+    pub async fn find_objects(
+        &mut self,
+        model: &str,
+        query: &[(String, Value)],
+    ) -> StoreResult<Vec<Map<String, Value>>> {
+        let table = table(model).ok_or_else(|| unknown(model))?;
+        let backend = self.backend();
+        let mut sql = self.sql(&select_json(backend, &table));
+        sql.push(" WHERE 1 = 1");
+        if let Some(kind) = table.kind {
+            sql.push(" AND kind = ").arg(kind);
+        }
+        for (field, value) in query {
+            sql.push(" AND ");
+            push_field_condition(&mut sql, backend, &table, field, value)?;
+        }
+        sql.push(" ORDER BY ").push(table.pk);
+        let rows: Vec<ObjectRow> = self.fetch_all(sql).await?;
+        let mut objects: Vec<Map<String, Value>> =
+            rows.into_iter().map(|r| normalise(&table, r)).collect();
+        if model == catalog::PROMPT_STAGE {
+            for object in &mut objects {
+                let fields = self.prompt_fields(&object["pk"]).await?;
+                object.insert(PROMPT_FIELDS.to_owned(), Value::Array(fields));
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Whether an object with primary key `pk` exists as `model`. The catalog's placeholder
+    /// models mean "any stage" and "a flow or a binding".
+    pub async fn object_exists(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {
+        let candidates: Vec<&str> = match model {
+            catalog::STAGE => STAGE_MODELS.to_vec(),
+            catalog::POLICY_TARGET => vec![catalog::FLOW, catalog::FLOW_STAGE_BINDING],
+            other => vec![other],
+        };
+        for candidate in candidates {
+            let t = table(candidate).ok_or_else(|| unknown(candidate))?;
+            let Ok(arg) = pk_arg(&t, pk) else { continue };
+            let mut sql = self.sql(&format!(
+                "SELECT COUNT(*) FROM {} WHERE {} = ",
+                t.table, t.pk
+            ));
+            sql.arg(arg);
+            if let Some(kind) = t.kind {
+                sql.push(" AND kind = ").arg(kind);
+            }
+            let (n,): (i64,) = self.fetch_one(sql).await?;
+            if n > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Inserts an object; returns its primary key.
+    pub async fn create_object(
+        &mut self,
+        model: &str,
+        fields: &Map<String, Value>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Value> {
+        let table = table(model).ok_or_else(|| unknown(model))?;
+        let mut names: Vec<&str> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let pk = if table.int_pk {
+            None
+        } else {
+            let uuid = Uuid::new_v4();
+            names.push(table.pk);
+            args.push(Arg::Uuid(uuid));
+            Some(Value::String(uuid.to_string()))
+        };
+        for (field, column, col) in table.columns {
+            if let Some(value) = fields.get(*field) {
+                names.push(column);
+                args.push(column_arg(*col, value)?);
+            }
+        }
+        if let Some(kind) = table.kind {
+            names.push("kind");
+            args.push(Arg::Text(kind.to_owned()));
+        }
+        if table.extra {
+            names.push("extra");
+            args.push(Arg::Json(Value::Object(extra_fields(&table, fields))));
+        }
+        for (column, _) in table.stamped {
+            names.push(column);
+            args.push(Arg::Time(now));
+        }
+        if model == catalog::USER {
+            names.push("uuid");
+            args.push(Arg::Uuid(Uuid::new_v4()));
+        }
+        if model == catalog::INVITATION {
+            let single = fields
+                .get("single_use")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            names.push("max_uses");
+            args.push(Arg::OptInt(single.then_some(1)));
+        }
+        let mut sql = self.sql(&format!(
+            "INSERT INTO {} ({}) VALUES ",
+            table.table,
+            names.join(", ")
+        ));
+        sql.arg_list(args);
+        sql.push(&format!(" RETURNING {}", table.pk));
+        let pk = match pk {
+            Some(pk) => {
+                self.execute(sql).await?;
+                pk
+            }
+            None => {
+                let (id,): (i64,) = self.fetch_one(sql).await?;
+                Value::from(id)
+            }
+        };
+        if model == catalog::PROMPT_STAGE
+            && let Some(Value::Array(prompts)) = fields.get(PROMPT_FIELDS)
+        {
+            self.set_prompt_fields(&pk, prompts).await?;
+        }
+        Ok(pk)
+    }
+
+    /// Changes the given fields of an object.
+    pub async fn update_object(
+        &mut self,
+        model: &str,
+        pk: &Value,
+        fields: &Map<String, Value>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let table = table(model).ok_or_else(|| unknown(model))?;
+        let existing = self
+            .find_objects(model, &[("pk".to_owned(), pk.clone())])
+            .await?;
+        let Some(existing) = existing.into_iter().next() else {
+            return Err(StoreError::MissingReference);
+        };
+        let mut sql = self.sql(&format!(
+            "UPDATE {} SET {} = {}",
+            table.table, table.pk, table.pk
+        ));
+        for (field, column, col) in table.columns {
+            if let Some(value) = fields.get(*field) {
+                sql.push(", ")
+                    .push(column)
+                    .push(" = ")
+                    .arg(column_arg(*col, value)?);
+            }
+        }
+        if table.extra {
+            let mut merged = extra_fields(&table, &existing);
+            merged.extend(extra_fields(&table, fields));
+            sql.push(", extra = ").arg(Value::Object(merged));
+        }
+        for (column, on_update) in table.stamped {
+            if *on_update {
+                sql.push(", ").push(column).push(" = ").arg(now);
+            }
+        }
+        if model == catalog::INVITATION
+            && let Some(single) = fields.get("single_use").and_then(Value::as_bool)
+        {
+            sql.push(", max_uses = ")
+                .arg(Arg::OptInt(single.then_some(1)));
+        }
+        sql.push(" WHERE ")
+            .push(table.pk)
+            .push(" = ")
+            .arg(pk_arg(&table, pk)?);
+        self.execute(sql).await?;
+        if model == catalog::PROMPT_STAGE
+            && let Some(Value::Array(prompts)) = fields.get(PROMPT_FIELDS)
+        {
+            self.set_prompt_fields(pk, prompts).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_object(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {
+        let table = table(model).ok_or_else(|| unknown(model))?;
+        if matches!(model, catalog::FLOW | catalog::FLOW_STAGE_BINDING) {
+            // Policy bindings point at flows and bindings without a foreign key.
+            let sql = self
+                .sql("DELETE FROM policy_bindings WHERE target_uuid = ")
+                .bind(pk_arg(&table, pk)?);
+            self.execute(sql).await?;
+            if model == catalog::FLOW {
+                let sql = self
+                    .sql("DELETE FROM policy_bindings WHERE target_uuid IN (SELECT fsb_uuid FROM flow_stage_bindings WHERE target_uuid = ")
+                    .bind(pk_arg(&table, pk)?)
+                    .then(")");
+                self.execute(sql).await?;
+            }
+        }
+        let sql = self
+            .sql(&format!(
+                "DELETE FROM {} WHERE {} = ",
+                table.table, table.pk
+            ))
+            .bind(pk_arg(&table, pk)?);
+        Ok(self.execute(sql).await? > 0)
+    }
+
+    async fn prompt_fields(&mut self, stage: &Value) -> StoreResult<Vec<Value>> {
+        let sql = self
+            .sql("SELECT prompt_uuid FROM prompt_stage_fields WHERE stage_uuid = ")
+            .bind(column_arg(Col::Uuid, stage)?)
+            .then(" ORDER BY position");
+        let rows: Vec<(crate::types::DbUuid,)> = self.fetch_all(sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(u,)| Value::String(u.0.to_string()))
+            .collect())
+    }
+
+    async fn set_prompt_fields(&mut self, stage: &Value, prompts: &[Value]) -> StoreResult<()> {
+        let stage_arg = column_arg(Col::Uuid, stage)?;
+        let sql = self
+            .sql("DELETE FROM prompt_stage_fields WHERE stage_uuid = ")
+            .bind(stage_arg.clone());
+        self.execute(sql).await?;
+        for (position, prompt) in prompts.iter().enumerate() {
+            let sql = self
+                .sql("INSERT INTO prompt_stage_fields (stage_uuid, prompt_uuid, position) VALUES (")
+                .bind(stage_arg.clone())
+                .then(", ")
+                .bind(column_arg(Col::Uuid, prompt)?)
+                .then(", ")
+                .bind(position as i64)
+                .then(") ON CONFLICT DO NOTHING");
+            self.execute(sql).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The fields that are neither columns nor the pk (nor kept elsewhere).
+fn extra_fields(table: &Table, fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != "pk"
+                && !(table.model == catalog::PROMPT_STAGE && k.as_str() == PROMPT_FIELDS)
+                && !table.columns.iter().any(|(f, _, _)| f == k)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_model_has_a_table() {
+        for spec in catalog::MODELS {
+            assert!(stores(spec.name), "{} has no table", spec.name);
+            assert_eq!(
+                spec.is_stage,
+                STAGE_MODELS.contains(&spec.name),
+                "{}",
+                spec.name
+            );
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Blueprint import through the API and the CLI, into the real database: authentik's own
+//! files import unchanged, build what they describe, re-import idempotently, and broken
+//! files are refused whole with a place and a reason.
+
+use std::path::PathBuf;
+
+use akin_testkit::{Backend, TestEnv};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{BIN, json, start};
+
+on_both_backends!(
+    every_shared_blueprint_imports_and_reimports_unchanged,
+    imported_objects_match_the_file,
+    broken_blueprints_are_refused_whole,
+    the_cli_applies_and_validates_with_file_line_column,
+);
+
+fn shared(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/blueprints")
+        .join(path)
+}
+
+const SHARED: &[&str] = &[
+    "default/flow-default-authentication-flow.yaml",
+    "default/flow-default-invalidation-flow.yaml",
+    "default/flow-default-source-enrollment.yaml",
+    "example/flows-enrollment-2-stage.yaml",
+    "example/flows-enrollment-email-verification.yaml",
+    "example/flows-invitation-enrollment-minimal.yaml",
+    "example/flows-invitation-enrollment.yaml",
+];
+
+/// Uploads `bytes` to an import endpoint; returns status and body.
+async fn upload(
+    env: &TestEnv,
+    endpoint: &str,
+    bytes: Vec<u8>,
+    context: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut form = Form::new().part("file", Part::bytes(bytes).file_name("blueprint.yaml"));
+    if let Some(context) = context {
+        form = form.text("context", context.to_owned());
+    }
+    json(
+        env.app
+            .admin(Method::POST, endpoint)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn import(env: &TestEnv, bytes: Vec<u8>) -> Value {
+    let (status, body) = upload(env, "/api/v3/managed/blueprints/import/", bytes, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Row counts of every table a blueprint writes.
+async fn counts(env: &TestEnv) -> Vec<i64> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM flows",
+        "SELECT COUNT(*) FROM stages",
+        "SELECT COUNT(*) FROM prompts",
+        "SELECT COUNT(*) FROM prompt_stage_fields",
+        "SELECT COUNT(*) FROM flow_stage_bindings",
+        "SELECT COUNT(*) FROM policies",
+        "SELECT COUNT(*) FROM policy_bindings",
+        "SELECT COUNT(*) FROM invitations",
+        "SELECT COUNT(*) FROM groups",
+    ] {
+        out.push(env.db.number(sql).await);
+    }
+    out
+}
+
+async fn every_shared_blueprint_imports_and_reimports_unchanged(backend: Backend) {
+    let env = start(&backend).await;
+    for file in SHARED {
+        let bytes = std::fs::read(shared(file)).unwrap();
+        let first = import(&env, bytes.clone()).await;
+        assert_eq!(first["success"], true, "{file}: {first}");
+        let before = counts(&env).await;
+        let again = import(&env, bytes).await;
+        assert_eq!(again["success"], true, "{file}: {again}");
+        assert_eq!(
+            counts(&env).await,
+            before,
+            "{file}: re-import added objects"
+        );
+        let changed: Vec<&Value> = again["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["attributes"]["action"] == "updated" || l["attributes"]["action"] == "created"
+            })
+            .collect();
+        assert!(changed.is_empty(), "{file}: re-import changed {changed:?}");
+    }
+    // The older endpoint takes the same files.
+    let (status, body) = upload(
+        &env,
+        "/api/v3/flows/instances/import/",
+        std::fs::read(shared(SHARED[3])).unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+}
+
+async fn imported_objects_match_the_file(backend: Backend) {
+    let env = start(&backend).await;
+    let body = import(
+        &env,
+        std::fs::read(shared("example/flows-invitation-enrollment.yaml")).unwrap(),
+    )
+    .await;
+    assert_eq!(body["success"], true, "{body}");
+    assert_eq!(counts(&env).await, [3, 9, 5, 5, 15, 0, 0, 5, 2]);
+    assert_eq!(
+        env.db
+            .text(
+                "SELECT designation FROM flows WHERE slug = 'invitation-enrollment-flow-external'"
+            )
+            .await,
+        "enrollment"
+    );
+    assert_eq!(env.db.text("SELECT authentication FROM flows WHERE slug = 'invitation-enrollment-flow-internal'").await, "require_unauthenticated");
+    assert_eq!(
+        env.db.number("SELECT COUNT(*) FROM flow_stage_bindings b JOIN flows f ON f.flow_uuid = b.target_uuid WHERE f.slug = 'invitation-enrollment-flow-internal-engineering' AND b.binding_order IN (5, 10, 15, 20, 100)").await,
+        5
+    );
+    // Prompt stage fields keep the file's order.
+    assert_eq!(
+        env.db.text("SELECT p.name FROM prompt_stage_fields f JOIN prompts p ON p.prompt_uuid = f.prompt_uuid JOIN stages s ON s.stage_uuid = f.stage_uuid WHERE s.name = 'invitation-enrollment-prompt-credentials' AND f.position = 2").await,
+        "invitation-enrollment-field-password-repeat"
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM invitations WHERE single_use AND max_uses = 1")
+            .await,
+        2
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM invitations WHERE NOT single_use AND max_uses IS NULL")
+            .await,
+        3
+    );
+    let created_by = env.db.text("SELECT u.username FROM invitations i JOIN users u ON u.id = i.created_by WHERE i.name = 'example-external-basic-invitation'").await;
+    assert_eq!(
+        created_by, "akadmin",
+        "invitations belong to the importing user"
+    );
+
+    // Context from the form parameterises the minimal blueprint.
+    let bytes = std::fs::read(shared("example/flows-invitation-enrollment-minimal.yaml")).unwrap();
+    let (status, body) = upload(
+        &env,
+        "/api/v3/managed/blueprints/import/",
+        bytes,
+        Some(r#"{"flow_slug": "partners", "flow_name": "Partners", "user_type": "internal"}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{body}"
+    );
+    assert_eq!(
+        env.db
+            .text("SELECT name FROM flows WHERE slug = 'partners'")
+            .await,
+        "Partners"
+    );
+}
+
+/// Imports `yaml` and expects a refusal whose error log mentions `needle`, at `line`.
+async fn refused(env: &TestEnv, yaml: &[u8], needle: &str, line: Option<u64>) {
+    let before = counts(env).await;
+    let body = import(env, yaml.to_vec()).await;
+    assert_eq!(body["success"], false, "{needle}: {body}");
+    let error = body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["log_level"] == "error")
+        .unwrap_or_else(|| panic!("no error log: {body}"));
+    let event = error["event"].as_str().unwrap();
+    assert!(event.contains(needle), "expected {needle:?} in {event:?}");
+    if let Some(line) = line {
+        assert_eq!(error["attributes"]["line"], line, "{event}");
+    }
+    assert_eq!(
+        counts(env).await,
+        before,
+        "{needle}: a refused import changed something"
+    );
+}
+
+async fn broken_blueprints_are_refused_whole(backend: Backend) {
+    let env = start(&backend).await;
+    let flow = "version: 1\nentries:\n  - model: authentik_flows.flow\n    id: flow\n    identifiers: {slug: ok-flow}\n    attrs: {name: Ok, title: Ok, designation: enrollment}\n";
+    refused(&env, b"version: 1\nentries: [\n", "YAML syntax error", None).await;
+    refused(
+        &env,
+        format!("{flow}  - model: authentik_core.group\n    identifiers: {{name: !Nope x}}\n")
+            .as_bytes(),
+        "unknown tag !Nope",
+        Some(8),
+    )
+    .await;
+    refused(&env, format!("{flow}  - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf flow, stage: !KeyOf later, order: 1}}\n").as_bytes(), "no earlier entry has the id \"later\"", Some(8)).await;
+    refused(&env, format!("{flow}  - model: authentik_core.group\n    identifiers: {{name: x}}\n    attrs: {{is_superuser: !Find [authentik_core.nothing, [a, b]]}}\n").as_bytes(), "unknown model", Some(9)).await;
+    refused(&env, format!("{flow}  - model: authentik_stages_prompt.prompt\n    identifiers: {{name: p}}\n    attrs: {{field_key: k, label: L, type: text, order: many}}\n").as_bytes(), "order: A valid integer is required.", Some(7)).await;
+    refused(
+        &env,
+        format!("{flow}  - model: authentik_core.nothing\n    identifiers: {{name: x}}\n")
+            .as_bytes(),
+        "unknown model \"authentik_core.nothing\"",
+        Some(7),
+    )
+    .await;
+    refused(&env, format!("{flow}  - model: authentik_flows.flow\n    state: must_created\n    identifiers: {{slug: ok-flow}}\n").as_bytes(), "already exists", Some(7)).await;
+    refused(
+        &env,
+        b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: \xff}\n",
+        "not valid UTF-8",
+        Some(4),
+    )
+    .await;
+    let mut bomb = String::from("version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    refused(&env, bomb.as_bytes(), "alias bomb", None).await;
+    // The flow above was never created: each refusal rolled back the whole file.
+    assert_eq!(env.db.number("SELECT COUNT(*) FROM flows").await, 0);
+
+    let (status, body) = json(
+        env.app
+            .admin(Method::POST, "/api/v3/managed/blueprints/import/")
+            .multipart(Form::new().text("context", "{}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["success"], false);
+    let (status, body) = upload(
+        &env,
+        "/api/v3/managed/blueprints/import/",
+        flow.as_bytes().to_vec(),
+        Some("[1]"),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"context": ["context must be a JSON object"]})
+        )
+    );
+    // Larger than a blueprint may be: refused from the announced length, before reading.
+    let (status, body) = crate::oversized_post(
+        &env.app.base_url,
+        "/api/v3/managed/blueprints/import/",
+        "multipart/form-data; boundary=x",
+        3 * 1024 * 1024,
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+}
+
+async fn the_cli_applies_and_validates_with_file_line_column(backend: Backend) {
+    let env = start(&backend).await;
+    let run = |args: Vec<String>| {
+        let url = env.db.url.clone();
+        async move {
+            tokio::process::Command::new(BIN)
+                .args(args)
+                .env("AKIN_DATABASE_URL", url)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let file = shared("example/flows-enrollment-2-stage.yaml")
+        .display()
+        .to_string();
+    let output = run(vec!["blueprint".into(), "validate".into(), file.clone()]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("created authentik_flows.flow slug=default-enrollment-flow"),
+        "{stdout}"
+    );
+    assert_eq!(
+        env.db.number("SELECT COUNT(*) FROM flows").await,
+        0,
+        "validate changes nothing"
+    );
+
+    let output = run(vec!["blueprint".into(), "apply".into(), file.clone()]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(env.db.number("SELECT COUNT(*) FROM flows").await, 1);
+
+    let broken = env.db.dir().join("broken.yaml");
+    std::fs::write(&broken, "version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: x}\n    attrs: {name: X, title: X, designation: party}\n").unwrap();
+    let output = run(vec![
+        "blueprint".into(),
+        "apply".into(),
+        broken.display().to_string(),
+    ])
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:3:5: entry 0: authentik_flows.flow is not valid: designation: \"party\" is not a valid choice.", broken.display())), "{stderr}");
+
+    let minimal = shared("example/flows-invitation-enrollment-minimal.yaml")
+        .display()
+        .to_string();
+    let output = run(vec![
+        "blueprint".into(),
+        "apply".into(),
+        minimal,
+        "--context".into(),
+        "flow_slug=from-cli".into(),
+        "--context".into(),
+        "continue_flow_without_invitation=true".into(),
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        env.db
+            .text("SELECT slug FROM flows WHERE slug = 'from-cli'")
+            .await,
+        "from-cli"
+    );
+}
