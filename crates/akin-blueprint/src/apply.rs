@@ -51,14 +51,6 @@ pub trait Target: Lookup {
         pk: &Value,
         at: Pos,
     ) -> impl Future<Output = BlueprintResult<()>> + Send;
-
-    /// Applies the blueprint an `authentik_blueprints.metaapplyblueprint` entry names
-    /// (`attrs: {identifiers: {name|path}, required}`) before the entries after it.
-    fn apply_meta(
-        &mut self,
-        attrs: &Map<String, Value>,
-        at: Pos,
-    ) -> impl Future<Output = BlueprintResult<()>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +98,15 @@ pub struct ImportOptions<'a> {
     pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
     /// The folder `!File` may read from.
     pub files: Option<&'a Path>,
+    /// The blueprint a `metaapplyblueprint` entry names, by `path` or `name`.
+    pub available: &'a FindBlueprint,
 }
+
+/// Finds a blueprint by `path` or by `metadata.name`.
+pub type FindBlueprint = dyn Fn(Option<&str>, Option<&str>) -> Option<Blueprint> + Sync;
+
+/// How deep blueprints may apply other blueprints (a cycle stops here).
+pub const MAX_META_DEPTH: usize = 4;
 
 /// Applies every entry in order; the first error stops the import (the caller rolls back).
 pub async fn apply<T: Target>(
@@ -114,34 +114,47 @@ pub async fn apply<T: Target>(
     options: &ImportOptions<'_>,
     target: &mut T,
 ) -> BlueprintResult<Vec<Change>> {
-    let mut ids: HashMap<String, Value> = HashMap::new();
-    let context = {
-        let empty = Map::new();
-        let scope = Scope {
-            context: &empty,
-            ids: &ids,
-            env: options.env,
-            files: options.files,
-        };
-        let mut context = match &blueprint.context {
-            Some(node) => match resolve(node, &scope, target, &[]).await? {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            },
-            None => Map::new(),
-        };
-        context.extend(options.context.clone());
-        context
-    };
+    apply_at_depth(blueprint, options, target, 0).await
+}
 
-    let mut changes = Vec::with_capacity(blueprint.entries.len());
-    for entry in &blueprint.entries {
-        let change = apply_entry(entry, &context, &mut ids, options, target)
-            .await
-            .map_err(|e| e.in_entry(entry.index))?;
-        changes.push(change);
-    }
-    Ok(changes)
+/// Boxed with a nameable type, because a `metaapplyblueprint` entry applies a blueprint
+/// from inside this one.
+fn apply_at_depth<'a, T: Target>(
+    blueprint: &'a Blueprint,
+    options: &'a ImportOptions<'a>,
+    target: &'a mut T,
+    depth: usize,
+) -> crate::resolve::BoxFuture<'a, BlueprintResult<Vec<Change>>> {
+    Box::pin(async move {
+        let mut ids: HashMap<String, Value> = HashMap::new();
+        let context = {
+            let empty = Map::new();
+            let scope = Scope {
+                context: &empty,
+                ids: &ids,
+                env: options.env,
+                files: options.files,
+            };
+            let mut context = match &blueprint.context {
+                Some(node) => match resolve(node, &scope, target, &[]).await? {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+                None => Map::new(),
+            };
+            context.extend(options.context.clone());
+            context
+        };
+
+        let mut changes = Vec::with_capacity(blueprint.entries.len());
+        for entry in &blueprint.entries {
+            let change = apply_entry(entry, &context, &mut ids, options, target, depth)
+                .await
+                .map_err(|e| e.in_entry(entry.index))?;
+            changes.push(change);
+        }
+        Ok(changes)
+    })
 }
 
 async fn resolve_mapping<T: Target>(
@@ -169,6 +182,7 @@ async fn apply_entry<T: Target>(
     ids: &mut HashMap<String, Value>,
     options: &ImportOptions<'_>,
     target: &mut T,
+    depth: usize,
 ) -> BlueprintResult<Change> {
     let scope = Scope {
         context,
@@ -203,8 +217,7 @@ async fn apply_entry<T: Target>(
     }
     let attrs = resolve_mapping(entry.attrs.as_ref(), "attrs", &scope, target).await?;
     if entry.model == META_APPLY {
-        target.apply_meta(&attrs, entry.at).await?;
-        change.action = Action::Applied;
+        change.action = apply_meta(&attrs, entry.at, options, target, depth).await?;
         return Ok(change);
     }
     if identifiers.is_empty() && entry.state != State::MustCreated {
@@ -259,7 +272,66 @@ async fn apply_entry<T: Target>(
     Ok(change)
 }
 
-/// The model that applies another blueprint (handled by the target).
+/// Applies the blueprint a `metaapplyblueprint` entry names (`attrs: {identifiers:
+/// {path|name}, required}`) with its own context; a missing one is an error only when
+/// `required` (the default).
+async fn apply_meta<T: Target>(
+    attrs: &Map<String, Value>,
+    at: Pos,
+    options: &ImportOptions<'_>,
+    target: &mut T,
+    depth: usize,
+) -> BlueprintResult<Action> {
+    let required = attrs
+        .get("required")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let identifiers = attrs.get("identifiers").and_then(Value::as_object);
+    let path = identifiers
+        .and_then(|i| i.get("path"))
+        .and_then(Value::as_str);
+    let name = identifiers
+        .and_then(|i| i.get("name"))
+        .and_then(Value::as_str);
+    let Some(nested) = (options.available)(path, name) else {
+        return if required {
+            Err(BlueprintError::new(
+                at,
+                format!("no available blueprint has the path {path:?} or the name {name:?}"),
+            ))
+        } else {
+            Ok(Action::Skipped)
+        };
+    };
+    if depth >= MAX_META_DEPTH {
+        return Err(BlueprintError::new(
+            at,
+            format!(
+                "blueprints apply each other more than {MAX_META_DEPTH} levels deep; is there a cycle?"
+            ),
+        ));
+    }
+    let nested_options = ImportOptions {
+        context: Map::new(),
+        env: options.env,
+        files: None,
+        available: options.available,
+    };
+    apply_at_depth(&nested, &nested_options, target, depth + 1)
+        .await
+        .map_err(|e| {
+            BlueprintError::new(
+                at,
+                format!(
+                    "in the applied blueprint {}: {e}",
+                    nested.name.as_deref().unwrap_or("(unnamed)")
+                ),
+            )
+        })?;
+    Ok(Action::Applied)
+}
+
+/// The model that applies another blueprint.
 pub const META_APPLY: &str = "authentik_blueprints.metaapplyblueprint";
 
 fn describe(identifiers: &Map<String, Value>) -> String {

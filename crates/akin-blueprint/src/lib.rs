@@ -6,6 +6,7 @@ pub mod apply;
 pub mod blueprint;
 pub mod error;
 pub mod resolve;
+pub mod shipped;
 pub mod yaml;
 
 pub use error::{BlueprintError, BlueprintResult, Pos};

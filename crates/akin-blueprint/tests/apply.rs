@@ -137,17 +137,6 @@ impl Target for Memory {
         Ok(changed)
     }
 
-    async fn apply_meta(&mut self, attrs: &Map<String, Value>, at: Pos) -> BlueprintResult<()> {
-        // The shared default flows name akin's own defaults; an in-memory target has none.
-        if attrs.get("identifiers").is_none() {
-            return Err(BlueprintError::new(
-                at,
-                "metaapplyblueprint needs identifiers",
-            ));
-        }
-        Ok(())
-    }
-
     async fn delete(&mut self, model: &str, pk: &Value, _at: Pos) -> BlueprintResult<()> {
         if let Some(all) = self.objects.get_mut(model) {
             all.retain(|o| o.get("pk") != Some(pk));
@@ -174,6 +163,10 @@ async fn import(
         context: context.as_object().cloned().unwrap_or_default(),
         env: &no_env,
         files: None,
+        available: &|path, name| {
+            akin_blueprint::shipped::find(path, name)
+                .map(|s| load(s.text.as_bytes()).expect("shipped blueprints load"))
+        },
     };
     apply(&blueprint, &options, memory).await
 }
@@ -205,14 +198,18 @@ async fn every_shared_blueprint_applies_and_reapplies_without_change() {
         let counts: Vec<usize> = MODELS.iter().map(|m| memory.count(m)).collect();
         let second = import(&mut memory, &bytes, json!({})).await.unwrap();
         assert!(
-            second
-                .iter()
-                .all(|c| matches!(c.action, Action::Unchanged | Action::Applied)),
+            second.iter().all(|c| matches!(
+                c.action,
+                Action::Unchanged | Action::Applied | Action::Skipped
+            )),
             "{}: re-import changed {:?}",
             file.display(),
             second
                 .iter()
-                .filter(|c| !matches!(c.action, Action::Unchanged | Action::Applied))
+                .filter(|c| !matches!(
+                    c.action,
+                    Action::Unchanged | Action::Applied | Action::Skipped
+                ))
                 .collect::<Vec<_>>()
         );
         assert_eq!(
@@ -222,6 +219,49 @@ async fn every_shared_blueprint_applies_and_reapplies_without_change() {
             file.display()
         );
     }
+}
+
+#[tokio::test]
+async fn akins_own_blueprints_apply_and_reapply_without_change() {
+    for shipped in akin_blueprint::shipped::SHIPPED {
+        let mut memory = Memory::default();
+        let first = import(&mut memory, shipped.text.as_bytes(), json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", shipped.path));
+        assert!(
+            first.iter().all(|c| c.action == Action::Created),
+            "{}: {first:?}",
+            shipped.path
+        );
+        let second = import(&mut memory, shipped.text.as_bytes(), json!({}))
+            .await
+            .unwrap();
+        assert!(
+            second.iter().all(|c| c.action == Action::Unchanged),
+            "{}: {second:?}",
+            shipped.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn metaapplyblueprint_applies_a_shipped_blueprint_first() {
+    let mut memory = Memory::default();
+    let changes = import(
+        &mut memory,
+        b"version: 1\nentries:\n- model: authentik_blueprints.metaapplyblueprint\n  attrs:\n    identifiers: {path: default/invalidation.yaml}\n- model: authentik_blueprints.metaapplyblueprint\n  attrs:\n    identifiers: {name: not shipped}\n    required: false\n- model: authentik_flows.flowstagebinding\n  identifiers:\n    target: !Find [authentik_flows.flow, [slug, default-invalidation-flow]]\n    stage: !Find [authentik_stages_user_logout.userlogoutstage, [name, default-invalidation-logout]]\n    order: 50\n",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let actions: Vec<Action> = changes.iter().map(|c| c.action).collect();
+    assert_eq!(actions, [Action::Applied, Action::Skipped, Action::Created]);
+    assert_eq!(memory.count("authentik_flows.flow"), 1);
+
+    let error = import(&mut memory, b"version: 1\nentries:\n- model: authentik_blueprints.metaapplyblueprint\n  attrs:\n    identifiers: {name: not shipped}\n", json!({}))
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("no available blueprint"), "{error}");
 }
 
 #[tokio::test]

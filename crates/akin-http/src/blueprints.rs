@@ -3,9 +3,9 @@
 //! the import endpoints and by `akin blueprint apply|validate`.
 
 use akin_blueprint::apply::{self, Action, Change, ImportOptions, META_APPLY, Target};
-use akin_blueprint::blueprint;
 use akin_blueprint::resolve::Lookup;
 use akin_blueprint::{BlueprintError, BlueprintResult, Pos};
+use akin_blueprint::{blueprint, shipped};
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_store::{Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
@@ -99,6 +99,7 @@ pub async fn import(store: &Store, request: ImportRequest<'_>) -> Result<ImportR
         context: request.context,
         env: &env,
         files: request.files,
+        available: &available,
     };
     let mut tx = store.db().begin().await?;
     let mut target = StoreTarget {
@@ -129,6 +130,11 @@ pub async fn import(store: &Store, request: ImportRequest<'_>) -> Result<ImportR
             dry_run: request.dry_run,
         }),
     }
+}
+
+/// akin's shipped blueprints, for `metaapplyblueprint` entries.
+fn available(path: Option<&str>, name: Option<&str>) -> Option<blueprint::Blueprint> {
+    shipped::find(path, name).and_then(|s| blueprint::load(s.text.as_bytes()).ok())
 }
 
 /// Applies entries to the store inside one transaction.
@@ -328,25 +334,65 @@ impl Target for StoreTarget<'_> {
             Err(e) => Err(self.refuse(None, e, at)),
         }
     }
+}
 
-    async fn apply_meta(&mut self, attrs: &Map<String, Value>, at: Pos) -> BlueprintResult<()> {
-        // akin ships no blueprints of its own yet, so a named blueprint can only be missing:
-        // fine when the entry says it is not required, an error otherwise.
-        let required = attrs
-            .get("required")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let name = attrs
-            .get("identifiers")
-            .map(Value::to_string)
-            .unwrap_or_default();
-        if required {
-            Err(BlueprintError::new(
-                at,
-                format!("the blueprint {name} applied by this entry is not available"),
-            ))
-        } else {
-            Ok(())
+/// The setting remembering which version of a shipped default was applied last.
+fn applied_setting(path: &str) -> String {
+    format!("blueprint_applied:{path}")
+}
+
+/// Hex SHA-256 of a shipped blueprint's text.
+pub fn content_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Applies akin's default blueprints that changed since they were last applied (all of
+/// them on the first start; the changed ones after an upgrade). Returns the paths applied.
+pub async fn apply_shipped_defaults(store: &Store) -> Result<Vec<&'static str>, DefaultsError> {
+    let mut applied = Vec::new();
+    for shipped in shipped::SHIPPED.iter().filter(|s| s.default) {
+        let hash = content_hash(shipped.text);
+        if store
+            .setting(&applied_setting(shipped.path))
+            .await?
+            .as_deref()
+            == Some(hash.as_str())
+        {
+            continue;
         }
+        let request = ImportRequest {
+            bytes: shipped.text.as_bytes(),
+            context: Map::new(),
+            files: None,
+            acting_user: None,
+            dry_run: false,
+        };
+        let report = import(store, request).await?;
+        if let Some(error) = report.error {
+            return Err(DefaultsError::Refused {
+                path: shipped.path,
+                error,
+            });
+        }
+        store
+            .set_setting(&applied_setting(shipped.path), &hash)
+            .await?;
+        applied.push(shipped.path);
     }
+    Ok(applied)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DefaultsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the shipped blueprint {path} was refused: {error}")]
+    Refused {
+        path: &'static str,
+        error: BlueprintError,
+    },
 }

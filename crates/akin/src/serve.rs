@@ -36,6 +36,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             .setting_or_insert(SECRET_KEY_SETTING, &akin_http::api::new_key())
             .await?;
     }
+    apply_defaults(&store).await;
     let hasher = Arc::new(Argon2Hasher);
     let settings = BootstrapSettings {
         password: options.bootstrap_password,
@@ -71,6 +72,26 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     store.db().close().await;
     tracing::info!("akin stopped");
     Ok(())
+}
+
+/// Applies akin's default flows where they are new or changed. Another node starting at the
+/// same moment may win a race for the same rows, so a failure is tried once more; a
+/// lasting failure is logged and the server still starts (the API works without them).
+async fn apply_defaults(store: &Store) {
+    for attempt in 1..=2 {
+        match akin_http::blueprints::apply_shipped_defaults(store).await {
+            Ok(applied) if applied.is_empty() => return,
+            Ok(applied) => {
+                tracing::info!(blueprints = ?applied, "applied default blueprints");
+                return;
+            }
+            Err(error) if attempt == 1 => {
+                tracing::debug!(%error, "default blueprints: retrying once");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(error) => tracing::error!(%error, "default blueprints could not be applied"),
+        }
+    }
 }
 
 /// Registers for SIGTERM and Ctrl-C now; the returned future resolves on either.

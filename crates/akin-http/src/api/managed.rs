@@ -5,7 +5,7 @@
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
@@ -20,6 +20,7 @@ pub const MAX_IMPORT_BODY: usize = akin_blueprint::yaml::MAX_BLUEPRINT_BYTES + 6
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/managed/blueprints/import/", post(import_blueprint))
+        .route("/managed/blueprints/available/", get(available))
         .route("/flows/instances/import/", post(import_flow))
 }
 
@@ -108,12 +109,15 @@ async fn import_blueprint(
     };
     let bytes = match (form.file, form.path.filter(|p| !p.is_empty())) {
         (Some(file), _) if !file.is_empty() => file,
-        (_, Some(path)) => {
-            // akin ships no blueprints of its own yet (see GET …/available/ when it does).
-            return Ok(nothing_to_import(&format!(
-                "no available blueprint has the path {path:?}"
-            )));
-        }
+        (_, Some(path)) => match akin_blueprint::shipped::find(Some(&path), None) {
+            Some(shipped) => shipped.text.as_bytes().to_vec(),
+            None => {
+                return Ok(nothing_to_import(&format!(
+                    "no available blueprint has the path {path:?}; \
+                     GET /api/v3/managed/blueprints/available/ lists them"
+                )));
+            }
+        },
         _ => return Ok(nothing_to_import("give a blueprint as `file` or `path`")),
     };
     run(&state, caller.user.user.pk, &bytes, context).await
@@ -129,4 +133,25 @@ async fn import_flow(
         Some(file) if !file.is_empty() => run(&state, caller.user.user.pk, &file, Map::new()).await,
         _ => Ok(nothing_to_import("give a blueprint as `file`")),
     }
+}
+
+/// The blueprints akin ships, for `path` imports: authentik's `BlueprintFile` shape.
+async fn available(Superuser(_): Superuser) -> Json<Value> {
+    let started =
+        crate::format::datetime(*crate::STARTED.get_or_init(time::OffsetDateTime::now_utc));
+    let files: Vec<Value> = akin_blueprint::shipped::SHIPPED
+        .iter()
+        .map(|shipped| {
+            let meta = akin_blueprint::blueprint::load(shipped.text.as_bytes())
+                .map(|b| json!({"name": b.name, "labels": b.labels}))
+                .unwrap_or(Value::Null);
+            json!({
+                "path": shipped.path,
+                "last_m": started,
+                "hash": crate::blueprints::content_hash(shipped.text),
+                "meta": meta,
+            })
+        })
+        .collect();
+    Json(Value::Array(files))
 }

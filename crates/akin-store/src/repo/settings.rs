@@ -19,6 +19,19 @@ impl Store {
             .map(|(v,)| v))
     }
 
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let sql = self
+            .db()
+            .sql("INSERT INTO settings (key, value) VALUES (")
+            .bind(key)
+            .then(", ")
+            .bind(value)
+            .then(") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        self.db().execute(sql).await?;
+        Ok(())
+    }
+
     /// Stores `candidate` under `key` unless a value is there already, and returns the value
     /// that is stored. Several nodes starting together agree on one value.
     pub async fn setting_or_insert(&self, key: &str, candidate: &str) -> StoreResult<String> {

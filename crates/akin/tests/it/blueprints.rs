@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use crate::{BIN, json, start};
 
 on_both_backends!(
+    default_flows_are_applied_once_at_start,
+    shipped_blueprints_are_listed_and_import_by_path,
     every_shared_blueprint_imports_and_reimports_unchanged,
     imported_objects_match_the_file,
     broken_blueprints_are_refused_whole,
@@ -33,6 +35,118 @@ const SHARED: &[&str] = &[
     "example/flows-invitation-enrollment-minimal.yaml",
     "example/flows-invitation-enrollment.yaml",
 ];
+
+async fn default_flows_are_applied_once_at_start(backend: Backend) {
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let options = akin_testkit::SpawnOptions::default();
+    let app = akin_testkit::TestApp::start(BIN, &db.url, &options).await;
+    assert!(app.logs().join("\n").contains("applied default blueprints"));
+    for slug in [
+        "default-authentication-flow",
+        "default-invalidation-flow",
+        "initial-setup",
+    ] {
+        let sql: &'static str = match slug {
+            "default-authentication-flow" => {
+                "SELECT COUNT(*) FROM flows WHERE slug = 'default-authentication-flow'"
+            }
+            "default-invalidation-flow" => {
+                "SELECT COUNT(*) FROM flows WHERE slug = 'default-invalidation-flow'"
+            }
+            _ => "SELECT COUNT(*) FROM flows WHERE slug = 'initial-setup'",
+        };
+        assert_eq!(db.number(sql).await, 1, "{slug}");
+    }
+    assert_eq!(db.number("SELECT COUNT(*) FROM flow_stage_bindings b JOIN flows f ON f.flow_uuid = b.target_uuid WHERE f.slug = 'default-authentication-flow'").await, 3);
+    assert_eq!(
+        db.number("SELECT COUNT(*) FROM policy_bindings").await,
+        1,
+        "initial setup is guarded by a policy"
+    );
+    assert!(app.terminate().await);
+
+    // A restart with the same defaults does not apply them again.
+    let app = akin_testkit::TestApp::start(BIN, &db.url, &options).await;
+    assert!(
+        !app.logs().join("\n").contains("applied default blueprints"),
+        "unchanged defaults are not re-applied"
+    );
+    assert_eq!(db.number("SELECT COUNT(*) FROM flows").await, 3);
+    assert!(app.terminate().await);
+}
+
+async fn shipped_blueprints_are_listed_and_import_by_path(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, list) = json(
+        env.app
+            .admin(Method::GET, "/api/v3/managed/blueprints/available/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"example/invitation-enrollment.yaml"),
+        "{paths:?}"
+    );
+    let example = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["path"] == "example/invitation-enrollment.yaml")
+        .unwrap();
+    assert_eq!(
+        example["meta"]["name"],
+        "akin example - invitation enrollment"
+    );
+    assert_eq!(example["hash"].as_str().unwrap().len(), 64);
+
+    let form = Form::new()
+        .text("path", "example/invitation-enrollment.yaml")
+        .text("context", r#"{"flow_slug": "join-acme"}"#);
+    let (status, body) = json(
+        env.app
+            .admin(Method::POST, "/api/v3/managed/blueprints/import/")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{body}"
+    );
+    assert_eq!(
+        env.db
+            .text("SELECT designation FROM flows WHERE slug = 'join-acme'")
+            .await,
+        "enrollment"
+    );
+
+    let form = Form::new().text("path", "no/such.yaml");
+    let (status, body) = json(
+        env.app
+            .admin(Method::POST, "/api/v3/managed/blueprints/import/")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::BAD_REQUEST, json!(false))
+    );
+}
 
 /// Uploads `bytes` to an import endpoint; returns status and body.
 async fn upload(
@@ -121,13 +235,20 @@ async fn every_shared_blueprint_imports_and_reimports_unchanged(backend: Backend
 
 async fn imported_objects_match_the_file(backend: Backend) {
     let env = start(&backend).await;
+    let baseline = counts(&env).await;
     let body = import(
         &env,
         std::fs::read(shared("example/flows-invitation-enrollment.yaml")).unwrap(),
     )
     .await;
     assert_eq!(body["success"], true, "{body}");
-    assert_eq!(counts(&env).await, [3, 9, 5, 5, 15, 0, 0, 5, 2]);
+    let added: Vec<i64> = counts(&env)
+        .await
+        .iter()
+        .zip(&baseline)
+        .map(|(now, before)| now - before)
+        .collect();
+    assert_eq!(added, [3, 9, 5, 5, 15, 0, 0, 5, 1]);
     assert_eq!(
         env.db
             .text(
@@ -211,6 +332,7 @@ async fn refused(env: &TestEnv, yaml: &[u8], needle: &str, line: Option<u64>) {
 
 async fn broken_blueprints_are_refused_whole(backend: Backend) {
     let env = start(&backend).await;
+    let flows_before = env.db.number("SELECT COUNT(*) FROM flows").await;
     let flow = "version: 1\nentries:\n  - model: authentik_flows.flow\n    id: flow\n    identifiers: {slug: ok-flow}\n    attrs: {name: Ok, title: Ok, designation: enrollment}\n";
     refused(&env, b"version: 1\nentries: [\n", "YAML syntax error", None).await;
     refused(
@@ -249,7 +371,16 @@ async fn broken_blueprints_are_refused_whole(backend: Backend) {
     }
     refused(&env, bomb.as_bytes(), "alias bomb", None).await;
     // The flow above was never created: each refusal rolled back the whole file.
-    assert_eq!(env.db.number("SELECT COUNT(*) FROM flows").await, 0);
+    assert_eq!(
+        env.db.number("SELECT COUNT(*) FROM flows").await,
+        flows_before
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM flows WHERE slug = 'ok-flow'")
+            .await,
+        0
+    );
 
     let (status, body) = json(
         env.app
@@ -314,8 +445,9 @@ async fn the_cli_applies_and_validates_with_file_line_column(backend: Backend) {
         stdout.contains("created authentik_flows.flow slug=default-enrollment-flow"),
         "{stdout}"
     );
+    let enrollment = "SELECT COUNT(*) FROM flows WHERE slug = 'default-enrollment-flow'";
     assert_eq!(
-        env.db.number("SELECT COUNT(*) FROM flows").await,
+        env.db.number(enrollment).await,
         0,
         "validate changes nothing"
     );
@@ -326,7 +458,7 @@ async fn the_cli_applies_and_validates_with_file_line_column(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(env.db.number("SELECT COUNT(*) FROM flows").await, 1);
+    assert_eq!(env.db.number(enrollment).await, 1);
 
     let broken = env.db.dir().join("broken.yaml");
     std::fs::write(&broken, "version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: x}\n    attrs: {name: X, title: X, designation: party}\n").unwrap();
