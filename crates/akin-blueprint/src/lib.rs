@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod blueprint;
 pub mod error;
+pub mod export;
 pub mod resolve;
 pub mod shipped;
 pub mod yaml;

@@ -396,3 +396,302 @@ pub enum DefaultsError {
         error: BlueprintError,
     },
 }
+
+/// A blueprint of the flow `slug` with everything it is built from: its stages (and stages
+/// they refer to), prompts, policies and their bindings, and groups stages add users to.
+/// References become `!KeyOf` to the exported entries, or `!Find` by a natural key (slug,
+/// username) for objects outside the export, so the file imports into another akin.
+/// `None` when there is no such flow.
+pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, StoreError> {
+    let mut tx = store.db().begin().await?;
+    let Some(flow) = tx
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(slug.to_owned()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let flow_pk = flow["pk"].clone();
+    let mut bindings = tx
+        .find_objects(
+            catalog::FLOW_STAGE_BINDING,
+            &[("target".to_owned(), flow_pk.clone())],
+        )
+        .await?;
+    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+
+    // Stages: the bound ones, then any they refer to, each once.
+    let mut stages: Vec<(&'static str, Map<String, Value>)> = Vec::new();
+    let mut queue: Vec<Value> = bindings.iter().map(|b| b["stage"].clone()).collect();
+    while let Some(pk) = queue.pop() {
+        if stages.iter().any(|(_, s)| s["pk"] == pk) {
+            continue;
+        }
+        let Some((model, stage)) = find_stage(&mut tx, &pk).await? else {
+            continue;
+        };
+        for referenced in references(model, &stage, catalog::STAGE) {
+            queue.push(referenced);
+        }
+        stages.push((model, stage));
+    }
+    // Stages that refer to no other stage first, so every !KeyOf points backwards.
+    stages.sort_by_key(|(model, stage)| !references(model, stage, catalog::STAGE).is_empty());
+
+    let mut targets = vec![flow_pk.clone()];
+    targets.extend(bindings.iter().map(|b| b["pk"].clone()));
+    let mut policy_bindings = Vec::new();
+    for target in &targets {
+        let mut found = tx
+            .find_objects(
+                catalog::POLICY_BINDING,
+                &[("target".to_owned(), target.clone())],
+            )
+            .await?;
+        found.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+        policy_bindings.extend(found);
+    }
+
+    let mut prompts = Vec::new();
+    let mut policies = Vec::new();
+    let mut groups = Vec::new();
+    let mut wanted_policies: Vec<Value> = policy_bindings
+        .iter()
+        .map(|b| b["policy"].clone())
+        .collect();
+    let mut wanted_groups: Vec<Value> =
+        policy_bindings.iter().map(|b| b["group"].clone()).collect();
+    for (model, stage) in &stages {
+        for pk in references(model, stage, catalog::PROMPT) {
+            if !prompts.iter().any(|p: &Map<String, Value>| p["pk"] == pk)
+                && let Some(prompt) = first(&mut tx, catalog::PROMPT, &pk).await?
+            {
+                prompts.push(prompt);
+            }
+        }
+        wanted_policies.extend(references(model, stage, catalog::EXPRESSION_POLICY));
+        wanted_groups.extend(references(model, stage, catalog::GROUP));
+    }
+    for pk in wanted_policies.into_iter().filter(|v| !v.is_null()) {
+        if !policies.iter().any(|p: &Map<String, Value>| p["pk"] == pk)
+            && let Some(policy) = first(&mut tx, catalog::EXPRESSION_POLICY, &pk).await?
+        {
+            policies.push(policy);
+        }
+    }
+    for pk in wanted_groups.into_iter().filter(|v| !v.is_null()) {
+        if !groups.iter().any(|g: &Map<String, Value>| g["pk"] == pk)
+            && let Some(group) = first(&mut tx, catalog::GROUP, &pk).await?
+        {
+            groups.push(group);
+        }
+    }
+
+    let mut ids: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let key = |v: &Value| akin_blueprint::resolve::scalar_text(v);
+    let mut entries = Vec::new();
+    let mut exporter = Exporter {
+        tx: &mut tx,
+        ids: &mut ids,
+    };
+    for group in &groups {
+        let id = format!("group-{}", key(&group["name"]));
+        entries.push(
+            exporter
+                .entry(catalog::GROUP, group, &["name"], id, Some("created"))
+                .await?,
+        );
+    }
+    for prompt in &prompts {
+        let id = format!("prompt-{}", key(&prompt["name"]));
+        entries.push(
+            exporter
+                .entry(catalog::PROMPT, prompt, &["name"], id, None)
+                .await?,
+        );
+    }
+    for policy in &policies {
+        let id = format!("policy-{}", key(&policy["name"]));
+        entries.push(
+            exporter
+                .entry(catalog::EXPRESSION_POLICY, policy, &["name"], id, None)
+                .await?,
+        );
+    }
+    for (model, stage) in &stages {
+        let id = format!("stage-{}", key(&stage["name"]));
+        entries.push(exporter.entry(model, stage, &["name"], id, None).await?);
+    }
+    entries.push(
+        exporter
+            .entry(catalog::FLOW, &flow, &["slug"], "flow".to_owned(), None)
+            .await?,
+    );
+    for binding in &bindings {
+        // Named after the stage's export id, so the file holds no database keys.
+        let stage = key(&binding["stage"]);
+        let stage_id = exporter.ids.get(&stage).cloned().unwrap_or(stage);
+        let id = format!("binding-{}-{stage_id}", key(&binding["order"]));
+        entries.push(
+            exporter
+                .entry(
+                    catalog::FLOW_STAGE_BINDING,
+                    binding,
+                    &["target", "stage", "order"],
+                    id,
+                    None,
+                )
+                .await?,
+        );
+    }
+    for binding in &policy_bindings {
+        let identifying: &[&str] = if !binding["policy"].is_null() {
+            &["target", "policy", "order"]
+        } else if !binding["group"].is_null() {
+            &["target", "group", "order"]
+        } else {
+            &["target", "user", "order"]
+        };
+        let id = format!("policy-binding-{}", key(&binding["pk"]));
+        let mut entry = exporter
+            .entry(catalog::POLICY_BINDING, binding, identifying, id, None)
+            .await?;
+        entry.id = None;
+        entries.push(entry);
+    }
+    let name = format!("akin export - {}", key(&flow["name"]));
+    Ok(Some(akin_blueprint::export::to_yaml(&name, &entries)))
+}
+
+/// The primary keys `object` (of `model`) refers to in fields pointing at `target` models.
+fn references(model: &str, object: &Map<String, Value>, target: &str) -> Vec<Value> {
+    let Some(spec) = catalog::spec(model) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for field in spec.fields {
+        match (field.ty, object.get(field.name)) {
+            (FieldType::Ref(m), Some(v)) if m == target && !v.is_null() => out.push(v.clone()),
+            (FieldType::RefList(m), Some(Value::Array(items))) if m == target => {
+                out.extend(items.iter().cloned())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+async fn first(
+    tx: &mut Tx,
+    model: &str,
+    pk: &Value,
+) -> Result<Option<Map<String, Value>>, StoreError> {
+    Ok(tx
+        .find_objects(model, &[("pk".to_owned(), pk.clone())])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// A stage of any kind, with its model name.
+async fn find_stage(
+    tx: &mut Tx,
+    pk: &Value,
+) -> Result<Option<(&'static str, Map<String, Value>)>, StoreError> {
+    for spec in catalog::MODELS.iter().filter(|m| m.is_stage) {
+        if let Some(stage) = first(tx, spec.name, pk).await? {
+            return Ok(Some((spec.name, stage)));
+        }
+    }
+    Ok(None)
+}
+
+/// Turns stored objects into export entries, remembering ids for `!KeyOf`.
+struct Exporter<'a> {
+    tx: &'a mut Tx,
+    ids: &'a mut std::collections::HashMap<String, String>,
+}
+
+impl Exporter<'_> {
+    async fn entry(
+        &mut self,
+        model: &str,
+        object: &Map<String, Value>,
+        identifying: &[&str],
+        id: String,
+        state: Option<&'static str>,
+    ) -> Result<akin_blueprint::export::ExportEntry, StoreError> {
+        use akin_blueprint::export::{ExportEntry, Out};
+        let spec =
+            catalog::spec(model).ok_or_else(|| StoreError::UnsupportedModel(model.to_owned()))?;
+        let mut identifiers = Vec::new();
+        let mut attrs = Vec::new();
+        for field in spec.fields {
+            let Some(value) = object.get(field.name) else {
+                continue;
+            };
+            let out = match field.ty {
+                FieldType::Ref(m) => self.reference(m, value).await?,
+                FieldType::RefList(m) => {
+                    let mut items = Vec::new();
+                    for item in value.as_array().into_iter().flatten() {
+                        items.push(self.reference(m, item).await?);
+                    }
+                    Out::Seq(items)
+                }
+                _ => Out::Json(value.clone()),
+            };
+            if identifying.contains(&field.name) {
+                identifiers.push((field.name.to_owned(), out));
+            } else {
+                attrs.push((field.name.to_owned(), out));
+            }
+        }
+        self.ids.insert(
+            akin_blueprint::resolve::scalar_text(&object["pk"]),
+            id.clone(),
+        );
+        Ok(ExportEntry {
+            model: model.to_owned(),
+            id: Some(id),
+            state,
+            identifiers,
+            attrs,
+        })
+    }
+
+    /// An exported object as `!KeyOf`; a flow or user outside the export by `!Find`.
+    async fn reference(
+        &mut self,
+        model: &str,
+        pk: &Value,
+    ) -> Result<akin_blueprint::export::Out, StoreError> {
+        use akin_blueprint::export::Out;
+        if pk.is_null() {
+            return Ok(Out::Json(Value::Null));
+        }
+        if let Some(id) = self.ids.get(&akin_blueprint::resolve::scalar_text(pk)) {
+            return Ok(Out::KeyOf(id.clone()));
+        }
+        let natural = match model {
+            catalog::FLOW => Some("slug"),
+            catalog::USER => Some("username"),
+            catalog::GROUP => Some("name"),
+            _ => None,
+        };
+        if let Some(field) = natural
+            && let Some(object) = first(self.tx, model, pk).await?
+        {
+            return Ok(Out::Find(
+                model.to_owned(),
+                field.to_owned(),
+                object[field].clone(),
+            ));
+        }
+        Ok(Out::Json(Value::Null))
+    }
+}

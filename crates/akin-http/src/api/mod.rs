@@ -2,6 +2,7 @@
 
 mod core;
 mod events;
+mod flows;
 pub mod managed;
 pub mod shapes;
 
@@ -15,6 +16,9 @@ use crate::{MAX_JSON_BODY, body_limit};
 
 /// JSON endpoints take bodies up to 1 MiB; blueprint uploads up to a blueprint's limit.
 pub fn router() -> Router<AppState> {
-    let json = Router::new().merge(core::router()).merge(events::router());
+    let json = Router::new()
+        .merge(core::router())
+        .merge(events::router())
+        .merge(flows::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

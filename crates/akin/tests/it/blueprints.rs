@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::{BIN, json, start};
 
 on_both_backends!(
+    exported_flows_rebuild_the_same_flow_elsewhere,
     default_flows_are_applied_once_at_start,
     shipped_blueprints_are_listed_and_import_by_path,
     every_shared_blueprint_imports_and_reimports_unchanged,
@@ -146,6 +147,69 @@ async fn shipped_blueprints_are_listed_and_import_by_path(backend: Backend) {
         (status, body["success"].clone()),
         (StatusCode::BAD_REQUEST, json!(false))
     );
+}
+
+async fn export(env: &TestEnv, slug: &str) -> String {
+    let response = env
+        .app
+        .admin(
+            Method::GET,
+            &format!("/api/v3/flows/instances/{slug}/export/"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{slug}");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("attachment; filename=\"{slug}.yaml\"").as_str()
+    );
+    response.text().await.unwrap()
+}
+
+async fn exported_flows_rebuild_the_same_flow_elsewhere(backend: Backend) {
+    let source = start(&backend).await;
+    for file in [
+        "default/flow-default-authentication-flow.yaml",
+        "example/flows-enrollment-2-stage.yaml",
+        "example/flows-invitation-enrollment.yaml",
+    ] {
+        let body = import(&source, std::fs::read(shared(file)).unwrap()).await;
+        assert_eq!(body["success"], true, "{file}: {body}");
+    }
+    let target = start(&backend).await;
+    for slug in [
+        "default-authentication-flow",
+        "default-enrollment-flow",
+        "invitation-enrollment-flow-internal-engineering",
+    ] {
+        let exported = export(&source, slug).await;
+        let body = import(&target, exported.clone().into_bytes()).await;
+        assert_eq!(body["success"], true, "{slug}: {body}\n{exported}");
+        assert_eq!(
+            export(&target, slug).await,
+            exported,
+            "{slug}: the copy differs"
+        );
+    }
+    // The policy bound to the password binding came along.
+    assert_eq!(
+        target
+            .db
+            .number("SELECT COUNT(*) FROM policy_bindings pb JOIN flow_stage_bindings b ON b.fsb_uuid = pb.target_uuid JOIN stages s ON s.stage_uuid = b.stage_uuid WHERE s.name = 'default-authentication-password'")
+            .await,
+        1
+    );
+    let (status, _) = json(
+        source
+            .app
+            .admin(Method::GET, "/api/v3/flows/instances/no-such-flow/export/")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// Uploads `bytes` to an import endpoint; returns status and body.
