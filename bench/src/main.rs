@@ -43,6 +43,9 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Blueprint import through the API: authentik's invitation example and a generated
+    /// 1000-entry blueprint
+    Import,
     /// (internal) serve a bare axum handler, the throughput baseline
     BareServer {
         #[arg(long)]
@@ -58,6 +61,7 @@ fn main() -> Result<()> {
     }) {
         Bench::BareServer { listen } => bare_server(&listen),
         Bench::Startup => startup(),
+        Bench::Import => import(),
         Bench::Memory => memory(),
         Bench::Throughput {
             seconds,
@@ -69,6 +73,7 @@ fn main() -> Result<()> {
         } => {
             startup()?;
             memory()?;
+            import()?;
             throughput(seconds, connections)
         }
     }
@@ -346,4 +351,86 @@ fn bare_server(listen: &str) -> Result<()> {
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// A blueprint of `flows` enrollment flows, each with a prompt, a prompt stage, a binding
+/// and an invitation: 5 entries per flow.
+fn generated_blueprint(flows: usize) -> String {
+    let mut out = String::from("version: 1\nmetadata:\n  name: generated\nentries:\n");
+    for i in 0..flows {
+        out.push_str(&format!(
+            "  - model: authentik_flows.flow\n    id: flow-{i}\n    identifiers: {{slug: generated-{i}}}\n    attrs: {{name: Flow {i}, title: Flow {i}, designation: enrollment}}\n\
+             \x20 - model: authentik_stages_prompt.prompt\n    id: prompt-{i}\n    identifiers: {{name: generated-prompt-{i}}}\n    attrs: {{field_key: email, label: Email, type: email}}\n\
+             \x20 - model: authentik_stages_prompt.promptstage\n    id: stage-{i}\n    identifiers: {{name: generated-stage-{i}}}\n    attrs: {{fields: [!KeyOf prompt-{i}]}}\n\
+             \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf flow-{i}, stage: !KeyOf stage-{i}, order: 10}}\n\
+             \x20 - model: authentik_stages_invitation.invitation\n    identifiers: {{name: generated-invitation-{i}}}\n    attrs: {{flow: !KeyOf flow-{i}, single_use: true, fixed_data: {{email: user{i}@example.com}}}}\n"
+        ));
+    }
+    out
+}
+
+/// Milliseconds for one import of `bytes` through the API; fails unless it succeeded.
+async fn timed_import(client: &reqwest::Client, port: u16, bytes: Vec<u8>) -> Result<f64> {
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("blueprint.yaml"));
+    let started = Instant::now();
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/api/v3/managed/blueprints/import/"))
+        .bearer_auth(TOKEN)
+        .multipart(form)
+        .send()
+        .await?;
+    let body: serde_json::Value = response.json().await?;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if body["success"] != true {
+        bail!("import failed: {body}");
+    }
+    Ok(elapsed)
+}
+
+fn import() -> Result<()> {
+    const RUNS: usize = 20;
+    let example = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/blueprints/example/flows-invitation-enrollment.yaml"),
+    )
+    .context("read shared/blueprints/example/flows-invitation-enrollment.yaml")?;
+    let generated = generated_blueprint(200).into_bytes();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let client = reqwest::Client::new();
+    let (mut fresh, mut again, mut big, mut ping) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 0..RUNS {
+        let dir = scratch_dir()?;
+        let server = spawn_akin(&dir)?;
+        wait_ready(server.port, Instant::now())?;
+        runtime.block_on(async {
+            let started = Instant::now();
+            client
+                .get(format!("http://127.0.0.1:{}/api/v3/core/users/me/", server.port))
+                .bearer_auth(TOKEN)
+                .send()
+                .await?
+                .bytes()
+                .await?;
+            ping.push(started.elapsed().as_secs_f64() * 1000.0);
+            fresh.push(timed_import(&client, server.port, example.clone()).await?);
+            again.push(timed_import(&client, server.port, example.clone()).await?);
+            if run < 5 {
+                big.push(timed_import(&client, server.port, generated.clone()).await?);
+            }
+            anyhow::Ok(())
+        })?;
+        drop(server);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    let ping = median(ping);
+    println!("blueprint import through the API (SQLite, release build):");
+    println!("  {:<62}{ping:>8.2} ms", "one users/me request (baseline)");
+    let report = |label: &str, values: Vec<f64>, entries: usize| {
+        let m = median(values);
+        println!("  {label:<62}{m:>8.1} ms  ({:.2} ms/entry, {:.0}x users/me)", m / entries as f64, m / ping);
+    };
+    report("flows-invitation-enrollment.yaml, new objects (median of 20)", fresh, 38);
+    report("flows-invitation-enrollment.yaml, re-import (median of 20)", again, 38);
+    report("generated, 1000 entries, new objects (median of 5)", big, 1000);
+    Ok(())
 }
