@@ -371,11 +371,15 @@ fn generated_blueprint(flows: usize) -> String {
 
 /// Milliseconds for one import of `bytes` through the API; fails unless it succeeded.
 async fn timed_import(client: &reqwest::Client, port: u16, bytes: Vec<u8>) -> Result<f64> {
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("blueprint.yaml"));
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name("blueprint.yaml"),
+    );
     let started = Instant::now();
     let response = client
-        .post(format!("http://127.0.0.1:{port}/api/v3/managed/blueprints/import/"))
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v3/managed/blueprints/import/"
+        ))
         .bearer_auth(TOKEN)
         .multipart(form)
         .send()
@@ -391,13 +395,17 @@ async fn timed_import(client: &reqwest::Client, port: u16, bytes: Vec<u8>) -> Re
 fn import() -> Result<()> {
     const RUNS: usize = 20;
     let example = std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/blueprints/example/flows-invitation-enrollment.yaml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/blueprints/example/flows-invitation-enrollment.yaml"),
     )
     .context("read shared/blueprints/example/flows-invitation-enrollment.yaml")?;
     let generated = generated_blueprint(200).into_bytes();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let client = reqwest::Client::new();
-    let (mut fresh, mut again, mut big, mut ping) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut fresh, mut again, mut big, mut ping) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
         let dir = scratch_dir()?;
         let server = spawn_akin(&dir)?;
@@ -405,7 +413,10 @@ fn import() -> Result<()> {
         runtime.block_on(async {
             let started = Instant::now();
             client
-                .get(format!("http://127.0.0.1:{}/api/v3/core/users/me/", server.port))
+                .get(format!(
+                    "http://127.0.0.1:{}/api/v3/core/users/me/",
+                    server.port
+                ))
                 .bearer_auth(TOKEN)
                 .send()
                 .await?
@@ -427,10 +438,26 @@ fn import() -> Result<()> {
     println!("  {:<62}{ping:>8.2} ms", "one users/me request (baseline)");
     let report = |label: &str, values: Vec<f64>, entries: usize| {
         let m = median(values);
-        println!("  {label:<62}{m:>8.1} ms  ({:.2} ms/entry, {:.0}x users/me)", m / entries as f64, m / ping);
+        println!(
+            "  {label:<62}{m:>8.1} ms  ({:.2} ms/entry, {:.0}x users/me)",
+            m / entries as f64,
+            m / ping
+        );
     };
-    report("flows-invitation-enrollment.yaml, new objects (median of 20)", fresh, 38);
-    report("flows-invitation-enrollment.yaml, re-import (median of 20)", again, 38);
-    report("generated, 1000 entries, new objects (median of 5)", big, 1000);
+    report(
+        "flows-invitation-enrollment.yaml, new objects (median of 20)",
+        fresh,
+        38,
+    );
+    report(
+        "flows-invitation-enrollment.yaml, re-import (median of 20)",
+        again,
+        38,
+    );
+    report(
+        "generated, 1000 entries, new objects (median of 5)",
+        big,
+        1000,
+    );
     Ok(())
 }

@@ -46,6 +46,12 @@ pub async fn run(
             failed += 1;
             continue;
         }
+        for change in report.changes.iter().filter(|c| c.permissions_deferred) {
+            println!(
+                "{shown}: entry {}: permissions noted; akin applies them once it has RBAC",
+                change.entry
+            );
+        }
         let count = |action: Action| report.changes.iter().filter(|c| c.action == action).count();
         let verb = if dry_run { "would be" } else { "were" };
         if dry_run {
