@@ -63,10 +63,11 @@ CREATE TABLE policy_bindings (
 );
 CREATE INDEX policy_bindings_target_idx ON policy_bindings (target_uuid);
 
+-- `name` is not unique, as in authentik.
 CREATE TABLE invitations (
     invite_uuid UUID PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    flow_uuid UUID REFERENCES flows (flow_uuid) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    flow_uuid UUID REFERENCES flows (flow_uuid) ON DELETE SET NULL,
     expires TIMESTAMPTZ,
     fixed_data JSONB NOT NULL DEFAULT '{}',
     created_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
@@ -76,5 +77,6 @@ CREATE TABLE invitations (
     max_uses INTEGER,
     created TIMESTAMPTZ NOT NULL
 );
+CREATE INDEX invitations_name_idx ON invitations (name);
 CREATE INDEX invitations_flow_idx ON invitations (flow_uuid);
 CREATE INDEX invitations_expires_idx ON invitations (expires);
