@@ -7,9 +7,12 @@
 pub mod catalog;
 pub mod error;
 pub mod event;
+pub mod flow;
 pub mod group;
+pub mod invitation;
 pub mod list;
 pub mod ports;
+pub mod stage;
 pub mod time_format;
 pub mod token;
 pub mod user;

@@ -61,25 +61,45 @@ pub async fn record(
     action: EventAction,
     model: ModelRef,
 ) {
-    let actor = Actor {
-        pk: caller.user.user.pk,
-        username: caller.user.user.username.clone(),
-        email: caller.user.user.email.clone(),
-    };
-    let context = json!({
-        "model": model.to_json(),
-        "http_request": {
-            "args": {},
-            "path": meta.path,
-            "method": meta.method,
-            "request_id": meta.request_id,
-            "user_agent": meta.user_agent,
-        },
+    let actor = actor_of(&caller.user.user);
+    record_event(
+        state,
+        meta,
+        action,
+        Some(&actor),
+        json!({"model": model.to_json()}),
+    )
+    .await;
+}
+
+/// The acting user as events store it.
+pub fn actor_of(user: &akin_domain::user::User) -> Actor {
+    Actor {
+        pk: user.pk,
+        username: user.username.clone(),
+        email: user.email.clone(),
+    }
+}
+
+/// Records an event with `context` plus the request's details; failures are logged.
+pub async fn record_event(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: EventAction,
+    actor: Option<&Actor>,
+    mut context: serde_json::Value,
+) {
+    context["http_request"] = json!({
+        "args": {},
+        "path": meta.path,
+        "method": meta.method,
+        "request_id": meta.request_id,
+        "user_agent": meta.user_agent,
     });
     let event = Event::new(
         Uuid::now_v7(),
         action,
-        Some(&actor),
+        actor,
         context,
         meta.client_ip.clone(),
         OffsetDateTime::now_utc(),

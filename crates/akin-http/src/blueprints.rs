@@ -598,7 +598,7 @@ async fn first(
 }
 
 /// A stage of any kind, with its model name.
-async fn find_stage(
+pub(crate) async fn find_stage(
     tx: &mut Tx,
     pk: &Value,
 ) -> Result<Option<(&'static str, Map<String, Value>)>, StoreError> {

@@ -7,6 +7,7 @@ mod auth;
 pub mod blueprints;
 pub mod error;
 mod extract;
+pub mod flow;
 pub mod format;
 mod health;
 pub mod state;

@@ -11,4 +11,6 @@ pub mod types;
 
 pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
-pub use repo::{GroupWriteError, SECRET_KEY_SETTING, Store, key_digest, stores};
+pub use repo::{
+    ClaimError, GroupWriteError, SECRET_KEY_SETTING, SessionRecord, Store, key_digest, stores,
+};

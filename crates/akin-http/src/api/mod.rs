@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     let json = Router::new()
         .merge(core::router())
         .merge(events::router())
-        .merge(flows::router());
+        .merge(flows::router())
+        .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

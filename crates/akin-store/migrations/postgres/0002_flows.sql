@@ -73,8 +73,8 @@ CREATE TABLE invitations (
     created_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
     single_use BOOLEAN NOT NULL DEFAULT FALSE,
     -- Accounts written with this invitation; the claim is `uses < max_uses` (NULL: unlimited).
-    uses INTEGER NOT NULL DEFAULT 0,
-    max_uses INTEGER,
+    uses BIGINT NOT NULL DEFAULT 0,
+    max_uses BIGINT,
     created TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX invitations_name_idx ON invitations (name);

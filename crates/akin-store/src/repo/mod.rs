@@ -2,7 +2,9 @@
 
 mod events;
 mod groups;
+mod invitations;
 mod objects;
+mod sessions;
 mod settings;
 mod tokens;
 mod users;
@@ -13,7 +15,9 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use groups::GroupWriteError;
+pub use invitations::ClaimError;
 pub use objects::stores;
+pub use sessions::SessionRecord;
 pub use settings::SECRET_KEY_SETTING;
 pub use tokens::key_digest;
 

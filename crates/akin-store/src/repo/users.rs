@@ -266,6 +266,18 @@ impl Store {
         Ok(self.db().execute(sql).await? > 0)
     }
 
+    /// Notes a successful sign-in.
+    pub async fn record_login(&self, pk: i64, now: OffsetDateTime) -> StoreResult<()> {
+        let sql = self
+            .db()
+            .sql("UPDATE users SET last_login = ")
+            .bind(now)
+            .then(" WHERE id = ")
+            .bind(pk);
+        self.db().execute(sql).await?;
+        Ok(())
+    }
+
     pub async fn delete_user(&self, pk: i64) -> StoreResult<bool> {
         let sql = self.db().sql("DELETE FROM users WHERE id = ").bind(pk);
         Ok(self.db().execute(sql).await? > 0)
@@ -293,7 +305,7 @@ impl Store {
 }
 
 /// Inserts a user and returns its pk; with `if_absent`, an existing username gives `None`.
-async fn insert_user(
+pub(crate) async fn insert_user(
     tx: &mut Tx,
     new: &NewUser,
     now: OffsetDateTime,

@@ -30,6 +30,7 @@ mod auth;
 mod blueprints;
 mod errors;
 mod events;
+mod flows;
 mod groups;
 mod server;
 mod tokens;

@@ -1,0 +1,82 @@
+//! Challenges: what the executor answers, in authentik's JSON shapes (§2.5 of the spec).
+
+use serde_json::{Map, Value, json};
+
+use super::plan::FlowInfo;
+
+/// The default picture authentik's access-denied page shows.
+const DEFAULT_AVATAR: &str = "/static/dist/assets/images/user_default.png";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Challenge {
+    Prompt {
+        fields: Vec<Value>,
+        errors: Map<String, Value>,
+    },
+    /// The flow stopped. `code` is akin's machine-readable reason.
+    AccessDenied {
+        message: String,
+        code: Option<&'static str>,
+    },
+    Redirect {
+        to: String,
+        final_redirect: bool,
+    },
+}
+
+impl Challenge {
+    pub fn denied(message: impl Into<String>, code: Option<&'static str>) -> Self {
+        Challenge::AccessDenied {
+            message: message.into(),
+            code,
+        }
+    }
+
+    pub fn component(&self) -> &'static str {
+        match self {
+            Challenge::Prompt { .. } => "ak-stage-prompt",
+            Challenge::AccessDenied { .. } => "ak-stage-access-denied",
+            Challenge::Redirect { .. } => "xak-flow-redirect",
+        }
+    }
+
+    pub fn to_json(&self, info: Option<&FlowInfo>) -> Value {
+        let flow_info = info.map(|i| {
+            json!({
+                "title": i.title,
+                "background": "/static/dist/assets/images/flow_background.jpg",
+                "background_themed_urls": null,
+                "cancel_url": "/flows/-/cancel/",
+                "layout": i.layout,
+            })
+        });
+        let mut body = match self {
+            Challenge::Prompt { fields, errors } => {
+                let mut body = json!({"fields": fields});
+                if !errors.is_empty() {
+                    body["response_errors"] = Value::Object(errors.clone());
+                }
+                body
+            }
+            Challenge::AccessDenied { message, code } => json!({
+                "pending_user": "",
+                "pending_user_avatar": DEFAULT_AVATAR,
+                "error_message": message,
+                "code": code,
+            }),
+            Challenge::Redirect { to, final_redirect } => {
+                json!({"to": to, "final_redirect": final_redirect})
+            }
+        };
+        body["component"] = Value::from(self.component());
+        if let Some(flow_info) = flow_info {
+            body["flow_info"] = flow_info;
+        }
+        body
+    }
+}
+
+/// DRF's error-detail shape in challenges: `{"field": [{"string", "code"}]}`.
+pub fn error_detail(message: &str, code: &str) -> Value {
+    json!({"string": message, "code": code})
+}

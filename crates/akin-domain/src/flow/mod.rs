@@ -1,0 +1,8 @@
+//! Flows as the executor runs them: a plan of stages and a context the stages share, and
+//! the challenges (authentik's executor protocol) sent to the browser or client.
+
+pub mod challenge;
+pub mod plan;
+
+pub use challenge::Challenge;
+pub use plan::{FlowInfo, FlowPlan, PlannedStage};

@@ -1,0 +1,198 @@
+//! The plan of one flow execution: the stages still to run and the context they share.
+//! It is serialised into the server-side session, so any node can continue it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::catalog;
+
+/// Stage kinds, by authentik model name.
+pub const INVITATION_STAGE: &str = "authentik_stages_invitation.invitationstage";
+pub const PROMPT_STAGE: &str = catalog::PROMPT_STAGE;
+pub const USER_WRITE_STAGE: &str = "authentik_stages_user_write.userwritestage";
+pub const USER_LOGIN_STAGE: &str = "authentik_stages_user_login.userloginstage";
+pub const USER_LOGOUT_STAGE: &str = "authentik_stages_user_logout.userlogoutstage";
+pub const DENY_STAGE: &str = "authentik_stages_deny.denystage";
+
+/// Context keys the stages share.
+pub const PROMPT_DATA: &str = "prompt_data";
+pub const PENDING_USER: &str = "pending_user";
+
+/// What the challenges say about the flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowInfo {
+    pub title: String,
+    pub layout: String,
+    pub designation: String,
+    pub authentication: String,
+    pub denied_action: String,
+}
+
+/// One stage of the plan, with its configuration as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedStage {
+    /// `None` for a stage akin adds itself (the implicit invitation stage).
+    pub binding: Option<Uuid>,
+    pub stage: Option<Uuid>,
+    pub kind: String,
+    pub name: String,
+    pub config: Map<String, Value>,
+    pub invalid_response_action: String,
+}
+
+impl PlannedStage {
+    /// The invitation stage akin puts first in an enrollment flow that has none, so an
+    /// invitation link works on any enrollment flow (DESIGN.md, difference 7).
+    pub fn implicit_invitation() -> Self {
+        let mut config = Map::new();
+        config.insert("continue_flow_without_invitation".into(), Value::Bool(true));
+        Self {
+            binding: None,
+            stage: None,
+            kind: INVITATION_STAGE.to_owned(),
+            name: "implicit invitation".to_owned(),
+            config,
+            invalid_response_action: "retry".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowPlan {
+    pub flow: Uuid,
+    pub slug: String,
+    pub info: FlowInfo,
+    /// Stages still to run, the current one first.
+    pub stages: Vec<PlannedStage>,
+    pub context: Map<String, Value>,
+    /// The invitation token the plan was made for: a link with another token starts over.
+    pub token: Option<String>,
+}
+
+impl FlowPlan {
+    /// A plan for the given stages (ordered by binding order). Enrollment flows without an
+    /// invitation stage get the implicit one first.
+    pub fn new(
+        flow: Uuid,
+        slug: String,
+        info: FlowInfo,
+        mut stages: Vec<PlannedStage>,
+        token: Option<String>,
+    ) -> Self {
+        if info.designation == "enrollment" && !stages.iter().any(|s| s.kind == INVITATION_STAGE) {
+            stages.insert(0, PlannedStage::implicit_invitation());
+        }
+        Self {
+            flow,
+            slug,
+            info,
+            stages,
+            context: Map::new(),
+            token,
+        }
+    }
+
+    pub fn current(&self) -> Option<&PlannedStage> {
+        self.stages.first()
+    }
+
+    /// The current stage is done.
+    pub fn advance(&mut self) {
+        if !self.stages.is_empty() {
+            self.stages.remove(0);
+        }
+    }
+
+    /// `prompt_data`, created when missing.
+    pub fn prompt_data(&mut self) -> &mut Map<String, Value> {
+        let entry = self
+            .context
+            .entry(PROMPT_DATA.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        entry.as_object_mut().expect("just made an object")
+    }
+
+    /// The invitation's fixed data, when an invitation is in effect.
+    pub fn fixed_data(&self) -> Map<String, Value> {
+        self.context
+            .get(crate::invitation::CONTEXT_INVITATION)
+            .and_then(|i| i.get("fixed_data"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Who is asking, for the flow's `authentication` requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    Anonymous,
+    User { superuser: bool },
+}
+
+/// Whether `requester` may run a flow with this `authentication` requirement.
+pub fn may_run(authentication: &str, requester: Requester) -> bool {
+    match (authentication, requester) {
+        ("require_authenticated", Requester::Anonymous) => false,
+        ("require_unauthenticated", Requester::User { .. }) => false,
+        ("require_superuser", Requester::User { superuser }) => superuser,
+        ("require_superuser", Requester::Anonymous) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(designation: &str) -> FlowInfo {
+        FlowInfo {
+            title: "t".into(),
+            layout: "stacked".into(),
+            designation: designation.into(),
+            authentication: "none".into(),
+            denied_action: "message_continue".into(),
+        }
+    }
+
+    #[test]
+    fn enrollment_without_invitation_stage_gets_one() {
+        let plan = FlowPlan::new(Uuid::nil(), "f".into(), info("enrollment"), vec![], None);
+        assert_eq!(plan.current().unwrap().kind, INVITATION_STAGE);
+        assert_eq!(
+            plan.current().unwrap().config["continue_flow_without_invitation"],
+            true
+        );
+        let plan = FlowPlan::new(
+            Uuid::nil(),
+            "f".into(),
+            info("authentication"),
+            vec![],
+            None,
+        );
+        assert!(plan.current().is_none());
+    }
+
+    #[test]
+    fn authentication_requirements() {
+        assert!(!may_run(
+            "require_unauthenticated",
+            Requester::User { superuser: false }
+        ));
+        assert!(may_run("require_unauthenticated", Requester::Anonymous));
+        assert!(!may_run("require_authenticated", Requester::Anonymous));
+        assert!(!may_run(
+            "require_superuser",
+            Requester::User { superuser: false }
+        ));
+        assert!(may_run(
+            "require_superuser",
+            Requester::User { superuser: true }
+        ));
+        assert!(may_run("none", Requester::Anonymous));
+    }
+}

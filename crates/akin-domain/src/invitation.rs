@@ -1,0 +1,221 @@
+//! Invitations: who may enroll, with what fixed data, how often. akin consumes an
+//! invitation only when the account is written (the store's claim), and every refusal has
+//! its own reason.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Query parameters that carry an invitation token, in the order they are looked at.
+pub const TOKEN_QUERY_KEYS: &[&str] = &["itoken", "token"];
+/// A prompt field with this key can carry the token too.
+pub const TOKEN_PROMPT_KEY: &str = "token";
+/// Plan context keys authentik policies read.
+pub const CONTEXT_IN_EFFECT: &str = "invitation_in_effect";
+pub const CONTEXT_INVITATION: &str = "invitation";
+
+/// An invitation as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    pub uuid: Uuid,
+    pub name: String,
+    pub flow: Option<Uuid>,
+    pub expires: Option<OffsetDateTime>,
+    pub fixed_data: Map<String, Value>,
+    pub single_use: bool,
+    pub created_by: Option<i64>,
+    pub uses: i64,
+    /// `None`: unlimited.
+    pub max_uses: Option<i64>,
+}
+
+/// Why an invitation cannot be used. Each has a code for machines and words for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A stage requires an invitation and the link carried none.
+    Missing,
+    NotFound,
+    Expired,
+    AlreadyUsed,
+    OtherFlow,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::Missing => "invitation_missing",
+            Refusal::NotFound => "invitation_not_found",
+            Refusal::Expired => "invitation_expired",
+            Refusal::AlreadyUsed => "invitation_used",
+            Refusal::OtherFlow => "invitation_other_flow",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::Missing => {
+                "You need an invitation to sign up here. Open the link from your invitation."
+            }
+            Refusal::NotFound => {
+                "This invitation link is not valid. Ask the person who invited you for a new one."
+            }
+            Refusal::Expired => {
+                "This invitation has expired. Ask the person who invited you for a new one."
+            }
+            Refusal::AlreadyUsed => "This invitation has already been used.",
+            Refusal::OtherFlow => "This invitation is for a different sign-up page.",
+        }
+    }
+}
+
+impl Invitation {
+    /// Whether the invitation may be used in flow `flow` at `now`, and if not, why.
+    /// Expiry is checked before use count so an old, used link says "expired".
+    pub fn check(&self, flow: Uuid, now: OffsetDateTime) -> Result<(), Refusal> {
+        if self.expires.is_some_and(|e| e <= now) {
+            return Err(Refusal::Expired);
+        }
+        if self.max_uses.is_some_and(|max| self.uses >= max) {
+            return Err(Refusal::AlreadyUsed);
+        }
+        if self.flow.is_some_and(|f| f != flow) {
+            return Err(Refusal::OtherFlow);
+        }
+        Ok(())
+    }
+
+    /// active, used or expired: what the admin list filters on.
+    pub fn status(&self, now: OffsetDateTime) -> &'static str {
+        if self.max_uses.is_some_and(|max| self.uses >= max) {
+            "used"
+        } else if self.expires.is_some_and(|e| e <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
+    /// What the plan context holds (authentik keeps the model object there).
+    pub fn to_context(&self) -> Value {
+        serde_json::json!({
+            "pk": self.uuid,
+            "name": self.name,
+            "flow": self.flow,
+            "fixed_data": self.fixed_data,
+            "single_use": self.single_use,
+        })
+    }
+}
+
+/// A token as a uuid; anything else is simply not found.
+pub fn parse_token(token: &str) -> Option<Uuid> {
+    Uuid::parse_str(token.trim()).ok()
+}
+
+/// deepmerge's `always_merger`, as authentik merges fixed data into prompt data: mappings
+/// merge recursively, lists append, other values from `from` win.
+pub fn deep_merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                deep_merge(existing, incoming)
+            }
+            (Some(Value::Array(existing)), Value::Array(incoming)) => {
+                existing.extend(incoming.iter().cloned())
+            }
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// The fixed value for a prompt field key, looking through `attributes.` paths.
+pub fn fixed_value<'a>(fixed: &'a Map<String, Value>, field_key: &str) -> Option<&'a Value> {
+    if let Some(v) = fixed.get(field_key) {
+        return Some(v);
+    }
+    let mut parts = field_key.split('.');
+    let mut current = fixed.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::Duration;
+
+    fn invitation() -> Invitation {
+        Invitation {
+            uuid: Uuid::new_v4(),
+            name: "i".into(),
+            flow: None,
+            expires: None,
+            fixed_data: Map::new(),
+            single_use: true,
+            created_by: None,
+            uses: 0,
+            max_uses: Some(1),
+        }
+    }
+
+    #[test]
+    fn each_refusal_has_its_reason() {
+        let now = OffsetDateTime::now_utc();
+        let flow = Uuid::new_v4();
+        assert_eq!(invitation().check(flow, now), Ok(()));
+        let expired = Invitation {
+            expires: Some(now - Duration::seconds(1)),
+            ..invitation()
+        };
+        assert_eq!(expired.check(flow, now), Err(Refusal::Expired));
+        let used = Invitation {
+            uses: 1,
+            ..invitation()
+        };
+        assert_eq!(used.check(flow, now), Err(Refusal::AlreadyUsed));
+        let elsewhere = Invitation {
+            flow: Some(Uuid::new_v4()),
+            ..invitation()
+        };
+        assert_eq!(elsewhere.check(flow, now), Err(Refusal::OtherFlow));
+        let unlimited = Invitation {
+            uses: 40,
+            max_uses: None,
+            ..invitation()
+        };
+        assert_eq!(unlimited.check(flow, now), Ok(()));
+        assert_eq!(used.status(now), "used");
+        assert_eq!(expired.status(now), "expired");
+    }
+
+    #[test]
+    fn fixed_data_merges_deeply_and_wins() {
+        let mut prompt = json!({"email": "typed@x", "attributes": {"a": 1, "tags": ["x"]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let fixed = json!({"email": "fixed@x", "attributes": {"b": 2, "tags": ["y"]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        deep_merge(&mut prompt, &fixed);
+        assert_eq!(
+            Value::Object(prompt),
+            json!({"email": "fixed@x", "attributes": {"a": 1, "b": 2, "tags": ["x", "y"]}})
+        );
+        let fixed = json!({"attributes": {"department": "Eng"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            fixed_value(&fixed, "attributes.department"),
+            Some(&json!("Eng"))
+        );
+        assert_eq!(parse_token("not-a-uuid"), None);
+    }
+}

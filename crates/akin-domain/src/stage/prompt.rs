@@ -1,0 +1,354 @@
+//! Prompt stages: the form the invitee fills in. Fields whose key is in the invitation's
+//! fixed data are shown filled in and read-only, and the fixed value is what is kept,
+//! whatever is submitted (DESIGN.md, difference 4).
+
+use serde_json::{Map, Value, json};
+
+use crate::flow::challenge::error_detail;
+use crate::invitation::fixed_value;
+
+/// One prompt (form field) as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub field_key: String,
+    pub label: String,
+    pub kind: String,
+    pub required: bool,
+    pub placeholder: String,
+    pub initial_value: String,
+    pub order: i64,
+    pub sub_text: String,
+}
+
+impl Prompt {
+    /// From the stored object (catalog field names).
+    pub fn from_object(object: &Map<String, Value>) -> Self {
+        let text = |k: &str| {
+            object
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            field_key: text("field_key"),
+            label: text("label"),
+            kind: text("type"),
+            required: object
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            placeholder: text("placeholder"),
+            initial_value: text("initial_value"),
+            order: object
+                .get("order")
+                .and_then(Value::as_i64)
+                .unwrap_or_default(),
+            sub_text: text("sub_text"),
+        }
+    }
+
+    fn is_choice(&self) -> bool {
+        matches!(self.kind.as_str(), "dropdown" | "radio-button-group")
+    }
+
+    /// Fields whose submitted value is never used.
+    fn is_forced(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "text_read_only"
+                | "text_area_read_only"
+                | "hidden"
+                | "static"
+                | "separator"
+                | "alert_info"
+                | "alert_warning"
+                | "alert_danger"
+        )
+    }
+
+    fn choices(&self) -> Vec<String> {
+        if self.placeholder.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.placeholder.clone()]
+        }
+    }
+}
+
+/// How a field looks this time: its type (read-only when fixed) and value.
+struct Rendered {
+    kind: String,
+    value: Value,
+    fixed: bool,
+}
+
+fn render(
+    prompt: &Prompt,
+    prompt_data: &Map<String, Value>,
+    fixed: &Map<String, Value>,
+) -> Rendered {
+    if let Some(value) = fixed_value(fixed, &prompt.field_key) {
+        let kind = match prompt.kind.as_str() {
+            "text_area" | "text_area_read_only" => "text_area_read_only",
+            "hidden" | "password" => "hidden",
+            _ => "text_read_only",
+        };
+        return Rendered {
+            kind: kind.to_owned(),
+            value: value.clone(),
+            fixed: true,
+        };
+    }
+    let value = prompt_data
+        .get(&prompt.field_key)
+        .cloned()
+        .unwrap_or_else(|| Value::String(prompt.initial_value.clone()));
+    Rendered {
+        kind: prompt.kind.clone(),
+        value,
+        fixed: false,
+    }
+}
+
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The `fields` of an `ak-stage-prompt` challenge, ordered.
+pub fn challenge_fields(
+    prompts: &[Prompt],
+    prompt_data: &Map<String, Value>,
+    fixed: &Map<String, Value>,
+) -> Vec<Value> {
+    let mut sorted: Vec<&Prompt> = prompts.iter().collect();
+    sorted.sort_by_key(|p| p.order);
+    sorted
+        .into_iter()
+        .map(|p| {
+            let rendered = render(p, prompt_data, fixed);
+            let choices = p.is_choice().then(|| {
+                p.choices().into_iter().map(|c| json!({"value": c, "label": c})).collect::<Vec<_>>()
+            });
+            let password = p.kind == "password";
+            json!({
+                "field_key": p.field_key,
+                "label": p.label,
+                "type": rendered.kind,
+                "required": p.required && !rendered.fixed,
+                "placeholder": if p.is_choice() { String::new() } else { p.placeholder.clone() },
+                // Never echo a password back into the form.
+                "initial_value": if password && !rendered.fixed { String::new() } else { as_text(&rendered.value) },
+                "order": p.order,
+                "sub_text": p.sub_text,
+                "choices": choices,
+            })
+        })
+        .collect()
+}
+
+/// The result of checking a response.
+#[derive(Debug, Default, PartialEq)]
+pub struct Checked {
+    /// Every field's value to merge into `prompt_data`.
+    pub data: Map<String, Value>,
+    /// `response_errors` in the challenge shape; empty when the response is valid.
+    pub errors: Map<String, Value>,
+    /// Submitted usernames the caller must check are not taken: `(field_key, username)`.
+    pub usernames: Vec<(String, String)>,
+}
+
+impl Checked {
+    pub fn add_error(&mut self, field: &str, message: &str, code: &str) {
+        let entry = self
+            .errors
+            .entry(field.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = entry {
+            items.push(error_detail(message, code));
+        }
+    }
+}
+
+/// Checks a response against the prompts (spec §3.4).
+pub fn check_response(
+    prompts: &[Prompt],
+    response: &Map<String, Value>,
+    prompt_data: &Map<String, Value>,
+    fixed: &Map<String, Value>,
+) -> Checked {
+    let mut checked = Checked::default();
+    let mut passwords: Vec<String> = Vec::new();
+    for prompt in prompts {
+        let key = prompt.field_key.as_str();
+        let rendered = render(prompt, prompt_data, fixed);
+        if rendered.fixed || prompt.is_forced() {
+            checked.data.insert(key.to_owned(), rendered.value);
+            continue;
+        }
+        let submitted = response.get(key).filter(|v| !v.is_null());
+        let default = Some(&rendered.value).filter(|v| !as_text(v).is_empty());
+        let value = match submitted.or(default) {
+            Some(v) => v.clone(),
+            None => {
+                if prompt.required && prompt.kind != "checkbox" {
+                    checked.add_error(key, "This field is required.", "required");
+                } else {
+                    checked
+                        .data
+                        .insert(key.to_owned(), Value::String(String::new()));
+                }
+                continue;
+            }
+        };
+        match prompt.kind.as_str() {
+            "checkbox" => {
+                let on = match &value {
+                    Value::Bool(b) => *b,
+                    Value::String(s) => {
+                        matches!(s.to_ascii_lowercase().as_str(), "true" | "on" | "1" | "yes")
+                    }
+                    Value::Number(n) => n.as_i64() == Some(1),
+                    _ => false,
+                };
+                checked.data.insert(key.to_owned(), Value::Bool(on));
+            }
+            "number" => match value
+                .as_i64()
+                .or_else(|| as_text(&value).trim().parse().ok())
+            {
+                Some(n) => {
+                    checked.data.insert(key.to_owned(), Value::from(n));
+                }
+                None => checked.add_error(key, "A valid integer is required.", "invalid"),
+            },
+            kind => {
+                let text = as_text(&value);
+                if text.is_empty() && prompt.required {
+                    checked.add_error(key, "This field may not be blank.", "blank");
+                    continue;
+                }
+                match kind {
+                    "email" if !text.is_empty() => {
+                        let mut errors = crate::FieldErrors::new();
+                        crate::user::validate_email(&text, &mut errors);
+                        if !errors.is_empty() {
+                            checked.add_error(key, "Enter a valid email address.", "invalid");
+                            continue;
+                        }
+                    }
+                    "username" => {
+                        let mut errors = crate::FieldErrors::new();
+                        crate::user::validate_username(&text, &mut errors);
+                        if let Some(message) = errors.get("username").and_then(|m| m.first()) {
+                            checked.add_error(key, message, "invalid");
+                            continue;
+                        }
+                        checked.usernames.push((key.to_owned(), text.clone()));
+                    }
+                    "password" => passwords.push(text.clone()),
+                    "dropdown" | "radio-button-group" if !prompt.choices().contains(&text) => {
+                        checked.add_error(
+                            key,
+                            &format!("\"{text}\" is not a valid choice."),
+                            "invalid_choice",
+                        );
+                        continue;
+                    }
+                    _ => {}
+                }
+                checked.data.insert(key.to_owned(), Value::String(text));
+            }
+        }
+    }
+    if passwords.len() == 2 && passwords[0] != passwords[1] {
+        checked.add_error("non_field_errors", "Passwords don't match.", "invalid");
+    }
+    checked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt(key: &str, kind: &str) -> Prompt {
+        Prompt {
+            field_key: key.into(),
+            label: key.into(),
+            kind: kind.into(),
+            required: true,
+            placeholder: String::new(),
+            initial_value: String::new(),
+            order: 0,
+            sub_text: String::new(),
+        }
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn fixed_fields_are_read_only_and_keep_their_value() {
+        let prompts = vec![prompt("email", "email"), prompt("name", "text")];
+        let fixed = obj(json!({"email": "jane@example.com"}));
+        let fields = challenge_fields(&prompts, &Map::new(), &fixed);
+        assert_eq!(fields[0]["type"], "text_read_only");
+        assert_eq!(fields[0]["initial_value"], "jane@example.com");
+        assert_eq!(fields[1]["type"], "text");
+        let checked = check_response(
+            &prompts,
+            &obj(json!({"email": "evil@example.com", "name": "Jane"})),
+            &Map::new(),
+            &fixed,
+        );
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        assert_eq!(checked.data["email"], "jane@example.com");
+    }
+
+    #[test]
+    fn authentiks_checks() {
+        let prompts = vec![
+            prompt("username", "username"),
+            prompt("password", "password"),
+            prompt("password_repeat", "password"),
+            prompt("email", "email"),
+        ];
+        let checked = check_response(
+            &prompts,
+            &obj(
+                json!({"username": "bad name", "password": "a", "password_repeat": "b", "email": "nope"}),
+            ),
+            &Map::new(),
+            &Map::new(),
+        );
+        assert_eq!(
+            checked.errors["non_field_errors"][0]["string"],
+            "Passwords don't match."
+        );
+        assert_eq!(
+            checked.errors["email"][0]["string"],
+            "Enter a valid email address."
+        );
+        assert!(checked.errors.contains_key("username"));
+        let missing = check_response(&prompts, &Map::new(), &Map::new(), &Map::new());
+        assert_eq!(missing.errors["username"][0]["code"], "required");
+        let ok = check_response(
+            &prompts,
+            &obj(
+                json!({"username": "jane", "password": "pw", "password_repeat": "pw", "email": "j@x.org"}),
+            ),
+            &Map::new(),
+            &Map::new(),
+        );
+        assert!(ok.errors.is_empty());
+        assert_eq!(
+            ok.usernames,
+            vec![("username".to_owned(), "jane".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! User write: turns the collected `prompt_data` into an account. akin keeps underscores in
+//! `attributes.` keys (`attributes.first_name` writes `attributes["first_name"]`); dots
+//! still nest (DESIGN.md, difference 9).
+
+use serde_json::{Map, Value};
+
+use crate::user::{DEFAULT_USER_PATH, NewUser, UserType};
+
+/// What a user write stage is configured to do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserWriteConfig {
+    pub creation_mode: String,
+    pub create_inactive: bool,
+    pub group: Option<String>,
+    pub user_type: UserType,
+    pub path_template: String,
+}
+
+impl UserWriteConfig {
+    pub fn from_object(config: &Map<String, Value>) -> Self {
+        let text = |k: &str| {
+            config
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            creation_mode: Some(text("user_creation_mode"))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "create_when_required".into()),
+            create_inactive: config
+                .get("create_users_as_inactive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            group: config
+                .get("create_users_group")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            user_type: UserType::parse(&text("user_type")).unwrap_or(UserType::External),
+            path_template: text("user_path_template"),
+        }
+    }
+}
+
+/// The account to create from `prompt_data`, and its password (to hash) if one was given.
+pub fn new_user(
+    config: &UserWriteConfig,
+    prompt_data: &Map<String, Value>,
+    context_path: Option<&str>,
+) -> (NewUser, Option<String>) {
+    let path = context_path
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .or_else(|| Some(config.path_template.clone()).filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| DEFAULT_USER_PATH.to_owned());
+    let mut user = NewUser {
+        is_active: !config.create_inactive,
+        path,
+        user_type: config.user_type,
+        ..NewUser::named("")
+    };
+    let mut password = None;
+    let mut attributes = Map::new();
+    for (key, value) in prompt_data {
+        let text = || match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        match key.as_str() {
+            "username" => user.username = text(),
+            "name" => user.name = text(),
+            "email" => user.email = text(),
+            "password" => password = Some(text()).filter(|p| !p.is_empty()),
+            "attributes" => {
+                if let Value::Object(map) = value {
+                    attributes.extend(map.clone());
+                }
+            }
+            other => {
+                let path = other
+                    .strip_prefix("attributes.")
+                    .or_else(|| other.strip_prefix("attributes_"));
+                if let Some(path) = path.filter(|p| !p.is_empty()) {
+                    set_path(&mut attributes, path, value.clone());
+                }
+                // Anything else (password_repeat, component, token, …) is not a user field.
+            }
+        }
+    }
+    user.attributes = Value::Object(attributes);
+    (user, password)
+}
+
+/// Writes `value` at a dotted path, creating mappings on the way.
+fn set_path(target: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap_or(path);
+    let mut current = target;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        current = entry.as_object_mut().expect("just made an object");
+    }
+    current.insert(last.to_owned(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prompt_data_becomes_a_user() {
+        let config = UserWriteConfig::from_object(json!({"user_creation_mode": "always_create", "user_type": "internal", "user_path_template": "users/invited"}).as_object().unwrap());
+        let data = json!({
+            "username": "jane", "name": "Jane", "email": "j@x.org", "password": "pw", "password_repeat": "pw",
+            "attributes": {"department": "Eng"}, "attributes.first_name": "J", "attributes.team.name": "Backend",
+            "component": "ak-stage-prompt"
+        });
+        let (user, password) = new_user(&config, data.as_object().unwrap(), None);
+        assert_eq!(
+            (
+                user.username.as_str(),
+                user.name.as_str(),
+                user.email.as_str()
+            ),
+            ("jane", "Jane", "j@x.org")
+        );
+        assert_eq!(password.as_deref(), Some("pw"));
+        assert_eq!(user.path, "users/invited");
+        assert_eq!(user.user_type, UserType::Internal);
+        assert_eq!(
+            user.attributes,
+            json!({"department": "Eng", "first_name": "J", "team": {"name": "Backend"}})
+        );
+    }
+}

@@ -1,0 +1,563 @@
+//! `GET|POST /api/v3/flows/executor/{slug}/?query=…`: authentik's flow executor protocol.
+//! Each request runs the current stage of the session's plan: a challenge stage answers
+//! with its challenge (or the same challenge with `response_errors`), a finished stage
+//! with a 302 to the same URL, the end of the flow with `xak-flow-redirect`.
+
+use akin_domain::catalog;
+use akin_domain::event::EventAction;
+use akin_domain::flow::plan::{
+    self, DENY_STAGE, INVITATION_STAGE, PENDING_USER, PROMPT_DATA, PROMPT_STAGE, Requester,
+    USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
+};
+use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, PlannedStage};
+use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
+use akin_domain::stage::prompt::{self, Prompt};
+use akin_domain::stage::user_write::{self, UserWriteConfig};
+use akin_store::ClaimError;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::session::{Session, parse_duration};
+use crate::audit::{self, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/flows/executor/{slug}/", get(get_stage).post(post_stage))
+}
+
+/// Everything one executor request works with.
+struct Run<'a> {
+    state: &'a AppState,
+    meta: &'a RequestMeta,
+    /// The page's own query (`query=` decoded): `itoken`, `next`, …
+    page: Vec<(String, String)>,
+    /// This request's raw query, repeated in the 302 to the next stage.
+    raw_query: String,
+    slug: String,
+    now: OffsetDateTime,
+}
+
+impl Run<'_> {
+    fn page_param(&self, key: &str) -> Option<&str> {
+        self.page
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn token(&self) -> Option<String> {
+        invitation::TOKEN_QUERY_KEYS
+            .iter()
+            .find_map(|k| self.page_param(k))
+            .map(str::to_owned)
+    }
+}
+
+async fn get_stage(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    query: QueryParams,
+    headers: HeaderMap,
+    meta: RequestMeta,
+) -> ApiResult<Response> {
+    execute(&state, slug, query, headers, meta, None).await
+}
+
+async fn post_stage(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    query: QueryParams,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    execute(&state, slug, query, headers, meta, Some(body)).await
+}
+
+/// What a stage decided.
+enum Outcome {
+    /// Show this challenge; the stage stays current.
+    Challenge(Challenge),
+    /// The stage is done: on to the next.
+    Next,
+    /// The flow stops here; the plan is dropped.
+    Stop(Challenge),
+}
+
+async fn execute(
+    state: &AppState,
+    slug: String,
+    query: QueryParams,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Response> {
+    let now = OffsetDateTime::now_utc();
+    let page: Vec<(String, String)> =
+        form_urlencoded::parse(query.get("query").unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let raw_query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", query.get("query").unwrap_or_default())
+        .finish();
+    let run = Run {
+        state,
+        meta: &meta,
+        page,
+        raw_query,
+        slug,
+        now,
+    };
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+
+    let flow = state
+        .store
+        .db()
+        .begin()
+        .await?
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(run.slug.clone()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("Flow"))?;
+    let mut session = Session::load(state, &headers, now).await?;
+
+    // A plan for this flow continues, unless the link carries another invitation: then
+    // the old plan (and its data) is dropped and the new invitation starts over.
+    let token = run.token();
+    let mut current = session
+        .plan()
+        .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token));
+    if current.is_none() {
+        match new_plan(&run, &flow, &session, token).await? {
+            Ok(plan) => current = Some(plan),
+            Err(denied) => {
+                session.set_plan(None);
+                let cookie = session.save(state, &meta, secure, now).await?;
+                return Ok(with_cookie(
+                    Json(denied.to_json(None)).into_response(),
+                    &cookie,
+                ));
+            }
+        }
+    }
+    let mut plan = current.expect("planned above");
+
+    let outcome = match plan.current().cloned() {
+        None => Outcome::Stop(finish(&run)),
+        Some(stage) => run_stage(&run, &mut plan, &stage, &mut session, response).await?,
+    };
+    let info = plan.info.clone();
+    let response = match outcome {
+        Outcome::Challenge(challenge) => {
+            session.set_plan(Some(&plan));
+            Json(challenge.to_json(Some(&info))).into_response()
+        }
+        Outcome::Next => {
+            plan.advance();
+            if plan.current().is_none() {
+                session.set_plan(None);
+                Json(finish(&run).to_json(Some(&info))).into_response()
+            } else {
+                session.set_plan(Some(&plan));
+                let location = format!("/api/v3/flows/executor/{}/?{}", run.slug, run.raw_query);
+                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            }
+        }
+        Outcome::Stop(challenge) => {
+            session.set_plan(None);
+            Json(challenge.to_json(Some(&info))).into_response()
+        }
+    };
+    let cookie = session.save(state, &meta, secure, now).await?;
+    Ok(with_cookie(response, &cookie))
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The end of the flow: where the browser goes now.
+fn finish(run: &Run<'_>) -> Challenge {
+    let to = run
+        .page_param("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or("/")
+        .to_owned();
+    Challenge::Redirect {
+        to,
+        final_redirect: true,
+    }
+}
+
+fn text(object: &Map<String, Value>, key: &str) -> String {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Plans the flow for this session, or says why it may not run.
+async fn new_plan(
+    run: &Run<'_>,
+    flow: &Map<String, Value>,
+    session: &Session,
+    token: Option<String>,
+) -> ApiResult<Result<FlowPlan, Challenge>> {
+    let info = FlowInfo {
+        title: text(flow, "title"),
+        layout: Some(text(flow, "layout"))
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "stacked".into()),
+        designation: text(flow, "designation"),
+        authentication: text(flow, "authentication"),
+        denied_action: text(flow, "denied_action"),
+    };
+    let requester = match session.user() {
+        None => Requester::Anonymous,
+        Some(pk) => match run.state.store.user_by_pk(pk).await? {
+            Some(user) if user.user.is_active => Requester::User {
+                superuser: user.is_superuser,
+            },
+            _ => Requester::Anonymous,
+        },
+    };
+    if !plan::may_run(&info.authentication, requester) {
+        return Ok(Err(Challenge::denied(
+            "Flow does not apply to current user.",
+            Some("flow_not_applicable"),
+        )));
+    }
+    let flow_pk = Uuid::parse_str(flow["pk"].as_str().unwrap_or_default())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut tx = run.state.store.db().begin().await?;
+    let mut bindings = tx
+        .find_objects(
+            catalog::FLOW_STAGE_BINDING,
+            &[("target".to_owned(), flow["pk"].clone())],
+        )
+        .await?;
+    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+    let mut stages = Vec::with_capacity(bindings.len());
+    for binding in bindings {
+        let Some((kind, stage)) = crate::blueprints::find_stage(&mut tx, &binding["stage"]).await?
+        else {
+            continue;
+        };
+        stages.push(PlannedStage {
+            binding: binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
+            stage: stage["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
+            kind: kind.to_owned(),
+            name: text(&stage, "name"),
+            config: stage,
+            invalid_response_action: text(&binding, "invalid_response_action"),
+        });
+    }
+    Ok(Ok(FlowPlan::new(
+        flow_pk,
+        run.slug.clone(),
+        info,
+        stages,
+        token,
+    )))
+}
+
+fn refused(refusal: Refusal) -> Outcome {
+    Outcome::Stop(Challenge::denied(refusal.message(), Some(refusal.code())))
+}
+
+async fn run_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    session: &mut Session,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Outcome> {
+    match stage.kind.as_str() {
+        INVITATION_STAGE => invitation_stage(run, plan, stage).await,
+        PROMPT_STAGE => prompt_stage(run, plan, stage, response).await,
+        USER_WRITE_STAGE => user_write_stage(run, plan, stage).await,
+        USER_LOGIN_STAGE => user_login_stage(run, plan, stage, session).await,
+        USER_LOGOUT_STAGE => {
+            session.logout();
+            Ok(Outcome::Next)
+        }
+        DENY_STAGE => {
+            let message = Some(text(&stage.config, "deny_message")).filter(|m| !m.is_empty());
+            Ok(Outcome::Stop(Challenge::denied(
+                message.unwrap_or_else(|| "Access denied.".into()),
+                Some("denied"),
+            )))
+        }
+        other => Ok(Outcome::Stop(Challenge::denied(
+            format!("akin cannot run {other} stages yet."),
+            Some("stage_unsupported"),
+        ))),
+    }
+}
+
+/// Looks the invitation up and puts it into effect. A token that is present but unusable
+/// is refused even when the stage may continue without an invitation (DESIGN.md, 5).
+async fn invitation_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+) -> ApiResult<Outcome> {
+    let prompt_token = plan
+        .context
+        .get(PROMPT_DATA)
+        .and_then(|p| p.get(invitation::TOKEN_PROMPT_KEY))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let Some(token) = run.token().or(prompt_token) else {
+        let optional = stage
+            .config
+            .get("continue_flow_without_invitation")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        return Ok(if optional {
+            Outcome::Next
+        } else {
+            refused(Refusal::Missing)
+        });
+    };
+    let Some(uuid) = invitation::parse_token(&token) else {
+        return Ok(refused(Refusal::NotFound));
+    };
+    let Some(found) = run.state.store.invitation(uuid).await? else {
+        return Ok(refused(Refusal::NotFound));
+    };
+    if let Err(refusal) = found.check(plan.flow, run.now) {
+        return Ok(refused(refusal));
+    }
+    plan.context
+        .insert(CONTEXT_IN_EFFECT.into(), Value::Bool(true));
+    plan.context
+        .insert(CONTEXT_INVITATION.into(), found.to_context());
+    invitation::deep_merge(plan.prompt_data(), &found.fixed_data);
+    plan.token = Some(token);
+    Ok(Outcome::Next)
+}
+
+async fn prompt_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Outcome> {
+    let mut tx = run.state.store.db().begin().await?;
+    let mut prompts = Vec::new();
+    for pk in stage
+        .config
+        .get("fields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(object) = tx
+            .find_objects(catalog::PROMPT, &[("pk".to_owned(), pk.clone())])
+            .await?
+            .into_iter()
+            .next()
+        {
+            prompts.push(Prompt::from_object(&object));
+        }
+    }
+    drop(tx);
+    let fixed = plan.fixed_data();
+    let prompt_data = plan
+        .context
+        .get(PROMPT_DATA)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let Some(response) = response else {
+        let fields = prompt::challenge_fields(&prompts, &prompt_data, &fixed);
+        return Ok(Outcome::Challenge(Challenge::Prompt {
+            fields,
+            errors: Map::new(),
+        }));
+    };
+    let mut checked = prompt::check_response(&prompts, &response, &prompt_data, &fixed);
+    for (field, username) in std::mem::take(&mut checked.usernames) {
+        if run.state.store.user_by_username(&username).await?.is_some() {
+            checked.add_error(&field, "Username is already taken.", "invalid");
+        }
+    }
+    if !checked.errors.is_empty() {
+        let fields = prompt::challenge_fields(&prompts, &prompt_data, &fixed);
+        return Ok(Outcome::Challenge(Challenge::Prompt {
+            fields,
+            errors: checked.errors,
+        }));
+    }
+    plan.prompt_data().extend(checked.data);
+    Ok(Outcome::Next)
+}
+
+/// Writes the account; an invitation in effect is claimed in the same transaction.
+async fn user_write_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+) -> ApiResult<Outcome> {
+    let Some(prompt_data) = plan
+        .context
+        .get(PROMPT_DATA)
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No Pending data.",
+            Some("no_pending_data"),
+        )));
+    };
+    let config = UserWriteConfig::from_object(&stage.config);
+    if plan.context.get(PENDING_USER).is_some_and(|u| !u.is_null())
+        && config.creation_mode != "always_create"
+    {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "akin cannot update an existing user in a flow yet.",
+            Some("stage_unsupported"),
+        )));
+    }
+    if config.creation_mode == "never_create" {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No user found and can't create new user.",
+            Some("no_user"),
+        )));
+    }
+    let context_path = plan
+        .context
+        .get("user_path")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let (mut new_user, password) =
+        user_write::new_user(&config, &prompt_data, context_path.as_deref());
+    if let Err(error) = new_user.validate() {
+        return Ok(Outcome::Stop(Challenge::denied(
+            format!("The account cannot be created: {error}"),
+            Some("invalid_user"),
+        )));
+    }
+    if let Some(password) = password {
+        let hasher = run.state.hasher.clone();
+        let phc = tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        new_user.password = Some(phc);
+    }
+    let groups: Vec<Uuid> = config
+        .group
+        .as_deref()
+        .and_then(|g| Uuid::parse_str(g).ok())
+        .into_iter()
+        .collect();
+    let claim = plan
+        .context
+        .get(CONTEXT_INVITATION)
+        .and_then(|i| i.get("pk"))
+        .and_then(Value::as_str)
+        .and_then(|p| Uuid::parse_str(p).ok())
+        .map(|invitation| (invitation, plan.flow));
+    let entry = match run
+        .state
+        .store
+        .create_user_claiming(&new_user, &groups, claim, run.now)
+        .await
+    {
+        Ok(entry) => entry,
+        Err(ClaimError::Refused(refusal)) => return Ok(refused(refusal)),
+        Err(ClaimError::Store(akin_store::StoreError::Unique { .. })) => {
+            return Ok(Outcome::Stop(Challenge::denied(
+                "Username is already taken.",
+                Some("username_taken"),
+            )));
+        }
+        Err(ClaimError::Store(error)) => return Err(error.into()),
+    };
+    plan.context
+        .insert(PENDING_USER.into(), Value::from(entry.user.pk));
+    let actor = audit::actor_of(&entry.user);
+    let cleansed: Map<String, Value> = prompt_data
+        .iter()
+        .filter(|(k, _)| !k.contains("password") && k.as_str() != "component")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    audit::record_event(
+        run.state,
+        run.meta,
+        EventAction::UserWrite,
+        Some(&actor),
+        json!({"created": true, "prompt_data": cleansed}),
+    )
+    .await;
+    if let Some((invitation, _)) = claim {
+        audit::record_event(
+            run.state,
+            run.meta,
+            EventAction::InvitationUsed,
+            Some(&actor),
+            json!({"invitation_uuid": invitation.simple().to_string(), "user": entry.user.pk}),
+        )
+        .await;
+    }
+    Ok(Outcome::Next)
+}
+
+async fn user_login_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    session: &mut Session,
+) -> ApiResult<Outcome> {
+    let Some(pk) = plan.context.get(PENDING_USER).and_then(Value::as_i64) else {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No Pending user to login.",
+            Some("no_pending_user"),
+        )));
+    };
+    let Some(entry) = run.state.store.user_by_pk(pk).await? else {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No Pending user to login.",
+            Some("no_pending_user"),
+        )));
+    };
+    if !entry.user.is_active {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "This account is not active.",
+            Some("user_inactive"),
+        )));
+    }
+    let duration = parse_duration(&text(&stage.config, "session_duration"));
+    session.login(pk, duration, run.now);
+    run.state.store.record_login(pk, run.now).await?;
+    audit::record_event(
+        run.state,
+        run.meta,
+        EventAction::Login,
+        Some(&audit::actor_of(&entry.user)),
+        json!({"auth_method": "flow"}),
+    )
+    .await;
+    Ok(Outcome::Next)
+}

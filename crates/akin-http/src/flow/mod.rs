@@ -1,0 +1,6 @@
+//! Running flows over HTTP: the server-side session and authentik's executor API. The rules
+//! (plans, stages, invitations) are in `akin_domain`; this module loads what they need,
+//! stores what they decide and speaks the protocol.
+
+pub mod executor;
+pub mod session;

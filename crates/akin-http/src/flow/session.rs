@@ -1,0 +1,204 @@
+//! The browser session: a random id in an HttpOnly, SameSite=Lax cookie (Secure behind
+//! https), with everything else (the flow plan, who is signed in) in the database, so any
+//! node can continue any flow.
+
+use akin_domain::flow::FlowPlan;
+use akin_store::SessionRecord;
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use base64::Engine;
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::RequestMeta;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// authentik's session cookie name, so its clients carry it unchanged.
+pub const COOKIE_NAME: &str = "authentik_session";
+/// How long a session nobody signed in to lives (authentik's `unauthenticated_age`).
+const ANONYMOUS_AGE: Duration = Duration::days(1);
+/// How long a signed-in session lives when the login stage sets no duration.
+const DEFAULT_SIGNED_IN_AGE: Duration = Duration::days(14);
+
+pub struct Session {
+    key: String,
+    /// The key this session had when loaded, if it changed (login rotates it).
+    replaced: Option<String>,
+    record: SessionRecord,
+    /// Seconds for the cookie's Max-Age; `None` for a browser session cookie.
+    max_age: Option<i64>,
+}
+
+fn new_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+impl Session {
+    /// The request's session, or a new one.
+    pub async fn load(
+        state: &AppState,
+        headers: &HeaderMap,
+        now: OffsetDateTime,
+    ) -> ApiResult<Session> {
+        if let Some(key) = cookie_value(headers)
+            && let Some(record) = state.store.session(&key, now).await?
+        {
+            return Ok(Session {
+                key,
+                replaced: None,
+                record,
+                max_age: None,
+            });
+        }
+        Ok(Session {
+            key: new_key(),
+            replaced: None,
+            record: SessionRecord {
+                data: json!({}),
+                user_id: None,
+                expires: now + ANONYMOUS_AGE,
+            },
+            max_age: None,
+        })
+    }
+
+    pub fn user(&self) -> Option<i64> {
+        self.record.user_id
+    }
+
+    pub fn plan(&self) -> Option<FlowPlan> {
+        self.record
+            .data
+            .get("flow_plan")
+            .and_then(|p| serde_json::from_value(p.clone()).ok())
+    }
+
+    pub fn set_plan(&mut self, plan: Option<&FlowPlan>) {
+        if !self.record.data.is_object() {
+            self.record.data = json!({});
+        }
+        let data = self.record.data.as_object_mut().expect("an object");
+        match plan {
+            Some(plan) => {
+                data.insert(
+                    "flow_plan".into(),
+                    serde_json::to_value(plan).unwrap_or(Value::Null),
+                );
+            }
+            None => {
+                data.remove("flow_plan");
+            }
+        }
+    }
+
+    /// Signs `user` in with a fresh session id (against session fixation). `duration` of
+    /// zero means until the browser closes.
+    pub fn login(&mut self, user: i64, duration: Duration, now: OffsetDateTime) {
+        self.replaced.get_or_insert_with(|| self.key.clone());
+        self.key = new_key();
+        self.record.user_id = Some(user);
+        if duration.is_positive() {
+            self.record.expires = now + duration;
+            self.max_age = Some(duration.whole_seconds());
+        } else {
+            self.record.expires = now + DEFAULT_SIGNED_IN_AGE;
+        }
+    }
+
+    pub fn logout(&mut self) {
+        self.replaced.get_or_insert_with(|| self.key.clone());
+        self.key = new_key();
+        self.record.user_id = None;
+    }
+
+    /// Stores the session and returns the `Set-Cookie` value for it.
+    pub async fn save(
+        &self,
+        state: &AppState,
+        meta: &RequestMeta,
+        secure: bool,
+        now: OffsetDateTime,
+    ) -> ApiResult<String> {
+        if let Some(old) = &self.replaced {
+            state.store.delete_session(old).await?;
+        }
+        state
+            .store
+            .save_session(
+                &self.key,
+                &self.record,
+                meta.client_ip.clone(),
+                &meta.user_agent,
+                now,
+            )
+            .await?;
+        let mut cookie = format!("{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax", self.key);
+        if let Some(age) = self.max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        if secure {
+            cookie.push_str("; Secure");
+        }
+        Ok(cookie)
+    }
+}
+
+/// authentik's duration syntax: `hours=1;minutes=30` (`,` also separates).
+pub fn parse_duration(text: &str) -> Duration {
+    let mut total = Duration::ZERO;
+    for part in text.split([';', ',']) {
+        let Some((unit, amount)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let Ok(amount) = amount.trim().parse::<f64>() else {
+            continue;
+        };
+        let seconds = match unit.trim() {
+            "weeks" => amount * 604_800.0,
+            "days" => amount * 86_400.0,
+            "hours" => amount * 3_600.0,
+            "minutes" => amount * 60.0,
+            "seconds" => amount,
+            "milliseconds" => amount / 1_000.0,
+            "microseconds" => amount / 1_000_000.0,
+            _ => 0.0,
+        };
+        total += Duration::seconds_f64(seconds);
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_authentiks_syntax() {
+        assert_eq!(parse_duration("seconds=0"), Duration::ZERO);
+        assert_eq!(parse_duration("hours=1;minutes=30"), Duration::minutes(90));
+        assert_eq!(parse_duration("days=1,hours=2"), Duration::hours(26));
+        assert_eq!(parse_duration("nonsense"), Duration::ZERO);
+    }
+
+    #[test]
+    fn keys_are_long_and_random() {
+        let (a, b) = (new_key(), new_key());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+    }
+}

@@ -1,0 +1,138 @@
+//! Invitations, and the claim that makes a single-use invitation yield exactly one account:
+//! one conditional update in the transaction that inserts the user.
+
+use akin_domain::invitation::{Invitation, Refusal};
+use akin_domain::user::{NewUser, UserEntry};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::Store;
+use super::users::{insert_user, replace_memberships};
+use crate::db::Tx;
+use crate::error::{StoreError, StoreResult};
+use crate::types::{DbTime, DbUuid};
+
+const INVITATION_SELECT: &str = "SELECT invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses FROM invitations";
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    invite_uuid: DbUuid,
+    name: String,
+    flow_uuid: Option<DbUuid>,
+    expires: Option<DbTime>,
+    fixed_data: Json<Value>,
+    single_use: bool,
+    created_by: Option<i64>,
+    uses: i64,
+    max_uses: Option<i64>,
+}
+
+impl From<InvitationRow> for Invitation {
+    fn from(row: InvitationRow) -> Self {
+        Invitation {
+            uuid: row.invite_uuid.0,
+            name: row.name,
+            flow: row.flow_uuid.map(|u| u.0),
+            expires: row.expires.map(|t| t.0),
+            fixed_data: match row.fixed_data.0 {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            },
+            single_use: row.single_use,
+            created_by: row.created_by,
+            uses: row.uses,
+            max_uses: row.max_uses,
+        }
+    }
+}
+
+/// Why an account was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("the invitation cannot be used: {}", .0.code())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    pub async fn invitation(&self, uuid: Uuid) -> StoreResult<Option<Invitation>> {
+        let sql = self
+            .db()
+            .sql(INVITATION_SELECT)
+            .then(" WHERE invite_uuid = ")
+            .bind(uuid);
+        Ok(self
+            .db()
+            .fetch_optional::<InvitationRow>(sql)
+            .await?
+            .map(Into::into))
+    }
+
+    /// Inserts the user (with `groups`) and, when `claim` names an invitation and the flow
+    /// being run, takes one use of it, all in one transaction. The use is taken by a single
+    /// conditional update, so however many requests race for a single-use invitation, on
+    /// however many nodes, one account is written and the others get the reason.
+    pub async fn create_user_claiming(
+        &self,
+        new: &NewUser,
+        groups: &[Uuid],
+        claim: Option<(Uuid, Uuid)>,
+        now: OffsetDateTime,
+    ) -> Result<UserEntry, ClaimError> {
+        let mut tx = self.db().begin().await?;
+        if let Some((invitation, flow)) = claim {
+            // First statement of the transaction: on SQLite it takes the write lock at once.
+            let sql = tx
+                .sql("UPDATE invitations SET uses = uses + 1 WHERE invite_uuid = ")
+                .bind(invitation)
+                .then(
+                    " AND (max_uses IS NULL OR uses < max_uses) AND (expires IS NULL OR expires > ",
+                )
+                .bind(now)
+                .then(") AND (flow_uuid IS NULL OR flow_uuid = ")
+                .bind(flow)
+                .then(")");
+            if tx.execute(sql).await? == 0 {
+                return Err(ClaimError::Refused(
+                    refusal(&mut tx, invitation, flow, now).await?,
+                ));
+            }
+        }
+        let pk = insert_user(&mut tx, new, now, false)
+            .await?
+            .ok_or(StoreError::MissingReference)?;
+        replace_memberships(&mut tx, pk, groups).await?;
+        tx.commit().await?;
+        Ok(self
+            .user_by_pk(pk)
+            .await?
+            .ok_or(StoreError::MissingReference)?)
+    }
+}
+
+/// Why a claim matched no row.
+async fn refusal(
+    tx: &mut Tx,
+    invitation: Uuid,
+    flow: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<Refusal> {
+    let sql = tx
+        .sql(INVITATION_SELECT)
+        .then(" WHERE invite_uuid = ")
+        .bind(invitation);
+    let found: Option<Invitation> = tx
+        .fetch_optional::<InvitationRow>(sql)
+        .await?
+        .map(Into::into);
+    Ok(match found {
+        None => Refusal::NotFound,
+        Some(invitation) => invitation
+            .check(flow, now)
+            .err()
+            .unwrap_or(Refusal::AlreadyUsed),
+    })
+}

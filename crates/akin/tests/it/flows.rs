@@ -1,0 +1,488 @@
+//! The flow executor end to end: the seed's invitation walkthrough, every refusal reason,
+//! link scanners, stale plans, and a single-use invitation raced by 50 browsers.
+
+use akin_testkit::{Backend, TestApp, TestEnv};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{BIN, start};
+
+on_both_backends!(
+    the_seeds_invitation_enrollment_works_end_to_end,
+    every_refusal_has_its_reason,
+    link_scanners_consume_nothing_and_new_links_replace_stale_plans,
+    a_single_use_invitation_yields_exactly_one_account_under_a_race,
+);
+
+/// A browser: its own cookie jar, walking one flow link.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    url: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp, slug: &str, page_query: &str) -> Browser {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", page_query)
+            .finish();
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base_url.clone(),
+            url: format!("/api/v3/flows/executor/{slug}/?{query}"),
+        }
+    }
+
+    /// GET, following the executor's 302s, to the next challenge.
+    async fn challenge(&self) -> Value {
+        let mut url = self.url.clone();
+        for _ in 0..20 {
+            let response = self
+                .client
+                .get(format!("{}{url}", self.base))
+                .send()
+                .await
+                .unwrap();
+            if response.status() == StatusCode::FOUND {
+                url = response.headers()["location"].to_str().unwrap().to_owned();
+                continue;
+            }
+            assert_eq!(response.status(), StatusCode::OK);
+            return response.json().await.unwrap();
+        }
+        panic!("redirect loop");
+    }
+
+    /// POSTs a response; returns the challenge that follows (after any 302s).
+    async fn answer(&self, body: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}{}", self.base, self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::FOUND {
+            return self.challenge().await;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// POSTs a response and stops at the 302 (the stage is done, the next not yet run).
+    async fn answer_only(&self, body: Value) -> StatusCode {
+        self.client
+            .post(format!("{}{}", self.base, self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+async fn import(env: &TestEnv, yaml: &str) {
+    let form = Form::new().part(
+        "file",
+        Part::bytes(yaml.as_bytes().to_vec()).file_name("b.yaml"),
+    );
+    let response = env
+        .app
+        .admin(Method::POST, "/api/v3/managed/blueprints/import/")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], true, "{body}");
+}
+
+async fn two_stage_flow(env: &TestEnv) {
+    let yaml = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+    )
+    .unwrap();
+    import(env, &yaml).await;
+}
+
+/// Creates an invitation through a blueprint; returns its uuid.
+async fn invitation(env: &TestEnv, name: &str, attrs: &str) -> String {
+    import(env, &format!("version: 1\nentries:\n  - model: authentik_stages_invitation.invitation\n    identifiers: {{name: {name}}}\n    attrs: {attrs}\n")).await;
+    // Names are not unique in general, but these tests give each its own.
+    let sql: &'static str = Box::leak(
+        format!("SELECT CAST(invite_uuid AS TEXT) FROM invitations WHERE name = '{name}'")
+            .into_boxed_str(),
+    );
+    env.db.text(sql).await
+}
+
+const FOR_ENROLLMENT: &str = "flow: !Find [authentik_flows.flow, [slug, default-enrollment-flow]]";
+
+fn credentials(username: &str) -> Value {
+    json!({"component": "ak-stage-prompt", "username": username, "password": "Corr3ct-horse", "password_repeat": "Corr3ct-horse"})
+}
+
+async fn the_seeds_invitation_enrollment_works_end_to_end(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let token = invitation(
+        &env,
+        "jane",
+        &format!("{{{FOR_ENROLLMENT}, single_use: true, fixed_data: {{email: jane@example.com, attributes: {{department: Engineering}}}}}}"),
+    )
+    .await;
+
+    let browser = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={token}&next=/welcome"),
+    );
+    let first = browser.challenge().await;
+    assert_eq!(first["component"], "ak-stage-prompt");
+    assert_eq!(first["flow_info"]["title"], "Welcome to authentik!");
+    let keys: Vec<&str> = first["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["username", "password", "password_repeat"]);
+
+    // Invalid input comes back as the same challenge with response_errors.
+    let retry = browser.answer(json!({"component": "ak-stage-prompt", "username": "akadmin", "password": "a", "password_repeat": "b"})).await;
+    assert_eq!(retry["component"], "ak-stage-prompt");
+    assert_eq!(
+        retry["response_errors"]["username"][0]["string"],
+        "Username is already taken."
+    );
+    assert_eq!(
+        retry["response_errors"]["non_field_errors"][0]["string"],
+        "Passwords don't match."
+    );
+
+    let second = browser.answer(credentials("jane")).await;
+    assert_eq!(second["component"], "ak-stage-prompt");
+    let email = second["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field_key"] == "email")
+        .unwrap();
+    assert_eq!(
+        (email["type"].as_str(), email["initial_value"].as_str()),
+        (Some("text_read_only"), Some("jane@example.com")),
+        "fixed data is shown and locked"
+    );
+
+    let done = browser.answer(json!({"component": "ak-stage-prompt", "name": "Jane Doe", "email": "someone-else@example.com"})).await;
+    assert_eq!(
+        done,
+        json!({"component": "xak-flow-redirect", "to": "/welcome", "final_redirect": true, "flow_info": done["flow_info"]})
+    );
+
+    let (status, users) = crate::admin_get(&env, "/api/v3/core/users/?username=jane").await;
+    assert_eq!(status, StatusCode::OK);
+    let jane = &users["results"][0];
+    assert_eq!(jane["name"], "Jane Doe");
+    assert_eq!(
+        jane["email"], "jane@example.com",
+        "the fixed value is what was written"
+    );
+    assert_eq!(jane["attributes"], json!({"department": "Engineering"}));
+    assert_eq!(jane["is_active"], true);
+    assert!(
+        jane["last_login"].is_string(),
+        "the login stage signed her in"
+    );
+    assert!(
+        env.db
+            .text("SELECT password FROM users WHERE username = 'jane'")
+            .await
+            .starts_with("$argon2id$")
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT uses FROM invitations WHERE name = 'jane'")
+            .await,
+        1
+    );
+    let (_, events) = crate::admin_get(&env, "/api/v3/events/events/?action=invitation_used").await;
+    assert_eq!(events["results"][0]["user"]["username"], "jane");
+
+    // The signed-in browser's session is stored server-side; the cookie is HttpOnly and Lax.
+    let response = browser
+        .client
+        .get(format!("{}{}", browser.base, browser.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["code"], "flow_not_applicable",
+        "enrollment requires being signed out"
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM akin_sessions WHERE user_id IS NOT NULL")
+            .await,
+        1
+    );
+}
+
+async fn denied_code(browser: &Browser) -> Value {
+    let challenge = browser.challenge().await;
+    assert_eq!(
+        challenge["component"], "ak-stage-access-denied",
+        "{challenge}"
+    );
+    assert!(
+        challenge["error_message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    challenge["code"].clone()
+}
+
+async fn every_refusal_has_its_reason(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let app = &env.app;
+    let flow = "default-enrollment-flow";
+
+    let unknown = Browser::new(app, flow, "itoken=00000000-0000-0000-0000-000000000000");
+    assert_eq!(denied_code(&unknown).await, "invitation_not_found");
+    let malformed = Browser::new(app, flow, "itoken=not-a-uuid");
+    assert_eq!(denied_code(&malformed).await, "invitation_not_found");
+
+    let expired = invitation(
+        &env,
+        "old",
+        &format!("{{{FOR_ENROLLMENT}, expires: '2001-01-01T00:00:00Z'}}"),
+    )
+    .await;
+    assert_eq!(
+        denied_code(&Browser::new(app, flow, &format!("itoken={expired}"))).await,
+        "invitation_expired"
+    );
+
+    import(&env, "version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: other-flow}\n    attrs: {name: Other, title: Other, designation: enrollment}\n").await;
+    let elsewhere = invitation(
+        &env,
+        "elsewhere",
+        "{flow: !Find [authentik_flows.flow, [slug, other-flow]]}",
+    )
+    .await;
+    assert_eq!(
+        denied_code(&Browser::new(app, flow, &format!("itoken={elsewhere}"))).await,
+        "invitation_other_flow"
+    );
+
+    let once = invitation(
+        &env,
+        "once",
+        &format!("{{{FOR_ENROLLMENT}, single_use: true}}"),
+    )
+    .await;
+    let first = Browser::new(app, flow, &format!("itoken={once}"));
+    first.challenge().await;
+    first.answer(credentials("first")).await;
+    let done = first
+        .answer(
+            json!({"component": "ak-stage-prompt", "name": "First", "email": "first@example.com"}),
+        )
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect");
+    assert_eq!(
+        denied_code(&Browser::new(app, flow, &format!("itoken={once}"))).await,
+        "invitation_used"
+    );
+
+    // Without a token the 2-stage flow stays open, as authentik's is.
+    let open = Browser::new(app, flow, "");
+    assert_eq!(open.challenge().await["component"], "ak-stage-prompt");
+    let (status, _) = crate::json(
+        app.anonymous(Method::GET, "/api/v3/flows/executor/no-such-flow/?query=")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn link_scanners_consume_nothing_and_new_links_replace_stale_plans(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let a = invitation(
+        &env,
+        "a",
+        &format!("{{{FOR_ENROLLMENT}, single_use: true, fixed_data: {{email: a@example.com}}}}"),
+    )
+    .await;
+    let b = invitation(
+        &env,
+        "b",
+        &format!("{{{FOR_ENROLLMENT}, single_use: true, fixed_data: {{email: b@example.com}}}}"),
+    )
+    .await;
+
+    // A mail scanner opens the link ten times, each time as a new client.
+    for _ in 0..10 {
+        let scanner = Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={a}"));
+        assert_eq!(scanner.challenge().await["component"], "ak-stage-prompt");
+    }
+    assert_eq!(
+        env.db
+            .number("SELECT uses FROM invitations WHERE name = 'a'")
+            .await,
+        0
+    );
+
+    // One browser starts with A, then opens B's link: B's data, never A's.
+    let browser = Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={a}"));
+    browser.challenge().await;
+    browser.answer(credentials("switcher")).await;
+    let browser = Browser {
+        url: Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={b}")).url,
+        ..browser
+    };
+    let first = browser.challenge().await;
+    assert_eq!(first["fields"][0]["field_key"], "username", "B starts over");
+    let second = browser.answer(credentials("switcher")).await;
+    let email = second["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field_key"] == "email")
+        .unwrap();
+    assert_eq!(email["initial_value"], "b@example.com");
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "name": "S", "email": "x"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect");
+    assert_eq!(
+        env.db
+            .number("SELECT uses FROM invitations WHERE name = 'a'")
+            .await,
+        0,
+        "A is still unused"
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT uses FROM invitations WHERE name = 'b'")
+            .await,
+        1
+    );
+}
+
+async fn a_single_use_invitation_yields_exactly_one_account_under_a_race(backend: Backend) {
+    const RACERS: usize = 50;
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let token = invitation(
+        &env,
+        "contested",
+        &format!("{{{FOR_ENROLLMENT}, single_use: true}}"),
+    )
+    .await;
+    // On PostgreSQL, half the browsers talk to a second akin process on the same database.
+    let second = match backend {
+        Backend::Postgres(_) => {
+            Some(TestApp::start(BIN, &env.db.url, &akin_testkit::SpawnOptions::default()).await)
+        }
+        Backend::Sqlite => None,
+    };
+    let mut browsers = Vec::new();
+    for i in 0..RACERS {
+        let app = match (&second, i % 2) {
+            (Some(other), 1) => other,
+            _ => &env.app,
+        };
+        let browser = Browser::new(app, "default-enrollment-flow", &format!("itoken={token}"));
+        browser.challenge().await;
+        browser.answer(credentials(&format!("racer{i}"))).await;
+        let status = browser.answer_only(json!({"component": "ak-stage-prompt", "name": format!("Racer {i}"), "email": format!("r{i}@example.com")})).await;
+        assert_eq!(status, StatusCode::FOUND);
+        browsers.push(browser);
+    }
+    // Every browser now stands before the user write stage; all go at once.
+    let results = futures_join_all(browsers.iter().map(|b| b.challenge())).await;
+    let winners = results
+        .iter()
+        .filter(|r| r["component"] == "xak-flow-redirect")
+        .count();
+    let used = results
+        .iter()
+        .filter(|r| r["code"] == "invitation_used")
+        .count();
+    assert_eq!(
+        (winners, used),
+        (1, RACERS - 1),
+        "{:?}",
+        results
+            .iter()
+            .map(|r| r["component"].clone())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM users WHERE username LIKE 'racer%'")
+            .await,
+        1
+    );
+    assert_eq!(
+        env.db
+            .number("SELECT uses FROM invitations WHERE name = 'contested'")
+            .await,
+        1
+    );
+    if let Some(second) = second {
+        assert!(second.terminate().await);
+    }
+}
+
+/// Runs futures concurrently on this task (no extra dependency for a join).
+async fn futures_join_all<F: std::future::Future<Output = Value>>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<Value> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> = handles.into_iter().map(Some).collect();
+    let mut done: Vec<Option<Value>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        done[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.extend(done.into_iter().map(|v| v.expect("finished")));
+    results
+}
