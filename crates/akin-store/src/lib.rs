@@ -12,5 +12,6 @@ pub mod types;
 pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
-    ClaimError, GroupWriteError, SECRET_KEY_SETTING, SessionRecord, Store, key_digest, stores,
+    ClaimError, GroupWriteError, InvitationFilter, InvitationStatus, SECRET_KEY_SETTING,
+    SessionRecord, Store, key_digest, stores,
 };

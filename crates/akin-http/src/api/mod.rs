@@ -5,6 +5,7 @@ mod events;
 mod flows;
 pub mod managed;
 pub mod shapes;
+mod stages;
 
 use axum::Router;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(core::router())
         .merge(events::router())
         .merge(flows::router())
+        .merge(stages::router())
         .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

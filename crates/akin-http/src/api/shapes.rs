@@ -198,6 +198,72 @@ pub fn event(e: &Event) -> Value {
     })
 }
 
+/// authentik's `Flow`, from the stored flow object and the uuids of its bound stages.
+pub fn flow(object: &serde_json::Map<String, Value>, stages: &[Value]) -> Value {
+    let text = |k: &str| object.get(k).cloned().unwrap_or(Value::Null);
+    let slug = object
+        .get("slug")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    json!({
+        "pk": text("pk"),
+        "policybindingmodel_ptr_id": text("pk"),
+        "name": text("name"),
+        "slug": slug,
+        "title": text("title"),
+        "designation": text("designation"),
+        "background": text("background"),
+        "background_url": "/static/dist/assets/images/flow_background.jpg",
+        "background_themed_urls": null,
+        "stages": stages,
+        "policies": [],
+        "cache_count": 0,
+        "policy_engine_mode": text("policy_engine_mode"),
+        "compatibility_mode": object.get("compatibility_mode").cloned().unwrap_or(Value::Bool(false)),
+        "export_url": format!("/api/v3/flows/instances/{slug}/export/"),
+        "layout": text("layout"),
+        "denied_action": text("denied_action"),
+        "authentication": text("authentication"),
+    })
+}
+
+/// The creator of objects made without a user (blueprints applied at start-up), shaped as
+/// authentik's anonymous user so clients that require `created_by` still parse.
+pub fn anonymous_partial_user() -> Value {
+    json!({
+        "pk": 0,
+        "username": "AnonymousUser",
+        "name": "",
+        "is_active": true,
+        "last_login": null,
+        "email": "",
+        "attributes": {},
+        "uid": "",
+    })
+}
+
+/// authentik's `Invitation`, plus akin's `uses`, `max_uses` and `status`.
+pub fn invitation(
+    i: &akin_domain::invitation::Invitation,
+    created_by: Value,
+    flow_obj: Value,
+    now: time::OffsetDateTime,
+) -> Value {
+    json!({
+        "pk": i.uuid,
+        "name": i.name,
+        "expires": opt_datetime(i.expires),
+        "fixed_data": i.fixed_data,
+        "created_by": created_by,
+        "single_use": i.single_use,
+        "flow": i.flow,
+        "flow_obj": flow_obj,
+        "uses": i.uses,
+        "max_uses": i.max_uses,
+        "status": i.status(now),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,3 +136,103 @@ async fn refusal(
             .unwrap_or(Refusal::AlreadyUsed),
     })
 }
+
+/// What an invitation list may be narrowed to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvitationFilter {
+    pub name: Option<String>,
+    pub created_by_username: Option<String>,
+    pub expires: Option<OffsetDateTime>,
+    pub flow_slug: Option<String>,
+    /// `active` (the default, as authentik shows), `used`, `expired` or `all`.
+    pub status: InvitationStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InvitationStatus {
+    #[default]
+    Active,
+    Used,
+    Expired,
+    All,
+}
+
+impl InvitationStatus {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "used" => Some(Self::Used),
+            "expired" => Some(Self::Expired),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+}
+
+const INVITATION_SORTABLE: &[(&str, &str)] = &[
+    ("name", "i.name"),
+    ("expires", "i.expires"),
+    ("created", "i.created"),
+    ("uses", "i.uses"),
+];
+
+impl Store {
+    pub async fn list_invitations(
+        &self,
+        filter: &InvitationFilter,
+        query: &akin_domain::list::ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<akin_domain::list::Page<Invitation>> {
+        let listing = super::Listing {
+            prefix: "",
+            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses",
+            from: "invitations i",
+            sortable: INVITATION_SORTABLE,
+            // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
+            default_order: "(i.expires IS NULL) DESC, i.expires DESC",
+            tiebreak: "i.created DESC, i.invite_uuid ASC",
+        };
+        let page: akin_domain::list::Page<InvitationRow> = self
+            .list_page(&listing, query, |w| {
+                w.eq("i.name", filter.name.clone());
+                w.eq("i.expires", filter.expires);
+                if let Some(username) = &filter.created_by_username {
+                    w.and()
+                        .push("i.created_by IN (SELECT id FROM users WHERE username = ")
+                        .arg(username.clone())
+                        .push(")");
+                }
+                if let Some(slug) = &filter.flow_slug {
+                    w.and()
+                        .push("i.flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
+                        .arg(slug.clone())
+                        .push(")");
+                }
+                let used = "(i.max_uses IS NOT NULL AND i.uses >= i.max_uses)";
+                match filter.status {
+                    InvitationStatus::Active => {
+                        w.and()
+                            .push("NOT ")
+                            .push(used)
+                            .push(" AND (i.expires IS NULL OR i.expires > ")
+                            .arg(now)
+                            .push(")");
+                    }
+                    InvitationStatus::Used => {
+                        w.and().push(used);
+                    }
+                    InvitationStatus::Expired => {
+                        w.and()
+                            .push("NOT ")
+                            .push(used)
+                            .push(" AND i.expires IS NOT NULL AND i.expires <= ")
+                            .arg(now);
+                    }
+                    InvitationStatus::All => {}
+                }
+                w.search(&["i.name"], query.search.as_deref());
+            })
+            .await?;
+        Ok(page.map(Into::into))
+    }
+}

@@ -561,6 +561,21 @@ impl Tx {
         Ok(self.execute(sql).await? > 0)
     }
 
+    /// Sets how often an invitation may be used (`None`: unlimited).
+    pub async fn set_invitation_max_uses(
+        &mut self,
+        pk: &Value,
+        max_uses: Option<i64>,
+    ) -> StoreResult<()> {
+        let sql = self
+            .sql("UPDATE invitations SET max_uses = ")
+            .bind(Arg::OptInt(max_uses))
+            .then(" WHERE invite_uuid = ")
+            .bind(column_arg(Col::Uuid, pk)?);
+        self.execute(sql).await?;
+        Ok(())
+    }
+
     async fn prompt_fields(&mut self, stage: &Value) -> StoreResult<Vec<Value>> {
         let sql = self
             .sql("SELECT prompt_uuid FROM prompt_stage_fields WHERE stage_uuid = ")

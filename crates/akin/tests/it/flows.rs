@@ -16,14 +16,14 @@ on_both_backends!(
 );
 
 /// A browser: its own cookie jar, walking one flow link.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    url: String,
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub url: String,
 }
 
 impl Browser {
-    fn new(app: &TestApp, slug: &str, page_query: &str) -> Browser {
+    pub fn new(app: &TestApp, slug: &str, page_query: &str) -> Browser {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("query", page_query)
             .finish();
@@ -39,7 +39,7 @@ impl Browser {
     }
 
     /// GET, following the executor's 302s, to the next challenge.
-    async fn challenge(&self) -> Value {
+    pub async fn challenge(&self) -> Value {
         let mut url = self.url.clone();
         for _ in 0..20 {
             let response = self
@@ -59,7 +59,7 @@ impl Browser {
     }
 
     /// POSTs a response; returns the challenge that follows (after any 302s).
-    async fn answer(&self, body: Value) -> Value {
+    pub async fn answer(&self, body: Value) -> Value {
         let response = self
             .client
             .post(format!("{}{}", self.base, self.url))
@@ -102,7 +102,7 @@ async fn import(env: &TestEnv, yaml: &str) {
     assert_eq!(body["success"], true, "{body}");
 }
 
-async fn two_stage_flow(env: &TestEnv) {
+pub async fn two_stage_flow(env: &TestEnv) {
     let yaml = std::fs::read_to_string(
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
@@ -124,7 +124,7 @@ async fn invitation(env: &TestEnv, name: &str, attrs: &str) -> String {
 
 const FOR_ENROLLMENT: &str = "flow: !Find [authentik_flows.flow, [slug, default-enrollment-flow]]";
 
-fn credentials(username: &str) -> Value {
+pub fn credentials(username: &str) -> Value {
     json!({"component": "ak-stage-prompt", "username": username, "password": "Corr3ct-horse", "password_repeat": "Corr3ct-horse"})
 }
 

@@ -32,6 +32,7 @@ mod errors;
 mod events;
 mod flows;
 mod groups;
+mod invitations;
 mod server;
 mod tokens;
 mod users;

@@ -1,0 +1,332 @@
+//! `/api/v3/stages/invitation/invitations/`: authentik's invitation API. Used and expired
+//! invitations are kept as history and hidden unless `?status=used|expired|all` asks.
+
+use std::collections::HashMap;
+
+use akin_domain::catalog;
+use akin_domain::event::{EventAction, ModelRef};
+use akin_domain::invitation::Invitation;
+use akin_store::{InvitationFilter, InvitationStatus};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::api::shapes;
+use crate::audit::{self, RequestMeta};
+use crate::auth::{Caller, Superuser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stages/invitation/invitations/", get(list).post(create))
+        .route(
+            "/stages/invitation/invitations/{id}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
+}
+
+fn invitation_ref(i: &Invitation) -> ModelRef {
+    ModelRef {
+        app: "authentik_stages_invitation",
+        model_name: "invitation",
+        pk: i.uuid.to_string(),
+        name: i.name.clone(),
+    }
+}
+
+fn status_of(q: &QueryParams) -> ApiResult<InvitationStatus> {
+    match q.get("status") {
+        None => Ok(InvitationStatus::Active),
+        Some(s) => InvitationStatus::parse(s).ok_or_else(|| {
+            ApiError::field(
+                "status",
+                format!("Select a valid choice. {s} is not one of active, used, expired, all."),
+            )
+        }),
+    }
+}
+
+/// Invitations as JSON, with their creators and flows looked up once each.
+async fn render(
+    state: &AppState,
+    invitations: &[Invitation],
+    now: OffsetDateTime,
+) -> ApiResult<Vec<Value>> {
+    let mut users: HashMap<i64, Value> = HashMap::new();
+    let mut flows: HashMap<Uuid, Value> = HashMap::new();
+    let mut tx = state.store.db().begin().await?;
+    for i in invitations {
+        if let Some(pk) = i.created_by
+            && !users.contains_key(&pk)
+        {
+            let user = state.store.users_by_pk(&[pk]).await?.into_iter().next();
+            users.insert(
+                pk,
+                user.map_or_else(shapes::anonymous_partial_user, |u| {
+                    shapes::partial_user(&u, &state.install_id)
+                }),
+            );
+        }
+        if let Some(flow) = i.flow
+            && !flows.contains_key(&flow)
+        {
+            let pk = Value::String(flow.to_string());
+            let object = tx
+                .find_objects(catalog::FLOW, &[("pk".to_owned(), pk.clone())])
+                .await?
+                .into_iter()
+                .next();
+            let stages: Vec<Value> = tx
+                .find_objects(catalog::FLOW_STAGE_BINDING, &[("target".to_owned(), pk)])
+                .await?
+                .into_iter()
+                .map(|b| b["stage"].clone())
+                .collect();
+            flows.insert(
+                flow,
+                object.map_or(Value::Null, |o| shapes::flow(&o, &stages)),
+            );
+        }
+    }
+    Ok(invitations
+        .iter()
+        .map(|i| {
+            let created_by = i
+                .created_by
+                .and_then(|pk| users.get(&pk).cloned())
+                .unwrap_or_else(shapes::anonymous_partial_user);
+            let flow_obj = i
+                .flow
+                .and_then(|f| flows.get(&f).cloned())
+                .unwrap_or(Value::Null);
+            shapes::invitation(i, created_by, flow_obj, now)
+        })
+        .collect())
+}
+
+async fn list(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let now = OffsetDateTime::now_utc();
+    let filter = InvitationFilter {
+        name: q.string("name"),
+        created_by_username: q.string("created_by__username"),
+        expires: q.datetime("expires")?,
+        flow_slug: q.string("flow__slug"),
+        status: status_of(&q)?,
+    };
+    let query = q.list_query("")?;
+    let page = state.store.list_invitations(&filter, &query, now).await?;
+    let results = render(&state, &page.results, now).await?;
+    let mut body = shapes::paginated(page, |_| Value::Null);
+    body["results"] = Value::Array(results);
+    Ok(Json(body))
+}
+
+/// The invitation `id`, hidden when used or expired unless `?status=` asks for those.
+async fn find(
+    state: &AppState,
+    id: &str,
+    q: &QueryParams,
+    now: OffsetDateTime,
+) -> ApiResult<Invitation> {
+    let uuid = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("Invitation"))?;
+    let invitation = state
+        .store
+        .invitation(uuid)
+        .await?
+        .ok_or(ApiError::NotFound("Invitation"))?;
+    let visible = match status_of(q)? {
+        InvitationStatus::All => true,
+        InvitationStatus::Active => invitation.status(now) == "active",
+        InvitationStatus::Used => invitation.status(now) == "used",
+        InvitationStatus::Expired => invitation.status(now) == "expired",
+    };
+    if visible {
+        Ok(invitation)
+    } else {
+        Err(ApiError::NotFound("Invitation"))
+    }
+}
+
+async fn retrieve(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let now = OffsetDateTime::now_utc();
+    let invitation = find(&state, &id, &q, now).await?;
+    Ok(Json(render(&state, &[invitation], now).await?.remove(0)))
+}
+
+/// Validates the writable fields (authentik's, plus akin's `max_uses`) and writes them.
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    pk: Option<&Value>,
+    JsonObject(body): JsonObject,
+    partial: bool,
+) -> ApiResult<Uuid> {
+    let spec = catalog::spec(catalog::INVITATION).expect("the catalog has invitations");
+    let mut fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
+    fields.remove("created_by");
+    if pk.is_none() {
+        fields.insert("created_by".into(), Value::from(caller.user.user.pk));
+    }
+    let max_uses = match body.get("max_uses") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => match v.as_i64().filter(|n| *n >= 1) {
+            Some(n) => Some(Some(n)),
+            None => {
+                return Err(ApiError::field(
+                    "max_uses",
+                    "Ensure this value is a whole number of at least 1, or null.",
+                ));
+            }
+        },
+    };
+    let mut tx = state.store.db().begin().await?;
+    if let Some(flow) = fields.get("flow").filter(|f| !f.is_null())
+        && !tx.object_exists(catalog::FLOW, flow).await?
+    {
+        return Err(ApiError::field(
+            "flow",
+            format!(
+                "Invalid pk \"{}\" - object does not exist.",
+                flow.as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let pk = match pk {
+        Some(pk) => {
+            tx.update_object(catalog::INVITATION, pk, &fields, now)
+                .await?;
+            pk.clone()
+        }
+        None => tx.create_object(catalog::INVITATION, &fields, now).await?,
+    };
+    if let Some(max_uses) = max_uses {
+        tx.set_invitation_max_uses(&pk, max_uses).await?;
+    }
+    tx.commit().await?;
+    Uuid::parse_str(pk.as_str().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn create(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let uuid = write(&state, &caller, None, body, false).await?;
+    let now = OffsetDateTime::now_utc();
+    let invitation = state
+        .store
+        .invitation(uuid)
+        .await?
+        .ok_or(ApiError::NotFound("Invitation"))?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelCreated,
+        invitation_ref(&invitation),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(render(&state, &[invitation], now).await?.remove(0)),
+    ))
+}
+
+async fn change(
+    state: AppState,
+    caller: Caller,
+    meta: RequestMeta,
+    id: String,
+    q: QueryParams,
+    body: JsonObject,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
+    let now = OffsetDateTime::now_utc();
+    let existing = find(&state, &id, &q, now).await?;
+    let pk = Value::String(existing.uuid.to_string());
+    write(&state, &caller, Some(&pk), body, partial).await?;
+    let invitation = state
+        .store
+        .invitation(existing.uuid)
+        .await?
+        .ok_or(ApiError::NotFound("Invitation"))?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelUpdated,
+        invitation_ref(&invitation),
+    )
+    .await;
+    Ok(Json(render(&state, &[invitation], now).await?.remove(0)))
+}
+
+async fn update(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    q: QueryParams,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    change(state, caller, meta, id, q, body, false).await
+}
+
+async fn partial_update(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    q: QueryParams,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    change(state, caller, meta, id, q, body, true).await
+}
+
+async fn destroy(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<StatusCode> {
+    let now = OffsetDateTime::now_utc();
+    let invitation = find(&state, &id, &q, now).await?;
+    let mut tx = state.store.db().begin().await?;
+    tx.delete_object(
+        catalog::INVITATION,
+        &Value::String(invitation.uuid.to_string()),
+    )
+    .await?;
+    tx.commit().await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelDeleted,
+        invitation_ref(&invitation),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}

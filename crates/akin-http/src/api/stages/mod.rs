@@ -1,0 +1,11 @@
+//! `/api/v3/stages/…`.
+
+mod invitations;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(invitations::router())
+}

@@ -1,0 +1,225 @@
+//! `/api/v3/stages/invitation/invitations/`: authentik's invitation API, with akin's
+//! history (used and expired invitations are kept and hidden) and `max_uses`.
+
+use akin_testkit::{Backend, TestEnv};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::flows::{Browser, credentials, two_stage_flow};
+use crate::{admin_get, admin_json, start};
+
+on_both_backends!(
+    invitations_are_managed_through_the_api,
+    max_uses_allows_that_many_accounts
+);
+
+const BASE: &str = "/api/v3/stages/invitation/invitations/";
+
+async fn flow_pk(env: &TestEnv) -> String {
+    env.db
+        .text("SELECT CAST(flow_uuid AS TEXT) FROM flows WHERE slug = 'default-enrollment-flow'")
+        .await
+}
+
+async fn enroll(env: &TestEnv, token: &str, username: &str) -> Value {
+    let browser = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={token}"),
+    );
+    let first = browser.challenge().await;
+    if first["component"] != "ak-stage-prompt" {
+        return first;
+    }
+    browser.answer(credentials(username)).await;
+    browser
+        .answer(json!({"component": "ak-stage-prompt", "name": username, "email": format!("{username}@example.com")}))
+        .await
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn invitations_are_managed_through_the_api(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+
+    let (status, created) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "jane-doe", "flow": flow, "single_use": true, "expires": "2030-01-01T00:00:00+00:00",
+               "fixed_data": {"email": "jane@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for key in [
+        "pk",
+        "name",
+        "expires",
+        "fixed_data",
+        "created_by",
+        "single_use",
+        "flow",
+        "flow_obj",
+    ] {
+        assert!(created.get(key).is_some(), "invitation lacks {key}");
+    }
+    assert_eq!(created["created_by"]["username"], "akadmin");
+    assert_eq!(created["flow_obj"]["slug"], "default-enrollment-flow");
+    assert_eq!(created["expires"], "2030-01-01T00:00:00Z");
+    assert_eq!(
+        (
+            created["uses"].clone(),
+            created["max_uses"].clone(),
+            created["status"].clone()
+        ),
+        (json!(0), json!(1), json!("active"))
+    );
+    let jane = created["pk"].as_str().unwrap().to_owned();
+
+    for (body, field) in [
+        (json!({"name": "has space", "flow": flow}), "name"),
+        (
+            json!({"name": "ok", "flow": "00000000-0000-0000-0000-000000000001"}),
+            "flow",
+        ),
+        (json!({"name": "ok", "fixed_data": [1]}), "fixed_data"),
+        (json!({"name": "ok", "expires": "soon"}), "expires"),
+        (json!({"flow": flow}), "name"),
+    ] {
+        let (status, errors) = admin_json(&env, Method::POST, BASE, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(errors.get(field).is_some(), "{body} -> {errors}");
+    }
+
+    let (status, old) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "old", "flow": flow, "expires": "2001-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{old}");
+    admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "open-door", "flow": flow}),
+    )
+    .await;
+
+    // Jane enrols: her invitation is used, kept, and hidden from the default list.
+    assert_eq!(
+        enroll(&env, &jane, "jane").await["component"],
+        "xak-flow-redirect"
+    );
+    let (_, listed) = admin_get(&env, BASE).await;
+    assert_eq!(
+        names(&listed),
+        ["open-door"],
+        "used and expired are hidden by default"
+    );
+    let (_, used) = admin_get(&env, &format!("{BASE}?status=used")).await;
+    assert_eq!(names(&used), ["jane-doe"]);
+    assert_eq!(used["results"][0]["uses"], 1);
+    let (_, expired) = admin_get(&env, &format!("{BASE}?status=expired")).await;
+    assert_eq!(names(&expired), ["old"]);
+    let (_, all) = admin_get(&env, &format!("{BASE}?status=all&ordering=name")).await;
+    assert_eq!(names(&all), ["jane-doe", "old", "open-door"]);
+    let (status, _) = admin_get(&env, &format!("{BASE}{jane}/")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a used invitation is hidden, as authentik hides it"
+    );
+    let (status, history) = admin_get(&env, &format!("{BASE}{jane}/?status=all")).await;
+    assert_eq!(
+        (status, history["status"].clone()),
+        (StatusCode::OK, json!("used"))
+    );
+
+    let (_, by_flow) = admin_get(&env, &format!("{BASE}?status=all&flow__slug=default-enrollment-flow&created_by__username=akadmin&search=door")).await;
+    assert_eq!(names(&by_flow), ["open-door"]);
+
+    let door = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "open-door")
+        .unwrap()["pk"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, patched) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("{BASE}{door}/"),
+        json!({"fixed_data": {"attributes": {"team": "x"}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, patched["fixed_data"].clone()),
+        (StatusCode::OK, json!({"attributes": {"team": "x"}}))
+    );
+    assert_eq!(
+        patched["name"], "open-door",
+        "PATCH keeps what it does not name"
+    );
+    let deleted = env
+        .app
+        .admin(Method::DELETE, &format!("{BASE}{door}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (status, _) = admin_get(&env, &format!("{BASE}{door}/?status=all")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, events) = admin_get(&env, "/api/v3/events/events/?context_model_name=invitation").await;
+    assert_eq!(
+        events["pagination"]["count"], 5,
+        "3 created, 1 updated, 1 deleted"
+    );
+}
+
+async fn max_uses_allows_that_many_accounts(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (status, team) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "team", "flow": flow, "max_uses": 2}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let token = team["pk"].as_str().unwrap().to_owned();
+    assert_eq!(
+        enroll(&env, &token, "first").await["component"],
+        "xak-flow-redirect"
+    );
+    assert_eq!(
+        enroll(&env, &token, "second").await["component"],
+        "xak-flow-redirect"
+    );
+    assert_eq!(
+        enroll(&env, &token, "third").await["code"],
+        "invitation_used"
+    );
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "zero", "flow": flow, "max_uses": 0}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
