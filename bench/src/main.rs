@@ -46,6 +46,14 @@ enum Bench {
     /// Blueprint import through the API: authentik's invitation example and a generated
     /// 1000-entry blueprint
     Import,
+    /// The flow executor: prompt challenges/s next to a bare handler, one invitation
+    /// enrollment next to one Argon2id hash, enrollments/s
+    Flows {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// (internal) serve a bare axum handler, the throughput baseline
     BareServer {
         #[arg(long)]
@@ -62,6 +70,10 @@ fn main() -> Result<()> {
         Bench::BareServer { listen } => bare_server(&listen),
         Bench::Startup => startup(),
         Bench::Import => import(),
+        Bench::Flows {
+            seconds,
+            connections,
+        } => flows(seconds, connections),
         Bench::Memory => memory(),
         Bench::Throughput {
             seconds,
@@ -74,7 +86,8 @@ fn main() -> Result<()> {
             startup()?;
             memory()?;
             import()?;
-            throughput(seconds, connections)
+            throughput(seconds, connections)?;
+            flows(seconds, connections)
         }
     }
 }
@@ -460,4 +473,238 @@ fn import() -> Result<()> {
         1000,
     );
     Ok(())
+}
+
+/// A browser walking the enrollment flow: its own cookie, no automatic redirects.
+struct Walker {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Walker {
+    fn new(port: u16, token: &str) -> Result<Walker> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", &format!("itoken={token}"))
+            .finish();
+        Ok(Walker {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            url: format!(
+                "http://127.0.0.1:{port}/api/v3/flows/executor/default-enrollment-flow/?{query}"
+            ),
+        })
+    }
+
+    /// GET, following 302s, to the next challenge's component.
+    async fn next(&self) -> Result<String> {
+        for _ in 0..10 {
+            let response = self.client.get(&self.url).send().await?;
+            if response.status() == reqwest::StatusCode::FOUND {
+                continue;
+            }
+            let body: serde_json::Value = response.json().await?;
+            return Ok(body["component"].as_str().unwrap_or_default().to_owned());
+        }
+        bail!("redirect loop")
+    }
+
+    async fn post(&self, body: serde_json::Value) -> Result<()> {
+        self.client.post(&self.url).json(&body).send().await?;
+        Ok(())
+    }
+
+    /// One whole enrollment; fails unless it ends in the final redirect.
+    async fn enroll(&self, username: &str) -> Result<()> {
+        self.next().await?;
+        self.post(serde_json::json!({"component": "ak-stage-prompt", "username": username, "password": "Bench-pa55", "password_repeat": "Bench-pa55"})).await?;
+        self.next().await?;
+        self.post(serde_json::json!({"component": "ak-stage-prompt", "name": username, "email": format!("{username}@example.com")})).await?;
+        let last = self.next().await?;
+        if last != "xak-flow-redirect" {
+            bail!("enrollment ended with {last}");
+        }
+        Ok(())
+    }
+}
+
+fn flows(seconds: u64, connections: usize) -> Result<()> {
+    let example = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+    )
+    .context("read shared/blueprints/example/flows-enrollment-2-stage.yaml")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+
+    // Baseline and Argon2id first, in this run.
+    let port = free_port()?;
+    let bare = Server {
+        child: Command::new(std::env::current_exe()?)
+            .args(["bare-server", "--listen", &format!("127.0.0.1:{port}")])
+            .spawn()?,
+        port,
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let bare_rps = load(
+        &format!("http://127.0.0.1:{}/", bare.port),
+        None,
+        seconds,
+        connections,
+    )?;
+    drop(bare);
+    let mut hashes = Vec::new();
+    for _ in 0..20 {
+        use argon2::password_hash::PasswordHasher as _;
+        let started = Instant::now();
+        argon2::Argon2::default()
+            .hash_password(b"Bench-pa55")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        hashes.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let hash_ms = median(hashes);
+
+    let dir = scratch_dir()?;
+    let akin = spawn_akin(&dir)?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    let (challenge_rps, enroll_ms, per_second) = runtime
+        .block_on(async {
+            timed_import(&client, port, example).await?;
+            let created: serde_json::Value = client
+                .post(format!(
+                    "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
+                ))
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({"name": "bench", "max_uses": null}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let token = created["pk"]
+                .as_str()
+                .context("invitation created")?
+                .to_owned();
+
+            // One browser parked on the first prompt; its challenge is read over and over.
+            let parked = Walker::new(port, &token)?;
+            if parked.next().await? != "ak-stage-prompt" {
+                bail!("the flow does not start with a prompt");
+            }
+            anyhow::Ok((parked, token))
+        })
+        .and_then(|(parked, token)| {
+            // The load generator is the parked browser: its cookie goes with every request.
+            let rps = load_with_client(
+                &runtime,
+                parked.client.clone(),
+                &parked.url,
+                seconds,
+                connections,
+            )?;
+            let mut times = Vec::new();
+            for i in 0..20 {
+                let walker = Walker::new(port, &token)?;
+                let started = Instant::now();
+                runtime.block_on(walker.enroll(&format!("solo{i}")))?;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            let done = std::sync::Arc::new(AtomicU64::new(0));
+            runtime.block_on(async {
+                let stop = Instant::now() + Duration::from_secs(seconds);
+                let mut tasks = Vec::new();
+                for worker in 0..16 {
+                    let (done, token) = (done.clone(), token.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut n = 0;
+                        while Instant::now() < stop {
+                            let walker = Walker::new(port, &token)?;
+                            walker.enroll(&format!("w{worker}x{n}")).await?;
+                            done.fetch_add(1, Ordering::Relaxed);
+                            n += 1;
+                        }
+                        anyhow::Ok(())
+                    }));
+                }
+                for task in tasks {
+                    task.await??;
+                }
+                anyhow::Ok(())
+            })?;
+            Ok((
+                rps,
+                median(times),
+                done.load(Ordering::Relaxed) as f64 / seconds as f64,
+            ))
+        })?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+
+    println!("flow executor (SQLite, release build, load generator on the same cores):");
+    println!("  bare axum handler:                                   {bare_rps:>9.0} req/s");
+    println!(
+        "  executor GET of a prompt challenge ({connections} connections): {challenge_rps:>9.0} req/s"
+    );
+    println!(
+        "  ratio challenge : bare                               {:>9.2}",
+        challenge_rps / bare_rps
+    );
+    println!("  one Argon2id hash (same parameters, median of 20):   {hash_ms:>9.1} ms");
+    println!("  one invitation enrollment, 5 requests (median of 20):{enroll_ms:>9.1} ms");
+    println!(
+        "  ratio enrollment : hash                              {:>9.2}",
+        enroll_ms / hash_ms
+    );
+    println!("  enrollments/s, 16 browsers at once:                  {per_second:>9.1}");
+    Ok(())
+}
+
+/// Like `load`, with a given client (carrying a session cookie).
+fn load_with_client(
+    runtime: &tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: &str,
+    seconds: u64,
+    connections: usize,
+) -> Result<f64> {
+    runtime.block_on(async {
+        let ok = Arc::new(AtomicU64::new(0));
+        let counting = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let (client, ok, counting, stop, url) = (
+                client.clone(),
+                ok.clone(),
+                counting.clone(),
+                stop.clone(),
+                url.to_owned(),
+            );
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let good = match client.get(&url).send().await {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if good && counting.load(Ordering::Relaxed) {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        counting.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        counting.store(false, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for task in tasks {
+            task.await.ok();
+        }
+        Ok(ok.load(Ordering::Relaxed) as f64 / elapsed)
+    })
 }

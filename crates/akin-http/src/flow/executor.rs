@@ -29,6 +29,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
 
+/// Where a planned prompt stage keeps its prompts' definitions.
+const PLANNED_PROMPTS: &str = "akin_prompts";
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/flows/executor/{slug}/", get(get_stage).post(post_stage))
 }
@@ -122,28 +125,30 @@ async fn execute(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
 
-    let flow = state
-        .store
-        .db()
-        .begin()
-        .await?
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(run.slug.clone()))],
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound("Flow"))?;
     let mut session = Session::load(state, &headers, now).await?;
 
     // A plan for this flow continues, unless the link carries another invitation: then
     // the old plan (and its data) is dropped and the new invitation starts over.
     let token = run.token();
-    let mut current = session
-        .plan()
+    let stored = session.plan();
+    let mut current = stored
+        .clone()
         .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token));
     if current.is_none() {
+        // The flow is only read when planning: a plan carries what its stages need.
+        let flow = state
+            .store
+            .db()
+            .begin()
+            .await?
+            .find_objects(
+                catalog::FLOW,
+                &[("slug".to_owned(), Value::String(run.slug.clone()))],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ApiError::NotFound("Flow"))?;
         match new_plan(&run, &flow, &session, token).await? {
             Ok(plan) => current = Some(plan),
             Err(denied) => {
@@ -165,7 +170,9 @@ async fn execute(
     let info = plan.info.clone();
     let response = match outcome {
         Outcome::Challenge(challenge) => {
-            session.set_plan(Some(&plan));
+            if stored.as_ref() != Some(&plan) {
+                session.set_plan(Some(&plan));
+            }
             Json(challenge.to_json(Some(&info))).into_response()
         }
         Outcome::Next => {
@@ -188,8 +195,11 @@ async fn execute(
     Ok(with_cookie(response, &cookie))
 }
 
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
+fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
+    if let Some(value) = cookie
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -263,6 +273,27 @@ async fn new_plan(
         else {
             continue;
         };
+        let mut stage = stage;
+        if kind == PROMPT_STAGE {
+            // The prompts travel with the plan, so showing the form reads no prompt rows.
+            let mut prompts = Vec::new();
+            for pk in stage
+                .get("fields")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+            {
+                if let Some(prompt) = tx
+                    .find_objects(catalog::PROMPT, &[("pk".to_owned(), pk)])
+                    .await?
+                    .into_iter()
+                    .next()
+                {
+                    prompts.push(Value::Object(prompt));
+                }
+            }
+            stage.insert(PLANNED_PROMPTS.into(), Value::Array(prompts));
+        }
         stages.push(PlannedStage {
             binding: binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
             stage: stage["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
@@ -364,25 +395,15 @@ async fn prompt_stage(
     stage: &PlannedStage,
     response: Option<Map<String, Value>>,
 ) -> ApiResult<Outcome> {
-    let mut tx = run.state.store.db().begin().await?;
-    let mut prompts = Vec::new();
-    for pk in stage
+    let prompts: Vec<Prompt> = stage
         .config
-        .get("fields")
+        .get(PLANNED_PROMPTS)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        if let Some(object) = tx
-            .find_objects(catalog::PROMPT, &[("pk".to_owned(), pk.clone())])
-            .await?
-            .into_iter()
-            .next()
-        {
-            prompts.push(Prompt::from_object(&object));
-        }
-    }
-    drop(tx);
+        .filter_map(Value::as_object)
+        .map(Prompt::from_object)
+        .collect();
     let fixed = plan.fixed_data();
     let prompt_data = plan
         .context

@@ -23,6 +23,9 @@ const DEFAULT_SIGNED_IN_AGE: Duration = Duration::days(14);
 
 pub struct Session {
     key: String,
+    /// Whether anything changed since loading: unchanged sessions are not written back, so
+    /// reading a challenge costs no database write.
+    dirty: bool,
     /// The key this session had when loaded, if it changed (login rotates it).
     replaced: Option<String>,
     record: SessionRecord,
@@ -60,6 +63,7 @@ impl Session {
         {
             return Ok(Session {
                 key,
+                dirty: false,
                 replaced: None,
                 record,
                 max_age: None,
@@ -67,6 +71,7 @@ impl Session {
         }
         Ok(Session {
             key: new_key(),
+            dirty: true,
             replaced: None,
             record: SessionRecord {
                 data: json!({}),
@@ -82,13 +87,15 @@ impl Session {
     }
 
     pub fn plan(&self) -> Option<FlowPlan> {
+        use serde::Deserialize;
         self.record
             .data
             .get("flow_plan")
-            .and_then(|p| serde_json::from_value(p.clone()).ok())
+            .and_then(|p| FlowPlan::deserialize(p).ok())
     }
 
     pub fn set_plan(&mut self, plan: Option<&FlowPlan>) {
+        self.dirty = true;
         if !self.record.data.is_object() {
             self.record.data = json!({});
         }
@@ -109,6 +116,7 @@ impl Session {
     /// Signs `user` in with a fresh session id (against session fixation). `duration` of
     /// zero means until the browser closes.
     pub fn login(&mut self, user: i64, duration: Duration, now: OffsetDateTime) {
+        self.dirty = true;
         self.replaced.get_or_insert_with(|| self.key.clone());
         self.key = new_key();
         self.record.user_id = Some(user);
@@ -121,19 +129,24 @@ impl Session {
     }
 
     pub fn logout(&mut self) {
+        self.dirty = true;
         self.replaced.get_or_insert_with(|| self.key.clone());
         self.key = new_key();
         self.record.user_id = None;
     }
 
-    /// Stores the session and returns the `Set-Cookie` value for it.
+    /// Stores the session and returns the `Set-Cookie` value for it; `None` when nothing
+    /// changed (the browser's cookie is still right), so reading a challenge costs no write.
     pub async fn save(
         &self,
         state: &AppState,
         meta: &RequestMeta,
         secure: bool,
         now: OffsetDateTime,
-    ) -> ApiResult<String> {
+    ) -> ApiResult<Option<String>> {
+        if !self.dirty {
+            return Ok(None);
+        }
         if let Some(old) = &self.replaced {
             state.store.delete_session(old).await?;
         }
@@ -154,7 +167,7 @@ impl Session {
         if secure {
             cookie.push_str("; Secure");
         }
-        Ok(cookie)
+        Ok(Some(cookie))
     }
 }
 
