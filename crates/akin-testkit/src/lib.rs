@@ -230,7 +230,9 @@ impl TestApp {
         }
         let mut child = command.spawn().expect("start the akin binary");
         let logs = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<String>();
+        // The address arrives in a log line, on whichever stream the server logs to.
+        let (addr_tx, mut addr_rx) = tokio::sync::mpsc::channel::<String>(2);
+        let addr_tx_err = addr_tx.clone();
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
         {
@@ -243,7 +245,7 @@ impl TestApp {
                         && let Some(addr) = value.get("addr").and_then(|a| a.as_str())
                         && let Some(tx) = addr_tx.take()
                     {
-                        tx.send(addr.to_owned()).ok();
+                        tx.send(addr.to_owned()).await.ok();
                     }
                     logs.lock().expect("logs").push(line);
                 }
@@ -251,15 +253,23 @@ impl TestApp {
         }
         {
             let logs = logs.clone();
+            let addr_tx = addr_tx_err;
             tokio::spawn(async move {
+                let mut addr_tx = Some(addr_tx);
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                        && let Some(addr) = value.get("addr").and_then(|a| a.as_str())
+                        && let Some(tx) = addr_tx.take()
+                    {
+                        tx.send(addr.to_owned()).await.ok();
+                    }
                     logs.lock().expect("logs").push(line);
                 }
             });
         }
-        let addr = match tokio::time::timeout(Duration::from_secs(30), addr_rx).await {
-            Ok(Ok(addr)) => addr,
+        let addr = match tokio::time::timeout(Duration::from_secs(30), addr_rx.recv()).await {
+            Ok(Some(addr)) => addr,
             _ => {
                 let status = child.try_wait().ok().flatten();
                 tokio::time::sleep(Duration::from_millis(100)).await;

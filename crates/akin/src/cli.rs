@@ -16,7 +16,9 @@ Environment variables (each also a flag; flags win):
                                                                       [default: info]
   AKIN_BOOTSTRAP_PASSWORD   on start: create the superuser akadmin with this password
   AKIN_BOOTSTRAP_TOKEN      on start: create an API token for akadmin with this key
-  AKIN_BOOTSTRAP_EMAIL      on start: akadmin's email address";
+  AKIN_BOOTSTRAP_EMAIL      on start: akadmin's email address
+  AKIN_EXTERNAL_URL         base URL in invitation links printed by the CLI
+                                                           [default: http://127.0.0.1:9000]";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +69,61 @@ pub enum Command {
     /// Import authentik blueprints
     #[command(subcommand)]
     Blueprint(BlueprintCommand),
+    /// Create and list invitations
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvitationCommand {
+    /// Create an invitation and print its link
+    Create(InvitationCreateOptions),
+    /// List invitations with their links and status
+    List(InvitationListOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationCreateOptions {
+    /// Slug of the enrollment flow the link opens
+    #[arg(long)]
+    pub flow: String,
+    /// Name (letters, digits, - and _); generated when not given
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How long the invitation is valid: 30m, 12h, 7d, 2w, or an ISO 8601 date-time
+    #[arg(long, value_parser = config::parse_expiry)]
+    pub expires: Option<config::Expiry>,
+    /// Usable once
+    #[arg(long, conflicts_with = "max_uses")]
+    pub single_use: bool,
+    /// Usable this many times
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_uses: Option<i64>,
+    /// Fixed data the invitee cannot change, KEY=VALUE (VALUE as JSON when it parses);
+    /// keys like attributes.team nest; repeatable
+    #[arg(long = "fixed", value_name = "KEY=VALUE", value_parser = config::parse_context_pair)]
+    pub fixed: Vec<(String, serde_json::Value)>,
+    /// Base URL of the links (scheme and host people reach akin at)
+    #[arg(
+        long,
+        env = "AKIN_EXTERNAL_URL",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    pub external_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationListOptions {
+    /// active, used, expired or all
+    #[arg(long, default_value = "active")]
+    pub status: String,
+    /// Base URL of the links
+    #[arg(
+        long,
+        env = "AKIN_EXTERNAL_URL",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    pub external_url: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -102,6 +102,41 @@ pub fn parse_bootstrap_email(value: &str) -> Result<String, String> {
     }
 }
 
+/// When an invitation expires: after a while, or at a moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expiry {
+    After(time::Duration),
+    At(time::OffsetDateTime),
+}
+
+/// `30m`, `12h`, `7d`, `2w`, or an ISO 8601 date-time.
+pub fn parse_expiry(value: &str) -> Result<Expiry, String> {
+    let value = value.trim();
+    if let Some(at) = akin_domain::time_format::parse_datetime(value) {
+        return Ok(Expiry::At(at));
+    }
+    let (number, unit) = value.split_at(value.len().saturating_sub(1));
+    let amount: i64 = number
+        .parse()
+        .map_err(|_| format!("--expires takes 30m, 12h, 7d, 2w or a date-time, got {value:?}"))?;
+    let duration = match unit {
+        "m" => time::Duration::minutes(amount),
+        "h" => time::Duration::hours(amount),
+        "d" => time::Duration::days(amount),
+        "w" => time::Duration::weeks(amount),
+        _ => {
+            return Err(format!(
+                "--expires takes 30m, 12h, 7d, 2w or a date-time, got {value:?}"
+            ));
+        }
+    };
+    if duration.is_positive() {
+        Ok(Expiry::After(duration))
+    } else {
+        Err("--expires must be in the future".to_owned())
+    }
+}
+
 /// `KEY=VALUE` for `--context`: the value as JSON when it parses, else as text.
 pub fn parse_context_pair(value: &str) -> Result<(String, serde_json::Value), String> {
     let (key, raw) = value
@@ -163,6 +198,24 @@ mod tests {
             ("n".into(), serde_json::json!(3))
         );
         assert!(parse_context_pair("novalue").is_err());
+    }
+
+    #[test]
+    fn expiry_forms() {
+        assert_eq!(
+            parse_expiry("7d").unwrap(),
+            Expiry::After(time::Duration::days(7))
+        );
+        assert_eq!(
+            parse_expiry("30m").unwrap(),
+            Expiry::After(time::Duration::minutes(30))
+        );
+        assert!(matches!(
+            parse_expiry("2030-01-01T00:00:00Z").unwrap(),
+            Expiry::At(_)
+        ));
+        assert!(parse_expiry("soon").is_err());
+        assert!(parse_expiry("0d").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod bootstrap;
 mod cli;
 mod config;
 mod error;
+mod invitation_cmd;
 mod password;
 mod serve;
 mod telemetry;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{BlueprintCommand, Cli, Command, UserCommand};
+use crate::cli::{BlueprintCommand, Cli, Command, InvitationCommand, UserCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +47,12 @@ fn main() -> ExitCode {
             }
             Command::Blueprint(BlueprintCommand::Validate(options)) => {
                 blueprint_cmd::run(&url, options, true).await
+            }
+            Command::Invitation(InvitationCommand::Create(options)) => {
+                invitation_cmd::create(&url, options).await
+            }
+            Command::Invitation(InvitationCommand::List(options)) => {
+                invitation_cmd::list(&url, options).await
             }
         }
     });

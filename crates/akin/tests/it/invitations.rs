@@ -10,7 +10,8 @@ use crate::{admin_get, admin_json, start};
 
 on_both_backends!(
     invitations_are_managed_through_the_api,
-    max_uses_allows_that_many_accounts
+    max_uses_allows_that_many_accounts,
+    the_cli_creates_links_that_work,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -222,4 +223,62 @@ async fn max_uses_allows_that_many_accounts(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn the_cli_creates_links_that_work(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let run = |args: &[&str]| {
+        let url = env.db.url.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            tokio::process::Command::new(crate::BIN)
+                .args(args)
+                .env("AKIN_DATABASE_URL", url)
+                .env("AKIN_EXTERNAL_URL", "https://id.example.com/")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let output = run(&[
+        "invitation",
+        "create",
+        "--flow",
+        "default-enrollment-flow",
+        "--name",
+        "from-cli",
+        "--expires",
+        "7d",
+        "--single-use",
+        "--fixed",
+        "email=cli@example.com",
+        "--fixed",
+        "attributes.team=\"ops\"",
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let prefix = "https://id.example.com/if/flow/default-enrollment-flow/?itoken=";
+    assert!(link.starts_with(prefix), "{link}");
+    let token = &link[prefix.len()..];
+
+    assert_eq!(
+        enroll(&env, token, "cli-user").await["component"],
+        "xak-flow-redirect"
+    );
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=cli-user").await;
+    assert_eq!(users["results"][0]["email"], "cli@example.com");
+    assert_eq!(users["results"][0]["attributes"], json!({"team": "ops"}));
+
+    let output = run(&["invitation", "list", "--status", "all"]).await;
+    let listing = String::from_utf8_lossy(&output.stdout);
+    assert!(listing.contains("from-cli\tused\t1/1"), "{listing}");
+    let output = run(&["invitation", "create", "--flow", "no-such-flow"]).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no flow has the slug"));
 }

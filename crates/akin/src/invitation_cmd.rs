@@ -1,0 +1,164 @@
+//! `akin invitation create|list`: invitations from the command line, printed as the links
+//! to send.
+
+use akin_domain::catalog;
+use akin_domain::list::{ListQuery, PageRequest};
+use akin_domain::time_format::format_datetime;
+use akin_store::{InvitationFilter, InvitationStatus};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::cli::{InvitationCreateOptions, InvitationListOptions};
+use crate::config::Expiry;
+use crate::error::AppError;
+use crate::serve::open_store;
+
+/// `<base>/if/flow/<slug>/?itoken=<uuid>`, the link format authentik's UI shows.
+pub fn link(base: &str, slug: &str, token: &str) -> String {
+    format!(
+        "{}/if/flow/{slug}/?itoken={token}",
+        base.trim_end_matches('/')
+    )
+}
+
+/// Puts `value` at a dotted key (`attributes.team`) in fixed data.
+fn set_fixed(fixed: &mut Map<String, Value>, key: &str, value: Value) {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut current = fixed;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        current = entry.as_object_mut().expect("an object");
+    }
+    current.insert(last.to_owned(), value);
+}
+
+pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Result<(), AppError> {
+    let store = open_store(database_url).await?;
+    let now = OffsetDateTime::now_utc();
+    let mut tx = store.db().begin().await?;
+    let flow = tx
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(options.flow.clone()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
+    let mut fixed = Map::new();
+    for (key, value) in options.fixed {
+        set_fixed(&mut fixed, &key, value);
+    }
+    let name = options.name.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            options.flow,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
+    let expires = options.expires.map(|e| match e {
+        Expiry::After(d) => now + d,
+        Expiry::At(at) => at,
+    });
+    let mut fields = Map::new();
+    fields.insert("name".into(), Value::String(name.clone()));
+    fields.insert("flow".into(), flow["pk"].clone());
+    fields.insert("fixed_data".into(), Value::Object(fixed));
+    fields.insert("single_use".into(), Value::Bool(options.single_use));
+    fields.insert(
+        "expires".into(),
+        expires.map_or(Value::Null, |t| Value::String(format_datetime(t))),
+    );
+    let spec = catalog::spec(catalog::INVITATION).expect("the catalog has invitations");
+    let valid = catalog::validate(spec, &fields, false)
+        .map_err(|errors| AppError::Usage(format!("invalid invitation: {errors}")))?;
+    let pk = tx.create_object(catalog::INVITATION, &valid, now).await?;
+    if let Some(max_uses) = options.max_uses {
+        tx.set_invitation_max_uses(&pk, Some(max_uses)).await?;
+    }
+    tx.commit().await?;
+    store.db().close().await;
+    let token = pk.as_str().unwrap_or_default();
+    eprintln!(
+        "created invitation {name} ({}; {})",
+        match expires {
+            Some(t) => format!("expires {}", format_datetime(t)),
+            None => "never expires".to_owned(),
+        },
+        match (options.single_use, options.max_uses) {
+            (true, _) => "single use".to_owned(),
+            (_, Some(n)) => format!("up to {n} uses"),
+            _ => "unlimited uses".to_owned(),
+        }
+    );
+    println!("{}", link(&options.external_url, &options.flow, token));
+    Ok(())
+}
+
+pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<(), AppError> {
+    let status = InvitationStatus::parse(&options.status).ok_or_else(|| {
+        AppError::Usage(format!(
+            "--status takes active, used, expired or all, got {:?}",
+            options.status
+        ))
+    })?;
+    let store = open_store(database_url).await?;
+    let now = OffsetDateTime::now_utc();
+    let query = ListQuery {
+        page: PageRequest {
+            page: 1,
+            page_size: akin_domain::list::MAX_PAGE_SIZE,
+        },
+        ..ListQuery::default()
+    };
+    let page = store
+        .list_invitations(
+            &InvitationFilter {
+                status,
+                ..Default::default()
+            },
+            &query,
+            now,
+        )
+        .await?;
+    let mut tx = store.db().begin().await?;
+    for invitation in page.results {
+        let slug = match invitation.flow {
+            Some(flow) => tx
+                .find_objects(
+                    catalog::FLOW,
+                    &[("pk".to_owned(), Value::String(flow.to_string()))],
+                )
+                .await?
+                .into_iter()
+                .next()
+                .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+            None => None,
+        };
+        let uses = match invitation.max_uses {
+            Some(max) => format!("{}/{max}", invitation.uses),
+            None => format!("{}/unlimited", invitation.uses),
+        };
+        let link = slug.map_or_else(
+            || "(no flow: pick one in the link)".to_owned(),
+            |s| link(&options.external_url, &s, &invitation.uuid.to_string()),
+        );
+        println!(
+            "{}\t{}\t{uses}\t{}\t{link}",
+            invitation.name,
+            invitation.status(now),
+            invitation
+                .expires
+                .map_or_else(|| "never".to_owned(), format_datetime)
+        );
+    }
+    drop(tx);
+    store.db().close().await;
+    Ok(())
+}
