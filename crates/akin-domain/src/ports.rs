@@ -7,6 +7,10 @@ use crate::DomainError;
 pub trait PasswordHasher: Send + Sync {
     /// A PHC string for `password` with a fresh salt.
     fn hash(&self, password: &str) -> Result<String, DomainError>;
-    /// Whether `password` matches the stored PHC string; false for malformed strings.
+    /// Whether `password` matches the stored hash; false for malformed strings. Hashes
+    /// imported from authentik (Django's `pbkdf2_sha256$…`) verify too.
     fn verify(&self, password: &str, phc: &str) -> bool;
+    /// Whether a hash that verified should be replaced by a fresh one (an imported Django
+    /// hash, or weaker parameters than today's).
+    fn needs_rehash(&self, phc: &str) -> bool;
 }

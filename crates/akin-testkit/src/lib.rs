@@ -103,6 +103,21 @@ impl TestDatabase {
         }
     }
 
+    /// Runs one statement straight on the database, as an operator migrating data would.
+    pub async fn execute(&self, sql: &'static str) {
+        if self.url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("open SQLite");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("open PostgreSQL");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        }
+    }
+
     /// One integer read straight from the database (`SELECT COUNT(*) …`).
     pub async fn number(&self, sql: &'static str) -> i64 {
         if self.url.starts_with("sqlite") {

@@ -13,6 +13,16 @@ pub enum Challenge {
         fields: Vec<Value>,
         errors: Map<String, Value>,
     },
+    Identification {
+        user_fields: Vec<Value>,
+        password_fields: bool,
+        designation: String,
+        errors: Map<String, Value>,
+    },
+    Password {
+        pending_user: String,
+        errors: Map<String, Value>,
+    },
     /// The flow stopped. `code` is akin's machine-readable reason.
     AccessDenied {
         message: String,
@@ -35,6 +45,8 @@ impl Challenge {
     pub fn component(&self) -> &'static str {
         match self {
             Challenge::Prompt { .. } => "ak-stage-prompt",
+            Challenge::Identification { .. } => "ak-stage-identification",
+            Challenge::Password { .. } => "ak-stage-password",
             Challenge::AccessDenied { .. } => "ak-stage-access-denied",
             Challenge::Redirect { .. } => "xak-flow-redirect",
         }
@@ -53,6 +65,40 @@ impl Challenge {
         let mut body = match self {
             Challenge::Prompt { fields, errors } => {
                 let mut body = json!({"fields": fields});
+                if !errors.is_empty() {
+                    body["response_errors"] = Value::Object(errors.clone());
+                }
+                body
+            }
+            Challenge::Identification {
+                user_fields,
+                password_fields,
+                designation,
+                errors,
+            } => {
+                let mut body = json!({
+                    "user_fields": user_fields,
+                    "password_fields": password_fields,
+                    "primary_action": "Log in",
+                    "sources": [],
+                    "show_source_labels": false,
+                    "flow_designation": designation,
+                    "enable_remember_me": false,
+                });
+                if !errors.is_empty() {
+                    body["response_errors"] = Value::Object(errors.clone());
+                }
+                body
+            }
+            Challenge::Password {
+                pending_user,
+                errors,
+            } => {
+                let mut body = json!({
+                    "pending_user": pending_user,
+                    "pending_user_avatar": DEFAULT_AVATAR,
+                    "allow_show_password": false,
+                });
                 if !errors.is_empty() {
                     body["response_errors"] = Value::Object(errors.clone());
                 }

@@ -14,6 +14,8 @@ pub const USER_WRITE_STAGE: &str = "authentik_stages_user_write.userwritestage";
 pub const USER_LOGIN_STAGE: &str = "authentik_stages_user_login.userloginstage";
 pub const USER_LOGOUT_STAGE: &str = "authentik_stages_user_logout.userlogoutstage";
 pub const DENY_STAGE: &str = "authentik_stages_deny.denystage";
+pub const IDENTIFICATION_STAGE: &str = "authentik_stages_identification.identificationstage";
+pub const PASSWORD_STAGE: &str = "authentik_stages_password.passwordstage";
 
 /// Context keys the stages share.
 pub const PROMPT_DATA: &str = "prompt_data";

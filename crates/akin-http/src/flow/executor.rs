@@ -6,8 +6,8 @@
 use akin_domain::catalog;
 use akin_domain::event::EventAction;
 use akin_domain::flow::plan::{
-    self, DENY_STAGE, INVITATION_STAGE, PENDING_USER, PROMPT_DATA, PROMPT_STAGE, Requester,
-    USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
+    self, DENY_STAGE, IDENTIFICATION_STAGE, INVITATION_STAGE, PASSWORD_STAGE, PENDING_USER,
+    PROMPT_DATA, PROMPT_STAGE, Requester, USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
 };
 use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, PlannedStage};
 use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
@@ -328,6 +328,8 @@ async fn run_stage(
         PROMPT_STAGE => prompt_stage(run, plan, stage, response).await,
         USER_WRITE_STAGE => user_write_stage(run, plan, stage).await,
         USER_LOGIN_STAGE => user_login_stage(run, plan, stage, session).await,
+        IDENTIFICATION_STAGE => identification_stage(run, plan, stage, response).await,
+        PASSWORD_STAGE => password_stage(run, plan, stage, response).await,
         USER_LOGOUT_STAGE => {
             session.logout();
             Ok(Outcome::Next)
@@ -581,4 +583,221 @@ async fn user_login_stage(
     )
     .await;
     Ok(Outcome::Next)
+}
+
+/// Plan context key counting failed password attempts in this flow.
+const FAILED_ATTEMPTS: &str = "akin_failed_password_attempts";
+
+fn one_error(field: &str, message: &str, code: &str) -> Map<String, Value> {
+    let mut errors = Map::new();
+    errors.insert(
+        field.to_owned(),
+        json!([akin_domain::flow::challenge::error_detail(message, code)]),
+    );
+    errors
+}
+
+fn identification_challenge(
+    plan: &FlowPlan,
+    stage: &PlannedStage,
+    errors: Map<String, Value>,
+) -> Challenge {
+    Challenge::Identification {
+        user_fields: stage
+            .config
+            .get("user_fields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        password_fields: stage
+            .config
+            .get("password_stage")
+            .is_some_and(|p| !p.is_null()),
+        designation: plan.info.designation.clone(),
+        errors,
+    }
+}
+
+/// Who is signing in: by username or email, as the stage allows.
+async fn identification_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Outcome> {
+    let Some(response) = response else {
+        return Ok(Outcome::Challenge(identification_challenge(
+            plan,
+            stage,
+            Map::new(),
+        )));
+    };
+    let uid = response
+        .get("uid_field")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let fields: Vec<String> = stage
+        .config
+        .get("user_fields")
+        .and_then(Value::as_array)
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let ignore_case = stage
+        .config
+        .get("case_insensitive_matching")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let found = run
+        .state
+        .store
+        .user_by_identifier(&uid, &fields, ignore_case)
+        .await?
+        .filter(|u| u.user.is_active);
+    let Some(user) = found else {
+        // One message whether or not the account exists: no account enumeration.
+        let errors = one_error("non_field_errors", "Failed to authenticate.", "invalid");
+        return Ok(Outcome::Challenge(identification_challenge(
+            plan, stage, errors,
+        )));
+    };
+    plan.context
+        .insert(PENDING_USER.into(), Value::from(user.user.pk));
+    plan.context
+        .insert("pending_user_identifier".into(), Value::String(uid));
+    // A password field on this stage is checked here, as authentik does.
+    if stage
+        .config
+        .get("password_stage")
+        .is_some_and(|p| !p.is_null())
+    {
+        let password = response
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !check_password(run, plan, &user.user, password).await? {
+            plan.context.remove(PENDING_USER);
+            let errors = one_error("password", "Invalid password", "invalid");
+            return Ok(Outcome::Challenge(identification_challenge(
+                plan, stage, errors,
+            )));
+        }
+    }
+    Ok(Outcome::Next)
+}
+
+/// Verifies `password` for `user` off the async threads; a verified imported hash is
+/// replaced by Argon2id. Failures are counted in the plan and recorded as events.
+async fn check_password(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    user: &akin_domain::user::User,
+    password: &str,
+) -> ApiResult<bool> {
+    let Some(stored) = user.password.clone() else {
+        return Ok(false);
+    };
+    let hasher = run.state.hasher.clone();
+    let candidate = password.to_owned();
+    let (valid, rehash) = tokio::task::spawn_blocking(move || {
+        let valid = hasher.verify(&candidate, &stored);
+        let rehash = (valid && hasher.needs_rehash(&stored)).then(|| hasher.hash(&candidate));
+        (valid, rehash)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(fresh) = rehash {
+        run.state
+            .store
+            .set_password(user.pk, Some(fresh?), run.now)
+            .await?;
+    }
+    if valid {
+        plan.context
+            .insert("auth_method".into(), Value::String("password".into()));
+    } else {
+        let failures = plan
+            .context
+            .get(FAILED_ATTEMPTS)
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
+        plan.context
+            .insert(FAILED_ATTEMPTS.into(), Value::from(failures));
+        audit::record_event(
+            run.state,
+            run.meta,
+            EventAction::LoginFailed,
+            None,
+            json!({"username": user.username, "stage": "password"}),
+        )
+        .await;
+    }
+    Ok(valid)
+}
+
+async fn password_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Outcome> {
+    let Some(pk) = plan.context.get(PENDING_USER).and_then(Value::as_i64) else {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No pending user.",
+            Some("no_pending_user"),
+        )));
+    };
+    let Some(user) = run.state.store.user_by_pk(pk).await? else {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "No pending user.",
+            Some("no_pending_user"),
+        )));
+    };
+    let pending = plan
+        .context
+        .get("pending_user_identifier")
+        .and_then(Value::as_str)
+        .unwrap_or(&user.user.username)
+        .to_owned();
+    let Some(response) = response else {
+        return Ok(Outcome::Challenge(Challenge::Password {
+            pending_user: pending,
+            errors: Map::new(),
+        }));
+    };
+    let password = response
+        .get("password")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if check_password(run, plan, &user.user, password).await? {
+        return Ok(Outcome::Next);
+    }
+    let allowed = stage
+        .config
+        .get("failed_attempts_before_cancel")
+        .and_then(Value::as_i64)
+        .unwrap_or(5);
+    let failures = plan
+        .context
+        .get(FAILED_ATTEMPTS)
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if failures >= allowed {
+        return Ok(Outcome::Stop(Challenge::denied(
+            "Too many failed password attempts.",
+            Some("too_many_attempts"),
+        )));
+    }
+    Ok(Outcome::Challenge(Challenge::Password {
+        pending_user: pending,
+        errors: one_error("password", "Invalid password", "invalid"),
+    }))
 }

@@ -165,6 +165,45 @@ impl Store {
         }))
     }
 
+    /// The user a sign-in identifier names: by username and/or email (as `fields` allow),
+    /// exact or ignoring case. Emails are not unique; the oldest account wins.
+    pub async fn user_by_identifier(
+        &self,
+        uid: &str,
+        fields: &[&str],
+        ignore_case: bool,
+    ) -> StoreResult<Option<UserEntry>> {
+        let columns: Vec<&str> = fields
+            .iter()
+            .filter_map(|f| match *f {
+                "username" => Some("u.username"),
+                "email" => Some("u.email"),
+                _ => None,
+            })
+            .collect();
+        if columns.is_empty() || uid.is_empty() {
+            return Ok(None);
+        }
+        let mut sql = select_users(self.db().backend());
+        sql.push(" WHERE (");
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            if ignore_case {
+                sql.push("LOWER(")
+                    .push(column)
+                    .push(") = LOWER(")
+                    .arg(uid.to_owned())
+                    .push(")");
+            } else {
+                sql.push(column).push(" = ").arg(uid.to_owned());
+            }
+        }
+        sql.push(") ORDER BY u.id LIMIT 1");
+        self.one_user(sql).await
+    }
+
     /// Whether any user is a superuser.
     pub async fn has_superuser(&self) -> StoreResult<bool> {
         let sql = self.db().sql(SUPERUSER_GROUPS).then(

@@ -33,6 +33,7 @@ mod events;
 mod flows;
 mod groups;
 mod invitations;
+mod login;
 mod server;
 mod tokens;
 mod users;
