@@ -58,6 +58,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         install_id: install_id.into(),
     };
     let app = akin_http::router(state);
+    tokio::spawn(sweep_sessions(store.clone()));
     tracing::info!(
         addr = %addr,
         backend = ?store.db().backend(),
@@ -90,6 +91,20 @@ async fn apply_defaults(store: &Store) {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
             Err(error) => tracing::error!(%error, "default blueprints could not be applied"),
+        }
+    }
+}
+
+/// Deletes expired sessions every five minutes. Any number of nodes may do this at once:
+/// the delete is idempotent and uses the expiry index.
+async fn sweep_sessions(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        match store.sweep_sessions(time::OffsetDateTime::now_utc()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "removed expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
         }
     }
 }

@@ -257,6 +257,27 @@ async fn new_plan(
             Some("flow_not_applicable"),
         )));
     }
+    // Policies bound to the flow decide who may run it. Until akin evaluates policies
+    // (expression policies are the next piece of work), such a flow stays closed rather
+    // than open to everyone: failing closed keeps, for example, the initial-setup flow
+    // from creating administrators once one exists.
+    let mut check = run.state.store.db().begin().await?;
+    let flow_policies = check
+        .find_objects(
+            catalog::POLICY_BINDING,
+            &[("target".to_owned(), flow["pk"].clone())],
+        )
+        .await?;
+    drop(check);
+    if flow_policies
+        .iter()
+        .any(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+    {
+        return Ok(Err(Challenge::denied(
+            "This flow is restricted by policies, which this version of akin cannot evaluate yet.",
+            Some("policies_unsupported"),
+        )));
+    }
     let flow_pk = Uuid::parse_str(flow["pk"].as_str().unwrap_or_default())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = run.state.store.db().begin().await?;

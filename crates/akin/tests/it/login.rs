@@ -11,7 +11,8 @@ use crate::{admin_get, admin_json, start};
 on_both_backends!(
     akadmin_signs_in_through_the_default_flow,
     failed_attempts_cancel_the_flow,
-    authentik_password_hashes_still_work
+    authentik_password_hashes_still_work,
+    flows_guarded_by_policies_stay_closed,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -127,4 +128,17 @@ async fn authentik_password_hashes_still_work(backend: Backend) {
         hash.starts_with("$argon2id$"),
         "rehashed on sign-in: {hash}"
     );
+}
+
+/// The initial-setup flow is guarded by a policy; akin cannot evaluate policies yet, so the
+/// flow must refuse everyone rather than let anyone create an administrator.
+async fn flows_guarded_by_policies_stay_closed(backend: Backend) {
+    let env = start(&backend).await;
+    let browser = Browser::new(&env.app, "initial-setup", "");
+    let challenge = browser.challenge().await;
+    assert_eq!(
+        (challenge["component"].as_str(), challenge["code"].as_str()),
+        (Some("ak-stage-access-denied"), Some("policies_unsupported"))
+    );
+    assert_eq!(env.db.number("SELECT COUNT(*) FROM users").await, 1);
 }
