@@ -1,18 +1,267 @@
-//! `/api/v3/flows/instances/`: so far the export of a flow as a blueprint.
+//! `/api/v3/flows/instances/` (looked up by slug): flows in authentik's shape, and the
+//! export of a flow as a blueprint. Installations hold tens of flows, so lists are
+//! filtered and paged in memory after one read.
 
-use axum::Router;
+use akin_domain::catalog;
+use akin_domain::event::{EventAction, ModelRef};
+use akin_domain::list::{Page, Pagination};
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value};
 
+use crate::api::shapes;
+use crate::audit::{self, RequestMeta};
 use crate::auth::Superuser;
 use crate::blueprints::export_flow;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/flows/instances/{slug}/export/", get(export))
+    Router::new()
+        .route("/flows/instances/", get(list).post(create))
+        .route(
+            "/flows/instances/{slug}/",
+            get(retrieve)
+                .put(update)
+                .patch(partial_update)
+                .delete(destroy),
+        )
+        .route("/flows/instances/{slug}/export/", get(export))
+}
+
+fn flow_ref(flow: &Map<String, Value>) -> ModelRef {
+    ModelRef {
+        app: "authentik_flows",
+        model_name: "flow",
+        pk: flow["pk"].as_str().unwrap_or_default().to_owned(),
+        name: flow["name"].as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+async fn all_flows(state: &AppState) -> ApiResult<Vec<Map<String, Value>>> {
+    let mut tx = state.store.db().begin().await?;
+    Ok(tx.find_objects(catalog::FLOW, &[]).await?)
+}
+
+/// The flow as JSON with the uuids of its bound stages, in order.
+async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<Value> {
+    let mut tx = state.store.db().begin().await?;
+    let mut bindings = tx
+        .find_objects(
+            catalog::FLOW_STAGE_BINDING,
+            &[("target".to_owned(), flow["pk"].clone())],
+        )
+        .await?;
+    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+    let stages: Vec<Value> = bindings.into_iter().map(|b| b["stage"].clone()).collect();
+    Ok(shapes::flow(flow, &stages))
+}
+
+async fn find(state: &AppState, slug: &str) -> ApiResult<Map<String, Value>> {
+    let mut tx = state.store.db().begin().await?;
+    tx.find_objects(
+        catalog::FLOW,
+        &[("slug".to_owned(), Value::String(slug.to_owned()))],
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound("Flow"))
+}
+
+async fn list(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let query = q.list_query("slug")?;
+    let text = |f: &Map<String, Value>, k: &str| {
+        f.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut flows: Vec<Map<String, Value>> = all_flows(&state)
+        .await?
+        .into_iter()
+        .filter(|f| {
+            ["slug", "name", "designation", "denied_action"]
+                .iter()
+                .all(|k| q.get(k).is_none_or(|v| text(f, k) == v))
+                && q.get("flow_uuid").is_none_or(|v| text(f, "pk") == v)
+        })
+        .filter(|f| {
+            query.search.as_deref().is_none_or(|term| {
+                let term = term.to_lowercase();
+                ["name", "slug", "title", "designation"]
+                    .iter()
+                    .any(|k| text(f, k).to_lowercase().contains(&term))
+            })
+        })
+        .collect();
+    for key in query.ordering.iter().rev() {
+        if matches!(
+            key.field.as_str(),
+            "slug" | "name" | "title" | "designation"
+        ) {
+            flows.sort_by(|a, b| {
+                let order = text(a, &key.field).cmp(&text(b, &key.field));
+                if key.descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+        }
+    }
+    let pagination =
+        Pagination::compute(query.page, flows.len() as u64).map_err(|_| ApiError::InvalidPage)?;
+    let mut results = Vec::new();
+    for flow in flows
+        .iter()
+        .skip(query.page.offset() as usize)
+        .take(query.page.page_size as usize)
+    {
+        results.push(render(&state, flow).await?);
+    }
+    Ok(Json(shapes::paginated(
+        Page {
+            pagination,
+            results,
+        },
+        |v| v,
+    )))
+}
+
+async fn retrieve(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let flow = find(&state, &slug).await?;
+    Ok(Json(render(&state, &flow).await?))
+}
+
+/// Validates against the catalog and writes; unique slugs reported as DRF does.
+async fn write(
+    state: &AppState,
+    pk: Option<&Value>,
+    JsonObject(body): JsonObject,
+    partial: bool,
+) -> ApiResult<Value> {
+    let spec = catalog::spec(catalog::FLOW).expect("the catalog has flows");
+    let fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
+    let mut tx = state.store.db().begin().await?;
+    let now = time::OffsetDateTime::now_utc();
+    let pk = match pk {
+        Some(pk) => {
+            tx.update_object(catalog::FLOW, pk, &fields, now)
+                .await
+                .map_err(ApiError::from_store_write("flow"))?;
+            pk.clone()
+        }
+        None => tx
+            .create_object(catalog::FLOW, &fields, now)
+            .await
+            .map_err(ApiError::from_store_write("flow"))?,
+    };
+    tx.commit().await?;
+    Ok(pk)
+}
+
+async fn reread(state: &AppState, pk: &Value) -> ApiResult<Map<String, Value>> {
+    let mut tx = state.store.db().begin().await?;
+    tx.find_objects(catalog::FLOW, &[("pk".to_owned(), pk.clone())])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("Flow"))
+}
+
+async fn create(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let pk = write(&state, None, body, false).await?;
+    let flow = reread(&state, &pk).await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelCreated,
+        flow_ref(&flow),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(render(&state, &flow).await?)))
+}
+
+async fn change(
+    state: AppState,
+    caller: crate::auth::Caller,
+    meta: RequestMeta,
+    slug: String,
+    body: JsonObject,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
+    let existing = find(&state, &slug).await?;
+    write(&state, Some(&existing["pk"]), body, partial).await?;
+    let flow = reread(&state, &existing["pk"]).await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelUpdated,
+        flow_ref(&flow),
+    )
+    .await;
+    Ok(Json(render(&state, &flow).await?))
+}
+
+async fn update(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    change(state, caller, meta, slug, body, false).await
+}
+
+async fn partial_update(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
+    change(state, caller, meta, slug, body, true).await
+}
+
+async fn destroy(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+) -> ApiResult<StatusCode> {
+    let flow = find(&state, &slug).await?;
+    let mut tx = state.store.db().begin().await?;
+    tx.delete_object(catalog::FLOW, &flow["pk"]).await?;
+    tx.commit().await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelDeleted,
+        flow_ref(&flow),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The flow as a blueprint file, downloaded as `<slug>.yaml`.

@@ -30,6 +30,7 @@ mod auth;
 mod blueprints;
 mod errors;
 mod events;
+mod flow_api;
 mod flows;
 mod groups;
 mod invitations;
