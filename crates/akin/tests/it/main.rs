@@ -35,6 +35,7 @@ mod flows;
 mod groups;
 mod invitations;
 mod login;
+mod python_client;
 mod server;
 mod tokens;
 mod users;

@@ -1,0 +1,75 @@
+"""Drives a running akin with authentik's own Python client (authentik-client on PyPI),
+unchanged. Every call below deserializes the response into the client's pydantic models,
+so a missing or mistyped field fails here. Usage: client_compat.py BASE_URL TOKEN BLUEPRINT"""
+
+import datetime
+import sys
+
+from authentik_client import ApiClient, Configuration
+from authentik_client.api import CoreApi, EventsApi, FlowsApi, ManagedApi, StagesApi
+from authentik_client.models import (
+    FlowDesignationEnum,
+    GroupRequest,
+    IntentEnum,
+    InvitationRequest,
+    PatchedInvitationRequest,
+    PatchedUserRequest,
+    TokenRequest,
+    UserRequest,
+)
+
+
+def main(base: str, token: str, blueprint: str) -> None:
+    config = Configuration(host=f"{base}/api/v3", access_token=token)
+    with ApiClient(config) as client:
+        core, stages, flows = CoreApi(client), StagesApi(client), FlowsApi(client)
+        managed, events = ManagedApi(client), EventsApi(client)
+
+        me = core.core_users_me_retrieve()
+        assert me.user.username == "akadmin" and me.user.is_superuser
+
+        result = managed.managed_blueprints_import_create(file=open(blueprint, "rb").read())
+        assert result.success, result.logs
+        assert any(b.path.endswith(".yaml") for b in managed.managed_blueprints_available_list())
+
+        flow = flows.flows_instances_retrieve("default-enrollment-flow")
+        assert flow.designation.value == "enrollment" and len(flow.stages) == 4
+        assert flows.flows_instances_list(designation=FlowDesignationEnum.ENROLLMENT).pagination.count >= 1
+
+        group = core.core_groups_create(GroupRequest(name="staff"))
+        user = core.core_users_create(UserRequest(username="ann", name="Ann", email="ann@example.com", groups=[group.pk]))
+        assert core.core_users_list(username="ann").results[0].groups == [group.pk]
+        assert core.core_users_partial_update(user.pk, PatchedUserRequest(name="Ann B")).name == "Ann B"
+        assert [g.name for g in core.core_groups_list().results] == ["akin Admins", "staff"]
+
+        created = core.core_tokens_create(TokenRequest(identifier="ci", intent=IntentEnum.API, expiring=False))
+        assert created.user_obj.username == "akadmin"
+        assert len(core.core_tokens_view_key_retrieve("ci").key) == 128
+
+        invitation = stages.stages_invitation_invitations_create(
+            InvitationRequest(
+                name="jane",
+                flow=flow.pk,
+                single_use=True,
+                fixed_data={"email": "jane@example.com"},
+                expires=datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc),
+            )
+        )
+        assert invitation.created_by.username == "akadmin" and invitation.flow_obj.slug == flow.slug
+        listed = stages.stages_invitation_invitations_list(flow__slug=flow.slug)
+        assert [i.name for i in listed.results] == ["jane"]
+        patched = stages.stages_invitation_invitations_partial_update(
+            invitation.pk, PatchedInvitationRequest(fixed_data={"email": "j@example.com"})
+        )
+        assert patched.fixed_data == {"email": "j@example.com"}
+        assert stages.stages_invitation_invitations_retrieve(invitation.pk).single_use
+        stages.stages_invitation_invitations_destroy(invitation.pk)
+
+        core.core_users_destroy(user.pk)
+        actions = [e.action.value for e in events.events_events_list().results]
+        assert "model_created" in actions and "model_deleted" in actions
+    print("authentik-client drove akin unchanged")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
