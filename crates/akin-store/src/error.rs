@@ -55,8 +55,14 @@ fn unique_field(error: &dyn sqlx::error::DatabaseError) -> String {
             .strip_suffix("_key")
             .or_else(|| constraint.strip_suffix("_pkey"))
             .unwrap_or(constraint);
-        if let Some((_, column)) = trimmed.split_once('_') {
-            return column.to_owned();
+        // `<table>_<column…>_key`: the table name may itself hold underscores.
+        let columns = error
+            .table()
+            .and_then(|table| trimmed.strip_prefix(table))
+            .and_then(|rest| rest.strip_prefix('_'))
+            .or_else(|| trimmed.split_once('_').map(|(_, rest)| rest));
+        if let Some(columns) = columns {
+            return columns.to_owned();
         }
     }
     let message = error.message();

@@ -1,5 +1,6 @@
 //! `/api/v3/`: authentik's REST API, one module per resource.
 
+mod catalog_api;
 mod core;
 mod events;
 mod flows;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(events::router())
         .merge(flows::router())
         .merge(stages::router())
+        .merge(catalog_api::router())
         .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

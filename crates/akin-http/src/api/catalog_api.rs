@@ -1,0 +1,457 @@
+//! The configuration endpoints that are plain CRUD over a catalog model: stages of each
+//! kind, prompts, flow-stage bindings, expression policies and policy bindings. One
+//! implementation, driven by the catalog, so every model validates, answers and errs the
+//! same way. Lists are read once and filtered in memory (installations hold tens of each).
+
+use akin_domain::catalog::{self, FieldType, ModelSpec};
+use akin_domain::event::{EventAction, ModelRef};
+use akin_domain::list::{Page, Pagination};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::api::shapes;
+use crate::audit::{self, RequestMeta};
+use crate::auth::Superuser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
+use crate::state::AppState;
+
+/// One model's endpoint.
+struct Endpoint {
+    path: &'static str,
+    model: &'static str,
+    /// The admin UI's form element, for stage responses.
+    component: &'static str,
+    verbose: &'static str,
+    verbose_plural: &'static str,
+}
+
+static ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        path: "/stages/invitation/stages/",
+        model: "authentik_stages_invitation.invitationstage",
+        component: "ak-stage-invitation-form",
+        verbose: "Invitation Stage",
+        verbose_plural: "Invitation Stages",
+    },
+    Endpoint {
+        path: "/stages/prompt/stages/",
+        model: catalog::PROMPT_STAGE,
+        component: "ak-stage-prompt-form",
+        verbose: "Prompt Stage",
+        verbose_plural: "Prompt Stages",
+    },
+    Endpoint {
+        path: "/stages/prompt/prompts/",
+        model: catalog::PROMPT,
+        component: "",
+        verbose: "Prompt",
+        verbose_plural: "Prompts",
+    },
+    Endpoint {
+        path: "/stages/user_write/",
+        model: "authentik_stages_user_write.userwritestage",
+        component: "ak-stage-user-write-form",
+        verbose: "User Write Stage",
+        verbose_plural: "User Write Stages",
+    },
+    Endpoint {
+        path: "/stages/user_login/",
+        model: "authentik_stages_user_login.userloginstage",
+        component: "ak-stage-user-login-form",
+        verbose: "User Login Stage",
+        verbose_plural: "User Login Stages",
+    },
+    Endpoint {
+        path: "/stages/user_logout/",
+        model: "authentik_stages_user_logout.userlogoutstage",
+        component: "ak-stage-user-logout-form",
+        verbose: "User Logout Stage",
+        verbose_plural: "User Logout Stages",
+    },
+    Endpoint {
+        path: "/stages/identification/",
+        model: "authentik_stages_identification.identificationstage",
+        component: "ak-stage-identification-form",
+        verbose: "Identification Stage",
+        verbose_plural: "Identification Stages",
+    },
+    Endpoint {
+        path: "/stages/password/",
+        model: "authentik_stages_password.passwordstage",
+        component: "ak-stage-password-form",
+        verbose: "Password Stage",
+        verbose_plural: "Password Stages",
+    },
+    Endpoint {
+        path: "/stages/deny/",
+        model: "authentik_stages_deny.denystage",
+        component: "ak-stage-deny-form",
+        verbose: "Deny Stage",
+        verbose_plural: "Deny Stages",
+    },
+    Endpoint {
+        path: "/stages/email/",
+        model: "authentik_stages_email.emailstage",
+        component: "ak-stage-email-form",
+        verbose: "Email Stage",
+        verbose_plural: "Email Stages",
+    },
+    Endpoint {
+        path: "/flows/bindings/",
+        model: catalog::FLOW_STAGE_BINDING,
+        component: "",
+        verbose: "Flow Stage Binding",
+        verbose_plural: "Flow Stage Bindings",
+    },
+    Endpoint {
+        path: "/policies/expression/",
+        model: catalog::EXPRESSION_POLICY,
+        component: "ak-policy-expression-form",
+        verbose: "Expression Policy",
+        verbose_plural: "Expression Policies",
+    },
+    Endpoint {
+        path: "/policies/bindings/",
+        model: catalog::POLICY_BINDING,
+        component: "",
+        verbose: "Policy Binding",
+        verbose_plural: "Policy Bindings",
+    },
+];
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for endpoint in ENDPOINTS {
+        let item = format!("{}{{pk}}/", endpoint.path);
+        router = router
+            .route(
+                endpoint.path,
+                get(move |s: Superuser, st: State<AppState>, q: QueryParams| {
+                    list(endpoint, s, st, q)
+                })
+                .post(
+                    move |s: Superuser, st: State<AppState>, m: RequestMeta, b: JsonObject| {
+                        create(endpoint, s, st, m, b)
+                    },
+                ),
+            )
+            .route(
+                &item,
+                get(move |s: Superuser, st: State<AppState>, p: Path<String>| {
+                    retrieve(endpoint, s, st, p)
+                })
+                .put(
+                    move |s: Superuser,
+                          st: State<AppState>,
+                          m: RequestMeta,
+                          p: Path<String>,
+                          b: JsonObject| {
+                        change(endpoint, s, st, m, p, b, false)
+                    },
+                )
+                .patch(
+                    move |s: Superuser,
+                          st: State<AppState>,
+                          m: RequestMeta,
+                          p: Path<String>,
+                          b: JsonObject| change(endpoint, s, st, m, p, b, true),
+                )
+                .delete(
+                    move |s: Superuser, st: State<AppState>, m: RequestMeta, p: Path<String>| {
+                        destroy(endpoint, s, st, m, p)
+                    },
+                ),
+            );
+    }
+    router
+}
+
+fn spec(endpoint: &Endpoint) -> &'static ModelSpec {
+    catalog::spec(endpoint.model).expect("every endpoint's model is in the catalog")
+}
+
+fn model_ref(endpoint: &Endpoint, object: &Map<String, Value>) -> ModelRef {
+    let (app, model_name) = endpoint
+        .model
+        .split_once('.')
+        .unwrap_or(("akin", endpoint.model));
+    ModelRef {
+        app: Box::leak(app.to_owned().into_boxed_str()),
+        model_name: Box::leak(model_name.to_owned().into_boxed_str()),
+        pk: shapes_text(&object["pk"]),
+        name: object.get("name").map(shapes_text).unwrap_or_default(),
+    }
+}
+
+fn shapes_text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+/// The object as authentik answers it: stored fields, plus the stage base fields for stages.
+async fn render(
+    state: &AppState,
+    endpoint: &Endpoint,
+    mut object: Map<String, Value>,
+) -> ApiResult<Value> {
+    let spec = spec(endpoint);
+    object.retain(|k, _| k == "pk" || spec.field(k).is_some());
+    if spec.is_stage {
+        let mut tx = state.store.db().begin().await?;
+        let bindings = tx
+            .find_objects(
+                catalog::FLOW_STAGE_BINDING,
+                &[("stage".to_owned(), object["pk"].clone())],
+            )
+            .await?;
+        let mut flow_set = Vec::new();
+        for binding in bindings {
+            if let Some(flow) = tx
+                .find_objects(
+                    catalog::FLOW,
+                    &[("pk".to_owned(), binding["target"].clone())],
+                )
+                .await?
+                .into_iter()
+                .next()
+            {
+                flow_set.push(shapes::flow(&flow, &[]));
+            }
+        }
+        object.insert("component".into(), json!(endpoint.component));
+        object.insert("verbose_name".into(), json!(endpoint.verbose));
+        object.insert("verbose_name_plural".into(), json!(endpoint.verbose_plural));
+        object.insert("meta_model_name".into(), json!(endpoint.model));
+        object.insert("flow_set".into(), Value::Array(flow_set));
+    }
+    Ok(Value::Object(object))
+}
+
+async fn find(state: &AppState, endpoint: &Endpoint, pk: &str) -> ApiResult<Map<String, Value>> {
+    let pk = Uuid::parse_str(pk).map_err(|_| ApiError::NotFound("object"))?;
+    let mut tx = state.store.db().begin().await?;
+    tx.find_objects(
+        endpoint.model,
+        &[("pk".to_owned(), Value::String(pk.to_string()))],
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(ApiError::NotFound("object"))
+}
+
+async fn list(
+    endpoint: &'static Endpoint,
+    _: Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let spec = spec(endpoint);
+    let query = q.list_query("")?;
+    let mut tx = state.store.db().begin().await?;
+    let mut objects = tx.find_objects(endpoint.model, &[]).await?;
+    drop(tx);
+    // Exact-match filters on any scalar field, as authentik's filtersets offer.
+    objects.retain(|o| {
+        spec.fields.iter().all(|field| match q.get(field.name) {
+            None => true,
+            Some(wanted) => match (field.ty, o.get(field.name)) {
+                (FieldType::RefList(_) | FieldType::TextList, Some(Value::Array(items))) => {
+                    items.iter().any(|i| shapes_text(i) == wanted)
+                }
+                (_, Some(value)) => shapes_text(value).eq_ignore_ascii_case(wanted),
+                (_, None) => false,
+            },
+        }) && q.get("pk").is_none_or(|p| shapes_text(&o["pk"]) == p)
+    });
+    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
+        objects.retain(|o| {
+            o.get("name")
+                .is_some_and(|n| shapes_text(n).to_lowercase().contains(&term))
+        });
+    }
+    let key =
+        |o: &Map<String, Value>, field: &str| o.get(field).map(shapes_text).unwrap_or_default();
+    let default_order = if spec.field("order").is_some() {
+        "order"
+    } else {
+        "name"
+    };
+    let ordering = if query.ordering.is_empty() {
+        vec![akin_domain::list::SortKey {
+            field: default_order.to_owned(),
+            descending: false,
+        }]
+    } else {
+        query.ordering.clone()
+    };
+    for sort in ordering
+        .iter()
+        .rev()
+        .filter(|s| spec.field(&s.field).is_some())
+    {
+        objects.sort_by(|a, b| {
+            let (x, y) = (a.get(&sort.field), b.get(&sort.field));
+            let order = match (x.and_then(Value::as_i64), y.and_then(Value::as_i64)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => key(a, &sort.field).cmp(&key(b, &sort.field)),
+            };
+            if sort.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
+    let pagination =
+        Pagination::compute(query.page, objects.len() as u64).map_err(|_| ApiError::InvalidPage)?;
+    let mut results = Vec::new();
+    for object in objects
+        .into_iter()
+        .skip(query.page.offset() as usize)
+        .take(query.page.page_size as usize)
+    {
+        results.push(render(&state, endpoint, object).await?);
+    }
+    Ok(Json(shapes::paginated(
+        Page {
+            pagination,
+            results,
+        },
+        |v| v,
+    )))
+}
+
+async fn retrieve(
+    endpoint: &'static Endpoint,
+    _: Superuser,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let object = find(&state, endpoint, &pk).await?;
+    Ok(Json(render(&state, endpoint, object).await?))
+}
+
+/// Validates, checks references, writes; returns the primary key.
+async fn write(
+    state: &AppState,
+    endpoint: &Endpoint,
+    pk: Option<&Value>,
+    JsonObject(body): JsonObject,
+    partial: bool,
+) -> ApiResult<Value> {
+    let spec = spec(endpoint);
+    let fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
+    let mut tx = state.store.db().begin().await?;
+    for field in spec.fields {
+        let (target, values): (&str, Vec<&Value>) = match (field.ty, fields.get(field.name)) {
+            (FieldType::Ref(m), Some(v)) if !v.is_null() => (m, vec![v]),
+            (FieldType::RefList(m), Some(Value::Array(items))) => (m, items.iter().collect()),
+            _ => continue,
+        };
+        for value in values {
+            if !tx.object_exists(target, value).await? {
+                return Err(ApiError::field(
+                    field.name,
+                    format!(
+                        "Invalid pk \"{}\" - object does not exist.",
+                        shapes_text(value)
+                    ),
+                ));
+            }
+        }
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let written = match pk {
+        Some(pk) => tx
+            .update_object(endpoint.model, pk, &fields, now)
+            .await
+            .map(|()| pk.clone()),
+        None => tx.create_object(endpoint.model, &fields, now).await,
+    };
+    let pk = written.map_err(|e| match e {
+        akin_store::StoreError::Unique { field } if field.contains("binding_order") => {
+            ApiError::field(
+                "non_field_errors",
+                "The fields target, stage, order must make a unique set.",
+            )
+        }
+        other => ApiError::from_store_write(spec.verbose)(other),
+    })?;
+    tx.commit().await?;
+    Ok(pk)
+}
+
+async fn create(
+    endpoint: &'static Endpoint,
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let pk = write(&state, endpoint, None, body, false).await?;
+    let object = find(&state, endpoint, &shapes_text(&pk)).await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelCreated,
+        model_ref(endpoint, &object),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(render(&state, endpoint, object).await?),
+    ))
+}
+
+async fn change(
+    endpoint: &'static Endpoint,
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: JsonObject,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
+    let existing = find(&state, endpoint, &pk).await?;
+    write(&state, endpoint, Some(&existing["pk"]), body, partial).await?;
+    let object = find(&state, endpoint, &pk).await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelUpdated,
+        model_ref(endpoint, &object),
+    )
+    .await;
+    Ok(Json(render(&state, endpoint, object).await?))
+}
+
+async fn destroy(
+    endpoint: &'static Endpoint,
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+) -> ApiResult<StatusCode> {
+    let object = find(&state, endpoint, &pk).await?;
+    let mut tx = state.store.db().begin().await?;
+    tx.delete_object(endpoint.model, &object["pk"]).await?;
+    tx.commit().await?;
+    audit::record(
+        &state,
+        &caller,
+        &meta,
+        EventAction::ModelDeleted,
+        model_ref(endpoint, &object),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
