@@ -125,7 +125,7 @@ static ENDPOINTS: &[Endpoint] = &[
 ];
 
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
+    let mut router = Router::new().route("/stages/all/", get(all_stages));
     for endpoint in ENDPOINTS {
         let item = format!("{}{{pk}}/", endpoint.path);
         router = router
@@ -454,4 +454,68 @@ async fn destroy(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v3/stages/all/`: every stage of every kind with the base fields only,
+/// read-only, as authentik's polymorphic list.
+async fn all_stages(
+    _: Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let query = q.list_query("name")?;
+    let mut stages = Vec::new();
+    for endpoint in ENDPOINTS.iter().filter(|e| spec(e).is_stage) {
+        let mut tx = state.store.db().begin().await?;
+        for object in tx.find_objects(endpoint.model, &[]).await? {
+            stages.push((endpoint, object));
+        }
+    }
+    let name = |o: &Map<String, Value>| o.get("name").map(shapes_text).unwrap_or_default();
+    if let Some(wanted) = q.get("name") {
+        stages.retain(|(_, o)| name(o) == wanted);
+    }
+    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
+        stages.retain(|(_, o)| name(o).to_lowercase().contains(&term));
+    }
+    stages.sort_by_key(|(_, o)| name(o));
+    if query
+        .ordering
+        .first()
+        .is_some_and(|k| k.field == "name" && k.descending)
+    {
+        stages.reverse();
+    }
+    let pagination =
+        Pagination::compute(query.page, stages.len() as u64).map_err(|_| ApiError::InvalidPage)?;
+    let mut results = Vec::new();
+    for (endpoint, object) in stages
+        .into_iter()
+        .skip(query.page.offset() as usize)
+        .take(query.page.page_size as usize)
+    {
+        let mut full = render(&state, endpoint, object).await?;
+        if let Value::Object(map) = &mut full {
+            map.retain(|k, _| {
+                [
+                    "pk",
+                    "name",
+                    "component",
+                    "verbose_name",
+                    "verbose_name_plural",
+                    "meta_model_name",
+                    "flow_set",
+                ]
+                .contains(&k.as_str())
+            });
+        }
+        results.push(full);
+    }
+    Ok(Json(shapes::paginated(
+        Page {
+            pagination,
+            results,
+        },
+        |v| v,
+    )))
 }
