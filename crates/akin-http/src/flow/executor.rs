@@ -94,6 +94,9 @@ enum Outcome {
     Next,
     /// The flow stops here; the plan is dropped.
     Stop(Challenge),
+    /// Invalid input on a binding with `invalid_response_action` restart: plan again,
+    /// keeping the context when asked (`restart_with_context`).
+    Restart { keep_context: bool },
 }
 
 async fn execute(
@@ -190,6 +193,19 @@ async fn execute(
             session.set_plan(None);
             Json(challenge.to_json(Some(&info))).into_response()
         }
+        Outcome::Restart { keep_context } => {
+            match new_plan(&run, &plan_flow(&plan), &session, plan.token.clone()).await? {
+                Ok(mut fresh) => {
+                    if keep_context {
+                        fresh.context = plan.context.clone();
+                    }
+                    session.set_plan(Some(&fresh));
+                }
+                Err(_) => session.set_plan(None),
+            }
+            let location = format!("/api/v3/flows/executor/{}/?{}", run.slug, run.raw_query);
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
     };
     let cookie = session.save(state, &meta, secure, now).await?;
     Ok(with_cookie(response, &cookie))
@@ -203,6 +219,27 @@ fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The flow row `new_plan` needs, rebuilt from a plan (for restarts).
+fn plan_flow(plan: &FlowPlan) -> Map<String, Value> {
+    let mut flow = Map::new();
+    flow.insert("pk".into(), Value::String(plan.flow.to_string()));
+    flow.insert("title".into(), Value::String(plan.info.title.clone()));
+    flow.insert("layout".into(), Value::String(plan.info.layout.clone()));
+    flow.insert(
+        "designation".into(),
+        Value::String(plan.info.designation.clone()),
+    );
+    flow.insert(
+        "authentication".into(),
+        Value::String(plan.info.authentication.clone()),
+    );
+    flow.insert(
+        "denied_action".into(),
+        Value::String(plan.info.denied_action.clone()),
+    );
+    flow
 }
 
 /// The end of the flow: where the browser goes now.
@@ -448,6 +485,15 @@ async fn prompt_stage(
         }
     }
     if !checked.errors.is_empty() {
+        match stage.invalid_response_action.as_str() {
+            "restart" => {
+                return Ok(Outcome::Restart {
+                    keep_context: false,
+                });
+            }
+            "restart_with_context" => return Ok(Outcome::Restart { keep_context: true }),
+            _ => {}
+        }
         let fields = prompt::challenge_fields(&prompts, &prompt_data, &fixed);
         return Ok(Outcome::Challenge(Challenge::Prompt {
             fields,

@@ -13,6 +13,7 @@ on_both_backends!(
     every_refusal_has_its_reason,
     link_scanners_consume_nothing_and_new_links_replace_stale_plans,
     a_single_use_invitation_yields_exactly_one_account_under_a_race,
+    invalid_responses_can_restart_the_flow,
 );
 
 /// A browser: its own cookie jar, walking one flow link.
@@ -485,4 +486,40 @@ async fn futures_join_all<F: std::future::Future<Output = Value>>(
     .await;
     results.extend(done.into_iter().map(|v| v.expect("finished")));
     results
+}
+
+async fn invalid_responses_can_restart_the_flow(backend: Backend) {
+    let env = start(&backend).await;
+    let mut yaml = String::from("version: 1\nentries:\n");
+    for (slug, action) in [
+        ("restart-flow", "restart"),
+        ("keep-flow", "restart_with_context"),
+    ] {
+        yaml.push_str(&format!(
+            "  - model: authentik_flows.flow\n    id: {slug}\n    identifiers: {{slug: {slug}}}\n    attrs: {{name: R, title: R, designation: enrollment}}\n\
+             \x20 - model: authentik_stages_prompt.prompt\n    id: {slug}-nick\n    identifiers: {{name: {slug}-nick}}\n    attrs: {{field_key: nick, label: Nick, type: text}}\n\
+             \x20 - model: authentik_stages_prompt.prompt\n    id: {slug}-mail\n    identifiers: {{name: {slug}-mail}}\n    attrs: {{field_key: mail, label: Mail, type: email}}\n\
+             \x20 - model: authentik_stages_prompt.promptstage\n    id: {slug}-one\n    identifiers: {{name: {slug}-one}}\n    attrs: {{fields: [!KeyOf {slug}-nick]}}\n\
+             \x20 - model: authentik_stages_prompt.promptstage\n    id: {slug}-two\n    identifiers: {{name: {slug}-two}}\n    attrs: {{fields: [!KeyOf {slug}-mail]}}\n\
+             \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf {slug}, stage: !KeyOf {slug}-one, order: 10}}\n\
+             \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf {slug}, stage: !KeyOf {slug}-two, order: 20}}\n    attrs: {{invalid_response_action: {action}}}\n"
+        ));
+    }
+    import(&env, &yaml).await;
+    for (slug, kept) in [("restart-flow", ""), ("keep-flow", "kim")] {
+        let browser = Browser::new(&env.app, slug, "");
+        assert_eq!(browser.challenge().await["fields"][0]["field_key"], "nick");
+        let second = browser
+            .answer(json!({"component": "ak-stage-prompt", "nick": "kim"}))
+            .await;
+        assert_eq!(second["fields"][0]["field_key"], "mail");
+        let again = browser
+            .answer(json!({"component": "ak-stage-prompt", "mail": "not-an-email"}))
+            .await;
+        assert_eq!(
+            again["fields"][0]["field_key"], "nick",
+            "{slug}: invalid input restarts the flow"
+        );
+        assert_eq!(again["fields"][0]["initial_value"], kept, "{slug}");
+    }
 }
