@@ -242,66 +242,23 @@ fn memory() -> Result<()> {
 }
 
 /// Requests per second from `connections` concurrent clients over `seconds`, after a 1 s
-/// warm-up. Only 200 answers count.
+/// warm-up, with `token` as a bearer token when given. Only 2xx answers count.
 fn load(url: &str, token: Option<&str>, seconds: u64, connections: usize) -> Result<f64> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(connections)
-            .build()?;
-        let ok = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let counting = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for _ in 0..connections {
-            let (client, ok, errors, counting, stop) = (
-                client.clone(),
-                ok.clone(),
-                errors.clone(),
-                counting.clone(),
-                stop.clone(),
-            );
-            let url = url.to_owned();
-            let token = token.map(str::to_owned);
-            tasks.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let mut request = client.get(&url);
-                    if let Some(token) = &token {
-                        request = request.bearer_auth(token);
-                    }
-                    let good = match request.send().await {
-                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    if counting.load(Ordering::Relaxed) {
-                        if good {
-                            ok.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        counting.store(true, Ordering::Relaxed);
-        let started = Instant::now();
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        counting.store(false, Ordering::Relaxed);
-        let elapsed = started.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
-        for task in tasks {
-            task.await.ok();
-        }
-        let failed = errors.load(Ordering::Relaxed);
-        if failed > 0 {
-            eprintln!("  warning: {failed} requests to {url} failed");
-        }
-        Ok(ok.load(Ordering::Relaxed) as f64 / elapsed)
-    })
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse()?,
+        );
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .default_headers(headers)
+        .build()?;
+    load_with_client(&runtime, client, url, seconds, connections)
 }
 
 fn throughput(seconds: u64, connections: usize) -> Result<()> {
