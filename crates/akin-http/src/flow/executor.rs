@@ -221,6 +221,16 @@ fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
     response
 }
 
+/// A path on this server: not `//host` or `/\\host` (which browsers treat as another
+/// host), no scheme, no control characters. Anything else would make `next` an open
+/// redirect.
+fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+}
+
 /// The flow row `new_plan` needs, rebuilt from a plan (for restarts).
 fn plan_flow(plan: &FlowPlan) -> Map<String, Value> {
     let mut flow = Map::new();
@@ -246,7 +256,7 @@ fn plan_flow(plan: &FlowPlan) -> Map<String, Value> {
 fn finish(run: &Run<'_>) -> Challenge {
     let to = run
         .page_param("next")
-        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .filter(|n| is_local_path(n))
         .unwrap_or("/")
         .to_owned();
     Challenge::Redirect {
@@ -867,4 +877,25 @@ async fn password_stage(
         pending_user: pending,
         errors: one_error("password", "Invalid password", "invalid"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert!(is_local_path("/if/user/"));
+        assert!(is_local_path("/welcome?x=1"));
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/\tx",
+            "",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
 }
