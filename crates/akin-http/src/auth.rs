@@ -1,5 +1,8 @@
 //! API authentication, as authentik's: `Authorization: Bearer <key>` of a current token with
-//! intent `api` whose user is active. Every refusal is a 403 with authentik's message.
+//! intent `api` whose user is active, or the browser session a flow signed in. Every refusal
+//! is a 403 with authentik's message. Session-authenticated writes must come from this
+//! site (CSRF): `Sec-Fetch-Site: same-origin`, an `Origin` naming this host, or authentik's
+//! double submit (`authentik_csrf` cookie equal to the `X-authentik-CSRF` header).
 
 use akin_domain::token::TokenIntent;
 use akin_domain::user::UserEntry;
@@ -21,10 +24,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::NotAuthenticated)?;
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return session_caller(parts, state).await;
+        };
         let header = header.to_str().map_err(|_| ApiError::TokenInvalid)?;
         let (scheme, key) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -48,6 +50,53 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::TokenInvalid);
         }
         Ok(Caller { user })
+    }
+}
+
+/// The user signed in to this browser session, if any; writes need a same-site request.
+async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let session = crate::flow::session::Session::load(state, &parts.headers, now).await?;
+    let Some(pk) = session.user() else {
+        return Err(ApiError::NotAuthenticated);
+    };
+    let user = state
+        .store
+        .user_by_pk(pk)
+        .await?
+        .filter(|u| u.user.is_active)
+        .ok_or(ApiError::NotAuthenticated)?;
+    if !parts.method.is_safe() && !same_site(parts) {
+        return Err(ApiError::CsrfFailed);
+    }
+    Ok(Caller { user })
+}
+
+fn same_site(parts: &Parts) -> bool {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if matches!(header("sec-fetch-site"), Some("same-origin" | "none")) {
+        return true;
+    }
+    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        if origin_host.eq_ignore_ascii_case(host) {
+            return true;
+        }
+    }
+    let cookie = parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "authentik_csrf")
+        .map(|(_, value)| value.to_owned());
+    match (cookie, header("x-authentik-csrf")) {
+        (Some(cookie), Some(sent)) if !cookie.is_empty() => {
+            bool::from(cookie.as_bytes().ct_eq(sent.as_bytes()))
+        }
+        _ => false,
     }
 }
 

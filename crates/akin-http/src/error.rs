@@ -18,6 +18,8 @@ pub enum ApiError {
     UnsupportedAuthentication,
     #[error("You do not have permission to perform this action.")]
     Forbidden,
+    #[error("CSRF Failed: Origin checking failed - this request did not come from this site.")]
+    CsrfFailed,
     /// `what` is the model's name as DRF spells it in "No User matches the given query."
     #[error("No {0} matches the given query.")]
     NotFound(&'static str),
@@ -64,7 +66,8 @@ impl ApiError {
             ApiError::NotAuthenticated
             | ApiError::TokenInvalid
             | ApiError::UnsupportedAuthentication
-            | ApiError::Forbidden => StatusCode::FORBIDDEN,
+            | ApiError::Forbidden
+            | ApiError::CsrfFailed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute | ApiError::InvalidPage => {
                 StatusCode::NOT_FOUND
             }

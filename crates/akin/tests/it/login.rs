@@ -13,6 +13,7 @@ on_both_backends!(
     failed_attempts_cancel_the_flow,
     authentik_password_hashes_still_work,
     flows_guarded_by_policies_stay_closed,
+    the_signed_in_session_calls_the_api_with_csrf_protection,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -141,4 +142,83 @@ async fn flows_guarded_by_policies_stay_closed(backend: Backend) {
         (Some("ak-stage-access-denied"), Some("policies_unsupported"))
     );
     assert_eq!(env.db.number("SELECT COUNT(*) FROM users").await, 1);
+}
+
+async fn the_signed_in_session_calls_the_api_with_csrf_protection(backend: Backend) {
+    let env = start(&backend).await;
+    let browser = Browser::new(&env.app, FLOW, "");
+    let api = |path: &str| format!("{}{path}", browser.base);
+    let (status, _) = crate::json(
+        browser
+            .client
+            .get(api("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not signed in yet");
+
+    browser.challenge().await;
+    browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    let done = browser
+        .answer(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect");
+
+    let (status, me) = crate::json(
+        browser
+            .client
+            .get(api("/api/v3/core/users/me/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, me["user"]["username"].as_str()),
+        (StatusCode::OK, Some("akadmin"))
+    );
+
+    let write = |origin: Option<String>, fetch_site: Option<&'static str>, name: &'static str| {
+        let mut request = browser
+            .client
+            .post(api("/api/v3/core/groups/"))
+            .json(&json!({"name": name}));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        if let Some(site) = fetch_site {
+            request = request.header("Sec-Fetch-Site", site);
+        }
+        request.send()
+    };
+    let (status, body) = crate::json(write(None, None, "a").await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("CSRF Failed"),
+        "{body}"
+    );
+    let (status, _) = crate::json(
+        write(Some("https://evil.example".into()), Some("cross-site"), "b")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        crate::json(write(Some(browser.base.clone()), None, "c").await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = crate::json(write(None, Some("same-origin"), "d").await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, groups) = admin_get(&env, "/api/v3/core/groups/?search=").await;
+    let names: Vec<&str> = groups["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["akin Admins", "c", "d"]);
 }
