@@ -41,6 +41,24 @@ impl Backend {
     }
 }
 
+/// Opens a fresh connection to the test database's backend and evaluates `$body` with it
+/// (the statement code is the same; only the connection type differs).
+macro_rules! on_connection {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        if $db.url.starts_with("sqlite") {
+            let mut $conn = sqlx::SqliteConnection::connect(&$db.url)
+                .await
+                .expect("open SQLite");
+            $body
+        } else {
+            let mut $conn = sqlx::PgConnection::connect(&$db.url)
+                .await
+                .expect("open PostgreSQL");
+            $body
+        }
+    };
+}
+
 /// A database made for one test and removed after it.
 pub struct TestDatabase {
     pub url: String,
@@ -84,59 +102,25 @@ impl TestDatabase {
 
     /// One text value read straight from the database, as an operator with `psql` would.
     pub async fn text(&self, sql: &'static str) -> String {
-        if self.url.starts_with("sqlite") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("open SQLite");
-            sqlx::query_scalar::<_, String>(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect(sql)
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("open PostgreSQL");
-            sqlx::query_scalar::<_, String>(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect(sql)
-        }
+        on_connection!(self, |conn| sqlx::query_scalar::<_, String>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect(sql))
     }
 
     /// Runs one statement straight on the database, as an operator migrating data would.
     pub async fn execute(&self, sql: &'static str) {
-        if self.url.starts_with("sqlite") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("open SQLite");
+        on_connection!(self, |conn| {
             sqlx::query(sql).execute(&mut conn).await.expect(sql);
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("open PostgreSQL");
-            sqlx::query(sql).execute(&mut conn).await.expect(sql);
-        }
+        })
     }
 
     /// One integer read straight from the database (`SELECT COUNT(*) …`).
     pub async fn number(&self, sql: &'static str) -> i64 {
-        if self.url.starts_with("sqlite") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("open SQLite");
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect(sql)
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("open PostgreSQL");
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect(sql)
-        }
+        on_connection!(self, |conn| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect(sql))
     }
 
     /// Drops a PostgreSQL database now, cutting off every connection to it.
