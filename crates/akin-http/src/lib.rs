@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", api::router())
         .merge(health::router())
+        .merge(flow::redirects_router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())

@@ -23,6 +23,10 @@ pub enum Challenge {
         pending_user: String,
         errors: Map<String, Value>,
     },
+    /// The login stage asks whether to remember the browser (when it offers that).
+    UserLogin {
+        pending_user: String,
+    },
     /// The flow stopped. `code` is akin's machine-readable reason.
     AccessDenied {
         message: String,
@@ -47,6 +51,7 @@ impl Challenge {
             Challenge::Prompt { .. } => "ak-stage-prompt",
             Challenge::Identification { .. } => "ak-stage-identification",
             Challenge::Password { .. } => "ak-stage-password",
+            Challenge::UserLogin { .. } => "ak-stage-user-login",
             Challenge::AccessDenied { .. } => "ak-stage-access-denied",
             Challenge::Redirect { .. } => "xak-flow-redirect",
         }
@@ -104,6 +109,10 @@ impl Challenge {
                 }
                 body
             }
+            Challenge::UserLogin { pending_user } => json!({
+                "pending_user": pending_user,
+                "pending_user_avatar": DEFAULT_AVATAR,
+            }),
             Challenge::AccessDenied { message, code } => json!({
                 "pending_user": "",
                 "pending_user_avatar": DEFAULT_AVATAR,

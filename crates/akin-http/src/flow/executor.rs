@@ -123,10 +123,7 @@ async fn execute(
         slug,
         now,
     };
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let secure = is_https(&headers);
 
     let mut session = Session::load(state, &headers, now).await?;
 
@@ -211,7 +208,16 @@ async fn execute(
     Ok(with_cookie(response, &cookie))
 }
 
-fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
+/// Whether the browser reached us over https (through a proxy that says so): session
+/// cookies are then marked Secure.
+pub(crate) fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+pub(crate) fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
     if let Some(value) = cookie
         .as_deref()
         .and_then(|c| HeaderValue::from_str(c).ok())
@@ -224,7 +230,7 @@ fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {
 /// A path on this server: not `//host` or `/\\host` (which browsers treat as another
 /// host), no scheme, no control characters. Anything else would make `next` an open
 /// redirect.
-fn is_local_path(next: &str) -> bool {
+pub(crate) fn is_local_path(next: &str) -> bool {
     next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
@@ -395,7 +401,7 @@ async fn run_stage(
         INVITATION_STAGE => invitation_stage(run, plan, stage).await,
         PROMPT_STAGE => prompt_stage(run, plan, stage, response).await,
         USER_WRITE_STAGE => user_write_stage(run, plan, stage).await,
-        USER_LOGIN_STAGE => user_login_stage(run, plan, stage, session).await,
+        USER_LOGIN_STAGE => user_login_stage(run, plan, stage, session, response).await,
         IDENTIFICATION_STAGE => identification_stage(run, plan, stage, response).await,
         PASSWORD_STAGE => password_stage(run, plan, stage, response).await,
         USER_LOGOUT_STAGE => {
@@ -624,11 +630,14 @@ async fn user_write_stage(
     Ok(Outcome::Next)
 }
 
+/// Signs the pending user in. When the stage offers "remember me" (a positive
+/// `remember_me_offset`) it first asks, and a yes lengthens the session by the offset.
 async fn user_login_stage(
     run: &Run<'_>,
     plan: &mut FlowPlan,
     stage: &PlannedStage,
     session: &mut Session,
+    response: Option<Map<String, Value>>,
 ) -> ApiResult<Outcome> {
     let Some(pk) = plan.context.get(PENDING_USER).and_then(Value::as_i64) else {
         return Ok(Outcome::Stop(Challenge::denied(
@@ -648,7 +657,34 @@ async fn user_login_stage(
             Some("user_inactive"),
         )));
     }
-    let duration = parse_duration(&text(&stage.config, "session_duration"));
+    let mut duration = parse_duration(&text(&stage.config, "session_duration"));
+    let offset = parse_duration(&text(&stage.config, "remember_me_offset"));
+    if offset.is_positive() {
+        let Some(response) = response else {
+            return Ok(Outcome::Challenge(Challenge::UserLogin {
+                pending_user: entry.user.username.clone(),
+            }));
+        };
+        match response.get("remember_me") {
+            Some(Value::Bool(true)) => duration += offset,
+            Some(Value::Bool(false)) => {}
+            _ => {
+                return Ok(Outcome::Challenge(Challenge::UserLogin {
+                    pending_user: entry.user.username.clone(),
+                }));
+            }
+        }
+    }
+    if stage
+        .config
+        .get("terminate_other_sessions")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        // This browser's session gets a new id below and is written after this, so only
+        // the user's other sessions go.
+        run.state.store.delete_user_sessions(pk).await?;
+    }
     session.login(pk, duration, run.now);
     run.state.store.record_login(pk, run.now).await?;
     audit::record_event(

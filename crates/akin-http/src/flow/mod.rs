@@ -3,4 +3,7 @@
 //! stores what they decide and speaks the protocol.
 
 pub mod executor;
+mod redirects;
 pub mod session;
+
+pub(crate) use redirects::router as redirects_router;

@@ -91,6 +91,15 @@ impl Store {
         Ok(())
     }
 
+    /// Signs `user` out everywhere: removes every session they are signed in to.
+    pub async fn delete_user_sessions(&self, user: i64) -> StoreResult<u64> {
+        let sql = self
+            .db()
+            .sql("DELETE FROM akin_sessions WHERE user_id = ")
+            .bind(user);
+        self.db().execute(sql).await
+    }
+
     /// Removes expired sessions; returns how many.
     pub async fn sweep_sessions(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let sql = self

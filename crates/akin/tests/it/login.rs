@@ -14,6 +14,10 @@ on_both_backends!(
     authentik_password_hashes_still_work,
     flows_guarded_by_policies_stay_closed,
     the_signed_in_session_calls_the_api_with_csrf_protection,
+    remember_me_lengthens_the_session,
+    signing_in_can_end_other_sessions,
+    root_and_default_flow_links_redirect,
+    cancel_drops_the_flow_in_progress,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -221,4 +225,172 @@ async fn the_signed_in_session_calls_the_api_with_csrf_protection(backend: Backe
         .map(|g| g["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["akin Admins", "c", "d"]);
+}
+
+/// Sets options on the default flow's login stage, as an administrator would.
+async fn configure_login_stage(env: &akin_testkit::TestEnv, options: serde_json::Value) {
+    let (_, stages) = admin_get(
+        env,
+        "/api/v3/stages/user_login/?name=default-authentication-login",
+    )
+    .await;
+    let pk = stages["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, body) = admin_json(
+        env,
+        Method::PATCH,
+        &format!("/api/v3/stages/user_login/{pk}/"),
+        options,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Identification and password for akadmin; returns the challenge that follows.
+async fn sign_in_as_akadmin(browser: &Browser) -> serde_json::Value {
+    browser.challenge().await;
+    browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    browser
+        .answer(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await
+}
+
+async fn remember_me_lengthens_the_session(backend: Backend) {
+    let env = start(&backend).await;
+    configure_login_stage(
+        &env,
+        json!({"session_duration": "hours=1", "remember_me_offset": "days=30"}),
+    )
+    .await;
+    let cookie_after = |remember: bool| {
+        let env = &env;
+        async move {
+            let browser = Browser::new(&env.app, FLOW, "");
+            let asked = sign_in_as_akadmin(&browser).await;
+            assert_eq!(
+                (asked["component"].as_str(), asked["pending_user"].as_str()),
+                (Some("ak-stage-user-login"), Some("akadmin"))
+            );
+            let response = browser
+                .client
+                .post(format!("{}{}", browser.base, browser.url))
+                .json(&json!({"component": "ak-stage-user-login", "remember_me": remember}))
+                .send()
+                .await
+                .unwrap();
+            let cookie = response.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let done: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(done["component"], "xak-flow-redirect");
+            cookie
+        }
+    };
+    let remembered = cookie_after(true).await;
+    assert!(
+        remembered.contains(&format!("Max-Age={}", 3600 + 30 * 86400)),
+        "{remembered}"
+    );
+    let forgotten = cookie_after(false).await;
+    assert!(forgotten.contains("Max-Age=3600"), "{forgotten}");
+}
+
+async fn signing_in_can_end_other_sessions(backend: Backend) {
+    let env = start(&backend).await;
+    configure_login_stage(&env, json!({"terminate_other_sessions": true})).await;
+    let me = |browser: &Browser| {
+        browser
+            .client
+            .get(format!("{}/api/v3/core/users/me/", browser.base))
+            .send()
+    };
+    let laptop = Browser::new(&env.app, FLOW, "");
+    assert_eq!(
+        sign_in_as_akadmin(&laptop).await["component"],
+        "xak-flow-redirect"
+    );
+    assert_eq!(me(&laptop).await.unwrap().status(), StatusCode::OK);
+
+    let phone = Browser::new(&env.app, FLOW, "");
+    assert_eq!(
+        sign_in_as_akadmin(&phone).await["component"],
+        "xak-flow-redirect"
+    );
+    assert_eq!(me(&phone).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        me(&laptop).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "the earlier session was ended"
+    );
+}
+
+async fn root_and_default_flow_links_redirect(backend: Backend) {
+    let env = start(&backend).await;
+    let browser = Browser::new(&env.app, FLOW, "");
+    let location = |path: &'static str| {
+        let browser = &browser;
+        async move {
+            let response = browser
+                .client
+                .get(format!("{}{path}", browser.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+            response.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(location("/").await, "/flows/-/default/authentication/");
+    assert_eq!(
+        location("/flows/-/default/authentication/?next=%2Fif%2Fadmin%2F").await,
+        "/if/flow/default-authentication-flow/?next=%2Fif%2Fadmin%2F"
+    );
+    assert_eq!(
+        location("/flows/-/default/invalidation/").await,
+        "/if/flow/default-invalidation-flow/"
+    );
+    assert_eq!(
+        sign_in_as_akadmin(&browser).await["component"],
+        "xak-flow-redirect"
+    );
+    assert_eq!(location("/").await, "/if/user/");
+}
+
+async fn cancel_drops_the_flow_in_progress(backend: Backend) {
+    let env = start(&backend).await;
+    let browser = Browser::new(&env.app, FLOW, "");
+    browser.challenge().await;
+    let password = browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    assert_eq!(password["component"], "ak-stage-password");
+    assert_eq!(browser.challenge().await["component"], "ak-stage-password");
+
+    let cancel = |query: &'static str| {
+        let browser = &browser;
+        async move {
+            let response = browser
+                .client
+                .get(format!("{}/flows/-/cancel/{query}", browser.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::FOUND);
+            response.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(cancel("").await, "/flows/-/default/invalidation/");
+    assert_eq!(
+        browser.challenge().await["component"],
+        "ak-stage-identification",
+        "the flow starts over"
+    );
+    assert_eq!(cancel("?next=%2Fwelcome").await, "/welcome");
+    assert_eq!(
+        cancel("?next=https%3A%2F%2Fevil.example").await,
+        "/flows/-/default/invalidation/",
+        "next must stay on this server"
+    );
 }
