@@ -11,6 +11,7 @@ pub mod flow;
 pub mod group;
 pub mod invitation;
 pub mod list;
+pub mod policy;
 pub mod ports;
 pub mod stage;
 pub mod time_format;

@@ -1,0 +1,95 @@
+//! JSON in, Starlark values out: the request, users and model objects become structs (so
+//! `request.user.username` and `context["invitation"].fixed_data` work as in authentik),
+//! everything else dicts, lists and scalars.
+
+use akin_domain::policy::{HttpRequestInfo, PolicyRequest};
+use serde_json::{Map, Value as Json};
+use starlark::values::dict::AllocDict;
+use starlark::values::structs::AllocStruct;
+use starlark::values::{Heap, Value};
+
+/// Context keys holding model objects, which expressions read with attribute access.
+const OBJECT_KEYS: &[&str] = &["invitation", "application", "source"];
+
+fn object_struct<'v>(heap: Heap<'v>, object: &Map<String, Json>) -> Value<'v> {
+    heap.alloc(AllocStruct(
+        object
+            .iter()
+            .map(|(k, v)| (k.clone(), heap.alloc(v.clone())))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A user (`PolicyUser::to_value`) as a struct; `Null` is the anonymous user.
+pub fn user<'v>(heap: Heap<'v>, user: &Json) -> Value<'v> {
+    match user.as_object() {
+        Some(fields) => object_struct(heap, fields),
+        None => heap.alloc(AllocStruct([
+            ("pk", Value::new_none()),
+            ("username", heap.alloc("")),
+            ("name", heap.alloc("")),
+            ("email", heap.alloc("")),
+            ("is_active", heap.alloc(false)),
+            ("is_authenticated", heap.alloc(false)),
+            ("is_superuser", heap.alloc(false)),
+            ("attributes", heap.alloc(Map::new())),
+            ("groups", heap.alloc(Vec::<String>::new())),
+        ])),
+    }
+}
+
+/// The context dict, with `pending_user` and model objects as structs.
+pub fn context<'v>(heap: Heap<'v>, context: &Map<String, Json>) -> Value<'v> {
+    let entries: Vec<(Value<'v>, Value<'v>)> = context
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_ak_") && !k.starts_with("akin_"))
+        .map(|(k, v)| {
+            let value = match (k.as_str(), v) {
+                ("pending_user", Json::Object(_)) => user(heap, v),
+                (key, Json::Object(object)) if OBJECT_KEYS.contains(&key) => {
+                    object_struct(heap, object)
+                }
+                _ => heap.alloc(v.clone()),
+            };
+            (heap.alloc(k.as_str()), value)
+        })
+        .collect();
+    heap.alloc(AllocDict(entries))
+}
+
+fn http_request<'v>(heap: Heap<'v>, http: &HttpRequestInfo) -> Value<'v> {
+    heap.alloc(AllocStruct([
+        ("path", heap.alloc(http.path.as_str())),
+        ("method", heap.alloc(http.method.as_str())),
+        ("headers", heap.alloc(http.headers.clone())),
+        ("client_ip", heap.alloc(http.client_ip.as_str())),
+    ]))
+}
+
+/// The handler's arguments, in `dialect::PARAMETERS` order.
+pub fn arguments<'v>(heap: Heap<'v>, request: &PolicyRequest) -> Vec<Value<'v>> {
+    let context = context(heap, &request.context);
+    let http = request
+        .http
+        .as_ref()
+        .map_or_else(Value::new_none, |h| http_request(heap, h));
+    let client_ip = request
+        .http
+        .as_ref()
+        .and_then(|h| h.client_ip.parse().ok())
+        .map_or_else(Value::new_none, |ip| {
+            crate::globals::ip_address_value(heap, ip)
+        });
+    let request_value = heap.alloc(AllocStruct([
+        ("user", user(heap, &request.user)),
+        ("context", context),
+        ("http_request", http),
+        ("obj", Value::new_none()),
+    ]));
+    let sso = request
+        .context
+        .get("is_sso")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    vec![request_value, context, http, client_ip, heap.alloc(sso)]
+}

@@ -1,0 +1,261 @@
+//! Expression policies: authentik's Python expression bodies, run as sandboxed Starlark.
+//!
+//! An expression is checked for Python features Starlark lacks, rewritten (`is None`),
+//! wrapped into a function as authentik does, compiled once and cached. Each evaluation
+//! gets a fresh heap with limits on ticks, call depth, heap size and wall-clock time; an
+//! error or an exceeded limit is a failing verdict, never a panic.
+
+mod convert;
+mod dialect;
+mod globals;
+mod state;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use akin_domain::policy::{
+    ExpressionEngine, ExpressionError, MAX_TIMEOUT, PolicyDirectory, PolicyRequest, PolicyVerdict,
+};
+use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
+use starlark::eval::Evaluator;
+use starlark::syntax::{AstModule, Dialect};
+use starlark::values::OwnedFrozenValue;
+
+pub use dialect::position;
+
+/// Loop iterations plus function calls one evaluation may make.
+const MAX_TICKS: u64 = 1_000_000;
+/// Nested calls (recursion depth).
+const MAX_CALL_DEPTH: usize = 64;
+/// Starlark heap per evaluation (checked periodically, as starlark does).
+const MAX_HEAP: usize = 64 << 20;
+/// Compiled expressions kept; the cache starts over beyond this.
+const CACHE_SIZE: usize = 1024;
+
+/// Runs in every compiled module: `ak_logger.info(…)` and friends.
+const PRELUDE: &str = "ak_logger = struct(\
+debug = lambda *a: _ak_log('debug', ' '.join([str(x) for x in a])), \
+info = lambda *a: _ak_log('info', ' '.join([str(x) for x in a])), \
+warning = lambda *a: _ak_log('warning', ' '.join([str(x) for x in a])), \
+error = lambda *a: _ak_log('error', ' '.join([str(x) for x in a])))\n";
+
+fn dialect() -> Dialect {
+    Dialect {
+        enable_f_strings: true,
+        enable_lambda: true,
+        enable_load: false,
+        enable_top_level_stmt: true,
+        ..Dialect::Standard
+    }
+}
+
+/// One compiled expression: the frozen handler function.
+struct Compiled {
+    handler: OwnedFrozenValue,
+}
+
+pub struct StarlarkEngine {
+    globals: Globals,
+    cache: Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+impl Default for StarlarkEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StarlarkEngine {
+    pub fn new() -> Self {
+        let globals = GlobalsBuilder::extended_by(&[
+            LibraryExtension::StructType,
+            LibraryExtension::Json,
+            LibraryExtension::Print,
+            LibraryExtension::Map,
+            LibraryExtension::Filter,
+        ])
+        .with(globals::helpers)
+        .build();
+        Self {
+            globals,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Parses, checks and freezes `expression`; errors in the body's own lines.
+    fn compile(&self, expression: &str) -> Result<Compiled, ExpressionError> {
+        dialect::check_features(expression)?;
+        let source = format!(
+            "{PRELUDE}{}",
+            dialect::wrap(&dialect::rewrite_identity(expression))
+        );
+        let prelude_lines = PRELUDE.lines().count();
+        let mut ast = AstModule::parse("expression", source, &dialect())
+            .map_err(|e| syntax_error(&e, prelude_lines))?;
+        let guarded: HashMap<String, String> = [
+            ("*", "_ak_mul"),
+            ("+", "_ak_add"),
+            ("in", "_ak_in"),
+            ("not in", "_ak_not_in"),
+        ]
+        .into_iter()
+        .map(|(op, f)| (op.to_owned(), f.to_owned()))
+        .collect();
+        ast.replace_binary_operators(&guarded);
+        let module = Module::with_temp_heap(|module| -> Result<FrozenModule, ExpressionError> {
+            {
+                let mut eval = Evaluator::new(&module);
+                eval.eval_module(ast, &self.globals)
+                    .map_err(|e| syntax_error(&e, prelude_lines))?;
+            }
+            module.freeze().map_err(|e| ExpressionError {
+                line: 1,
+                column: 1,
+                message: format!("{e:?}"),
+            })
+        })?;
+        let handler = module.get(dialect::HANDLER).map_err(|e| ExpressionError {
+            line: 1,
+            column: 1,
+            message: format!("the expression did not compile to a function: {e}"),
+        })?;
+        Ok(Compiled { handler })
+    }
+
+    fn compiled(&self, expression: &str) -> Result<Arc<Compiled>, ExpressionError> {
+        if let Some(found) = self.cache.lock().expect("cache lock").get(expression) {
+            return Ok(found.clone());
+        }
+        let compiled = Arc::new(self.compile(expression)?);
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(expression.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+}
+
+/// A starlark error as a position in the user's body (the prelude and wrapper removed).
+fn syntax_error(error: &starlark::Error, prelude_lines: usize) -> ExpressionError {
+    let (line, column) = error
+        .span()
+        .map(|span| {
+            let resolved = span.resolve_span();
+            (resolved.begin.line + 1, resolved.begin.column + 1)
+        })
+        .unwrap_or((1, 1));
+    let offset = prelude_lines + dialect::WRAPPER_LINES;
+    let message = error.without_diagnostic().to_string();
+    ExpressionError {
+        line: line.saturating_sub(offset).max(1),
+        column: column.saturating_sub(dialect::INDENT).max(1),
+        message: message
+            .lines()
+            .next()
+            .unwrap_or("syntax error")
+            .trim()
+            .to_owned(),
+    }
+}
+
+impl ExpressionEngine for StarlarkEngine {
+    fn validate(&self, expression: &str) -> Result<(), ExpressionError> {
+        self.compiled(expression).map(|_| ())
+    }
+
+    fn evaluate(
+        &self,
+        expression: &str,
+        request: &PolicyRequest,
+        directory: &dyn PolicyDirectory,
+        timeout: Duration,
+    ) -> PolicyVerdict {
+        let compiled = match self.compiled(expression) {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                return PolicyVerdict {
+                    error: Some(format!("Expression Syntax Error: {error}")),
+                    ..PolicyVerdict::default()
+                };
+            }
+        };
+        let state = state::EvalState {
+            messages: RefCell::new(Vec::new()),
+            logs: RefCell::new(Vec::new()),
+            directory,
+            request,
+        };
+        let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
+        let outcome: Result<Option<bool>, String> = Module::with_temp_heap(|module| {
+            let mut eval = Evaluator::new(&module);
+            eval.extra = Some(&state);
+            eval.set_print_handler(&state);
+            eval.set_check_cancelled(Box::new(move || Instant::now() >= deadline));
+            let limits = eval
+                .set_max_tick_count(MAX_TICKS)
+                .and_then(|_| eval.set_max_callstack_size(MAX_CALL_DEPTH))
+                .and_then(|_| eval.set_max_heap_size(MAX_HEAP));
+            if let Err(error) = limits {
+                return Err(error.to_string());
+            }
+            let heap = module.heap();
+            // The handler lives on the compiled module's frozen heap: this module keeps a
+            // reference to that heap for as long as the handler is used here.
+            module.frozen_heap().add_reference(compiled.handler.owner());
+            let mut frozen = None;
+            compiled.handler.map(|value| {
+                frozen = Some(value);
+                value
+            });
+            let Some(handler) = frozen.map(|f| f.to_value()) else {
+                return Err("the compiled expression has no handler".to_owned());
+            };
+            let arguments = convert::arguments(heap, request);
+            match eval.eval_function(handler, &arguments, &[]) {
+                Ok(result) if result.is_none() => Ok(None),
+                Ok(result) => Ok(Some(result.to_bool())),
+                Err(error) => Err(describe(&error, deadline)),
+            }
+        });
+        let mut verdict = PolicyVerdict {
+            messages: state.messages.take(),
+            log_messages: state.logs.take(),
+            ..PolicyVerdict::default()
+        };
+        match outcome {
+            Ok(Some(passing)) => verdict.passing = passing,
+            Ok(None) => verdict
+                .log_messages
+                .push("warning: the expression returned None, which fails".into()),
+            Err(error) => verdict.error = Some(error),
+        }
+        verdict
+    }
+}
+
+/// An evaluation error in a line for the administrator: the message without starlark's
+/// source excerpt, and a plain reason for a timeout.
+fn describe(error: &starlark::Error, deadline: Instant) -> String {
+    if Instant::now() >= deadline {
+        return "The expression ran out of time (binding timeout).".to_owned();
+    }
+    let text = error.without_diagnostic().to_string();
+    let first = text.lines().next().unwrap_or("error").trim().to_owned();
+    match error.span() {
+        Some(span) => {
+            let resolved = span.resolve_span();
+            let prelude = PRELUDE.lines().count() + dialect::WRAPPER_LINES;
+            format!(
+                "{first} (line {})",
+                (resolved.begin.line + 1).saturating_sub(prelude).max(1)
+            )
+        }
+        None => first,
+    }
+}
+
+#[cfg(test)]
+mod tests;

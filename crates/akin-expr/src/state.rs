@@ -1,0 +1,26 @@
+//! The state one evaluation carries, reached from built-ins through `eval.extra`.
+// starlark's `ProvidesStaticType` derive (how `eval.extra` downcasts) expands to an
+// `unsafe impl`; it is sound by construction and this module holds nothing else.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+
+use akin_domain::policy::{PolicyDirectory, PolicyRequest};
+use starlark::any::ProvidesStaticType;
+
+#[derive(ProvidesStaticType)]
+pub struct EvalState<'a> {
+    /// `ak_message(...)` texts.
+    pub messages: RefCell<Vec<String>>,
+    /// `ak_logger` and `print` lines.
+    pub logs: RefCell<Vec<String>>,
+    pub directory: &'a dyn PolicyDirectory,
+    pub request: &'a PolicyRequest,
+}
+
+impl starlark::PrintHandler for EvalState<'_> {
+    fn println(&self, text: &str) -> starlark::Result<()> {
+        self.logs.borrow_mut().push(text.to_owned());
+        Ok(())
+    }
+}

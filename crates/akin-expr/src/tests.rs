@@ -1,0 +1,261 @@
+//! The engine on authentik's documented examples and on hostile expressions.
+
+use std::time::{Duration, Instant};
+
+use akin_domain::policy::{
+    ExpressionEngine, HttpRequestInfo, PolicyDirectory, PolicyRequest, PolicyUser, PolicyVerdict,
+};
+use serde_json::{Map, Value, json};
+
+use super::StarlarkEngine;
+
+/// A directory with one user, `alice`, in group `admins`.
+struct Directory;
+
+fn alice() -> PolicyUser {
+    PolicyUser {
+        pk: 7,
+        username: "alice".into(),
+        name: "Alice".into(),
+        email: "alice@example.com".into(),
+        is_active: true,
+        is_superuser: false,
+        attributes: json!({"team": "blue"}).as_object().unwrap().clone(),
+        groups: vec!["admins".into()],
+        path: "users".into(),
+        user_type: "internal".into(),
+    }
+}
+
+impl PolicyDirectory for Directory {
+    fn user_by(&self, filters: &Map<String, Value>) -> Option<PolicyUser> {
+        (filters.get("username") == Some(&json!("alice"))).then(alice)
+    }
+    fn is_group_member(&self, user: i64, filters: &Map<String, Value>) -> bool {
+        user == 7 && filters.get("name") == Some(&json!("admins"))
+    }
+    fn call_policy(&self, name: &str, request: &PolicyRequest) -> Option<PolicyVerdict> {
+        (name == "recursive").then(|| {
+            StarlarkEngine::new().evaluate(
+                "return ak_call_policy('recursive').passing",
+                request,
+                self,
+                Duration::from_secs(5),
+            )
+        })
+    }
+}
+
+fn request(context: Value) -> PolicyRequest {
+    PolicyRequest {
+        user: alice().to_value(),
+        context: context.as_object().cloned().unwrap_or_default(),
+        http: Some(HttpRequestInfo {
+            path: "/if/flow/x/".into(),
+            method: "GET".into(),
+            headers: Map::new(),
+            client_ip: "10.1.2.3".into(),
+        }),
+    }
+}
+
+fn run(expression: &str, context: Value) -> PolicyVerdict {
+    StarlarkEngine::new().evaluate(
+        expression,
+        &request(context),
+        &Directory,
+        Duration::from_secs(5),
+    )
+}
+
+#[test]
+fn invitation_in_effect() {
+    let expression = "return request.context.get(\"invitation_in_effect\", False)";
+    assert!(run(expression, json!({"invitation_in_effect": true})).passing);
+    assert!(!run(expression, json!({})).passing);
+    let docs_variant = "return context.get('invitation_in_effect', False)";
+    assert!(run(docs_variant, json!({"invitation_in_effect": true})).passing);
+}
+
+#[test]
+fn email_domain_with_message() {
+    let expression = "email = request.context['prompt_data']['email']\n\
+        if not email.endswith('@example.com'):\n\
+        \x20   ak_message('Only example.com addresses may enroll.')\n\
+        \x20   return False\n\
+        return True";
+    assert!(
+        run(
+            expression,
+            json!({"prompt_data": {"email": "ann@example.com"}})
+        )
+        .passing
+    );
+    let refused = run(
+        expression,
+        json!({"prompt_data": {"email": "eve@evil.test"}}),
+    );
+    assert!(!refused.passing);
+    assert_eq!(refused.messages, ["Only example.com addresses may enroll."]);
+}
+
+#[test]
+fn users_groups_and_helpers() {
+    assert!(
+        run(
+            "return ak_is_group_member(request.user, name='admins')",
+            json!({})
+        )
+        .passing
+    );
+    assert!(
+        !run(
+            "return ak_is_group_member(request.user, name='others')",
+            json!({})
+        )
+        .passing
+    );
+    assert!(run("return 'admins' in request.user.groups", json!({})).passing);
+    assert!(
+        run(
+            "return request.user.attributes['team'] == 'blue'",
+            json!({})
+        )
+        .passing
+    );
+    assert!(
+        run(
+            "return ak_user_by(username='alice').email == 'alice@example.com'",
+            json!({})
+        )
+        .passing
+    );
+    assert!(run("return ak_user_by(username='bob') is None", json!({})).passing);
+    assert!(
+        run(
+            "return regex_match(request.user.email, '^a.*@example\\\\.com$')",
+            json!({})
+        )
+        .passing
+    );
+    assert!(run("return regex_replace('a-b', '-', '_') == 'a_b'", json!({})).passing);
+    assert!(run("return ak_client_ip in ip_network('10.0.0.0/8')", json!({})).passing);
+    assert!(
+        run(
+            "return ip_address('192.168.1.1') not in ip_network('10.0.0.0/8')",
+            json!({})
+        )
+        .passing
+    );
+    assert!(
+        run(
+            "return list_flatten(['x', 'y']) == 'x' and slugify('Hello World') == 'hello-world'",
+            json!({})
+        )
+        .passing
+    );
+    assert!(
+        run(
+            "return context['pending_user'].username == 'alice'",
+            json!({"pending_user": alice().to_value()})
+        )
+        .passing
+    );
+    assert!(
+        run(
+            "return context['invitation'].fixed_data['a'] == 1",
+            json!({"invitation": {"fixed_data": {"a": 1}}})
+        )
+        .passing
+    );
+}
+
+#[test]
+fn logs_and_none() {
+    let verdict = run(
+        "ak_logger.info('checking', 1)\nprint('hello')\nreturn True",
+        json!({}),
+    );
+    assert!(verdict.passing);
+    assert_eq!(verdict.log_messages, ["info: checking 1", "hello"]);
+    let none = run("x = 1", json!({}));
+    assert!(!none.passing && none.error.is_none());
+}
+
+#[test]
+fn python_features_are_refused_when_saved() {
+    let engine = StarlarkEngine::new();
+    let error = engine
+        .validate("x = 1\nimport os\nreturn True")
+        .unwrap_err();
+    assert_eq!(error.line, 2);
+    assert!(error.message.contains("built in"), "{error}");
+    let error = engine.validate("if True:\nreturn 1").unwrap_err();
+    assert_eq!(error.line, 2, "{error}");
+    assert!(
+        engine
+            .validate("return request.user.username is not None")
+            .is_ok()
+    );
+}
+
+#[test]
+fn hostile_expressions_fail_safely() {
+    let cases = [
+        ("return open('/etc/passwd')", "open"),
+        ("def f(n):\n    return f(n + 1)\nreturn f(0)", "stack"),
+        ("for i in range(1000000000):\n    pass\nreturn True", "tick"),
+        ("s = 'x' * 100000000\nreturn True", "larger"),
+        (
+            "s = 'x'\nfor i in range(64):\n    s = s + s\nreturn True",
+            "larger",
+        ),
+        ("return 1 / 0", "zero"),
+        ("return regex_match('a', '(')", "regular expression"),
+    ];
+    for (expression, expected) in cases {
+        let verdict = run(expression, json!({}));
+        let error = verdict.error.clone().unwrap_or_default();
+        assert!(!verdict.passing, "{expression}");
+        assert!(
+            error.to_lowercase().contains(expected),
+            "{expression}: {error}"
+        );
+    }
+}
+
+#[test]
+fn policies_calling_themselves_stop() {
+    // Each level fails at the depth limit, so the outermost one fails, without an error.
+    let verdict = run("return ak_call_policy('recursive').passing", json!({}));
+    assert!(!verdict.passing);
+    let verdict = run("return ak_call_policy('missing').passing", json!({}));
+    assert!(verdict.error.unwrap().contains("not found"));
+}
+
+#[test]
+fn timeouts_stop_evaluation() {
+    let started = Instant::now();
+    let verdict = StarlarkEngine::new().evaluate(
+        "def spin(n):\n    for i in range(n):\n        pass\nfor j in range(1000):\n    spin(9000)\nreturn True",
+        &request(json!({})),
+        &Directory,
+        Duration::from_millis(100),
+    );
+    assert!(!verdict.passing);
+    assert!(
+        verdict
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("time")
+            || verdict
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("tick"),
+        "{:?}",
+        verdict.error
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
