@@ -54,6 +54,14 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Expression policies: µs per evaluation (compiled, cached), and the executor's
+    /// first GET (which plans the flow) with and without one flow-level policy
+    Policies {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// (internal) serve a bare axum handler, the throughput baseline
     BareServer {
         #[arg(long)]
@@ -75,6 +83,10 @@ fn main() -> Result<()> {
             connections,
         } => flows(seconds, connections),
         Bench::Memory => memory(),
+        Bench::Policies {
+            seconds,
+            connections,
+        } => policies(seconds, connections),
         Bench::Throughput {
             seconds,
             connections,
@@ -87,7 +99,8 @@ fn main() -> Result<()> {
             memory()?;
             import()?;
             throughput(seconds, connections)?;
-            flows(seconds, connections)
+            flows(seconds, connections)?;
+            policies(seconds, connections)
         }
     }
 }
@@ -616,6 +629,133 @@ fn flows(seconds: u64, connections: usize) -> Result<()> {
         enroll_ms / hash_ms
     );
     println!("  enrollments/s, 16 browsers at once:                  {per_second:>9.1}");
+    Ok(())
+}
+
+/// Nothing to look up: the evaluation benchmark measures the language, not the database.
+struct NoDirectory;
+
+impl akin_domain::policy::PolicyDirectory for NoDirectory {
+    fn user_by(
+        &self,
+        _: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<akin_domain::policy::PolicyUser> {
+        None
+    }
+    fn is_group_member(&self, _: i64, _: &serde_json::Map<String, serde_json::Value>) -> bool {
+        false
+    }
+    fn call_policy(
+        &self,
+        _: &str,
+        _: &akin_domain::policy::PolicyRequest,
+    ) -> Option<akin_domain::policy::PolicyVerdict> {
+        None
+    }
+}
+
+/// µs per evaluation of `expression`, compiled once (the first call) and then cached.
+fn evaluation_micros(expression: &str, context: serde_json::Value) -> Result<f64> {
+    use akin_domain::policy::{ExpressionEngine, PolicyRequest};
+    let engine = akin_expr::StarlarkEngine::new();
+    let request = PolicyRequest {
+        user: serde_json::json!({"pk": 1, "username": "ann", "email": "ann@example.com",
+            "name": "Ann", "is_active": true, "is_superuser": false, "attributes": {},
+            "groups": [], "path": "users", "type": "internal", "is_authenticated": true}),
+        context: context.as_object().cloned().unwrap_or_default(),
+        http: None,
+    };
+    let timeout = Duration::from_secs(30);
+    let first = engine.evaluate(expression, &request, &NoDirectory, timeout);
+    if !first.passing {
+        bail!("the benchmark expression should pass: {first:?}");
+    }
+    let runs = 20_000;
+    let started = Instant::now();
+    for _ in 0..runs {
+        engine.evaluate(expression, &request, &NoDirectory, timeout);
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(runs))
+}
+
+fn policies(seconds: u64, connections: usize) -> Result<()> {
+    let invitation = evaluation_micros(
+        "return request.context.get(\"invitation_in_effect\", False)",
+        serde_json::json!({"invitation_in_effect": true}),
+    )?;
+    let domain = evaluation_micros(
+        "email = request.context['prompt_data']['email']\n\
+         if not email.endswith('@example.com'):\n\
+         \x20   ak_message('Only example.com addresses may enroll.')\n\
+         \x20   return False\n\
+         return True",
+        serde_json::json!({"prompt_data": {"email": "ann@example.com", "username": "ann"}}),
+    )?;
+
+    let example = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+    )
+    .context("read shared/blueprints/example/flows-enrollment-2-stage.yaml")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let dir = scratch_dir()?;
+    let akin = spawn_akin(&dir)?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    runtime.block_on(timed_import(&client, port, example))?;
+    // No cookie: every request is a new visitor, so every GET plans the flow, which is
+    // when flow-level policies run.
+    let url =
+        format!("http://127.0.0.1:{port}/api/v3/flows/executor/default-enrollment-flow/?query=");
+    let without = load(&url, None, seconds, connections)?;
+    runtime.block_on(async {
+        let api = |path: &str| format!("http://127.0.0.1:{port}/api/v3{path}");
+        let flows: serde_json::Value = client
+            .get(api("/flows/instances/?slug=default-enrollment-flow"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let flow = flows["results"][0]["pk"].clone();
+        let policy: serde_json::Value = client
+            .post(api("/policies/expression/"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"name": "not-blocked",
+                "expression": "return not request.context.get(\"blocked\", False)"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let bound = client
+            .post(api("/policies/bindings/"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"policy": policy["pk"], "target": flow, "order": 0}))
+            .send()
+            .await?;
+        if !bound.status().is_success() {
+            bail!("binding the policy failed: {}", bound.text().await?);
+        }
+        anyhow::Ok(())
+    })?;
+    let with = load(&url, None, seconds, connections)?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+
+    println!("expression policies (release build):");
+    println!(
+        "  invitation_in_effect check, compiled and cached:     {invitation:>9.1} µs/evaluation"
+    );
+    println!("  email domain check with ak_message:                  {domain:>9.1} µs/evaluation");
+    println!("  executor first GET (plans the flow), no policy:      {without:>9.0} req/s");
+    println!("  the same with one flow-level expression policy:      {with:>9.0} req/s");
+    println!(
+        "  ratio with : without                                 {:>9.2}",
+        with / without
+    );
     Ok(())
 }
 

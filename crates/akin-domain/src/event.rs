@@ -19,6 +19,8 @@ pub enum EventAction {
     SecretView,
     InvitationUsed,
     ConfigurationError,
+    PolicyException,
+    PolicyExecution,
 }
 
 impl EventAction {
@@ -35,6 +37,8 @@ impl EventAction {
             EventAction::SecretView => "secret_view",
             EventAction::InvitationUsed => "invitation_used",
             EventAction::ConfigurationError => "configuration_error",
+            EventAction::PolicyException => "policy_exception",
+            EventAction::PolicyExecution => "policy_execution",
         }
     }
 }

@@ -92,8 +92,9 @@ impl StarlarkEngine {
             dialect::wrap(&dialect::rewrite_identity(expression))
         );
         let prelude_lines = PRELUDE.lines().count();
+        let body_lines = expression.lines().count().max(1);
         let mut ast = AstModule::parse("expression", source, &dialect())
-            .map_err(|e| syntax_error(&e, prelude_lines))?;
+            .map_err(|e| syntax_error(&e, prelude_lines, body_lines))?;
         let guarded: HashMap<String, String> = [
             ("*", "_ak_mul"),
             ("+", "_ak_add"),
@@ -108,7 +109,7 @@ impl StarlarkEngine {
             {
                 let mut eval = Evaluator::new(&module);
                 eval.eval_module(ast, &self.globals)
-                    .map_err(|e| syntax_error(&e, prelude_lines))?;
+                    .map_err(|e| syntax_error(&e, prelude_lines, body_lines))?;
             }
             module.freeze().map_err(|e| ExpressionError {
                 line: 1,
@@ -139,7 +140,12 @@ impl StarlarkEngine {
 }
 
 /// A starlark error as a position in the user's body (the prelude and wrapper removed).
-fn syntax_error(error: &starlark::Error, prelude_lines: usize) -> ExpressionError {
+/// Errors past the end (an unclosed bracket) point at the body's last line.
+fn syntax_error(
+    error: &starlark::Error,
+    prelude_lines: usize,
+    body_lines: usize,
+) -> ExpressionError {
     let (line, column) = error
         .span()
         .map(|span| {
@@ -150,7 +156,7 @@ fn syntax_error(error: &starlark::Error, prelude_lines: usize) -> ExpressionErro
     let offset = prelude_lines + dialect::WRAPPER_LINES;
     let message = error.without_diagnostic().to_string();
     ExpressionError {
-        line: line.saturating_sub(offset).max(1),
+        line: line.saturating_sub(offset).clamp(1, body_lines),
         column: column.saturating_sub(dialect::INDENT).max(1),
         message: message
             .lines()

@@ -259,3 +259,9 @@ fn timeouts_stop_evaluation() {
     );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn errors_at_the_end_point_at_the_last_line() {
+    let error = StarlarkEngine::new().validate("return (1 +").unwrap_err();
+    assert_eq!(error.line, 1, "{error}");
+}

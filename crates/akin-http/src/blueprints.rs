@@ -7,6 +7,7 @@ use akin_blueprint::resolve::Lookup;
 use akin_blueprint::{BlueprintError, BlueprintResult, Pos};
 use akin_blueprint::{blueprint, shipped};
 use akin_domain::catalog::{self, FieldType, ModelSpec};
+use akin_domain::policy::ExpressionEngine;
 use akin_store::{Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -79,6 +80,8 @@ pub struct ImportRequest<'a> {
     pub acting_user: Option<i64>,
     /// Roll back instead of committing: report what would change.
     pub dry_run: bool,
+    /// Checks expression policies' code before they are stored.
+    pub expressions: &'a dyn ExpressionEngine,
 }
 
 /// Parses and applies a blueprint in one transaction. Storage failures other than refusals
@@ -107,6 +110,7 @@ pub async fn import(store: &Store, request: ImportRequest<'_>) -> Result<ImportR
         now: OffsetDateTime::now_utc(),
         acting_user: request.acting_user,
         storage_error: None,
+        expressions: request.expressions,
     };
     let result = apply::apply(&blueprint, &options, &mut target).await;
     if let Some(error) = target.storage_error.take() {
@@ -144,6 +148,7 @@ struct StoreTarget<'a> {
     acting_user: Option<i64>,
     /// A failure of the database itself (not of the blueprint), surfaced after apply.
     storage_error: Option<StoreError>,
+    expressions: &'a dyn ExpressionEngine,
 }
 
 impl StoreTarget<'_> {
@@ -182,6 +187,13 @@ impl StoreTarget<'_> {
         let valid = catalog::validate(spec, fields, partial).map_err(|errors| {
             BlueprintError::new(at, format!("{} is not valid: {errors}", spec.name))
         })?;
+        if spec.name == catalog::EXPRESSION_POLICY
+            && let Some(expression) = valid.get("expression").and_then(Value::as_str)
+        {
+            self.expressions.validate(expression).map_err(|error| {
+                BlueprintError::new(at, format!("Expression Syntax Error: {error}"))
+            })?;
+        }
         for field in spec.fields {
             let (target_model, values): (&str, Vec<&Value>) =
                 match (field.ty, valid.get(field.name)) {
@@ -352,7 +364,10 @@ pub fn content_hash(text: &str) -> String {
 
 /// Applies akin's default blueprints that changed since they were last applied (all of
 /// them on the first start; the changed ones after an upgrade). Returns the paths applied.
-pub async fn apply_shipped_defaults(store: &Store) -> Result<Vec<&'static str>, DefaultsError> {
+pub async fn apply_shipped_defaults(
+    store: &Store,
+    expressions: &dyn ExpressionEngine,
+) -> Result<Vec<&'static str>, DefaultsError> {
     let mut applied = Vec::new();
     for shipped in shipped::SHIPPED.iter().filter(|s| s.default) {
         let hash = content_hash(shipped.text);
@@ -370,6 +385,7 @@ pub async fn apply_shipped_defaults(store: &Store) -> Result<Vec<&'static str>, 
             files: None,
             acting_user: None,
             dry_run: false,
+            expressions,
         };
         let report = import(store, request).await?;
         if let Some(error) = report.error {

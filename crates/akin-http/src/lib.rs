@@ -10,6 +10,7 @@ mod extract;
 pub mod flow;
 pub mod format;
 mod health;
+pub mod policy;
 pub mod state;
 
 use std::time::Duration;

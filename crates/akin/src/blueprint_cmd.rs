@@ -35,6 +35,7 @@ pub async fn run(
                 files: file.parent(),
                 acting_user: None,
                 dry_run,
+                expressions: &akin_expr::StarlarkEngine::new(),
             },
         )
         .await?;

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use akin_domain::policy::ExpressionEngine;
 use akin_http::AppState;
 use akin_store::{Db, SECRET_KEY_SETTING, Store};
 use tokio::net::TcpListener;
@@ -36,7 +37,8 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             .setting_or_insert(SECRET_KEY_SETTING, &akin_http::api::new_key())
             .await?;
     }
-    apply_defaults(&store).await;
+    let expressions: Arc<dyn ExpressionEngine> = Arc::new(akin_expr::StarlarkEngine::new());
+    apply_defaults(&store, expressions.as_ref()).await;
     let hasher = Arc::new(Argon2Hasher);
     let settings = BootstrapSettings {
         password: options.bootstrap_password,
@@ -56,6 +58,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         store: store.clone(),
         hasher,
         install_id: install_id.into(),
+        expressions,
     };
     let app = akin_http::router(state);
     tokio::spawn(sweep_sessions(store.clone()));
@@ -78,9 +81,9 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
 /// Applies akin's default flows where they are new or changed. Another node starting at the
 /// same moment may win a race for the same rows, so a failure is tried once more; a
 /// lasting failure is logged and the server still starts (the API works without them).
-async fn apply_defaults(store: &Store) {
+async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
     for attempt in 1..=2 {
-        match akin_http::blueprints::apply_shipped_defaults(store).await {
+        match akin_http::blueprints::apply_shipped_defaults(store, expressions).await {
             Ok(applied) if applied.is_empty() => return,
             Ok(applied) => {
                 tracing::info!(blueprints = ?applied, "applied default blueprints");

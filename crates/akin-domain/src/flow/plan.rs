@@ -41,6 +41,13 @@ pub struct PlannedStage {
     pub name: String,
     pub config: Map<String, Value>,
     pub invalid_response_action: String,
+    /// The binding's policies are checked right before the stage runs (authentik's
+    /// `re_evaluate_policies`, when the binding has any); cleared once they passed.
+    #[serde(default)]
+    pub re_evaluate: bool,
+    /// How the binding's policies combine (`all` / `any`).
+    #[serde(default)]
+    pub policy_engine_mode: String,
 }
 
 impl PlannedStage {
@@ -56,6 +63,8 @@ impl PlannedStage {
             name: "implicit invitation".to_owned(),
             config,
             invalid_response_action: "retry".to_owned(),
+            re_evaluate: false,
+            policy_engine_mode: String::new(),
         }
     }
 }
@@ -93,6 +102,11 @@ impl FlowPlan {
             context: Map::new(),
             token,
         }
+    }
+
+    /// Whether a stage of this kind will run (for example an invitation stage).
+    pub fn has_stage(&self, kind: &str) -> bool {
+        self.stages.iter().any(|s| s.kind == kind)
     }
 
     pub fn current(&self) -> Option<&PlannedStage> {

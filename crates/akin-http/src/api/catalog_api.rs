@@ -21,7 +21,7 @@ use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
 
 /// One model's endpoint.
-struct Endpoint {
+pub(crate) struct Endpoint {
     path: &'static str,
     model: &'static str,
     /// The admin UI's form element, for stage responses.
@@ -123,6 +123,14 @@ static ENDPOINTS: &[Endpoint] = &[
         verbose_plural: "Policy Bindings",
     },
 ];
+
+pub(crate) async fn render_object(
+    state: &AppState,
+    model: &str,
+    object: Map<String, Value>,
+) -> ApiResult<Value> {
+    render(state, endpoint_for(model), object).await
+}
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new().route("/stages/all/", get(all_stages));
@@ -230,7 +238,48 @@ async fn render(
         object.insert("meta_model_name".into(), json!(endpoint.model));
         object.insert("flow_set".into(), Value::Array(flow_set));
     }
+    if endpoint.model == catalog::EXPRESSION_POLICY {
+        let bound_to = state
+            .store
+            .db()
+            .begin()
+            .await?
+            .find_objects(
+                catalog::POLICY_BINDING,
+                &[("policy".to_owned(), object["pk"].clone())],
+            )
+            .await?
+            .len();
+        object.insert("component".into(), json!(endpoint.component));
+        object.insert("verbose_name".into(), json!(endpoint.verbose));
+        object.insert("verbose_name_plural".into(), json!(endpoint.verbose_plural));
+        object.insert("meta_model_name".into(), json!(endpoint.model));
+        object.insert("bound_to".into(), json!(bound_to));
+    }
+    if endpoint.model == catalog::POLICY_BINDING {
+        let policy = match object.get("policy").filter(|p| !p.is_null()) {
+            Some(pk) => {
+                let policy_endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
+                match find(state, policy_endpoint, &shapes_text(pk)).await {
+                    Ok(found) => Box::pin(render(state, policy_endpoint, found)).await?,
+                    Err(_) => Value::Null,
+                }
+            }
+            None => Value::Null,
+        };
+        object.insert("policy_obj".into(), policy);
+        object.entry("group_obj").or_insert(Value::Null);
+        object.entry("user_obj").or_insert(Value::Null);
+    }
     Ok(Value::Object(object))
+}
+
+/// The endpoint serving `model`.
+pub(crate) fn endpoint_for(model: &str) -> &'static Endpoint {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.model == model)
+        .expect("every catalog model has an endpoint")
 }
 
 async fn find(state: &AppState, endpoint: &Endpoint, pk: &str) -> ApiResult<Map<String, Value>> {
@@ -348,6 +397,26 @@ async fn write(
 ) -> ApiResult<Value> {
     let spec = spec(endpoint);
     let fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
+    if endpoint.model == catalog::EXPRESSION_POLICY
+        && let Some(expression) = fields.get("expression").and_then(Value::as_str)
+    {
+        state
+            .expressions
+            .validate(expression)
+            .map_err(|e| ApiError::field("expression", format!("Expression Syntax Error: {e}")))?;
+    }
+    if endpoint.model == catalog::POLICY_BINDING && !partial {
+        let set = ["policy", "group", "user"]
+            .iter()
+            .filter(|k| fields.get(**k).is_some_and(|v| !v.is_null()))
+            .count();
+        if set != 1 {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Only one of 'policy', 'group' or 'user' can be set.",
+            ));
+        }
+    }
     let mut tx = state.store.db().begin().await?;
     for field in spec.fields {
         let (target, values): (&str, Vec<&Value>) = match (field.ty, fields.get(field.name)) {

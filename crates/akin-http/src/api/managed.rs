@@ -85,6 +85,7 @@ async fn run(
             files: None,
             acting_user: Some(caller_pk),
             dry_run: false,
+            expressions: state.expressions.as_ref(),
         },
     )
     .await?;

@@ -5,6 +5,7 @@ mod core;
 mod events;
 mod flows;
 pub mod managed;
+mod policies;
 pub mod shapes;
 mod stages;
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(flows::router())
         .merge(stages::router())
         .merge(catalog_api::router())
+        .merge(policies::router())
         .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

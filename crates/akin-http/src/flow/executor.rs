@@ -11,6 +11,7 @@ use akin_domain::flow::plan::{
 };
 use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, PlannedStage};
 use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
+use akin_domain::policy::EngineMode;
 use akin_domain::stage::prompt::{self, Prompt};
 use akin_domain::stage::user_write::{self, UserWriteConfig};
 use akin_store::ClaimError;
@@ -27,6 +28,7 @@ use super::session::{Session, parse_duration};
 use crate::audit::{self, RequestMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
+use crate::policy;
 use crate::state::AppState;
 
 /// Where a planned prompt stage keeps its prompts' definitions.
@@ -46,6 +48,8 @@ struct Run<'a> {
     raw_query: String,
     slug: String,
     now: OffsetDateTime,
+    /// Who is signed in to this browser session, if anyone.
+    signed_in: Option<i64>,
 }
 
 impl Run<'_> {
@@ -115,6 +119,8 @@ async fn execute(
     let raw_query = form_urlencoded::Serializer::new(String::new())
         .append_pair("query", query.get("query").unwrap_or_default())
         .finish();
+    let secure = is_https(&headers);
+    let mut session = Session::load(state, &headers, now).await?;
     let run = Run {
         state,
         meta: &meta,
@@ -122,10 +128,8 @@ async fn execute(
         raw_query,
         slug,
         now,
+        signed_in: session.user(),
     };
-    let secure = is_https(&headers);
-
-    let mut session = Session::load(state, &headers, now).await?;
 
     // A plan for this flow continues, unless the link carries another invitation: then
     // the old plan (and its data) is dropped and the new invitation starts over.
@@ -163,9 +167,22 @@ async fn execute(
     }
     let mut plan = current.expect("planned above");
 
-    let outcome = match plan.current().cloned() {
-        None => Outcome::Stop(finish(&run)),
-        Some(stage) => run_stage(&run, &mut plan, &stage, &mut session, response).await?,
+    let outcome = loop {
+        match plan.current().cloned() {
+            None => break Outcome::Stop(finish(&run)),
+            // authentik's re_evaluate_policies: a binding whose policies fail now is
+            // skipped; once they passed, the stage keeps running without re-checking.
+            Some(stage) if stage.re_evaluate => {
+                if binding_policies_pass(&run, &plan, &stage).await? {
+                    plan.stages[0].re_evaluate = false;
+                } else {
+                    plan.advance();
+                }
+            }
+            Some(stage) => {
+                break run_stage(&run, &mut plan, &stage, &mut session, response).await?;
+            }
+        }
     };
     let info = plan.info.clone();
     let response = match outcome {
@@ -310,27 +327,6 @@ async fn new_plan(
             Some("flow_not_applicable"),
         )));
     }
-    // Policies bound to the flow decide who may run it. Until akin evaluates policies
-    // (expression policies are the next piece of work), such a flow stays closed rather
-    // than open to everyone: failing closed keeps, for example, the initial-setup flow
-    // from creating administrators once one exists.
-    let mut check = run.state.store.db().begin().await?;
-    let flow_policies = check
-        .find_objects(
-            catalog::POLICY_BINDING,
-            &[("target".to_owned(), flow["pk"].clone())],
-        )
-        .await?;
-    drop(check);
-    if flow_policies
-        .iter()
-        .any(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true))
-    {
-        return Ok(Err(Challenge::denied(
-            "This flow is restricted by policies, which this version of akin cannot evaluate yet.",
-            Some("policies_unsupported"),
-        )));
-    }
     let flow_pk = Uuid::parse_str(flow["pk"].as_str().unwrap_or_default())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut tx = run.state.store.db().begin().await?;
@@ -342,6 +338,7 @@ async fn new_plan(
         .await?;
     bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
     let mut stages = Vec::with_capacity(bindings.len());
+    let mut check_on_plan = Vec::new();
     for binding in bindings {
         let Some((kind, stage)) = crate::blueprints::find_stage(&mut tx, &binding["stage"]).await?
         else {
@@ -368,22 +365,105 @@ async fn new_plan(
             }
             stage.insert(PLANNED_PROMPTS.into(), Value::Array(prompts));
         }
+        let binding_pk = binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok());
+        let has_policies = policy::has_bindings(run.state, &binding["pk"]).await?;
+        let flag =
+            |key: &str, default: bool| binding.get(key).and_then(Value::as_bool).unwrap_or(default);
+        if has_policies && flag("evaluate_on_plan", false) {
+            check_on_plan.extend(binding_pk);
+        }
         stages.push(PlannedStage {
-            binding: binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
+            binding: binding_pk,
             stage: stage["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
             kind: kind.to_owned(),
             name: text(&stage, "name"),
             config: stage,
             invalid_response_action: text(&binding, "invalid_response_action"),
+            re_evaluate: has_policies && flag("re_evaluate_policies", true),
+            policy_engine_mode: text(&binding, "policy_engine_mode"),
         });
     }
-    Ok(Ok(FlowPlan::new(
-        flow_pk,
-        run.slug.clone(),
-        info,
-        stages,
-        token,
-    )))
+    drop(tx);
+    let mut plan = FlowPlan::new(flow_pk, run.slug.clone(), info, stages, token.clone());
+
+    // The invitation is put into effect before flow policies are evaluated, so a policy
+    // on `invitation_in_effect` can make any flow invite-only (DESIGN.md, 7). A token
+    // that is present but unusable is refused with its reason here.
+    if let Some(token) = token.filter(|_| plan.has_stage(INVITATION_STAGE))
+        && let Err(refusal) = put_invitation_in_effect(run, &mut plan, &token).await?
+    {
+        return Ok(Err(Challenge::denied(
+            refusal.message(),
+            Some(refusal.code()),
+        )));
+    }
+
+    let flow_bindings = policy::bindings_of(run.state, &flow["pk"]).await?;
+    if !flow_bindings.is_empty() {
+        let request =
+            policy::flow_request(run.state, run.meta, run.signed_in, &plan.context).await?;
+        let mode = EngineMode::parse(&text(flow, "policy_engine_mode"));
+        let verdict = policy::evaluate(run.state, run.meta, flow_bindings, mode, request).await?;
+        if !verdict.passing {
+            return Ok(Err(flow_denied(run, &plan.info, &verdict.messages)));
+        }
+    }
+
+    // Bindings with evaluate_on_plan: a stage whose policies fail now is left out.
+    for binding in check_on_plan {
+        let Some(stage) = plan
+            .stages
+            .iter()
+            .find(|s| s.binding == Some(binding))
+            .cloned()
+        else {
+            continue;
+        };
+        if !binding_policies_pass(run, &plan, &stage).await? {
+            plan.stages.retain(|s| s.binding != Some(binding));
+        }
+    }
+    Ok(Ok(plan))
+}
+
+/// What a visitor sees when the flow's policies refuse them, by the flow's
+/// `denied_action`: `continue` goes on to `next` (or `/`), `message_continue` does when
+/// there is a `next`, otherwise the policies' messages are shown.
+fn flow_denied(run: &Run<'_>, info: &FlowInfo, messages: &[String]) -> Challenge {
+    let next = run.page_param("next").filter(|n| is_local_path(n));
+    match (info.denied_action.as_str(), next) {
+        ("continue", next) | ("message_continue", next @ Some(_)) => Challenge::Redirect {
+            to: next.unwrap_or("/").to_owned(),
+            final_redirect: true,
+        },
+        _ => {
+            let message = if messages.is_empty() {
+                "Flow does not apply to current user.".to_owned()
+            } else {
+                messages.join("\n")
+            };
+            Challenge::denied(message, Some("flow_not_applicable"))
+        }
+    }
+}
+
+/// Whether the policies bound to `stage`'s flow-stage binding let it run now.
+async fn binding_policies_pass(
+    run: &Run<'_>,
+    plan: &FlowPlan,
+    stage: &PlannedStage,
+) -> ApiResult<bool> {
+    let Some(binding) = stage.binding else {
+        return Ok(true);
+    };
+    let bindings = policy::bindings_of(run.state, &Value::String(binding.to_string())).await?;
+    let request = policy::flow_request(run.state, run.meta, run.signed_in, &plan.context).await?;
+    let mode = EngineMode::parse(&stage.policy_engine_mode);
+    Ok(
+        policy::evaluate(run.state, run.meta, bindings, mode, request)
+            .await?
+            .passing,
+    )
 }
 
 fn refused(refusal: Refusal) -> Outcome {
@@ -447,22 +527,35 @@ async fn invitation_stage(
             refused(Refusal::Missing)
         });
     };
-    let Some(uuid) = invitation::parse_token(&token) else {
-        return Ok(refused(Refusal::NotFound));
+    Ok(match put_invitation_in_effect(run, plan, &token).await? {
+        Ok(()) => Outcome::Next,
+        Err(refusal) => refused(refusal),
+    })
+}
+
+/// Looks the invitation up and, when it may be used in this flow now, puts it into the
+/// plan: `invitation_in_effect`, `invitation`, and its fixed data in `prompt_data`.
+async fn put_invitation_in_effect(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    token: &str,
+) -> ApiResult<Result<(), Refusal>> {
+    let Some(uuid) = invitation::parse_token(token) else {
+        return Ok(Err(Refusal::NotFound));
     };
     let Some(found) = run.state.store.invitation(uuid).await? else {
-        return Ok(refused(Refusal::NotFound));
+        return Ok(Err(Refusal::NotFound));
     };
     if let Err(refusal) = found.check(plan.flow, run.now) {
-        return Ok(refused(refusal));
+        return Ok(Err(refusal));
     }
     plan.context
         .insert(CONTEXT_IN_EFFECT.into(), Value::Bool(true));
     plan.context
         .insert(CONTEXT_INVITATION.into(), found.to_context());
     invitation::deep_merge(plan.prompt_data(), &found.fixed_data);
-    plan.token = Some(token);
-    Ok(Outcome::Next)
+    plan.token = Some(token.to_owned());
+    Ok(Ok(()))
 }
 
 async fn prompt_stage(
@@ -515,6 +608,42 @@ async fn prompt_stage(
             fields,
             errors: checked.errors,
         }));
+    }
+    // The stage's validation policies see the submitted data as `prompt_data`; their
+    // messages come back as errors the person can correct.
+    let validation: Vec<Value> = stage
+        .config
+        .get("validation_policies")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !validation.is_empty() {
+        let bindings = policy::policies_as_bindings(run.state, &validation).await?;
+        let mut context = plan.context.clone();
+        let mut submitted = prompt_data.clone();
+        submitted.extend(checked.data.clone());
+        context.insert(PROMPT_DATA.into(), Value::Object(submitted));
+        let request = policy::flow_request(run.state, run.meta, run.signed_in, &context).await?;
+        let verdict =
+            policy::evaluate(run.state, run.meta, bindings, EngineMode::All, request).await?;
+        if !verdict.passing {
+            let messages = if verdict.messages.is_empty() {
+                vec!["The entered values were not accepted.".to_owned()]
+            } else {
+                verdict.messages
+            };
+            let errors: Vec<Value> = messages
+                .iter()
+                .map(|m| akin_domain::flow::challenge::error_detail(m, "invalid"))
+                .collect();
+            let mut map = Map::new();
+            map.insert("non_field_errors".into(), Value::Array(errors));
+            let fields = prompt::challenge_fields(&prompts, &prompt_data, &fixed);
+            return Ok(Outcome::Challenge(Challenge::Prompt {
+                fields,
+                errors: map,
+            }));
+        }
     }
     plan.prompt_data().extend(checked.data);
     Ok(Outcome::Next)

@@ -215,6 +215,23 @@ impl Store {
         Ok(self.group(uuid).await?)
     }
 
+    /// The groups `user` is in, directly or through a child group (authentik counts a
+    /// member of a child group as a member of its parents): `(uuid, name)` pairs.
+    pub async fn groups_with_ancestors(&self, user: i64) -> StoreResult<Vec<(Uuid, String)>> {
+        let sql = self
+            .db()
+            .sql(
+                "WITH RECURSIVE g(uuid) AS (SELECT group_uuid FROM group_members WHERE user_id = ",
+            )
+            .bind(user)
+            .then(
+                " UNION SELECT gp.parent_uuid FROM group_parents gp JOIN g ON gp.child_uuid = g.uuid) \
+                 SELECT group_uuid, name FROM groups WHERE group_uuid IN (SELECT uuid FROM g) ORDER BY name",
+            );
+        let rows: Vec<(DbUuid, String)> = self.db().fetch_all(sql).await?;
+        Ok(rows.into_iter().map(|(u, n)| (u.0, n)).collect())
+    }
+
     pub async fn delete_group(&self, uuid: Uuid) -> StoreResult<bool> {
         let sql = self
             .db()

@@ -204,6 +204,49 @@ impl Store {
         self.one_user(sql).await
     }
 
+    /// The first user (oldest first) matching every filter, for `ak_user_by(**filters)`.
+    /// Filters name user fields (`username`, `email`, `name`, `pk`, `uuid`, `is_active`,
+    /// `path`, `type`) and `is_superuser`; an unknown field matches nobody.
+    pub async fn user_matching(
+        &self,
+        filters: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<Option<UserEntry>> {
+        use serde_json::Value;
+        let mut sql = select_users(self.db().backend());
+        sql.push(" WHERE 1 = 1");
+        for (field, value) in filters {
+            let column = match field.as_str() {
+                "username" => "u.username",
+                "email" => "u.email",
+                "name" => "u.name",
+                "path" => "u.path",
+                "type" => "u.type",
+                "uuid" => "u.uuid",
+                "pk" | "id" => "u.id",
+                "is_active" => "u.is_active",
+                "is_superuser" => IS_SUPERUSER,
+                _ => return Ok(None),
+            };
+            match value {
+                Value::String(text) => {
+                    sql.push(" AND ").push(column).push(" = ").arg(text.clone());
+                }
+                Value::Number(n) if n.is_i64() => {
+                    sql.push(" AND ")
+                        .push(column)
+                        .push(" = ")
+                        .arg(n.as_i64().unwrap_or_default());
+                }
+                Value::Bool(b) => {
+                    sql.push(" AND ").push(column).push(" = ").arg(*b);
+                }
+                _ => return Ok(None),
+            }
+        }
+        sql.push(" ORDER BY u.id LIMIT 1");
+        self.one_user(sql).await
+    }
+
     /// Whether any user is a superuser.
     pub async fn has_superuser(&self) -> StoreResult<bool> {
         let sql = self.db().sql(SUPERUSER_GROUPS).then(

@@ -87,7 +87,7 @@ impl Browser {
     }
 }
 
-async fn import(env: &TestEnv, yaml: &str) {
+pub async fn import(env: &TestEnv, yaml: &str) {
     let form = Form::new().part(
         "file",
         Part::bytes(yaml.as_bytes().to_vec()).file_name("b.yaml"),
@@ -113,7 +113,7 @@ pub async fn two_stage_flow(env: &TestEnv) {
 }
 
 /// Creates an invitation through a blueprint; returns its uuid.
-async fn invitation(env: &TestEnv, name: &str, attrs: &str) -> String {
+pub async fn invitation(env: &TestEnv, name: &str, attrs: &str) -> String {
     import(env, &format!("version: 1\nentries:\n  - model: authentik_stages_invitation.invitation\n    identifiers: {{name: {name}}}\n    attrs: {attrs}\n")).await;
     // Names are not unique in general, but these tests give each its own.
     let sql: &'static str = Box::leak(
@@ -123,7 +123,8 @@ async fn invitation(env: &TestEnv, name: &str, attrs: &str) -> String {
     env.db.text(sql).await
 }
 
-const FOR_ENROLLMENT: &str = "flow: !Find [authentik_flows.flow, [slug, default-enrollment-flow]]";
+pub const FOR_ENROLLMENT: &str =
+    "flow: !Find [authentik_flows.flow, [slug, default-enrollment-flow]]";
 
 pub fn credentials(username: &str) -> Value {
     json!({"component": "ak-stage-prompt", "username": username, "password": "Corr3ct-horse", "password_repeat": "Corr3ct-horse"})

@@ -12,7 +12,6 @@ on_both_backends!(
     akadmin_signs_in_through_the_default_flow,
     failed_attempts_cancel_the_flow,
     authentik_password_hashes_still_work,
-    flows_guarded_by_policies_stay_closed,
     the_signed_in_session_calls_the_api_with_csrf_protection,
     remember_me_lengthens_the_session,
     signing_in_can_end_other_sessions,
@@ -133,19 +132,6 @@ async fn authentik_password_hashes_still_work(backend: Backend) {
         hash.starts_with("$argon2id$"),
         "rehashed on sign-in: {hash}"
     );
-}
-
-/// The initial-setup flow is guarded by a policy; akin cannot evaluate policies yet, so the
-/// flow must refuse everyone rather than let anyone create an administrator.
-async fn flows_guarded_by_policies_stay_closed(backend: Backend) {
-    let env = start(&backend).await;
-    let browser = Browser::new(&env.app, "initial-setup", "");
-    let challenge = browser.challenge().await;
-    assert_eq!(
-        (challenge["component"].as_str(), challenge["code"].as_str()),
-        (Some("ak-stage-access-denied"), Some("policies_unsupported"))
-    );
-    assert_eq!(env.db.number("SELECT COUNT(*) FROM users").await, 1);
 }
 
 async fn the_signed_in_session_calls_the_api_with_csrf_protection(backend: Backend) {

@@ -36,6 +36,7 @@ mod flows;
 mod groups;
 mod invitations;
 mod login;
+mod policies;
 mod python_client;
 mod server;
 mod tokens;

@@ -1,0 +1,200 @@
+//! `/api/v3/policies/all/`: every policy with its base fields, and
+//! `POST /api/v3/policies/all/{pk}/test/`, which lets an administrator try a policy as a
+//! given user with a given context.
+
+use akin_domain::catalog;
+use akin_domain::list::{Page, Pagination};
+use akin_domain::policy::{MAX_TIMEOUT, PolicyRequest};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::api::catalog_api::render_object;
+use crate::api::shapes;
+use crate::audit::RequestMeta;
+use crate::auth::Superuser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
+use crate::format::datetime;
+use crate::policy;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/policies/all/", get(list))
+        .route("/policies/all/{pk}/", get(retrieve))
+        .route("/policies/all/{pk}/test/", post(test))
+}
+
+/// The fields authentik's polymorphic policy list shows.
+const BASE_FIELDS: &[&str] = &[
+    "pk",
+    "name",
+    "execution_logging",
+    "component",
+    "verbose_name",
+    "verbose_name_plural",
+    "meta_model_name",
+    "bound_to",
+];
+
+async fn base(state: &AppState, object: Map<String, Value>) -> ApiResult<Value> {
+    let mut full = render_object(state, catalog::EXPRESSION_POLICY, object).await?;
+    if let Value::Object(map) = &mut full {
+        map.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
+    }
+    Ok(full)
+}
+
+async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
+    if uuid::Uuid::parse_str(pk).is_err() {
+        return Err(ApiError::NotFound("Policy"));
+    }
+    state
+        .store
+        .db()
+        .begin()
+        .await?
+        .find_objects(
+            catalog::EXPRESSION_POLICY,
+            &[("pk".to_owned(), Value::String(pk.to_owned()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("Policy"))
+}
+
+async fn list(
+    _: Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let query = q.list_query("name")?;
+    let mut policies = state
+        .store
+        .db()
+        .begin()
+        .await?
+        .find_objects(catalog::EXPRESSION_POLICY, &[])
+        .await?;
+    let name = |o: &Map<String, Value>| {
+        o.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
+        policies.retain(|o| name(o).to_lowercase().contains(&term));
+    }
+    policies.sort_by_key(|o| name(o));
+    if query
+        .ordering
+        .first()
+        .is_some_and(|k| k.field == "name" && k.descending)
+    {
+        policies.reverse();
+    }
+    let pagination = Pagination::compute(query.page, policies.len() as u64)
+        .map_err(|_| ApiError::InvalidPage)?;
+    let mut results = Vec::new();
+    for object in policies
+        .into_iter()
+        .skip(query.page.offset() as usize)
+        .take(query.page.page_size as usize)
+    {
+        results.push(base(&state, object).await?);
+    }
+    Ok(Json(shapes::paginated(
+        Page {
+            pagination,
+            results,
+        },
+        |v| v,
+    )))
+}
+
+async fn retrieve(
+    _: Superuser,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let object = find(&state, &pk).await?;
+    Ok(Json(base(&state, object).await?))
+}
+
+/// `{"user": pk, "context": {...}}` → `{"passing", "messages", "log_messages"}`.
+async fn test(
+    _: Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let object = find(&state, &pk).await?;
+    let user_pk = match body.get("user") {
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
+        Some(_) => return Err(ApiError::field("user", "A valid integer is required.")),
+        None => return Err(ApiError::field("user", "This field is required.")),
+    };
+    let Some(user) = policy::policy_user(&state, user_pk).await? else {
+        return Err(ApiError::field(
+            "user",
+            format!("Invalid pk \"{user_pk}\" - object does not exist."),
+        ));
+    };
+    let context = match body.get("context") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(context)) => context.clone(),
+        Some(_) => {
+            return Err(ApiError::field(
+                "context",
+                "Expected a dictionary of items.",
+            ));
+        }
+    };
+    let request = PolicyRequest {
+        user: user.to_value(),
+        context,
+        http: None,
+    };
+    let expression = object
+        .get("expression")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = object
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let verdict =
+        policy::evaluate_expression(&state, &meta, name, expression, request, MAX_TIMEOUT).await?;
+    let mut messages = verdict.messages;
+    messages.extend(verdict.error.clone());
+    let logs = verdict.log_messages;
+    let now = datetime(OffsetDateTime::now_utc());
+    let log_messages: Vec<Value> = logs
+        .into_iter()
+        .map(|line| {
+            let (level, event) = match line.split_once(": ") {
+                Some((level, event)) if ["debug", "info", "warning", "error"].contains(&level) => {
+                    (level.to_owned(), event.to_owned())
+                }
+                _ => ("info".to_owned(), line),
+            };
+            json!({
+                "timestamp": now,
+                "log_level": level,
+                "logger": "authentik.policies.expression",
+                "event": event,
+                "attributes": {},
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "passing": verdict.passing && verdict.error.is_none(),
+        "messages": messages,
+        "log_messages": log_messages,
+    })))
+}

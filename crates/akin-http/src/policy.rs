@@ -1,0 +1,349 @@
+//! Evaluating policy bindings for a target (a flow, a flow-stage binding) or a list of
+//! policies (a prompt stage's validation policies): loads what the domain's engine needs,
+//! runs expressions on a blocking thread, records `policy_exception` events.
+
+use std::time::Duration;
+
+use akin_domain::catalog;
+use akin_domain::event::EventAction;
+use akin_domain::policy::{
+    self, Binding, BindingSubject, EngineMode, ExpressionEngine, PolicyDirectory, PolicyRequest,
+    PolicyUser, PolicyVerdict,
+};
+use akin_store::Store;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use tokio::runtime::Handle;
+use uuid::Uuid;
+
+use crate::audit::{self, RequestMeta};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A user as policies see them, groups (with parents) included.
+pub async fn policy_user(state: &AppState, pk: i64) -> ApiResult<Option<PolicyUser>> {
+    let Some(entry) = state.store.user_by_pk(pk).await? else {
+        return Ok(None);
+    };
+    let groups = state.store.groups_with_ancestors(pk).await?;
+    Ok(Some(to_policy_user(entry, groups)))
+}
+
+fn to_policy_user(entry: akin_domain::user::UserEntry, groups: Vec<(Uuid, String)>) -> PolicyUser {
+    PolicyUser {
+        pk: entry.user.pk,
+        username: entry.user.username,
+        name: entry.user.name,
+        email: entry.user.email,
+        is_active: entry.user.is_active,
+        is_superuser: entry.is_superuser,
+        attributes: entry
+            .user
+            .attributes
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        groups: groups.into_iter().map(|(_, name)| name).collect(),
+        path: entry.user.path,
+        user_type: entry.user.user_type.as_str().to_owned(),
+    }
+}
+
+/// The request policies see in a flow: the pending user (else the signed-in one), the
+/// plan's context with `pending_user` as a user, and the HTTP request.
+pub async fn flow_request(
+    state: &AppState,
+    meta: &RequestMeta,
+    signed_in: Option<i64>,
+    context: &Map<String, Value>,
+) -> ApiResult<PolicyRequest> {
+    let pending = context
+        .get(akin_domain::flow::plan::PENDING_USER)
+        .and_then(Value::as_i64);
+    let mut context = context.clone();
+    let mut user = Value::Null;
+    if let Some(pk) = pending.or(signed_in)
+        && let Some(found) = policy_user(state, pk).await?
+    {
+        user = found.to_value();
+        if pending.is_some() {
+            context.insert(akin_domain::flow::plan::PENDING_USER.into(), user.clone());
+        }
+    }
+    Ok(PolicyRequest {
+        user,
+        context,
+        http: Some(policy::HttpRequestInfo {
+            path: meta.path.clone(),
+            method: meta.method.clone(),
+            headers: Map::new(),
+            client_ip: meta.client_ip.clone().unwrap_or_default(),
+        }),
+    })
+}
+
+/// An expression policy's stored row as a binding subject.
+fn expression_subject(row: &Map<String, Value>) -> BindingSubject {
+    BindingSubject::Expression {
+        name: text(row, "name"),
+        expression: text(row, "expression"),
+    }
+}
+
+fn text(row: &Map<String, Value>, key: &str) -> String {
+    row.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The policy bindings of `target`, as the engine needs them.
+pub async fn bindings_of(state: &AppState, target: &Value) -> ApiResult<Vec<Binding>> {
+    let mut tx = state.store.db().begin().await?;
+    let rows = tx
+        .find_objects(
+            catalog::POLICY_BINDING,
+            &[("target".to_owned(), target.clone())],
+        )
+        .await?;
+    let mut bindings = Vec::with_capacity(rows.len());
+    for row in rows {
+        let subject = if let Some(policy) = row.get("policy").filter(|p| !p.is_null()) {
+            let Some(found) = tx
+                .find_objects(
+                    catalog::EXPRESSION_POLICY,
+                    &[("pk".to_owned(), policy.clone())],
+                )
+                .await?
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            expression_subject(&found)
+        } else if let Some(group) = row.get("group").and_then(Value::as_str) {
+            BindingSubject::Group(group.to_owned())
+        } else if let Some(user) = row.get("user").and_then(Value::as_i64) {
+            BindingSubject::User(user)
+        } else {
+            continue;
+        };
+        bindings.push(Binding {
+            subject,
+            order: row.get("order").and_then(Value::as_i64).unwrap_or_default(),
+            negate: row.get("negate").and_then(Value::as_bool).unwrap_or(false),
+            enabled: row.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+            timeout: Duration::from_secs(
+                row.get("timeout")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
+            failure_result: row
+                .get("failure_result")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        });
+    }
+    Ok(policy::active(bindings))
+}
+
+/// Whether `target` has any enabled policy binding (cheap: decides whether to evaluate).
+pub async fn has_bindings(state: &AppState, target: &Value) -> ApiResult<bool> {
+    let rows = state
+        .store
+        .db()
+        .begin()
+        .await?
+        .find_objects(
+            catalog::POLICY_BINDING,
+            &[("target".to_owned(), target.clone())],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .any(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true)))
+}
+
+/// Expression policies by pk, as bindings that pass when the policy passes (a prompt
+/// stage's `validation_policies`).
+pub async fn policies_as_bindings(state: &AppState, pks: &[Value]) -> ApiResult<Vec<Binding>> {
+    let mut tx = state.store.db().begin().await?;
+    let mut bindings = Vec::new();
+    for (order, pk) in pks.iter().enumerate() {
+        if let Some(row) = tx
+            .find_objects(catalog::EXPRESSION_POLICY, &[("pk".to_owned(), pk.clone())])
+            .await?
+            .into_iter()
+            .next()
+        {
+            bindings.push(Binding {
+                subject: expression_subject(&row),
+                order: order as i64,
+                negate: false,
+                enabled: true,
+                timeout: Duration::from_secs(30),
+                failure_result: false,
+            });
+        }
+    }
+    Ok(bindings)
+}
+
+/// Evaluates `bindings` for `request` and combines them with `mode`.
+pub async fn evaluate(
+    state: &AppState,
+    meta: &RequestMeta,
+    bindings: Vec<Binding>,
+    mode: EngineMode,
+    request: PolicyRequest,
+) -> ApiResult<PolicyVerdict> {
+    if bindings.is_empty() {
+        return Ok(PolicyVerdict::pass());
+    }
+    let user_pk = request.user.get("pk").and_then(Value::as_i64);
+    let groups: Vec<String> = match user_pk {
+        Some(pk) => state
+            .store
+            .groups_with_ancestors(pk)
+            .await?
+            .into_iter()
+            .map(|(uuid, _)| uuid.to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    let directory = directory(state);
+    let engine = state.expressions.clone();
+    let (results, failures) = tokio::task::spawn_blocking(move || {
+        let mut results = Vec::with_capacity(bindings.len());
+        let mut failures = Vec::new();
+        for binding in &bindings {
+            let verdict = match &binding.subject {
+                BindingSubject::Expression { name, expression } => {
+                    let verdict =
+                        engine.evaluate(expression, &request, &directory, binding.timeout);
+                    if let Some(error) = &verdict.error {
+                        failures.push((name.clone(), error.clone()));
+                    }
+                    verdict
+                }
+                BindingSubject::Group(group) => PolicyVerdict {
+                    passing: groups.iter().any(|g| g == group),
+                    ..PolicyVerdict::default()
+                },
+                BindingSubject::User(pk) => PolicyVerdict {
+                    passing: user_pk == Some(*pk),
+                    ..PolicyVerdict::default()
+                },
+            };
+            results.push(binding.result(verdict));
+        }
+        (results, failures)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (name, message) in failures {
+        record_exception(state, meta, &name, &message).await;
+    }
+    Ok(policy::combine(mode, &results))
+}
+
+/// Runs one expression as it is (no binding), keeping its log lines: the policy test.
+pub async fn evaluate_expression(
+    state: &AppState,
+    meta: &RequestMeta,
+    name: &str,
+    expression: &str,
+    request: PolicyRequest,
+    timeout: Duration,
+) -> ApiResult<PolicyVerdict> {
+    let directory = directory(state);
+    let engine = state.expressions.clone();
+    let expression = expression.to_owned();
+    let verdict = tokio::task::spawn_blocking(move || {
+        engine.evaluate(&expression, &request, &directory, timeout)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let Some(error) = &verdict.error {
+        record_exception(state, meta, name, error).await;
+    }
+    Ok(verdict)
+}
+
+async fn record_exception(state: &AppState, meta: &RequestMeta, name: &str, message: &str) {
+    audit::record_event(
+        state,
+        meta,
+        EventAction::PolicyException,
+        None,
+        json!({"message": message, "policy": {"name": name}}),
+    )
+    .await;
+}
+
+fn directory(state: &AppState) -> StoreDirectory {
+    StoreDirectory {
+        store: state.store.clone(),
+        engine: state.expressions.clone(),
+        handle: Handle::current(),
+    }
+}
+
+/// What expressions may look up, answered from the store on the evaluating (blocking)
+/// thread.
+struct StoreDirectory {
+    store: Store,
+    engine: Arc<dyn ExpressionEngine>,
+    handle: Handle,
+}
+
+impl PolicyDirectory for StoreDirectory {
+    fn user_by(&self, filters: &Map<String, Value>) -> Option<PolicyUser> {
+        self.handle.block_on(async {
+            let entry = self.store.user_matching(filters).await.ok()??;
+            let groups = self.store.groups_with_ancestors(entry.user.pk).await.ok()?;
+            Some(to_policy_user(entry, groups))
+        })
+    }
+
+    fn is_group_member(&self, user: i64, filters: &Map<String, Value>) -> bool {
+        let Ok(groups) = self.handle.block_on(self.store.groups_with_ancestors(user)) else {
+            return false;
+        };
+        groups.iter().any(|(uuid, name)| {
+            filters.iter().all(|(field, value)| match field.as_str() {
+                "name" => value.as_str() == Some(name.as_str()),
+                "pk" | "group_uuid" | "uuid" => value
+                    .as_str()
+                    .and_then(|v| Uuid::parse_str(v).ok())
+                    .is_some_and(|v| v == *uuid),
+                _ => false,
+            })
+        })
+    }
+
+    fn call_policy(&self, name: &str, request: &PolicyRequest) -> Option<PolicyVerdict> {
+        let row = self.handle.block_on(async {
+            self.store
+                .db()
+                .begin()
+                .await
+                .ok()?
+                .find_objects(
+                    catalog::EXPRESSION_POLICY,
+                    &[("name".to_owned(), Value::String(name.to_owned()))],
+                )
+                .await
+                .ok()?
+                .into_iter()
+                .next()
+        })?;
+        Some(self.engine.evaluate(
+            &text(&row, "expression"),
+            request,
+            self,
+            policy::MAX_TIMEOUT,
+        ))
+    }
+}

@@ -1,0 +1,399 @@
+//! Expression policies through the real server: saving (with syntax checks), the policy
+//! test endpoint, flow-level policies (invite-only enrollment), binding policies that skip
+//! a stage, prompt validation policies, and hostile expressions.
+
+use akin_testkit::{Backend, TestEnv};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::flows::{Browser, FOR_ENROLLMENT, credentials, invitation, two_stage_flow};
+use crate::{admin_get, admin_json, start};
+
+on_both_backends!(
+    expressions_are_checked_when_saved,
+    administrators_can_test_a_policy,
+    a_flow_policy_makes_enrollment_invite_only,
+    a_failing_binding_policy_skips_its_stage,
+    validation_policies_send_messages_back_to_the_form,
+    hostile_expressions_fail_without_harming_the_server,
+    initial_setup_closes_once_an_administrator_exists,
+);
+
+const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
+
+async fn create_policy(env: &TestEnv, name: &str, expression: &str) -> String {
+    let (status, body) = admin_json(
+        env,
+        Method::POST,
+        "/api/v3/policies/expression/",
+        json!({"name": name, "expression": expression}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["pk"].as_str().unwrap().to_owned()
+}
+
+async fn bind(env: &TestEnv, target: &str, binding: Value) {
+    let mut body = json!({"target": target, "order": 0});
+    body.as_object_mut()
+        .unwrap()
+        .extend(binding.as_object().unwrap().clone());
+    let (status, body) = admin_json(env, Method::POST, "/api/v3/policies/bindings/", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+async fn enrollment_flow_pk(env: &TestEnv) -> String {
+    let (_, flows) = admin_get(env, "/api/v3/flows/instances/?slug=default-enrollment-flow").await;
+    flows["results"][0]["pk"].as_str().unwrap().to_owned()
+}
+
+async fn expressions_are_checked_when_saved(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/expression/",
+        json!({"name": "loops", "expression": "x = 0\nwhile x < 3:\n    x += 1\nreturn True"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["expression"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("Expression Syntax Error: line 2, column 1:")
+            && message.contains("for i in range"),
+        "{message}"
+    );
+
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/expression/",
+        json!({"name": "broken", "expression": "return (1 +"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["expression"][0].as_str().unwrap().contains("line 1"));
+
+    let pk = create_policy(&env, "fine", INVITE_ONLY).await;
+    let (status, body) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/policies/expression/{pk}/"),
+        json!({"expression": "import os"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, stored) = admin_get(&env, &format!("/api/v3/policies/expression/{pk}/")).await;
+    assert_eq!(stored["expression"], INVITE_ONLY, "nothing half-saved");
+
+    // Blueprints are checked the same way, and nothing of a refused import is kept.
+    let yaml = "version: 1\nentries:\n  - model: authentik_policies_expression.expressionpolicy\n    identifiers: {name: from-blueprint}\n    attrs: {expression: 'try:\\n    pass\\nexcept:\\n    pass'}\n";
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(yaml.as_bytes().to_vec()).file_name("p.yaml"),
+    );
+    let response = env
+        .app
+        .admin(Method::POST, "/api/v3/managed/blueprints/import/")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["success"], false);
+    assert!(
+        report["logs"]
+            .to_string()
+            .contains("exceptions are not available"),
+        "{report}"
+    );
+    let (_, all) = admin_get(&env, "/api/v3/policies/all/").await;
+    let names: Vec<&str> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"fine") && !names.contains(&"from-blueprint"),
+        "{names:?}"
+    );
+}
+
+async fn administrators_can_test_a_policy(backend: Backend) {
+    let env = start(&backend).await;
+    let pk = create_policy(
+        &env,
+        "domain",
+        "ak_logger.info('checking', request.user.username)\n\
+         if not context.get('email', '').endswith('@example.com'):\n\
+         \x20   ak_message('Only example.com addresses.')\n\
+         \x20   return False\n\
+         return ak_is_group_member(request.user, name='akin Admins')",
+    )
+    .await;
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let test = |context: Value| {
+        let env = &env;
+        let pk = pk.clone();
+        async move {
+            let (status, body) = admin_json(
+                env,
+                Method::POST,
+                &format!("/api/v3/policies/all/{pk}/test/"),
+                json!({"user": akadmin, "context": context}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let refused = test(json!({"email": "eve@evil.test"})).await;
+    assert_eq!(refused["passing"], false);
+    assert_eq!(refused["messages"], json!(["Only example.com addresses."]));
+    assert_eq!(refused["log_messages"][0]["event"], "checking akadmin");
+    assert_eq!(refused["log_messages"][0]["log_level"], "info");
+    let passed = test(json!({"email": "ann@example.com"})).await;
+    assert_eq!(passed["passing"], true, "{passed}");
+
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/policies/all/{pk}/test/"),
+        json!({"user": 999999}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/all/not-a-uuid/test/",
+        json!({"user": akadmin}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = admin_get(&env, &format!("/api/v3/policies/all/{pk}/")).await;
+    assert_eq!(
+        (listed["name"].as_str(), listed["bound_to"].as_i64()),
+        (Some("domain"), Some(0))
+    );
+}
+
+async fn a_flow_policy_makes_enrollment_invite_only(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = enrollment_flow_pk(&env).await;
+    let policy = create_policy(&env, "invite-only", INVITE_ONLY).await;
+    bind(&env, &flow, json!({"policy": policy})).await;
+
+    let stranger = Browser::new(&env.app, "default-enrollment-flow", "");
+    let denied = stranger.challenge().await;
+    assert_eq!(
+        (denied["component"].as_str(), denied["code"].as_str()),
+        (Some("ak-stage-access-denied"), Some("flow_not_applicable"))
+    );
+
+    let token = invitation(&env, "invited", &format!("{{{FOR_ENROLLMENT}}}")).await;
+    let invited = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={token}"),
+    );
+    assert_eq!(invited.challenge().await["component"], "ak-stage-prompt");
+    invited.answer(credentials("invited-user")).await;
+    let done = invited
+        .answer(
+            json!({"component": "ak-stage-prompt", "name": "Invited", "email": "i@example.com"}),
+        )
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+
+    // A bad token keeps its own reason rather than the policy's generic refusal.
+    let forged = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        "itoken=00000000-0000-0000-0000-000000000000",
+    );
+    assert_eq!(forged.challenge().await["code"], "invitation_not_found");
+
+    // Disabled bindings do not count; negated ones flip the result.
+    let (_, bindings) = admin_get(&env, &format!("/api/v3/policies/bindings/?target={flow}")).await;
+    let binding = bindings["results"][0]["pk"].as_str().unwrap().to_owned();
+    admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/policies/bindings/{binding}/"),
+        json!({"enabled": false}),
+    )
+    .await;
+    let open = Browser::new(&env.app, "default-enrollment-flow", "");
+    assert_eq!(open.challenge().await["component"], "ak-stage-prompt");
+    admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/policies/bindings/{binding}/"),
+        json!({"enabled": true, "negate": true}),
+    )
+    .await;
+    let negated = Browser::new(&env.app, "default-enrollment-flow", "");
+    assert_eq!(negated.challenge().await["component"], "ak-stage-prompt");
+}
+
+async fn a_failing_binding_policy_skips_its_stage(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = enrollment_flow_pk(&env).await;
+    // The second prompt stage (name, email) runs only for usernames starting with "staff-".
+    let (_, bindings) = admin_get(&env, &format!("/api/v3/flows/bindings/?target={flow}")).await;
+    let second = bindings["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["order"] == 11)
+        .unwrap()["pk"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The blueprint turns re-evaluation off; without it (or evaluate_on_plan) authentik
+    // never looks at a binding's policies.
+    let (status, body) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/flows/bindings/{second}/"),
+        json!({"re_evaluate_policies": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let policy = create_policy(
+        &env,
+        "staff-only",
+        "return context['prompt_data']['username'].startswith('staff-')",
+    )
+    .await;
+    bind(&env, &second, json!({"policy": policy})).await;
+
+    let guest = Browser::new(&env.app, "default-enrollment-flow", "");
+    guest.challenge().await;
+    let after = guest.answer(credentials("guest")).await;
+    assert_eq!(
+        after["component"], "xak-flow-redirect",
+        "name/email skipped: {after}"
+    );
+
+    let staff = Browser::new(&env.app, "default-enrollment-flow", "");
+    staff.challenge().await;
+    let after = staff.answer(credentials("staff-ann")).await;
+    assert_eq!(after["component"], "ak-stage-prompt", "{after}");
+}
+
+async fn validation_policies_send_messages_back_to_the_form(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let policy = create_policy(
+        &env,
+        "company-email",
+        "if not context['prompt_data'].get('email', '').endswith('@example.com'):\n\
+         \x20   ak_message('Use your example.com address.')\n\
+         \x20   return False\n\
+         return True",
+    )
+    .await;
+    let (_, stages) = admin_get(
+        &env,
+        "/api/v3/stages/prompt/stages/?name=default-enrollment-prompt-second",
+    )
+    .await;
+    let stage = stages["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, body) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/stages/prompt/stages/{stage}/"),
+        json!({"validation_policies": [policy]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let browser = Browser::new(&env.app, "default-enrollment-flow", "");
+    browser.challenge().await;
+    browser.answer(credentials("val")).await;
+    let refused = browser
+        .answer(json!({"component": "ak-stage-prompt", "name": "Val", "email": "val@gmail.test"}))
+        .await;
+    assert_eq!(
+        refused["response_errors"]["non_field_errors"][0]["string"],
+        "Use your example.com address.",
+        "{refused}"
+    );
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "name": "Val", "email": "val@example.com"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+async fn hostile_expressions_fail_without_harming_the_server(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = enrollment_flow_pk(&env).await;
+    for (name, expression) in [
+        ("spin", "for i in range(1000000000):\n    pass\nreturn True"),
+        ("recurse", "def f(n):\n    return f(n + 1)\nreturn f(0)"),
+        ("huge", "s = 'x' * 1000000000\nreturn True"),
+    ] {
+        let policy = create_policy(&env, name, expression).await;
+        bind(&env, &flow, json!({"policy": policy, "timeout": 1})).await;
+        let browser = Browser::new(&env.app, "default-enrollment-flow", "");
+        let denied = browser.challenge().await;
+        assert_eq!(denied["code"], "flow_not_applicable", "{name}: {denied}");
+        let (_, bindings) =
+            admin_get(&env, &format!("/api/v3/policies/bindings/?target={flow}")).await;
+        for binding in bindings["results"].as_array().unwrap() {
+            admin_json(
+                &env,
+                Method::DELETE,
+                &format!(
+                    "/api/v3/policies/bindings/{}/",
+                    binding["pk"].as_str().unwrap()
+                ),
+                json!({}),
+            )
+            .await;
+        }
+    }
+    let (_, events) = admin_get(&env, "/api/v3/events/events/?action=policy_exception").await;
+    assert_eq!(events["pagination"]["count"], 3, "{events}");
+    // There is no file access to try: unknown names are refused when the policy is saved.
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/expression/",
+        json!({"name": "files", "expression": "return open('/etc/passwd').read()"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["expression"][0]
+            .as_str()
+            .unwrap()
+            .contains("`open` not found")
+    );
+    let health = reqwest::get(format!("{}/-/health/live/", env.app.base_url))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    let browser = Browser::new(&env.app, "default-enrollment-flow", "");
+    assert_eq!(browser.challenge().await["component"], "ak-stage-prompt");
+}
+
+/// The shipped initial-setup flow is open only while no active administrator exists; the
+/// test server's akadmin is one.
+async fn initial_setup_closes_once_an_administrator_exists(backend: Backend) {
+    let env = start(&backend).await;
+    let browser = Browser::new(&env.app, "initial-setup", "");
+    let challenge = browser.challenge().await;
+    assert_eq!(
+        (challenge["component"].as_str(), challenge["code"].as_str()),
+        (Some("ak-stage-access-denied"), Some("flow_not_applicable"))
+    );
+    assert_eq!(env.db.number("SELECT COUNT(*) FROM users").await, 1);
+}
