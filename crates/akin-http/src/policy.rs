@@ -149,12 +149,10 @@ pub async fn bindings_of(state: &AppState, target: &Value) -> ApiResult<Vec<Bind
 }
 
 /// Whether `target` has any enabled policy binding (cheap: decides whether to evaluate).
-pub async fn has_bindings(state: &AppState, target: &Value) -> ApiResult<bool> {
-    let rows = state
-        .store
-        .db()
-        .begin()
-        .await?
+/// Reads through the caller's transaction: taking a second connection while holding one
+/// would deadlock once every pooled connection is held by a waiting request.
+pub async fn has_bindings(tx: &mut akin_store::Tx, target: &Value) -> ApiResult<bool> {
+    let rows = tx
         .find_objects(
             catalog::POLICY_BINDING,
             &[("target".to_owned(), target.clone())],

@@ -366,7 +366,7 @@ async fn new_plan(
             stage.insert(PLANNED_PROMPTS.into(), Value::Array(prompts));
         }
         let binding_pk = binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok());
-        let has_policies = policy::has_bindings(run.state, &binding["pk"]).await?;
+        let has_policies = policy::has_bindings(&mut tx, &binding["pk"]).await?;
         let flag =
             |key: &str, default: bool| binding.get(key).and_then(Value::as_bool).unwrap_or(default);
         if has_policies && flag("evaluate_on_plan", false) {

@@ -458,35 +458,30 @@ async fn a_single_use_invitation_yields_exactly_one_account_under_a_race(backend
 }
 
 /// Runs futures concurrently on this task (no extra dependency for a join).
-async fn futures_join_all<F: std::future::Future<Output = Value>>(
+/// Runs futures concurrently on this task; returns their outputs in order.
+pub async fn futures_join_all<T, F: std::future::Future<Output = T>>(
     futures: impl Iterator<Item = F>,
-) -> Vec<Value> {
-    let handles: Vec<_> = futures.map(Box::pin).collect();
-    let mut results = Vec::with_capacity(handles.len());
-    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> = handles.into_iter().map(Some).collect();
-    let mut done: Vec<Option<Value>> = (0..pending.len()).map(|_| None).collect();
+) -> Vec<T> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<T>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (i, slot) in pending.iter_mut().enumerate() {
-            if let Some(fut) = slot {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        done[i] = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => all = false,
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
                 }
             }
         }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
+        if pending {
             std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
         }
     })
     .await;
-    results.extend(done.into_iter().map(|v| v.expect("finished")));
-    results
+    outputs.into_iter().map(Option::unwrap).collect()
 }
 
 async fn invalid_responses_can_restart_the_flow(backend: Backend) {

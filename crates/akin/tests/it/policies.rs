@@ -6,7 +6,9 @@ use akin_testkit::{Backend, TestEnv};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::flows::{Browser, FOR_ENROLLMENT, credentials, invitation, two_stage_flow};
+use crate::flows::{
+    Browser, FOR_ENROLLMENT, credentials, futures_join_all, invitation, two_stage_flow,
+};
 use crate::{admin_get, admin_json, start};
 
 on_both_backends!(
@@ -17,6 +19,7 @@ on_both_backends!(
     validation_policies_send_messages_back_to_the_form,
     hostile_expressions_fail_without_harming_the_server,
     initial_setup_closes_once_an_administrator_exists,
+    many_visitors_at_once_do_not_exhaust_the_pool,
 );
 
 const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
@@ -396,4 +399,55 @@ async fn initial_setup_closes_once_an_administrator_exists(backend: Backend) {
         (Some("ak-stage-access-denied"), Some("flow_not_applicable"))
     );
     assert_eq!(env.db.number("SELECT COUNT(*) FROM users").await, 1);
+}
+
+/// Far more simultaneous requests than pooled connections (4 on SQLite): a handler that
+/// holds one connection while waiting for a second would hang them all until the request
+/// timeout. Planning a flow whose bindings have policies, and listing invitations with
+/// their creators, are the paths that read the most.
+async fn many_visitors_at_once_do_not_exhaust_the_pool(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = enrollment_flow_pk(&env).await;
+    let (_, bindings) = admin_get(&env, &format!("/api/v3/flows/bindings/?target={flow}")).await;
+    let policy = create_policy(&env, "everyone", "return True").await;
+    for binding in bindings["results"].as_array().unwrap() {
+        bind(
+            &env,
+            binding["pk"].as_str().unwrap(),
+            json!({"policy": policy.clone()}),
+        )
+        .await;
+    }
+    bind(&env, &flow, json!({"policy": policy.clone()})).await;
+    for n in 0..5 {
+        invitation(&env, &format!("crowd{n}"), &format!("{{{FOR_ENROLLMENT}}}")).await;
+    }
+    let started = std::time::Instant::now();
+    let visitors = (0..32).map(|_| {
+        let app = &env.app;
+        async move {
+            let browser = Browser::new(app, "default-enrollment-flow", "");
+            browser.challenge().await["component"].clone()
+        }
+    });
+    let lists = (0..32).map(|_| async {
+        admin_get(&env, "/api/v3/stages/invitation/invitations/")
+            .await
+            .0
+    });
+    let (components, statuses) = tokio::join!(futures_join_all(visitors), futures_join_all(lists));
+    assert!(
+        components.iter().all(|c| c == "ak-stage-prompt"),
+        "{components:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "requests waited for connections: {:?}",
+        started.elapsed()
+    );
 }

@@ -61,21 +61,21 @@ async fn render(
     invitations: &[Invitation],
     now: OffsetDateTime,
 ) -> ApiResult<Vec<Value>> {
-    let mut users: HashMap<i64, Value> = HashMap::new();
+    // Creators in one query, before the transaction below is opened: holding one pooled
+    // connection while waiting for another deadlocks under load.
+    let mut creators: Vec<i64> = invitations.iter().filter_map(|i| i.created_by).collect();
+    creators.sort_unstable();
+    creators.dedup();
+    let users: HashMap<i64, Value> = state
+        .store
+        .users_by_pk(&creators)
+        .await?
+        .iter()
+        .map(|u| (u.pk, shapes::partial_user(u, &state.install_id)))
+        .collect();
     let mut flows: HashMap<Uuid, Value> = HashMap::new();
     let mut tx = state.store.db().begin().await?;
     for i in invitations {
-        if let Some(pk) = i.created_by
-            && !users.contains_key(&pk)
-        {
-            let user = state.store.users_by_pk(&[pk]).await?.into_iter().next();
-            users.insert(
-                pk,
-                user.map_or_else(shapes::anonymous_partial_user, |u| {
-                    shapes::partial_user(&u, &state.install_id)
-                }),
-            );
-        }
         if let Some(flow) = i.flow
             && !flows.contains_key(&flow)
         {
