@@ -126,7 +126,12 @@ pub trait PolicyDirectory {
 /// Who a binding is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BindingSubject {
-    Expression { name: String, expression: String },
+    Expression {
+        name: String,
+        expression: String,
+        /// Record every evaluation as a `policy_execution` event.
+        execution_logging: bool,
+    },
     Group(String),
     User(i64),
 }

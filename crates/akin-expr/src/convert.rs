@@ -38,11 +38,24 @@ pub fn user<'v>(heap: Heap<'v>, user: &Json) -> Value<'v> {
     }
 }
 
-/// The context dict, with `pending_user` and model objects as structs.
+/// The context dict, with `pending_user` and model objects as structs, and `flow_plan`
+/// (authentik passes the plan: `flow_plan.context` is the same data).
 pub fn context<'v>(heap: Heap<'v>, context: &Map<String, Json>) -> Value<'v> {
-    let entries: Vec<(Value<'v>, Value<'v>)> = context
+    let mut entries = context_entries(heap, context);
+    let plan_context = heap.alloc(AllocDict(entries.clone()));
+    entries.push((
+        heap.alloc("flow_plan"),
+        heap.alloc(AllocStruct([("context", plan_context)])),
+    ));
+    heap.alloc(AllocDict(entries))
+}
+
+fn context_entries<'v>(heap: Heap<'v>, context: &Map<String, Json>) -> Vec<(Value<'v>, Value<'v>)> {
+    context
         .iter()
-        .filter(|(k, _)| !k.starts_with("_ak_") && !k.starts_with("akin_"))
+        .filter(|(k, _)| {
+            !k.starts_with("_ak_") && !k.starts_with("akin_") && k.as_str() != "flow_plan"
+        })
         .map(|(k, v)| {
             let value = match (k.as_str(), v) {
                 ("pending_user", Json::Object(_)) => user(heap, v),
@@ -53,8 +66,7 @@ pub fn context<'v>(heap: Heap<'v>, context: &Map<String, Json>) -> Value<'v> {
             };
             (heap.alloc(k.as_str()), value)
         })
-        .collect();
-    heap.alloc(AllocDict(entries))
+        .collect()
 }
 
 fn http_request<'v>(heap: Heap<'v>, http: &HttpRequestInfo) -> Value<'v> {

@@ -170,6 +170,24 @@ fn users_groups_and_helpers() {
     );
 }
 
+/// authentik's own default-authentication-flow blueprint binds this to the password stage.
+#[test]
+fn authentiks_password_stage_policy_runs() {
+    let expression = "flow_plan = request.context.get(\"flow_plan\")\n\
+        if not flow_plan:\n\
+        \x20   return True\n\
+        return not hasattr(flow_plan.context.get(\"pending_user\"), \"backend\")";
+    let verdict = run(expression, json!({"pending_user": alice().to_value()}));
+    assert!(verdict.passing && verdict.error.is_none(), "{verdict:?}");
+    assert!(
+        run(
+            "return context['flow_plan'].context['x'] == 1",
+            json!({"x": 1})
+        )
+        .passing
+    );
+}
+
 #[test]
 fn logs_and_none() {
     let verdict = run(

@@ -87,6 +87,10 @@ fn expression_subject(row: &Map<String, Value>) -> BindingSubject {
     BindingSubject::Expression {
         name: text(row, "name"),
         expression: text(row, "expression"),
+        execution_logging: row
+            .get("execution_logging")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
 }
 
@@ -212,16 +216,24 @@ pub async fn evaluate(
     };
     let directory = directory(state);
     let engine = state.expressions.clone();
-    let (results, failures) = tokio::task::spawn_blocking(move || {
+    let (results, failures, executions) = tokio::task::spawn_blocking(move || {
         let mut results = Vec::with_capacity(bindings.len());
         let mut failures = Vec::new();
+        let mut executions = Vec::new();
         for binding in &bindings {
             let verdict = match &binding.subject {
-                BindingSubject::Expression { name, expression } => {
+                BindingSubject::Expression {
+                    name,
+                    expression,
+                    execution_logging,
+                } => {
                     let verdict =
                         engine.evaluate(expression, &request, &directory, binding.timeout);
                     if let Some(error) = &verdict.error {
                         failures.push((name.clone(), error.clone()));
+                    }
+                    if *execution_logging {
+                        executions.push((name.clone(), verdict.clone()));
                     }
                     verdict
                 }
@@ -236,12 +248,29 @@ pub async fn evaluate(
             };
             results.push(binding.result(verdict));
         }
-        (results, failures)
+        (results, failures, executions)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     for (name, message) in failures {
         record_exception(state, meta, &name, &message).await;
+    }
+    for (name, verdict) in executions {
+        audit::record_event(
+            state,
+            meta,
+            EventAction::PolicyExecution,
+            None,
+            json!({
+                "policy": {"name": name},
+                "result": {
+                    "passing": verdict.passing && verdict.error.is_none(),
+                    "messages": verdict.messages,
+                    "log_messages": verdict.log_messages,
+                },
+            }),
+        )
+        .await;
     }
     Ok(policy::combine(mode, &results))
 }

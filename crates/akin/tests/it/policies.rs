@@ -189,12 +189,24 @@ async fn a_flow_policy_makes_enrollment_invite_only(backend: Backend) {
     let flow = enrollment_flow_pk(&env).await;
     let policy = create_policy(&env, "invite-only", INVITE_ONLY).await;
     bind(&env, &flow, json!({"policy": policy})).await;
+    admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/policies/expression/{policy}/"),
+        json!({"execution_logging": true}),
+    )
+    .await;
 
     let stranger = Browser::new(&env.app, "default-enrollment-flow", "");
     let denied = stranger.challenge().await;
     assert_eq!(
         (denied["component"].as_str(), denied["code"].as_str()),
         (Some("ak-stage-access-denied"), Some("flow_not_applicable"))
+    );
+    let (_, logged) = admin_get(&env, "/api/v3/events/events/?action=policy_execution").await;
+    assert_eq!(
+        logged["results"][0]["context"]["result"]["passing"], false,
+        "execution_logging records each evaluation: {logged}"
     );
 
     let token = invitation(&env, "invited", &format!("{{{FOR_ENROLLMENT}}}")).await;
