@@ -47,6 +47,8 @@ pub struct PolicyUser {
     pub path: String,
     #[serde(rename = "type")]
     pub user_type: String,
+    /// Expressions call it as a method: `user.has_usable_password()`.
+    pub has_usable_password: bool,
 }
 
 impl PolicyUser {
@@ -68,6 +70,10 @@ pub struct PolicyVerdict {
     /// Why evaluation failed (an exception, a limit), when it did.
     #[serde(skip)]
     pub error: Option<String>,
+    /// What the expression wrote into `context["flow_plan"].context` (authentik lets
+    /// policies set plan context, e.g. `pending_user`); users are written as their pk.
+    #[serde(skip)]
+    pub context_updates: Map<String, Value>,
 }
 
 impl PolicyVerdict {

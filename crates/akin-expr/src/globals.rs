@@ -42,9 +42,9 @@ fn regex(pattern: &str) -> anyhow::Result<regex::Regex> {
 }
 
 /// A user as a struct, or None.
-fn user_value<'v>(heap: Heap<'v>, user: Option<PolicyUser>) -> Value<'v> {
+fn user_value<'v>(heap: Heap<'v>, user: Option<PolicyUser>, state: &EvalState) -> Value<'v> {
     match user {
-        Some(user) => convert::user(heap, &user.to_value()),
+        Some(user) => convert::user(heap, &user.to_value(), state),
         None => Value::new_none(),
     }
 }
@@ -139,6 +139,14 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
         Ok(NoneType)
     }
 
+    fn _ak_true() -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    fn _ak_false() -> anyhow::Result<bool> {
+        Ok(false)
+    }
+
     /// `re.search(regex, value)`: whether the pattern occurs anywhere in `value`.
     fn regex_match(
         #[starlark(require = pos)] value: Value,
@@ -196,8 +204,9 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
         let filters = kwargs_json(&filters)?;
-        let user = state(eval)?.directory.user_by(&filters);
-        Ok(user_value(eval.heap(), user))
+        let state = state(eval)?;
+        let user = state.directory.user_by(&filters);
+        Ok(user_value(eval.heap(), user, state))
     }
 
     /// Whether `user` is in a group matching the filters (`name=`, `pk=`), parents

@@ -21,7 +21,7 @@ use akin_domain::policy::{
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::Evaluator;
 use starlark::syntax::{AstModule, Dialect};
-use starlark::values::OwnedFrozenValue;
+use starlark::values::{FrozenValue, OwnedFrozenValue};
 
 pub use dialect::position;
 
@@ -58,6 +58,8 @@ struct Compiled {
 
 pub struct StarlarkEngine {
     globals: Globals,
+    /// `_ak_true` and `_ak_false` from `globals` (which keeps them alive).
+    constants: (FrozenValue, FrozenValue),
     cache: Mutex<HashMap<String, Arc<Compiled>>>,
 }
 
@@ -78,8 +80,17 @@ impl StarlarkEngine {
         ])
         .with(globals::helpers)
         .build();
+        let constant = |name: &str| {
+            globals
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v)
+                .expect("registered by globals::helpers")
+        };
+        let constants = (constant("_ak_true"), constant("_ak_false"));
         Self {
             globals,
+            constants,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -193,8 +204,11 @@ impl ExpressionEngine for StarlarkEngine {
             logs: RefCell::new(Vec::new()),
             directory,
             request,
+            constant_true: self.constants.0,
+            constant_false: self.constants.1,
         };
         let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
+        let mut updates = serde_json::Map::new();
         let outcome: Result<Option<bool>, String> = Module::with_temp_heap(|module| {
             let mut eval = Evaluator::new(&module);
             eval.extra = Some(&state);
@@ -219,8 +233,10 @@ impl ExpressionEngine for StarlarkEngine {
             let Some(handler) = frozen.map(|f| f.to_value()) else {
                 return Err("the compiled expression has no handler".to_owned());
             };
-            let arguments = convert::arguments(heap, request);
-            match eval.eval_function(handler, &arguments, &[]) {
+            let (arguments, plan_context) = convert::arguments(heap, request, &state);
+            let result = eval.eval_function(handler, &arguments, &[]);
+            updates = convert::context_updates(heap, plan_context, &request.context);
+            match result {
                 Ok(result) if result.is_none() => Ok(None),
                 Ok(result) => Ok(Some(result.to_bool())),
                 Err(error) => Err(describe(&error, deadline)),
@@ -229,6 +245,7 @@ impl ExpressionEngine for StarlarkEngine {
         let mut verdict = PolicyVerdict {
             messages: state.messages.take(),
             log_messages: state.logs.take(),
+            context_updates: updates,
             ..PolicyVerdict::default()
         };
         match outcome {

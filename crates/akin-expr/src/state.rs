@@ -7,6 +7,7 @@ use std::cell::RefCell;
 
 use akin_domain::policy::{PolicyDirectory, PolicyRequest};
 use starlark::any::ProvidesStaticType;
+use starlark::values::FrozenValue;
 
 #[derive(ProvidesStaticType)]
 pub struct EvalState<'a> {
@@ -16,6 +17,10 @@ pub struct EvalState<'a> {
     pub logs: RefCell<Vec<String>>,
     pub directory: &'a dyn PolicyDirectory,
     pub request: &'a PolicyRequest,
+    /// Built-ins returning True and False, for user methods such as
+    /// `has_usable_password()`.
+    pub constant_true: FrozenValue,
+    pub constant_false: FrozenValue,
 }
 
 impl starlark::PrintHandler for EvalState<'_> {

@@ -24,6 +24,7 @@ fn alice() -> PolicyUser {
         groups: vec!["admins".into()],
         path: "users".into(),
         user_type: "internal".into(),
+        has_usable_password: false,
     }
 }
 
@@ -186,6 +187,29 @@ fn authentiks_password_stage_policy_runs() {
         )
         .passing
     );
+}
+
+/// authentik's initial-setup policy sets the plan's pending user.
+#[test]
+fn policies_can_set_plan_context() {
+    let expression = "akadmin = ak_user_by(username='alice')\n\
+        context['flow_plan'].context['pending_user'] = akadmin\n\
+        context['flow_plan'].context['note'] = 'x'\n\
+        return not akadmin.has_usable_password()";
+    let verdict = run(expression, json!({}));
+    assert!(verdict.passing, "{verdict:?}");
+    assert_eq!(
+        verdict.context_updates,
+        json!({"pending_user": 7, "note": "x"})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
+    let unchanged = run(
+        "return True",
+        json!({"pending_user": alice().to_value(), "a": 1}),
+    );
+    assert!(unchanged.context_updates.is_empty(), "{unchanged:?}");
 }
 
 #[test]

@@ -31,6 +31,11 @@ pub async fn policy_user(state: &AppState, pk: i64) -> ApiResult<Option<PolicyUs
 
 fn to_policy_user(entry: akin_domain::user::UserEntry, groups: Vec<(Uuid, String)>) -> PolicyUser {
     PolicyUser {
+        has_usable_password: entry
+            .user
+            .password
+            .as_deref()
+            .is_some_and(|p| !p.is_empty()),
         pk: entry.user.pk,
         username: entry.user.username,
         name: entry.user.name,
@@ -216,10 +221,11 @@ pub async fn evaluate(
     };
     let directory = directory(state);
     let engine = state.expressions.clone();
-    let (results, failures, executions) = tokio::task::spawn_blocking(move || {
+    let (results, failures, executions, updates) = tokio::task::spawn_blocking(move || {
         let mut results = Vec::with_capacity(bindings.len());
         let mut failures = Vec::new();
         let mut executions = Vec::new();
+        let mut updates = Map::new();
         for binding in &bindings {
             let verdict = match &binding.subject {
                 BindingSubject::Expression {
@@ -235,6 +241,7 @@ pub async fn evaluate(
                     if *execution_logging {
                         executions.push((name.clone(), verdict.clone()));
                     }
+                    updates.extend(verdict.context_updates.clone());
                     verdict
                 }
                 BindingSubject::Group(group) => PolicyVerdict {
@@ -248,7 +255,7 @@ pub async fn evaluate(
             };
             results.push(binding.result(verdict));
         }
-        (results, failures, executions)
+        (results, failures, executions, updates)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -272,7 +279,9 @@ pub async fn evaluate(
         )
         .await;
     }
-    Ok(policy::combine(mode, &results))
+    let mut verdict = policy::combine(mode, &results);
+    verdict.context_updates = updates;
+    Ok(verdict)
 }
 
 /// Runs one expression as it is (no binding), keeping its log lines: the policy test.

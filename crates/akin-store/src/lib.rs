@@ -13,5 +13,5 @@ pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
     ClaimError, GroupWriteError, InvitationFilter, InvitationStatus, SECRET_KEY_SETTING,
-    SessionRecord, Store, key_digest, stores,
+    SessionRecord, Store, UserWrite, key_digest, stores,
 };

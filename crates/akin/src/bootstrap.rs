@@ -40,13 +40,25 @@ pub async fn apply(
     settings: &BootstrapSettings,
 ) -> Result<(), AppError> {
     if settings.is_empty() {
-        if !store.has_superuser().await? {
-            tracing::warn!(
-                "no administrator exists yet: create one with `akin user create --superuser \
-                 USERNAME`, or start once with AKIN_BOOTSTRAP_PASSWORD set to create akadmin"
-            );
+        let can_sign_in = serde_json::json!({
+            "is_superuser": true,
+            "is_active": true,
+            "has_usable_password": true,
+        });
+        let filters = can_sign_in.as_object().expect("an object");
+        if store.user_matching(filters).await?.is_some() {
+            return Ok(());
         }
-        return Ok(());
+        tracing::warn!(
+            "no administrator can sign in yet: set akadmin's email and password through the \
+             initial-setup flow (/api/v3/flows/executor/initial-setup/), create one with \
+             `akin user create --superuser USERNAME`, or start once with \
+             AKIN_BOOTSTRAP_PASSWORD set"
+        );
+        if store.has_superuser().await? {
+            return Ok(());
+        }
+        // A fresh install: akadmin without a password, for the initial-setup flow.
     }
 
     let exists = store.user_by_username(BOOTSTRAP_USERNAME).await?.is_some();

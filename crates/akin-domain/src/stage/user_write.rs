@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::user::{DEFAULT_USER_PATH, NewUser, UserType};
+use crate::user::{DEFAULT_USER_PATH, NewUser, UserChanges, UserType};
 
 /// What a user write stage is configured to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +93,55 @@ pub fn new_user(
     (user, password)
 }
 
+/// What a user write stage does with the flow's pending user (authentik's
+/// `user_creation_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteAction {
+    Create,
+    UpdatePending,
+    /// `never_create` without a pending user.
+    Refuse,
+}
+
+impl UserWriteConfig {
+    pub fn action(&self, has_pending_user: bool) -> WriteAction {
+        match (self.creation_mode.as_str(), has_pending_user) {
+            ("always_create", _) => WriteAction::Create,
+            (_, true) => WriteAction::UpdatePending,
+            ("never_create", false) => WriteAction::Refuse,
+            _ => WriteAction::Create,
+        }
+    }
+}
+
+/// Applies `prompt_data` to an existing user: the fields it names change, attributes
+/// are merged (not replaced); returns the new password (to hash) if one was entered.
+pub fn apply_to(prompt_data: &Map<String, Value>, changes: &mut UserChanges) -> Option<String> {
+    let (entered, password) = new_user(
+        &UserWriteConfig::from_object(&Map::new()),
+        prompt_data,
+        None,
+    );
+    if prompt_data.contains_key("username") {
+        changes.username = entered.username;
+    }
+    if prompt_data.contains_key("name") {
+        changes.name = entered.name;
+    }
+    if prompt_data.contains_key("email") {
+        changes.email = entered.email;
+    }
+    if !changes.attributes.is_object() {
+        changes.attributes = Value::Object(Map::new());
+    }
+    if let (Some(target), Value::Object(new)) =
+        (changes.attributes.as_object_mut(), entered.attributes)
+    {
+        crate::invitation::deep_merge(target, &new);
+    }
+    password
+}
+
 /// Writes `value` at a dotted path, creating mappings on the way.
 fn set_path(target: &mut Map<String, Value>, path: &str, value: Value) {
     let mut parts: Vec<&str> = path.split('.').collect();
@@ -114,6 +163,53 @@ fn set_path(target: &mut Map<String, Value>, path: &str, value: Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn creation_modes() {
+        let mode = |m: &str| {
+            UserWriteConfig::from_object(json!({"user_creation_mode": m}).as_object().unwrap())
+        };
+        assert_eq!(mode("always_create").action(true), WriteAction::Create);
+        assert_eq!(
+            mode("create_when_required").action(true),
+            WriteAction::UpdatePending
+        );
+        assert_eq!(
+            mode("create_when_required").action(false),
+            WriteAction::Create
+        );
+        assert_eq!(mode("never_create").action(false), WriteAction::Refuse);
+        assert_eq!(
+            mode("never_create").action(true),
+            WriteAction::UpdatePending
+        );
+    }
+
+    #[test]
+    fn prompt_data_updates_only_what_it_names() {
+        let mut changes = UserChanges {
+            username: "akadmin".into(),
+            name: "Admin".into(),
+            email: String::new(),
+            is_active: true,
+            attributes: json!({"keep": 1, "team": {"a": 1}}),
+            path: "users".into(),
+            user_type: UserType::Internal,
+            last_login: None,
+            groups: None,
+        };
+        let data = json!({"email": "a@example.com", "password": "pw", "attributes.team.b": 2});
+        let password = apply_to(data.as_object().unwrap(), &mut changes);
+        assert_eq!(password.as_deref(), Some("pw"));
+        assert_eq!(
+            (changes.username.as_str(), changes.email.as_str()),
+            ("akadmin", "a@example.com")
+        );
+        assert_eq!(
+            changes.attributes,
+            json!({"keep": 1, "team": {"a": 1, "b": 2}})
+        );
+    }
 
     #[test]
     fn prompt_data_becomes_a_user() {

@@ -13,8 +13,9 @@ use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, PlannedStage};
 use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
 use akin_domain::policy::EngineMode;
 use akin_domain::stage::prompt::{self, Prompt};
-use akin_domain::stage::user_write::{self, UserWriteConfig};
-use akin_store::ClaimError;
+use akin_domain::stage::user_write::{self, UserWriteConfig, WriteAction};
+use akin_domain::user::UserChanges;
+use akin_store::{ClaimError, UserWrite};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -173,7 +174,7 @@ async fn execute(
             // authentik's re_evaluate_policies: a binding whose policies fail now is
             // skipped; once they passed, the stage keeps running without re-checking.
             Some(stage) if stage.re_evaluate => {
-                if binding_policies_pass(&run, &plan, &stage).await? {
+                if binding_policies_pass(&run, &mut plan, &stage).await? {
                     plan.stages[0].re_evaluate = false;
                 } else {
                     plan.advance();
@@ -404,6 +405,7 @@ async fn new_plan(
             policy::flow_request(run.state, run.meta, run.signed_in, &plan.context).await?;
         let mode = EngineMode::parse(&text(flow, "policy_engine_mode"));
         let verdict = policy::evaluate(run.state, run.meta, flow_bindings, mode, request).await?;
+        plan.context.extend(verdict.context_updates);
         if !verdict.passing {
             return Ok(Err(flow_denied(run, &plan.info, &verdict.messages)));
         }
@@ -419,7 +421,7 @@ async fn new_plan(
         else {
             continue;
         };
-        if !binding_policies_pass(run, &plan, &stage).await? {
+        if !binding_policies_pass(run, &mut plan, &stage).await? {
             plan.stages.retain(|s| s.binding != Some(binding));
         }
     }
@@ -447,10 +449,11 @@ fn flow_denied(run: &Run<'_>, info: &FlowInfo, messages: &[String]) -> Challenge
     }
 }
 
-/// Whether the policies bound to `stage`'s flow-stage binding let it run now.
+/// Whether the policies bound to `stage`'s flow-stage binding let it run now. What they
+/// write into the plan's context is kept.
 async fn binding_policies_pass(
     run: &Run<'_>,
-    plan: &FlowPlan,
+    plan: &mut FlowPlan,
     stage: &PlannedStage,
 ) -> ApiResult<bool> {
     let Some(binding) = stage.binding else {
@@ -459,11 +462,9 @@ async fn binding_policies_pass(
     let bindings = policy::bindings_of(run.state, &Value::String(binding.to_string())).await?;
     let request = policy::flow_request(run.state, run.meta, run.signed_in, &plan.context).await?;
     let mode = EngineMode::parse(&stage.policy_engine_mode);
-    Ok(
-        policy::evaluate(run.state, run.meta, bindings, mode, request)
-            .await?
-            .passing,
-    )
+    let verdict = policy::evaluate(run.state, run.meta, bindings, mode, request).await?;
+    plan.context.extend(verdict.context_updates);
+    Ok(verdict.passing)
 }
 
 fn refused(refusal: Refusal) -> Outcome {
@@ -667,46 +668,7 @@ async fn user_write_stage(
         )));
     };
     let config = UserWriteConfig::from_object(&stage.config);
-    if plan.context.get(PENDING_USER).is_some_and(|u| !u.is_null())
-        && config.creation_mode != "always_create"
-    {
-        return Ok(Outcome::Stop(Challenge::denied(
-            "akin cannot update an existing user in a flow yet.",
-            Some("stage_unsupported"),
-        )));
-    }
-    if config.creation_mode == "never_create" {
-        return Ok(Outcome::Stop(Challenge::denied(
-            "No user found and can't create new user.",
-            Some("no_user"),
-        )));
-    }
-    let context_path = plan
-        .context
-        .get("user_path")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let (mut new_user, password) =
-        user_write::new_user(&config, &prompt_data, context_path.as_deref());
-    if let Err(error) = new_user.validate() {
-        return Ok(Outcome::Stop(Challenge::denied(
-            format!("The account cannot be created: {error}"),
-            Some("invalid_user"),
-        )));
-    }
-    if let Some(password) = password {
-        let hasher = run.state.hasher.clone();
-        let phc = tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-        new_user.password = Some(phc);
-    }
-    let groups: Vec<Uuid> = config
-        .group
-        .as_deref()
-        .and_then(|g| Uuid::parse_str(g).ok())
-        .into_iter()
-        .collect();
+    let pending = plan.context.get(PENDING_USER).and_then(Value::as_i64);
     let claim = plan
         .context
         .get(CONTEXT_INVITATION)
@@ -714,13 +676,84 @@ async fn user_write_stage(
         .and_then(Value::as_str)
         .and_then(|p| Uuid::parse_str(p).ok())
         .map(|invitation| (invitation, plan.flow));
-    let entry = match run
-        .state
-        .store
-        .create_user_claiming(&new_user, &groups, claim, run.now)
-        .await
-    {
-        Ok(entry) => entry,
+    let hash = |password: Option<String>| async move {
+        let Some(password) = password else {
+            return Ok::<_, ApiError>(None);
+        };
+        let hasher = run.state.hasher.clone();
+        let phc = tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        Ok(Some(phc))
+    };
+    let written = match (config.action(pending.is_some()), pending) {
+        (WriteAction::Refuse, _) => {
+            return Ok(Outcome::Stop(Challenge::denied(
+                "No user found and can't create new user.",
+                Some("no_user"),
+            )));
+        }
+        (WriteAction::UpdatePending, Some(pk)) => {
+            let Some(existing) = run.state.store.user_by_pk(pk).await? else {
+                return Ok(Outcome::Stop(Challenge::denied(
+                    "No Pending user.",
+                    Some("no_pending_user"),
+                )));
+            };
+            let mut changes = UserChanges::from_user(&existing.user);
+            let password = user_write::apply_to(&prompt_data, &mut changes);
+            if let Err(error) = changes.validate() {
+                return Ok(Outcome::Stop(Challenge::denied(
+                    format!("The account cannot be updated: {error}"),
+                    Some("invalid_user"),
+                )));
+            }
+            let phc = hash(password).await?;
+            let write = UserWrite::Update {
+                pk,
+                changes: &changes,
+                password: phc.as_deref(),
+            };
+            run.state
+                .store
+                .write_user_claiming(write, claim, run.now)
+                .await
+                .map(|entry| (entry, false))
+        }
+        _ => {
+            let context_path = plan
+                .context
+                .get("user_path")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let (mut new_user, password) =
+                user_write::new_user(&config, &prompt_data, context_path.as_deref());
+            if let Err(error) = new_user.validate() {
+                return Ok(Outcome::Stop(Challenge::denied(
+                    format!("The account cannot be created: {error}"),
+                    Some("invalid_user"),
+                )));
+            }
+            new_user.password = hash(password).await?;
+            let groups: Vec<Uuid> = config
+                .group
+                .as_deref()
+                .and_then(|g| Uuid::parse_str(g).ok())
+                .into_iter()
+                .collect();
+            let write = UserWrite::Create {
+                user: &new_user,
+                groups: &groups,
+            };
+            run.state
+                .store
+                .write_user_claiming(write, claim, run.now)
+                .await
+                .map(|entry| (entry, true))
+        }
+    };
+    let (entry, created) = match written {
+        Ok(written) => written,
         Err(ClaimError::Refused(refusal)) => return Ok(refused(refusal)),
         Err(ClaimError::Store(akin_store::StoreError::Unique { .. })) => {
             return Ok(Outcome::Stop(Challenge::denied(
@@ -743,7 +776,7 @@ async fn user_write_stage(
         run.meta,
         EventAction::UserWrite,
         Some(&actor),
-        json!({"created": true, "prompt_data": cleansed}),
+        json!({"created": created, "prompt_data": cleansed}),
     )
     .await;
     if let Some((invitation, _)) = claim {

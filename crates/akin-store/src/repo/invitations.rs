@@ -2,14 +2,14 @@
 //! one conditional update in the transaction that inserts the user.
 
 use akin_domain::invitation::{Invitation, Refusal};
-use akin_domain::user::{NewUser, UserEntry};
+use akin_domain::user::{NewUser, UserChanges, UserEntry};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Store;
-use super::users::{insert_user, replace_memberships};
+use super::users::{insert_user, replace_memberships, set_password_in, update_user_in};
 use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use crate::types::{DbTime, DbUuid};
@@ -71,14 +71,14 @@ impl Store {
             .map(Into::into))
     }
 
-    /// Inserts the user (with `groups`) and, when `claim` names an invitation and the flow
-    /// being run, takes one use of it, all in one transaction. The use is taken by a single
-    /// conditional update, so however many requests race for a single-use invitation, on
-    /// however many nodes, one account is written and the others get the reason.
-    pub async fn create_user_claiming(
+    /// Writes the account (creates it, or updates the flow's pending user) and, when
+    /// `claim` names an invitation and the flow being run, takes one use of it, all in one
+    /// transaction. The use is taken by a single conditional update, so however many
+    /// requests race for a single-use invitation, on however many nodes, one account is
+    /// written and the others get the reason.
+    pub async fn write_user_claiming(
         &self,
-        new: &NewUser,
-        groups: &[Uuid],
+        write: UserWrite<'_>,
         claim: Option<(Uuid, Uuid)>,
         now: OffsetDateTime,
     ) -> Result<UserEntry, ClaimError> {
@@ -101,16 +101,49 @@ impl Store {
                 ));
             }
         }
-        let pk = insert_user(&mut tx, new, now, false)
-            .await?
-            .ok_or(StoreError::MissingReference)?;
-        replace_memberships(&mut tx, pk, groups).await?;
+        let pk = match write {
+            UserWrite::Create { user, groups } => {
+                let pk = insert_user(&mut tx, user, now, false)
+                    .await?
+                    .ok_or(StoreError::MissingReference)?;
+                replace_memberships(&mut tx, pk, groups).await?;
+                pk
+            }
+            UserWrite::Update {
+                pk,
+                changes,
+                password,
+            } => {
+                if !update_user_in(&mut tx, pk, changes, now).await? {
+                    return Err(StoreError::MissingReference.into());
+                }
+                if let Some(phc) = password {
+                    set_password_in(&mut tx, pk, phc, now).await?;
+                }
+                pk
+            }
+        };
         tx.commit().await?;
         Ok(self
             .user_by_pk(pk)
             .await?
             .ok_or(StoreError::MissingReference)?)
     }
+}
+
+/// What a user write stage writes.
+pub enum UserWrite<'a> {
+    /// A new account, in these groups.
+    Create {
+        user: &'a NewUser,
+        groups: &'a [Uuid],
+    },
+    /// The pending user, changed; a new password hash when one was entered.
+    Update {
+        pk: i64,
+        changes: &'a UserChanges,
+        password: Option<&'a str>,
+    },
 }
 
 /// Why a claim matched no row.

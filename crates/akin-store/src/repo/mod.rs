@@ -15,7 +15,7 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use groups::GroupWriteError;
-pub use invitations::{ClaimError, InvitationFilter, InvitationStatus};
+pub use invitations::{ClaimError, InvitationFilter, InvitationStatus, UserWrite};
 pub use objects::stores;
 pub use sessions::SessionRecord;
 pub use settings::SECRET_KEY_SETTING;

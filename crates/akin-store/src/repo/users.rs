@@ -206,7 +206,8 @@ impl Store {
 
     /// The first user (oldest first) matching every filter, for `ak_user_by(**filters)`.
     /// Filters name user fields (`username`, `email`, `name`, `pk`, `uuid`, `is_active`,
-    /// `path`, `type`) and `is_superuser`; an unknown field matches nobody.
+    /// `path`, `type`), `is_superuser` and `has_usable_password`; an unknown field
+    /// matches nobody.
     pub async fn user_matching(
         &self,
         filters: &serde_json::Map<String, serde_json::Value>,
@@ -225,6 +226,7 @@ impl Store {
                 "pk" | "id" => "u.id",
                 "is_active" => "u.is_active",
                 "is_superuser" => IS_SUPERUSER,
+                "has_usable_password" => "(u.password IS NOT NULL AND u.password <> '')",
                 _ => return Ok(None),
             };
             match value {
@@ -298,31 +300,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<UserEntry>> {
         let mut tx = self.db().begin().await?;
-        let mut sql = tx.sql("UPDATE users SET username = ");
-        sql.arg(changes.username.clone())
-            .push(", name = ")
-            .arg(changes.name.clone())
-            .push(", email = ")
-            .arg(changes.email.clone())
-            .push(", is_active = ")
-            .arg(changes.is_active)
-            .push(", attributes = ")
-            .arg(changes.attributes.clone())
-            .push(", path = ")
-            .arg(changes.path.clone())
-            .push(", type = ")
-            .arg(changes.user_type.as_str())
-            .push(", last_login = ")
-            .arg(changes.last_login)
-            .push(", last_updated = ")
-            .arg(now)
-            .push(" WHERE id = ")
-            .arg(pk);
-        if tx.execute(sql).await? == 0 {
+        if !update_user_in(&mut tx, pk, changes, now).await? {
             return Ok(None);
-        }
-        if let Some(groups) = &changes.groups {
-            replace_memberships(&mut tx, pk, groups).await?;
         }
         tx.commit().await?;
         self.user_by_pk(pk).await
@@ -591,4 +570,58 @@ pub(crate) fn parse_groups_json(value: &serde_json::Value) -> Vec<GroupRef> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Applies `changes` to user `pk` inside `tx`; false when there is no such user.
+pub(crate) async fn update_user_in(
+    tx: &mut Tx,
+    pk: i64,
+    changes: &UserChanges,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let mut sql = tx.sql("UPDATE users SET username = ");
+    sql.arg(changes.username.clone())
+        .push(", name = ")
+        .arg(changes.name.clone())
+        .push(", email = ")
+        .arg(changes.email.clone())
+        .push(", is_active = ")
+        .arg(changes.is_active)
+        .push(", attributes = ")
+        .arg(changes.attributes.clone())
+        .push(", path = ")
+        .arg(changes.path.clone())
+        .push(", type = ")
+        .arg(changes.user_type.as_str())
+        .push(", last_login = ")
+        .arg(changes.last_login)
+        .push(", last_updated = ")
+        .arg(now)
+        .push(" WHERE id = ")
+        .arg(pk);
+    if tx.execute(sql).await? == 0 {
+        return Ok(false);
+    }
+    if let Some(groups) = &changes.groups {
+        replace_memberships(tx, pk, groups).await?;
+    }
+    Ok(true)
+}
+
+/// Stores a new password hash for user `pk` inside `tx`.
+pub(crate) async fn set_password_in(
+    tx: &mut Tx,
+    pk: i64,
+    phc: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let sql = tx
+        .sql("UPDATE users SET password = ")
+        .bind(phc)
+        .then(", password_change_date = ")
+        .bind(now)
+        .then(" WHERE id = ")
+        .bind(pk);
+    tx.execute(sql).await?;
+    Ok(())
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     validation_policies_send_messages_back_to_the_form,
     hostile_expressions_fail_without_harming_the_server,
     initial_setup_closes_once_an_administrator_exists,
+    initial_setup_sets_akadmins_email_and_password,
     many_visitors_at_once_do_not_exhaust_the_pool,
 );
 
@@ -462,4 +463,74 @@ async fn many_visitors_at_once_do_not_exhaust_the_pool(backend: Backend) {
         "requests waited for connections: {:?}",
         started.elapsed()
     );
+}
+
+/// A fresh install started without AKIN_BOOTSTRAP_PASSWORD: akadmin exists without a
+/// password, and the initial-setup flow sets its email and password, signs it in, and
+/// then closes.
+async fn initial_setup_sets_akadmins_email_and_password(backend: Backend) {
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let options = akin_testkit::SpawnOptions {
+        bootstrap: false,
+        env: Vec::new(),
+    };
+    let app = akin_testkit::TestApp::start(crate::BIN, &db.url, &options).await;
+    assert!(
+        app.logs().join("\n").contains("initial-setup"),
+        "the log says how to set up: {:?}",
+        app.logs()
+    );
+    let setup = Browser::new(&app, "initial-setup", "next=/if/admin/");
+    let form = setup.challenge().await;
+    let keys: Vec<&str> = form["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{form}"))
+        .iter()
+        .map(|f| f["field_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["email", "password", "password_repeat"]);
+    let done = setup
+        .answer(
+            json!({"component": "ak-stage-prompt", "email": "admin@example.com",
+            "password": "First-admin-pa55", "password_repeat": "First-admin-pa55"}),
+        )
+        .await;
+    assert_eq!(
+        (done["component"].as_str(), done["to"].as_str()),
+        (Some("xak-flow-redirect"), Some("/if/admin/")),
+        "{done}"
+    );
+    assert_eq!(
+        db.number("SELECT COUNT(*) FROM users").await,
+        1,
+        "no new account"
+    );
+    assert_eq!(
+        db.text("SELECT email FROM users WHERE username = 'akadmin'")
+            .await,
+        "admin@example.com"
+    );
+    let me = setup
+        .client
+        .get(format!("{}/api/v3/core/users/me/", setup.base))
+        .send()
+        .await
+        .unwrap();
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["username"], "akadmin", "signed in: {me}");
+    assert_eq!(me["user"]["is_superuser"], true);
+
+    // The password works in the login flow, and the setup flow is closed for good.
+    let login = Browser::new(&app, "default-authentication-flow", "");
+    login.challenge().await;
+    login
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    let signed_in = login
+        .answer(json!({"component": "ak-stage-password", "password": "First-admin-pa55"}))
+        .await;
+    assert_eq!(signed_in["component"], "xak-flow-redirect", "{signed_in}");
+    let again = Browser::new(&app, "initial-setup", "");
+    assert_eq!(again.challenge().await["code"], "flow_not_applicable");
+    assert!(app.terminate().await);
 }
