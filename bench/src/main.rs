@@ -294,6 +294,13 @@ fn throughput(seconds: u64, connections: usize) -> Result<()> {
     let dir = scratch_dir()?;
     let akin = spawn_akin(&dir)?;
     wait_ready(akin.port, Instant::now())?;
+    // akin's middleware stack alone (request ids, tracing, timeouts, headers), no database.
+    let live_rps = load(
+        &format!("http://127.0.0.1:{}/-/health/live/", akin.port),
+        None,
+        seconds,
+        connections,
+    )?;
     let me_rps = load(
         &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
         Some(TOKEN),
@@ -308,6 +315,10 @@ fn throughput(seconds: u64, connections: usize) -> Result<()> {
         "throughput ({connections} connections, {seconds} s each, load generator on the same 2 cores):"
     );
     println!("  bare axum handler:                 {bare_rps:>9.0} req/s");
+    println!(
+        "  akin /-/health/live/ (no database): {live_rps:>8.0} req/s ({:.0} %)",
+        live_rps / bare_rps * 100.0
+    );
     println!("  akin /api/v3/core/users/me/ (token): {me_rps:>7.0} req/s");
     println!(
         "  ratio users/me : bare              {:>9.1} %",

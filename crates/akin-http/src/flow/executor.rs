@@ -168,6 +168,11 @@ async fn execute(
     }
     let mut plan = current.expect("planned above");
 
+    // A GET runs stages until one has something to show: stages without a challenge
+    // (invitation, user write, login, …) need no round trip of their own. A POST answers
+    // its stage and, when that is done, redirects (302) to the next, as authentik does.
+    let is_get = response.is_none();
+    let mut response = response;
     let outcome = loop {
         match plan.current().cloned() {
             None => break Outcome::Stop(finish(&run)),
@@ -181,7 +186,10 @@ async fn execute(
                 }
             }
             Some(stage) => {
-                break run_stage(&run, &mut plan, &stage, &mut session, response).await?;
+                match run_stage(&run, &mut plan, &stage, &mut session, response.take()).await? {
+                    Outcome::Next if is_get => plan.advance(),
+                    outcome => break outcome,
+                }
             }
         }
     };

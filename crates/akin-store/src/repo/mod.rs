@@ -25,11 +25,14 @@ pub use tokens::key_digest;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// Sessions read without a query, on SQLite only (see `sessions::SessionCache`).
+    sessions: Option<std::sync::Arc<sessions::SessionCache>>,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        let sessions = matches!(db, Db::Sqlite(_)).then(Default::default);
+        Self { db, sessions }
     }
 
     pub fn db(&self) -> &Db {

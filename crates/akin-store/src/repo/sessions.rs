@@ -1,5 +1,13 @@
 //! Server-side sessions, shared by every node. Rows are keyed by the SHA-256 of the cookie
 //! value, so the table alone does not let anyone take over a session.
+//!
+//! On SQLite, sessions are also kept in memory: an embedded database file is served by one
+//! akin process (several nodes share PostgreSQL), so every session write passes through
+//! this process and the copy cannot go stale. Reading a flow challenge then costs no
+//! query. On PostgreSQL every read goes to the database, so any node continues any flow.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
 
 use serde_json::Value;
 use sqlx::types::Json;
@@ -25,6 +33,47 @@ struct SessionRow {
     expires: DbTime,
 }
 
+/// Sessions by key digest; written through, never the only copy.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCache {
+    entries: RwLock<HashMap<String, SessionRecord>>,
+}
+
+/// Beyond this many cached sessions the cache starts over (the database has them all).
+const CACHE_LIMIT: usize = 100_000;
+
+impl SessionCache {
+    fn get(&self, digest: &str) -> Option<SessionRecord> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn put(&self, digest: String, record: SessionRecord) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_LIMIT && !entries.contains_key(&digest) {
+            entries.clear();
+        }
+        entries.insert(digest, record);
+    }
+
+    fn retain(&self, keep: impl Fn(&SessionRecord) -> bool) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, r| keep(r));
+    }
+
+    fn remove(&self, digest: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(digest);
+    }
+}
+
 impl Store {
     /// The session for cookie value `key`, unless it has expired.
     pub async fn session(
@@ -32,13 +81,19 @@ impl Store {
         key: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<SessionRecord>> {
+        let digest = key_digest(key);
+        if let Some(cache) = &self.sessions
+            && let Some(record) = cache.get(&digest)
+        {
+            return Ok((record.expires > now).then_some(record));
+        }
         let sql = self
             .db()
             .sql("SELECT data, user_id, expires FROM akin_sessions WHERE session_key = ")
-            .bind(key_digest(key))
+            .bind(digest.clone())
             .then(" AND expires > ")
             .bind(now);
-        Ok(self
+        let record = self
             .db()
             .fetch_optional::<SessionRow>(sql)
             .await?
@@ -46,7 +101,11 @@ impl Store {
                 data: row.data.0,
                 user_id: row.user_id,
                 expires: row.expires.0,
-            }))
+            });
+        if let (Some(cache), Some(record)) = (&self.sessions, &record) {
+            cache.put(digest, record.clone());
+        }
+        Ok(record)
     }
 
     /// Creates or replaces the session for cookie value `key`.
@@ -58,10 +117,11 @@ impl Store {
         user_agent: &str,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
+        let digest = key_digest(key);
         let sql = self
             .db()
             .sql("INSERT INTO akin_sessions (session_key, data, user_id, created, expires, last_ip, last_user_agent) VALUES (")
-            .bind(key_digest(key))
+            .bind(digest.clone())
             .then(", ")
             .bind(record.data.clone())
             .then(", ")
@@ -79,15 +139,22 @@ impl Store {
                  expires = excluded.expires, last_ip = excluded.last_ip, last_user_agent = excluded.last_user_agent",
             );
         self.db().execute(sql).await?;
+        if let Some(cache) = &self.sessions {
+            cache.put(digest, record.clone());
+        }
         Ok(())
     }
 
     pub async fn delete_session(&self, key: &str) -> StoreResult<()> {
+        let digest = key_digest(key);
         let sql = self
             .db()
             .sql("DELETE FROM akin_sessions WHERE session_key = ")
-            .bind(key_digest(key));
+            .bind(digest.clone());
         self.db().execute(sql).await?;
+        if let Some(cache) = &self.sessions {
+            cache.remove(&digest);
+        }
         Ok(())
     }
 
@@ -97,7 +164,16 @@ impl Store {
             .db()
             .sql("DELETE FROM akin_sessions WHERE user_id = ")
             .bind(user);
-        self.db().execute(sql).await
+        let deleted = self.db().execute(sql).await?;
+        self.forget_user_sessions(user);
+        Ok(deleted)
+    }
+
+    /// Drops cached sessions of `user` (their rows are gone or going, e.g. by cascade).
+    pub(crate) fn forget_user_sessions(&self, user: i64) {
+        if let Some(cache) = &self.sessions {
+            cache.retain(|r| r.user_id != Some(user));
+        }
     }
 
     /// Removes expired sessions; returns how many.
@@ -106,6 +182,10 @@ impl Store {
             .db()
             .sql("DELETE FROM akin_sessions WHERE expires <= ")
             .bind(now);
-        self.db().execute(sql).await
+        let swept = self.db().execute(sql).await?;
+        if let Some(cache) = &self.sessions {
+            cache.retain(|r| r.expires > now);
+        }
+        Ok(swept)
     }
 }

@@ -341,7 +341,10 @@ impl Store {
 
     pub async fn delete_user(&self, pk: i64) -> StoreResult<bool> {
         let sql = self.db().sql("DELETE FROM users WHERE id = ").bind(pk);
-        Ok(self.db().execute(sql).await? > 0)
+        let deleted = self.db().execute(sql).await? > 0;
+        // Their sessions go with them (ON DELETE CASCADE).
+        self.forget_user_sessions(pk);
+        Ok(deleted)
     }
 
     /// Each user's groups, by name.

@@ -17,6 +17,7 @@ on_both_backends!(
     signing_in_can_end_other_sessions,
     root_and_default_flow_links_redirect,
     cancel_drops_the_flow_in_progress,
+    deleting_a_user_ends_their_sessions,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -378,5 +379,57 @@ async fn cancel_drops_the_flow_in_progress(backend: Backend) {
         cancel("?next=https%3A%2F%2Fevil.example").await,
         "/flows/-/default/invalidation/",
         "next must stay on this server"
+    );
+}
+
+async fn deleting_a_user_ends_their_sessions(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, created) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": "leaver", "name": "Leaver"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let pk = created["pk"].as_i64().unwrap();
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/core/users/{pk}/set_password/"),
+        json!({"password": "Leaving-s00n"}),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+
+    let browser = Browser::new(&env.app, FLOW, "");
+    browser.challenge().await;
+    browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "leaver"}))
+        .await;
+    let done = browser
+        .answer(json!({"component": "ak-stage-password", "password": "Leaving-s00n"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let me = || {
+        browser
+            .client
+            .get(format!("{}/api/v3/core/users/me/", browser.base))
+            .send()
+    };
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK);
+
+    let (status, _) = admin_json(
+        &env,
+        Method::DELETE,
+        &format!("/api/v3/core/users/{pk}/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        me().await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "the deleted user's browser is signed out"
     );
 }
