@@ -12,7 +12,7 @@ mod state;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use akin_domain::policy::{
@@ -56,21 +56,15 @@ struct Compiled {
     handler: OwnedFrozenValue,
 }
 
-pub struct StarlarkEngine {
+/// The built-ins every evaluation sees, and `_ak_true`/`_ak_false` from them (which
+/// `globals` keeps alive).
+struct Builtins {
     globals: Globals,
-    /// `_ak_true` and `_ak_false` from `globals` (which keeps them alive).
     constants: (FrozenValue, FrozenValue),
-    cache: Mutex<HashMap<String, Arc<Compiled>>>,
 }
 
-impl Default for StarlarkEngine {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl StarlarkEngine {
-    pub fn new() -> Self {
+impl Builtins {
+    fn new() -> Self {
         let globals = GlobalsBuilder::extended_by(&[
             LibraryExtension::StructType,
             LibraryExtension::Json,
@@ -88,11 +82,33 @@ impl StarlarkEngine {
                 .expect("registered by globals::helpers")
         };
         let constants = (constant("_ak_true"), constant("_ak_false"));
+        Self { globals, constants }
+    }
+}
+
+pub struct StarlarkEngine {
+    /// Built on first use: a server whose flows have no policies never pays for it
+    /// (start-up time, memory).
+    builtins: OnceLock<Builtins>,
+    cache: Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+impl Default for StarlarkEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StarlarkEngine {
+    pub fn new() -> Self {
         Self {
-            globals,
-            constants,
+            builtins: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn builtins(&self) -> &Builtins {
+        self.builtins.get_or_init(Builtins::new)
     }
 
     /// Parses, checks and freezes `expression`; errors in the body's own lines.
@@ -119,7 +135,7 @@ impl StarlarkEngine {
         let module = Module::with_temp_heap(|module| -> Result<FrozenModule, ExpressionError> {
             {
                 let mut eval = Evaluator::new(&module);
-                eval.eval_module(ast, &self.globals)
+                eval.eval_module(ast, &self.builtins().globals)
                     .map_err(|e| syntax_error(&e, prelude_lines, body_lines))?;
             }
             module.freeze().map_err(|e| ExpressionError {
@@ -204,8 +220,8 @@ impl ExpressionEngine for StarlarkEngine {
             logs: RefCell::new(Vec::new()),
             directory,
             request,
-            constant_true: self.constants.0,
-            constant_false: self.constants.1,
+            constant_true: self.builtins().constants.0,
+            constant_false: self.builtins().constants.1,
         };
         let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
         let mut updates = serde_json::Map::new();
