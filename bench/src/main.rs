@@ -62,6 +62,17 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Requests/s of GET URL against a running server (for experiments)
+    Load {
+        url: String,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// A Cookie header to send with every request
+        #[arg(long)]
+        cookie: Option<String>,
+    },
     /// (internal) serve a bare axum handler, the throughput baseline
     BareServer {
         #[arg(long)]
@@ -83,6 +94,27 @@ fn main() -> Result<()> {
             connections,
         } => flows(seconds, connections),
         Bench::Memory => memory(),
+        Bench::Load {
+            url,
+            seconds,
+            connections,
+            cookie,
+        } => {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some(cookie) = cookie {
+                headers.insert(reqwest::header::COOKIE, cookie.parse()?);
+            }
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(connections)
+                .default_headers(headers)
+                .build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let rps = load_with_client(&runtime, client, &url, seconds, connections)?;
+            println!("{rps:.0} req/s");
+            Ok(())
+        }
         Bench::Policies {
             seconds,
             connections,
