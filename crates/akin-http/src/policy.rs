@@ -81,7 +81,13 @@ pub async fn flow_request(
         http: Some(policy::HttpRequestInfo {
             path: meta.path.clone(),
             method: meta.method.clone(),
-            headers: Map::new(),
+            // Only what identifies the browser; never cookies or credentials.
+            headers: [(
+                "user-agent".to_owned(),
+                Value::String(meta.user_agent.clone()),
+            )]
+            .into_iter()
+            .collect(),
             client_ip: meta.client_ip.clone().unwrap_or_default(),
         }),
     })

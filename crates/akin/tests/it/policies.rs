@@ -284,7 +284,9 @@ async fn a_failing_binding_policy_skips_its_stage(backend: Backend) {
     let policy = create_policy(
         &env,
         "staff-only",
-        "return context['prompt_data']['username'].startswith('staff-')",
+        "path = request.http_request.path\n\
+         return context['prompt_data']['username'].startswith('staff-') and \
+         path.startswith('/api/v3/flows/executor/') and 'user-agent' in http_request.headers",
     )
     .await;
     bind(&env, &second, json!({"policy": policy})).await;
