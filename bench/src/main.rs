@@ -692,6 +692,7 @@ impl akin_domain::policy::PolicyDirectory for NoDirectory {
         &self,
         _: &str,
         _: &akin_domain::policy::PolicyRequest,
+        _: Duration,
     ) -> Option<akin_domain::policy::PolicyVerdict> {
         None
     }

@@ -125,8 +125,13 @@ pub trait PolicyDirectory {
     /// matching the filters, parents included.
     fn is_group_member(&self, user: i64, filters: &Map<String, Value>) -> bool;
     /// `ak_call_policy(name, **context)`: another policy's verdict, `None` if it does not
-    /// exist.
-    fn call_policy(&self, name: &str, request: &PolicyRequest) -> Option<PolicyVerdict>;
+    /// exist. `timeout` is what is left of the calling policy's time.
+    fn call_policy(
+        &self,
+        name: &str,
+        request: &PolicyRequest,
+        timeout: Duration,
+    ) -> Option<PolicyVerdict>;
 }
 
 /// Who a binding is about.

@@ -251,7 +251,13 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
             .insert("_ak_policy_depth".into(), Json::from(depth + 1));
         let verdict = state
             .directory
-            .call_policy(name, &request)
+            .call_policy(
+                name,
+                &request,
+                state
+                    .deadline
+                    .saturating_duration_since(std::time::Instant::now()),
+            )
             .ok_or_else(|| anyhow::anyhow!("Policy '{name}' not found"))?;
         let heap = eval.heap();
         Ok(heap.alloc(AllocStruct([

@@ -215,6 +215,7 @@ impl ExpressionEngine for StarlarkEngine {
                 };
             }
         };
+        let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
         let state = state::EvalState {
             messages: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
@@ -222,8 +223,8 @@ impl ExpressionEngine for StarlarkEngine {
             request,
             constant_true: self.builtins().constants.0,
             constant_false: self.builtins().constants.1,
+            deadline,
         };
-        let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
         let mut updates = serde_json::Map::new();
         let outcome: Result<Option<bool>, String> = Module::with_temp_heap(|module| {
             let mut eval = Evaluator::new(&module);

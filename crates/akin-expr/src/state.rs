@@ -21,6 +21,8 @@ pub struct EvalState<'a> {
     /// `has_usable_password()`.
     pub constant_true: FrozenValue,
     pub constant_false: FrozenValue,
+    /// When this evaluation must stop; policies it calls get only what is left.
+    pub deadline: std::time::Instant,
 }
 
 impl starlark::PrintHandler for EvalState<'_> {

@@ -35,13 +35,18 @@ impl PolicyDirectory for Directory {
     fn is_group_member(&self, user: i64, filters: &Map<String, Value>) -> bool {
         user == 7 && filters.get("name") == Some(&json!("admins"))
     }
-    fn call_policy(&self, name: &str, request: &PolicyRequest) -> Option<PolicyVerdict> {
+    fn call_policy(
+        &self,
+        name: &str,
+        request: &PolicyRequest,
+        timeout: Duration,
+    ) -> Option<PolicyVerdict> {
         (name == "recursive").then(|| {
             StarlarkEngine::new().evaluate(
                 "return ak_call_policy('recursive').passing",
                 request,
                 self,
-                Duration::from_secs(5),
+                timeout,
             )
         })
     }

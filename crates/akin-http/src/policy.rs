@@ -215,7 +215,11 @@ pub async fn evaluate(
         return Ok(PolicyVerdict::pass());
     }
     let user_pk = request.user.get("pk").and_then(Value::as_i64);
-    let groups: Vec<String> = match user_pk {
+    // Group memberships are read only when a group binding needs them.
+    let needs_groups = bindings
+        .iter()
+        .any(|b| matches!(b.subject, BindingSubject::Group(_)));
+    let groups: Vec<String> = match user_pk.filter(|_| needs_groups) {
         Some(pk) => state
             .store
             .groups_with_ancestors(pk)
@@ -365,13 +369,14 @@ impl PolicyDirectory for StoreDirectory {
         })
     }
 
-    fn call_policy(&self, name: &str, request: &PolicyRequest) -> Option<PolicyVerdict> {
+    fn call_policy(
+        &self,
+        name: &str,
+        request: &PolicyRequest,
+        timeout: Duration,
+    ) -> Option<PolicyVerdict> {
         let row = self.handle.block_on(async {
             self.store
-                .db()
-                .begin()
-                .await
-                .ok()?
                 .find_objects(
                     catalog::EXPRESSION_POLICY,
                     &[("name".to_owned(), Value::String(name.to_owned()))],
@@ -381,11 +386,9 @@ impl PolicyDirectory for StoreDirectory {
                 .into_iter()
                 .next()
         })?;
-        Some(self.engine.evaluate(
-            &text(&row, "expression"),
-            request,
-            self,
-            policy::MAX_TIMEOUT,
-        ))
+        Some(
+            self.engine
+                .evaluate(&text(&row, "expression"), request, self, timeout),
+        )
     }
 }

@@ -241,9 +241,6 @@ async fn render(
     if endpoint.model == catalog::EXPRESSION_POLICY {
         let bound_to = state
             .store
-            .db()
-            .begin()
-            .await?
             .find_objects(
                 catalog::POLICY_BINDING,
                 &[("policy".to_owned(), object["pk"].clone())],
@@ -295,7 +292,7 @@ async fn find(state: &AppState, endpoint: &Endpoint, pk: &str) -> ApiResult<Map<
     .ok_or(ApiError::NotFound("object"))
 }
 
-async fn list(
+pub(crate) async fn list(
     endpoint: &'static Endpoint,
     _: Superuser,
     State(state): State<AppState>,

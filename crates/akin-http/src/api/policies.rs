@@ -3,7 +3,6 @@
 //! given user with a given context.
 
 use akin_domain::catalog;
-use akin_domain::list::{Page, Pagination};
 use akin_domain::policy::{MAX_TIMEOUT, PolicyRequest};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -11,8 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::api::catalog_api::render_object;
-use crate::api::shapes;
+use crate::api::catalog_api::{self, endpoint_for, render_object};
 use crate::audit::RequestMeta;
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
@@ -54,9 +52,6 @@ async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
     }
     state
         .store
-        .db()
-        .begin()
-        .await?
         .find_objects(
             catalog::EXPRESSION_POLICY,
             &[("pk".to_owned(), Value::String(pk.to_owned()))],
@@ -67,53 +62,17 @@ async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
         .ok_or(ApiError::NotFound("Policy"))
 }
 
-async fn list(
-    _: Superuser,
-    State(state): State<AppState>,
-    q: QueryParams,
-) -> ApiResult<Json<Value>> {
-    let query = q.list_query("name")?;
-    let mut policies = state
-        .store
-        .db()
-        .begin()
-        .await?
-        .find_objects(catalog::EXPRESSION_POLICY, &[])
-        .await?;
-    let name = |o: &Map<String, Value>| {
-        o.get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
-        policies.retain(|o| name(o).to_lowercase().contains(&term));
+/// The expression policies' list (their filters, search, ordering and paging), with
+/// the base fields only.
+async fn list(caller: Superuser, state: State<AppState>, q: QueryParams) -> ApiResult<Json<Value>> {
+    let endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
+    let Json(mut page) = catalog_api::list(endpoint, caller, state, q).await?;
+    if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {
+        for policy in results.iter_mut().filter_map(Value::as_object_mut) {
+            policy.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
+        }
     }
-    policies.sort_by_key(|o| name(o));
-    if query
-        .ordering
-        .first()
-        .is_some_and(|k| k.field == "name" && k.descending)
-    {
-        policies.reverse();
-    }
-    let pagination = Pagination::compute(query.page, policies.len() as u64)
-        .map_err(|_| ApiError::InvalidPage)?;
-    let mut results = Vec::new();
-    for object in policies
-        .into_iter()
-        .skip(query.page.offset() as usize)
-        .take(query.page.page_size as usize)
-    {
-        results.push(base(&state, object).await?);
-    }
-    Ok(Json(shapes::paginated(
-        Page {
-            pagination,
-            results,
-        },
-        |v| v,
-    )))
+    Ok(Json(page))
 }
 
 async fn retrieve(

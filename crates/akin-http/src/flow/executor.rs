@@ -143,9 +143,6 @@ async fn execute(
         // The flow is only read when planning: a plan carries what its stages need.
         let flow = state
             .store
-            .db()
-            .begin()
-            .await?
             .find_objects(
                 catalog::FLOW,
                 &[("slug".to_owned(), Value::String(run.slug.clone()))],

@@ -57,9 +57,6 @@ async fn to_default_flow(
 ) -> ApiResult<Response> {
     let mut flows = state
         .store
-        .db()
-        .begin()
-        .await?
         .find_objects(
             catalog::FLOW,
             &[(

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use akin_domain::catalog;
 use akin_domain::time_format::{format_datetime, parse_datetime};
 
+use super::Store;
 use crate::db::{Arg, Backend, Sql, Tx};
 use crate::error::{StoreError, StoreResult};
 
@@ -347,6 +348,17 @@ fn push_field_condition(
         }
     }
     Ok(())
+}
+
+impl Store {
+    /// [`Tx::find_objects`] for a single read that needs no transaction of its own.
+    pub async fn find_objects(
+        &self,
+        model: &str,
+        query: &[(String, Value)],
+    ) -> StoreResult<Vec<Map<String, Value>>> {
+        self.db().begin().await?.find_objects(model, query).await
+    }
 }
 
 impl Tx {

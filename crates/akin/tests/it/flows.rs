@@ -88,6 +88,12 @@ impl Browser {
 }
 
 pub async fn import(env: &TestEnv, yaml: &str) {
+    let body = import_report(env, yaml).await;
+    assert_eq!(body["success"], true, "{body}");
+}
+
+/// Uploads a blueprint through the Import API; returns `{"success", "logs"}`.
+pub async fn import_report(env: &TestEnv, yaml: &str) -> Value {
     let form = Form::new().part(
         "file",
         Part::bytes(yaml.as_bytes().to_vec()).file_name("b.yaml"),
@@ -99,8 +105,7 @@ pub async fn import(env: &TestEnv, yaml: &str) {
         .send()
         .await
         .unwrap();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["success"], true, "{body}");
+    response.json().await.unwrap()
 }
 
 pub async fn two_stage_flow(env: &TestEnv) {

@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::flows::{
-    Browser, FOR_ENROLLMENT, credentials, futures_join_all, invitation, two_stage_flow,
+    Browser, FOR_ENROLLMENT, credentials, futures_join_all, import_report, invitation,
+    two_stage_flow,
 };
 use crate::{admin_get, admin_json, start};
 
@@ -92,18 +93,7 @@ async fn expressions_are_checked_when_saved(backend: Backend) {
 
     // Blueprints are checked the same way, and nothing of a refused import is kept.
     let yaml = "version: 1\nentries:\n  - model: authentik_policies_expression.expressionpolicy\n    identifiers: {name: from-blueprint}\n    attrs: {expression: 'try:\\n    pass\\nexcept:\\n    pass'}\n";
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(yaml.as_bytes().to_vec()).file_name("p.yaml"),
-    );
-    let response = env
-        .app
-        .admin(Method::POST, "/api/v3/managed/blueprints/import/")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let report: Value = response.json().await.unwrap();
+    let report = import_report(&env, yaml).await;
     assert_eq!(report["success"], false);
     assert!(
         report["logs"]
