@@ -300,7 +300,7 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
         for (sequence, count) in [(a, b), (b, a)] {
-            if let (Ok(len), Some(n)) = (sized(sequence), count.unpack_i32())
+            if let (Some(len), Some(n)) = (sized(sequence), count.unpack_i32())
                 && len.saturating_mul(n.max(0) as usize) > MAX_SEQUENCE
             {
                 return Err(too_large());
@@ -315,7 +315,7 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
         #[starlark(require = pos)] b: Value<'v>,
         heap: Heap<'v>,
     ) -> starlark::Result<Value<'v>> {
-        if let (Ok(x), Ok(y)) = (sized(a), sized(b))
+        if let (Some(x), Some(y)) = (sized(a), sized(b))
             && x + y > MAX_SEQUENCE
         {
             return Err(too_large());
@@ -354,15 +354,12 @@ fn contains<'v>(container: Value<'v>, item: Value<'v>, heap: Heap<'v>) -> starla
     container.is_in(item)
 }
 
-/// The length of a string (bytes) or list, or an error for anything else.
-fn sized(value: Value) -> Result<usize, ()> {
+/// The length of a string (bytes) or list; `None` for anything else.
+fn sized(value: Value) -> Option<usize> {
     if let Some(s) = value.unpack_str() {
-        return Ok(s.len());
+        return Some(s.len());
     }
-    if let Some(list) = starlark::values::list::ListRef::from_value(value) {
-        return Ok(list.len());
-    }
-    Err(())
+    starlark::values::list::ListRef::from_value(value).map(|list| list.len())
 }
 
 fn too_large() -> starlark::Error {

@@ -140,17 +140,7 @@ async fn execute(
         .clone()
         .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token));
     if current.is_none() {
-        // The flow is only read when planning: a plan carries what its stages need.
-        let flow = state
-            .store
-            .find_objects(
-                catalog::FLOW,
-                &[("slug".to_owned(), Value::String(run.slug.clone()))],
-            )
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(ApiError::NotFound("Flow"))?;
+        let flow = find_flow(&run).await?;
         match new_plan(&run, &flow, &session, token).await? {
             Ok(plan) => current = Some(plan),
             Err(denied) => {
@@ -214,7 +204,8 @@ async fn execute(
             Json(challenge.to_json(Some(&info))).into_response()
         }
         Outcome::Restart { keep_context } => {
-            match new_plan(&run, &plan_flow(&plan), &session, plan.token.clone()).await? {
+            let flow = find_flow(&run).await?;
+            match new_plan(&run, &flow, &session, plan.token.clone()).await? {
                 Ok(mut fresh) => {
                     if keep_context {
                         fresh.context = plan.context.clone();
@@ -260,25 +251,19 @@ pub(crate) fn is_local_path(next: &str) -> bool {
         && !next.chars().any(char::is_control)
 }
 
-/// The flow row `new_plan` needs, rebuilt from a plan (for restarts).
-fn plan_flow(plan: &FlowPlan) -> Map<String, Value> {
-    let mut flow = Map::new();
-    flow.insert("pk".into(), Value::String(plan.flow.to_string()));
-    flow.insert("title".into(), Value::String(plan.info.title.clone()));
-    flow.insert("layout".into(), Value::String(plan.info.layout.clone()));
-    flow.insert(
-        "designation".into(),
-        Value::String(plan.info.designation.clone()),
-    );
-    flow.insert(
-        "authentication".into(),
-        Value::String(plan.info.authentication.clone()),
-    );
-    flow.insert(
-        "denied_action".into(),
-        Value::String(plan.info.denied_action.clone()),
-    );
-    flow
+/// The flow being run, as stored: read only when planning (a plan carries what its
+/// stages need).
+async fn find_flow(run: &Run<'_>) -> ApiResult<Map<String, Value>> {
+    run.state
+        .store
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(run.slug.clone()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("Flow"))
 }
 
 /// The end of the flow: where the browser goes now.
