@@ -136,6 +136,7 @@ pub fn router() -> Router<AppState> {
     let mut router = Router::new().route("/stages/all/", get(all_stages));
     for endpoint in ENDPOINTS {
         let item = format!("{}{{pk}}/", endpoint.path);
+        let used_by_path = format!("{}{{pk}}/used_by/", endpoint.path);
         router = router
             .route(
                 endpoint.path,
@@ -174,9 +175,28 @@ pub fn router() -> Router<AppState> {
                         destroy(endpoint, s, st, m, p)
                     },
                 ),
+            )
+            .route(
+                &used_by_path,
+                get(move |s: Superuser, st: State<AppState>, p: Path<String>| {
+                    used_by(endpoint, s, st, p)
+                }),
             );
     }
     router
+}
+
+/// `GET …/{pk}/used_by/` for `endpoint`'s model: what refers to the object, and what its
+/// deletion would do to each.
+async fn used_by(
+    endpoint: &'static Endpoint,
+    _: Superuser,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let object = find(&state, endpoint, &pk).await?;
+    let referrers = state.store.used_by(endpoint.model, &object["pk"]).await?;
+    Ok(Json(shapes::used_by(&referrers)))
 }
 
 fn spec(endpoint: &Endpoint) -> &'static ModelSpec {
@@ -189,8 +209,8 @@ fn model_ref(endpoint: &Endpoint, object: &Map<String, Value>) -> ModelRef {
         .split_once('.')
         .unwrap_or(("akin", endpoint.model));
     ModelRef {
-        app: Box::leak(app.to_owned().into_boxed_str()),
-        model_name: Box::leak(model_name.to_owned().into_boxed_str()),
+        app,
+        model_name,
         pk: shapes_text(&object["pk"]),
         name: object.get("name").map(shapes_text).unwrap_or_default(),
     }

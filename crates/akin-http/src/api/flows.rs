@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
                 .delete(destroy),
         )
         .route("/flows/instances/{slug}/export/", get(export))
+        .route("/flows/instances/{slug}/used_by/", get(used_by))
 }
 
 fn flow_ref(flow: &Map<String, Value>) -> ModelRef {
@@ -144,6 +145,16 @@ async fn retrieve(
 ) -> ApiResult<Json<Value>> {
     let flow = find(&state, &slug).await?;
     Ok(Json(render(&state, &flow).await?))
+}
+
+async fn used_by(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let flow = find(&state, &slug).await?;
+    let referrers = state.store.used_by(catalog::FLOW, &flow["pk"]).await?;
+    Ok(Json(shapes::used_by(&referrers)))
 }
 
 /// Validates against the catalog and writes; unique slugs reported as DRF does.

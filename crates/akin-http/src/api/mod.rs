@@ -8,6 +8,7 @@ pub mod managed;
 mod policies;
 pub mod shapes;
 mod stages;
+mod system;
 
 use axum::Router;
 
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(stages::router())
         .merge(catalog_api::router())
         .merge(policies::router())
+        .merge(system::router())
         .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

@@ -275,3 +275,22 @@ mod tests {
         assert_eq!(uid("a", 1).len(), 64);
     }
 }
+
+/// `GET …/{pk}/used_by/`: authentik's `UsedBy` list.
+pub fn used_by(referrers: &[akin_store::Referrer]) -> Value {
+    Value::Array(
+        referrers
+            .iter()
+            .map(|r| {
+                let (app, model_name) = r.app_and_model();
+                json!({
+                    "app": app,
+                    "model_name": model_name,
+                    "pk": r.pk,
+                    "name": r.name,
+                    "action": r.action.as_str(),
+                })
+            })
+            .collect(),
+    )
+}

@@ -7,6 +7,7 @@ mod objects;
 mod sessions;
 mod settings;
 mod tokens;
+mod used_by;
 mod users;
 
 use akin_domain::list::{ListQuery, Page, Pagination};
@@ -20,6 +21,7 @@ pub use objects::stores;
 pub use sessions::SessionRecord;
 pub use settings::SECRET_KEY_SETTING;
 pub use tokens::key_digest;
+pub use used_by::{DeleteAction, Referrer};
 
 /// The repositories over one database.
 #[derive(Debug, Clone)]

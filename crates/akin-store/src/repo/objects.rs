@@ -213,6 +213,16 @@ fn table(model: &str) -> Option<Table> {
         .map(|t| Table { ..*t })
 }
 
+/// Whether `model` is one of the stage models (stored together in `stages`).
+pub(crate) fn is_stage_model(model: &str) -> bool {
+    STAGE_MODELS.contains(&model)
+}
+
+/// Whether `model`'s `field` has a column of its own (and so a foreign key, for references).
+pub(crate) fn table_has_column(model: &str, field: &str) -> bool {
+    table(model).is_some_and(|t| t.columns.iter().any(|(f, _, _)| *f == field))
+}
+
 /// Whether objects of `model` can be stored.
 pub fn stores(model: &str) -> bool {
     table(model).is_some()

@@ -40,6 +40,7 @@ mod policies;
 mod python_client;
 mod server;
 mod tokens;
+mod used_by;
 mod users;
 
 use akin_testkit::{Backend, TestEnv};

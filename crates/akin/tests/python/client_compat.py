@@ -6,7 +6,7 @@ import datetime
 import sys
 
 from authentik_client import ApiClient, Configuration
-from authentik_client.api import CoreApi, EventsApi, FlowsApi, ManagedApi, StagesApi
+from authentik_client.api import AdminApi, CoreApi, EventsApi, FlowsApi, ManagedApi, RootApi, StagesApi
 from authentik_client.models import (
     FlowDesignationEnum,
     GroupRequest,
@@ -24,6 +24,9 @@ def main(base: str, token: str, blueprint: str) -> None:
     with ApiClient(config) as client:
         core, stages, flows = CoreApi(client), StagesApi(client), FlowsApi(client)
         managed, events = ManagedApi(client), EventsApi(client)
+
+        assert RootApi(client).root_config_retrieve().error_reporting.enabled is False
+        assert AdminApi(client).admin_version_retrieve().outdated is False
 
         me = core.core_users_me_retrieve()
         assert me.user.username == "akadmin" and me.user.is_superuser
@@ -63,6 +66,10 @@ def main(base: str, token: str, blueprint: str) -> None:
         )
         assert patched.fixed_data == {"email": "j@example.com"}
         assert stages.stages_invitation_invitations_retrieve(invitation.pk).single_use
+        assert stages.stages_invitation_invitations_used_by_list(invitation.pk) == []
+        used_by = flows.flows_instances_used_by_list(flow.slug)
+        assert {u.action.value for u in used_by} == {"cascade", "set_null"}, used_by
+        assert any(u.model_name == "user" for u in core.core_groups_used_by_list(group.pk))
         stages.stages_invitation_invitations_destroy(invitation.pk)
 
         core.core_users_destroy(user.pk)

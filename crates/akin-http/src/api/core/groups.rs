@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
                 .delete(destroy),
         )
         .route("/core/groups/{id}/add_user/", post(add_user))
+        .route("/core/groups/{id}/used_by/", get(used_by))
         .route("/core/groups/{id}/remove_user/", post(remove_user))
 }
 
@@ -151,6 +152,24 @@ async fn retrieve(
         .await?
         .ok_or(ApiError::NotFound("Group"))?;
     render_one(&state, &entry).await
+}
+
+async fn used_by(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let entry = state
+        .store
+        .group(parse_uuid(&id)?)
+        .await?
+        .ok_or(ApiError::NotFound("Group"))?;
+    let pk = Value::String(entry.group.uuid.to_string());
+    let referrers = state
+        .store
+        .used_by(akin_domain::catalog::GROUP, &pk)
+        .await?;
+    Ok(Json(shapes::used_by(&referrers)))
 }
 
 /// Reads the writable group fields over `base`; returns the member list if one was given.

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
                 .delete(destroy),
         )
         .route("/core/tokens/{identifier}/view_key/", get(view_key))
+        .route("/core/tokens/{identifier}/used_by/", get(used_by))
         .route("/core/tokens/{identifier}/set_key/", post(set_key))
 }
 
@@ -118,6 +119,16 @@ async fn retrieve(
 ) -> ApiResult<Json<Value>> {
     let token = find(&state, &identifier).await?;
     render_one(&state, &token).await
+}
+
+/// Nothing refers to a token: always empty, once the token is found.
+async fn used_by(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(identifier): Path<String>,
+) -> ApiResult<Json<Value>> {
+    find(&state, &identifier).await?;
+    Ok(Json(Value::Array(Vec::new())))
 }
 
 /// Reads the writable token fields over `base`.

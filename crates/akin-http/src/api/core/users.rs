@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
                 .delete(destroy),
         )
         .route("/core/users/{id}/set_password/", post(set_password))
+        .route("/core/users/{id}/used_by/", get(used_by))
 }
 
 fn user_ref(entry: &UserEntry) -> ModelRef {
@@ -157,6 +158,23 @@ async fn retrieve(
         .await?
         .ok_or(ApiError::NotFound("User"))?;
     Ok(Json(render(&state, &entry, true).await?))
+}
+
+async fn used_by(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let entry = state
+        .store
+        .user_by_pk(parse_pk(&id)?)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
+    let referrers = state
+        .store
+        .used_by(akin_domain::catalog::USER, &Value::from(entry.user.pk))
+        .await?;
+    Ok(Json(shapes::used_by(&referrers)))
 }
 
 /// Reads the writable user fields into `changes`; in `Mode::Full` the required ones must be

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
                 .patch(partial_update)
                 .delete(destroy),
         )
+        .route("/stages/invitation/invitations/{id}/used_by/", get(used_by))
 }
 
 fn invitation_ref(i: &Invitation) -> ModelRef {
@@ -169,6 +170,20 @@ async fn retrieve(
     let now = OffsetDateTime::now_utc();
     let invitation = find(&state, &id, &q, now).await?;
     Ok(Json(render(&state, &[invitation], now).await?.remove(0)))
+}
+
+/// Nothing refers to an invitation (users keep no link to theirs): always empty, after
+/// the same visibility check as retrieve.
+async fn used_by(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let invitation = find(&state, &id, &q, OffsetDateTime::now_utc()).await?;
+    let pk = Value::String(invitation.uuid.to_string());
+    let referrers = state.store.used_by(catalog::INVITATION, &pk).await?;
+    Ok(Json(shapes::used_by(&referrers)))
 }
 
 /// Validates the writable fields (authentik's, plus akin's `max_uses`) and writes them.
