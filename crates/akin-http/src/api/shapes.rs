@@ -264,18 +264,6 @@ pub fn invitation(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_is_stable_hex_per_installation() {
-        assert_eq!(uid("a", 1), uid("a", 1));
-        assert_ne!(uid("a", 1), uid("b", 1));
-        assert_eq!(uid("a", 1).len(), 64);
-    }
-}
-
 /// `GET …/{pk}/used_by/`: authentik's `UsedBy` list.
 pub fn used_by(referrers: &[akin_store::Referrer]) -> Value {
     Value::Array(
@@ -293,4 +281,16 @@ pub fn used_by(referrers: &[akin_store::Referrer]) -> Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_is_stable_hex_per_installation() {
+        assert_eq!(uid("a", 1), uid("a", 1));
+        assert_ne!(uid("a", 1), uid("b", 1));
+        assert_eq!(uid("a", 1).len(), 64);
+    }
 }
