@@ -3,10 +3,12 @@
 //! users migrated from authentik sign in with their old password (then get an Argon2id
 //! hash).
 
+use std::cell::RefCell;
+
 use akin_domain::DomainError;
 use akin_domain::ports::PasswordHasher;
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
@@ -50,21 +52,88 @@ fn verify_django(password: &str, encoded: &str) -> bool {
     derived.ct_eq(&expected).into()
 }
 
+/// The most Argon2 memory a stored hash may ask for when verified (256 MiB; new hashes use
+/// 19 MiB): an imported hash cannot make a login allocate without bound.
+const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
+
+thread_local! {
+    /// Argon2's working memory (19 MiB with the default parameters), kept by each thread
+    /// that hashes. Allocating and faulting it in afresh for every hash cost about half
+    /// as much again as the hash itself; tokio's blocking threads exit after 10 s idle,
+    /// which frees it.
+    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs Argon2 `argon2` over this thread's reusable memory: `Some(output)`, or `None` when
+/// the inputs are out of Argon2's bounds.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+) -> Option<Output> {
+    let blocks = params.block_count();
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = out.get_mut(..len)?;
+    ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .ok()
+    })?;
+    Output::new(out).ok()
+}
+
 impl PasswordHasher for Argon2Hasher {
     fn hash(&self, password: &str) -> Result<String, DomainError> {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| DomainError::Internal(format!("password hashing failed: {e}")))
+        let failed = |e: &dyn std::fmt::Display| {
+            DomainError::Internal(format!("password hashing failed: {e}"))
+        };
+        let params = Params::default();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+        rand::fill(&mut salt);
+        let output = argon2_output(&argon2, &params, password.as_bytes(), &salt)
+            .ok_or_else(|| failed(&"the password is too long"))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+            hash: Some(output),
+        };
+        Ok(phc.to_string())
     }
 
     fn verify(&self, password: &str, phc: &str) -> bool {
         if phc.starts_with("pbkdf2_sha256$") {
             return verify_django(password, phc);
         }
-        Argon2::default()
-            .verify_password(password.as_bytes(), phc)
-            .is_ok()
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+            Algorithm::try_from(parsed.algorithm.as_str()),
+            Params::try_from(&parsed),
+            parsed.salt,
+            parsed.hash,
+        ) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(version)) => version,
+            Some(Err(_)) => return false,
+        };
+        if params.block_count() > MAX_VERIFY_BLOCKS {
+            return false;
+        }
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        argon2_output(&argon2, &params, password.as_bytes(), salt.as_ref())
+            .is_some_and(|actual| actual.as_bytes().ct_eq(expected.as_bytes()).into())
     }
 
     fn needs_rehash(&self, phc: &str) -> bool {
@@ -85,6 +154,42 @@ mod tests {
         assert!(!Argon2Hasher.verify("correct horse", "not a hash"));
         assert_ne!(phc, Argon2Hasher.hash("correct horse").unwrap(), "salted");
         assert!(!Argon2Hasher.needs_rehash(&phc));
+    }
+
+    #[test]
+    fn hashes_from_the_argon2_crate_and_other_parameters_verify() {
+        use argon2::password_hash::PasswordHasher as _;
+        // What akin wrote before it kept Argon2's memory, and what another tool may write
+        // (argon2i, smaller memory): both verify through the reused memory, in either order.
+        let standard = Argon2::default()
+            .hash_password(b"pa55")
+            .unwrap()
+            .to_string();
+        let small = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(1024, 3, 1, None).unwrap(),
+        )
+        .hash_password(b"pa55")
+        .unwrap()
+        .to_string();
+        for phc in [&standard, &small, &standard] {
+            assert!(Argon2Hasher.verify("pa55", phc), "{phc}");
+            assert!(!Argon2Hasher.verify("pa56", phc), "{phc}");
+        }
+        // akin's own hashes verify with the crate's verifier too.
+        let ours = Argon2Hasher.hash("pa55").unwrap();
+        assert!(
+            argon2::password_hash::PasswordVerifier::verify_password(
+                &Argon2::default(),
+                b"pa55",
+                ours.as_str()
+            )
+            .is_ok()
+        );
+        // A hash demanding more memory than a login may take is refused, not computed.
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(!Argon2Hasher.verify("pa55", greedy));
     }
 
     #[test]

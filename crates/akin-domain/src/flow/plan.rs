@@ -1,6 +1,8 @@
 //! The plan of one flow execution: the stages still to run and the context they share.
 //! It is serialised into the server-side session, so any node can continue it.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -39,7 +41,9 @@ pub struct PlannedStage {
     pub stage: Option<Uuid>,
     pub kind: String,
     pub name: String,
-    pub config: Map<String, Value>,
+    /// Shared, not copied, when the plan is: a plan is cloned on every request, and its
+    /// stages' settings (a prompt stage's prompts) are most of it.
+    pub config: Arc<Map<String, Value>>,
     pub invalid_response_action: String,
     /// The binding's policies are checked right before the stage runs (authentik's
     /// `re_evaluate_policies`, when the binding has any); cleared once they passed.
@@ -61,7 +65,7 @@ impl PlannedStage {
             stage: None,
             kind: INVITATION_STAGE.to_owned(),
             name: "implicit invitation".to_owned(),
-            config,
+            config: Arc::new(config),
             invalid_response_action: "retry".to_owned(),
             re_evaluate: false,
             policy_engine_mode: String::new(),

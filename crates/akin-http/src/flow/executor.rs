@@ -137,8 +137,9 @@ async fn execute(
     let token = run.token();
     let stored = session.plan();
     let mut current = stored
-        .clone()
-        .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token));
+        .as_deref()
+        .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token))
+        .cloned();
     if current.is_none() {
         let flow = find_flow(&run).await?;
         match new_plan(&run, &flow, &session, token).await? {
@@ -183,8 +184,8 @@ async fn execute(
     let info = plan.info.clone();
     let response = match outcome {
         Outcome::Challenge(challenge) => {
-            if stored.as_ref() != Some(&plan) {
-                session.set_plan(Some(&plan));
+            if stored.as_deref() != Some(&plan) {
+                session.set_plan(Some(plan));
             }
             Json(challenge.to_json(Some(&info))).into_response()
         }
@@ -194,7 +195,7 @@ async fn execute(
                 session.set_plan(None);
                 Json(finish(&run).to_json(Some(&info))).into_response()
             } else {
-                session.set_plan(Some(&plan));
+                session.set_plan(Some(plan));
                 let location = format!("/api/v3/flows/executor/{}/?{}", run.slug, run.raw_query);
                 (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
             }
@@ -210,7 +211,7 @@ async fn execute(
                     if keep_context {
                         fresh.context = plan.context.clone();
                     }
-                    session.set_plan(Some(&fresh));
+                    session.set_plan(Some(fresh));
                 }
                 Err(_) => session.set_plan(None),
             }
@@ -368,7 +369,7 @@ async fn new_plan(
             stage: stage["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
             kind: kind.to_owned(),
             name: text(&stage, "name"),
-            config: stage,
+            config: std::sync::Arc::new(stage),
             invalid_response_action: text(&binding, "invalid_response_action"),
             re_evaluate: has_policies && flag("re_evaluate_policies", true),
             policy_engine_mode: text(&binding, "policy_engine_mode"),

@@ -2,12 +2,13 @@
 //! https), with everything else (the flow plan, who is signed in) in the database, so any
 //! node can continue any flow.
 
+use std::sync::Arc;
+
 use akin_domain::flow::FlowPlan;
 use akin_store::SessionRecord;
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use base64::Engine;
-use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::RequestMeta;
@@ -28,7 +29,8 @@ pub struct Session {
     dirty: bool,
     /// The key this session had when loaded, if it changed (login rotates it).
     replaced: Option<String>,
-    record: SessionRecord,
+    /// Shared with the session cache until something changes (copy on write).
+    record: Arc<SessionRecord>,
     /// Seconds for the cookie's Max-Age; `None` for a browser session cookie.
     max_age: Option<i64>,
 }
@@ -73,11 +75,11 @@ impl Session {
             key: new_key(),
             dirty: true,
             replaced: None,
-            record: SessionRecord {
-                data: json!({}),
+            record: Arc::new(SessionRecord {
+                flow_plan: None,
                 user_id: None,
                 expires: now + ANONYMOUS_AGE,
-            },
+            }),
             max_age: None,
         })
     }
@@ -86,31 +88,14 @@ impl Session {
         self.record.user_id
     }
 
-    pub fn plan(&self) -> Option<FlowPlan> {
-        use serde::Deserialize;
-        self.record
-            .data
-            .get("flow_plan")
-            .and_then(|p| FlowPlan::deserialize(p).ok())
+    /// The flow this browser is running, if any.
+    pub fn plan(&self) -> Option<Arc<FlowPlan>> {
+        self.record.flow_plan.clone()
     }
 
-    pub fn set_plan(&mut self, plan: Option<&FlowPlan>) {
+    pub fn set_plan(&mut self, plan: Option<FlowPlan>) {
         self.dirty = true;
-        if !self.record.data.is_object() {
-            self.record.data = json!({});
-        }
-        let data = self.record.data.as_object_mut().expect("an object");
-        match plan {
-            Some(plan) => {
-                data.insert(
-                    "flow_plan".into(),
-                    serde_json::to_value(plan).unwrap_or(Value::Null),
-                );
-            }
-            None => {
-                data.remove("flow_plan");
-            }
-        }
+        Arc::make_mut(&mut self.record).flow_plan = plan.map(Arc::new);
     }
 
     /// Signs `user` in with a fresh session id (against session fixation). `duration` of
@@ -119,12 +104,13 @@ impl Session {
         self.dirty = true;
         self.replaced.get_or_insert_with(|| self.key.clone());
         self.key = new_key();
-        self.record.user_id = Some(user);
+        let record = Arc::make_mut(&mut self.record);
+        record.user_id = Some(user);
         if duration.is_positive() {
-            self.record.expires = now + duration;
+            record.expires = now + duration;
             self.max_age = Some(duration.whole_seconds());
         } else {
-            self.record.expires = now + DEFAULT_SIGNED_IN_AGE;
+            record.expires = now + DEFAULT_SIGNED_IN_AGE;
         }
     }
 
@@ -132,7 +118,7 @@ impl Session {
         self.dirty = true;
         self.replaced.get_or_insert_with(|| self.key.clone());
         self.key = new_key();
-        self.record.user_id = None;
+        Arc::make_mut(&mut self.record).user_id = None;
     }
 
     /// Stores the session and returns the `Set-Cookie` value for it; `None` when nothing

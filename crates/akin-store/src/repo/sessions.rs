@@ -7,9 +7,10 @@
 //! query. On PostgreSQL every read goes to the database, so any node continues any flow.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use serde_json::Value;
+use akin_domain::flow::FlowPlan;
+use serde_json::{Value, json};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
@@ -21,9 +22,37 @@ use crate::types::DbTime;
 /// A stored session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
-    pub data: Value,
+    /// The flow this browser is running, parsed once when read from the database (and
+    /// shared with the cache), not on every request.
+    pub flow_plan: Option<Arc<FlowPlan>>,
     pub user_id: Option<i64>,
     pub expires: OffsetDateTime,
+}
+
+impl SessionRecord {
+    /// The `data` column: a JSON object, so other keys can join the plan later.
+    fn data(&self) -> Value {
+        match &self.flow_plan {
+            Some(plan) => json!({ "flow_plan": plan }),
+            None => json!({}),
+        }
+    }
+
+    fn from_row(row: SessionRow) -> SessionRecord {
+        // A plan written by another version that no longer parses is dropped: the flow
+        // starts over instead of failing.
+        let mut data = row.data.0;
+        let flow_plan = data
+            .as_object_mut()
+            .and_then(|d| d.remove("flow_plan"))
+            .and_then(|p| serde_json::from_value(p).ok())
+            .map(Arc::new);
+        SessionRecord {
+            flow_plan,
+            user_id: row.user_id,
+            expires: row.expires.0,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -36,14 +65,14 @@ struct SessionRow {
 /// Sessions by key digest; written through, never the only copy.
 #[derive(Debug, Default)]
 pub(crate) struct SessionCache {
-    entries: RwLock<HashMap<String, SessionRecord>>,
+    entries: RwLock<HashMap<String, Arc<SessionRecord>>>,
 }
 
 /// Beyond this many cached sessions the cache starts over (the database has them all).
 const CACHE_LIMIT: usize = 100_000;
 
 impl SessionCache {
-    fn get(&self, digest: &str) -> Option<SessionRecord> {
+    fn get(&self, digest: &str) -> Option<Arc<SessionRecord>> {
         self.entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -51,7 +80,7 @@ impl SessionCache {
             .cloned()
     }
 
-    fn put(&self, digest: String, record: SessionRecord) {
+    fn put(&self, digest: String, record: Arc<SessionRecord>) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= CACHE_LIMIT && !entries.contains_key(&digest) {
             entries.clear();
@@ -80,7 +109,7 @@ impl Store {
         &self,
         key: &str,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<SessionRecord>> {
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let digest = key_digest(key);
         if let Some(cache) = &self.sessions
             && let Some(record) = cache.get(&digest)
@@ -97,11 +126,7 @@ impl Store {
             .db()
             .fetch_optional::<SessionRow>(sql)
             .await?
-            .map(|row| SessionRecord {
-                data: row.data.0,
-                user_id: row.user_id,
-                expires: row.expires.0,
-            });
+            .map(|row| Arc::new(SessionRecord::from_row(row)));
         if let (Some(cache), Some(record)) = (&self.sessions, &record) {
             cache.put(digest, record.clone());
         }
@@ -112,7 +137,7 @@ impl Store {
     pub async fn save_session(
         &self,
         key: &str,
-        record: &SessionRecord,
+        record: &Arc<SessionRecord>,
         client_ip: Option<String>,
         user_agent: &str,
         now: OffsetDateTime,
@@ -123,7 +148,7 @@ impl Store {
             .sql("INSERT INTO akin_sessions (session_key, data, user_id, created, expires, last_ip, last_user_agent) VALUES (")
             .bind(digest.clone())
             .then(", ")
-            .bind(record.data.clone())
+            .bind(record.data())
             .then(", ")
             .bind(crate::db::Arg::OptInt(record.user_id))
             .then(", ")
