@@ -66,14 +66,15 @@ async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiEr
         .await?
         .filter(|u| u.user.is_active)
         .ok_or(ApiError::NotAuthenticated)?;
-    if !parts.method.is_safe() && !same_site(parts) {
+    if !parts.method.is_safe() && !same_site(&parts.headers) {
         return Err(ApiError::CsrfFailed);
     }
     Ok(Caller { user })
 }
 
-fn same_site(parts: &Parts) -> bool {
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+/// Whether a request comes from a page of this site (CSRF check for browser writes).
+pub(crate) fn same_site(headers: &axum::http::HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if matches!(header("sec-fetch-site"), Some("same-origin" | "none")) {
         return true;
     }
@@ -83,8 +84,7 @@ fn same_site(parts: &Parts) -> bool {
             return true;
         }
     }
-    let cookie = parts
-        .headers
+    let cookie = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v3", api::router())
         .merge(health::router())
         .merge(flow::redirects_router())
+        .merge(flow::interface_router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())

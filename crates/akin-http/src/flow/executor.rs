@@ -45,8 +45,6 @@ struct Run<'a> {
     meta: &'a RequestMeta,
     /// The page's own query (`query=` decoded): `itoken`, `next`, …
     page: Vec<(String, String)>,
-    /// This request's raw query, repeated in the 302 to the next stage.
-    raw_query: String,
     slug: String,
     now: OffsetDateTime,
     /// Who is signed in to this browser session, if anyone.
@@ -77,7 +75,9 @@ async fn get_stage(
     headers: HeaderMap,
     meta: RequestMeta,
 ) -> ApiResult<Response> {
-    execute(&state, slug, query, headers, meta, None).await
+    let page_query = query.get("query").unwrap_or_default();
+    let executed = execute(&state, &slug, page_query, &headers, &meta, None).await?;
+    Ok(executed.into_json(&slug, page_query))
 }
 
 async fn post_stage(
@@ -88,7 +88,41 @@ async fn post_stage(
     meta: RequestMeta,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    execute(&state, slug, query, headers, meta, Some(body)).await
+    let page_query = query.get("query").unwrap_or_default();
+    let executed = execute(&state, &slug, page_query, &headers, &meta, Some(body)).await?;
+    Ok(executed.into_json(&slug, page_query))
+}
+
+/// What one executor request produced, before it is rendered (as authentik's JSON here,
+/// as HTML by the flow interface).
+pub(crate) struct Executed {
+    pub step: Step,
+    /// `Set-Cookie` for the session, when it changed.
+    pub cookie: Option<String>,
+}
+
+pub(crate) enum Step {
+    /// A challenge, in authentik's JSON (the end of the flow is `xak-flow-redirect`).
+    Challenge(Value),
+    /// The stage is done: the next one is fetched with a GET of the same page.
+    Continue,
+}
+
+impl Executed {
+    /// authentik's executor protocol: the challenge as JSON, or a 302 to the same URL.
+    fn into_json(self, slug: &str, page_query: &str) -> Response {
+        let response = match self.step {
+            Step::Challenge(challenge) => Json(challenge).into_response(),
+            Step::Continue => {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("query", page_query)
+                    .finish();
+                let location = format!("/api/v3/flows/executor/{slug}/?{query}");
+                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            }
+        };
+        with_cookie(response, &self.cookie)
+    }
 }
 
 /// What a stage decided.
@@ -104,30 +138,27 @@ enum Outcome {
     Restart { keep_context: bool },
 }
 
-async fn execute(
+/// Runs the flow `slug` for this browser: `page_query` is the flow page's own query
+/// (`itoken=…&next=…`), `response` the answer to the current challenge (`None` for a GET).
+pub(crate) async fn execute(
     state: &AppState,
-    slug: String,
-    query: QueryParams,
-    headers: HeaderMap,
-    meta: RequestMeta,
+    slug: &str,
+    page_query: &str,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
     response: Option<Map<String, Value>>,
-) -> ApiResult<Response> {
+) -> ApiResult<Executed> {
     let now = OffsetDateTime::now_utc();
-    let page: Vec<(String, String)> =
-        form_urlencoded::parse(query.get("query").unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let raw_query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("query", query.get("query").unwrap_or_default())
-        .finish();
-    let secure = is_https(&headers);
-    let mut session = Session::load(state, &headers, now).await?;
+    let page: Vec<(String, String)> = form_urlencoded::parse(page_query.as_bytes())
+        .into_owned()
+        .collect();
+    let secure = is_https(headers);
+    let mut session = Session::load(state, headers, now).await?;
     let run = Run {
         state,
-        meta: &meta,
+        meta,
         page,
-        raw_query,
-        slug,
+        slug: slug.to_owned(),
         now,
         signed_in: session.user(),
     };
@@ -146,11 +177,11 @@ async fn execute(
             Ok(plan) => current = Some(plan),
             Err(denied) => {
                 session.set_plan(None);
-                let cookie = session.save(state, &meta, secure, now).await?;
-                return Ok(with_cookie(
-                    Json(denied.to_json(None)).into_response(),
-                    &cookie,
-                ));
+                let cookie = session.save(state, meta, secure, now).await?;
+                return Ok(Executed {
+                    step: Step::Challenge(denied.to_json(None)),
+                    cookie,
+                });
             }
         }
     }
@@ -182,27 +213,26 @@ async fn execute(
         }
     };
     let info = plan.info.clone();
-    let response = match outcome {
+    let step = match outcome {
         Outcome::Challenge(challenge) => {
             if stored.as_deref() != Some(&plan) {
                 session.set_plan(Some(plan));
             }
-            Json(challenge.to_json(Some(&info))).into_response()
+            Step::Challenge(challenge.to_json(Some(&info)))
         }
         Outcome::Next => {
             plan.advance();
             if plan.current().is_none() {
                 session.set_plan(None);
-                Json(finish(&run).to_json(Some(&info))).into_response()
+                Step::Challenge(finish(&run).to_json(Some(&info)))
             } else {
                 session.set_plan(Some(plan));
-                let location = format!("/api/v3/flows/executor/{}/?{}", run.slug, run.raw_query);
-                (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+                Step::Continue
             }
         }
         Outcome::Stop(challenge) => {
             session.set_plan(None);
-            Json(challenge.to_json(Some(&info))).into_response()
+            Step::Challenge(challenge.to_json(Some(&info)))
         }
         Outcome::Restart { keep_context } => {
             let flow = find_flow(&run).await?;
@@ -215,12 +245,11 @@ async fn execute(
                 }
                 Err(_) => session.set_plan(None),
             }
-            let location = format!("/api/v3/flows/executor/{}/?{}", run.slug, run.raw_query);
-            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+            Step::Continue
         }
     };
-    let cookie = session.save(state, &meta, secure, now).await?;
-    Ok(with_cookie(response, &cookie))
+    let cookie = session.save(state, meta, secure, now).await?;
+    Ok(Executed { step, cookie })
 }
 
 /// Whether the browser reached us over https (through a proxy that says so): session

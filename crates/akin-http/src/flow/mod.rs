@@ -3,7 +3,9 @@
 //! stores what they decide and speaks the protocol.
 
 pub mod executor;
+mod interface;
 mod redirects;
 pub mod session;
 
+pub(crate) use interface::router as interface_router;
 pub(crate) use redirects::router as redirects_router;

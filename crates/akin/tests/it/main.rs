@@ -32,6 +32,7 @@ mod config_api;
 mod errors;
 mod events;
 mod flow_api;
+mod flow_pages;
 mod flows;
 mod groups;
 mod invitations;

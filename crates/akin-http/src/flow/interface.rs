@@ -1,0 +1,323 @@
+//! `/if/flow/<slug>/`: the flow as HTML pages that work without JavaScript. Every step runs
+//! through the same executor as `/api/v3/flows/executor/`; this module only renders its
+//! challenges as forms and turns submitted forms back into responses (post, redirect, get).
+//! Also `/if/user/` (who is signed in) and the one stylesheet, all embedded in the binary.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use minijinja::{Environment, context};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::executor::{self, Executed, Step, is_local_path, with_cookie};
+use super::session::Session;
+use crate::audit::RequestMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::MAX_JSON_BODY;
+use crate::state::AppState;
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("../../templates/base.html")),
+        ("flow.html", include_str!("../../templates/flow.html")),
+        (
+            "flow_fields.html",
+            include_str!("../../templates/flow_fields.html"),
+        ),
+        ("user.html", include_str!("../../templates/user.html")),
+    ] {
+        env.add_template(name, source)
+            .expect("the embedded templates parse (checked by a unit test)");
+    }
+    env
+});
+
+const STYLESHEET: &str = include_str!("../../static/akin.css");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/if/flow/{slug}/", get(show).post(submit))
+        .route("/if/user/", get(user_page))
+        .route("/static/akin.css", get(stylesheet))
+}
+
+fn render(template: &str, ctx: minijinja::Value) -> ApiResult<Response> {
+    let html = TEMPLATES
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| ApiError::Internal(format!("rendering {template}: {e}")))?;
+    let mut response = Html(html).into_response();
+    // Flow pages hold one person's data: never cached or shown in a frame.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    Ok(response)
+}
+
+fn see_other(location: &str) -> Response {
+    let location = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// This page's own address, query included, which every step keeps (`?itoken=…`).
+fn page_url(slug: &str, query: &str) -> String {
+    let slug: String = form_urlencoded::byte_serialize(slug.as_bytes()).collect();
+    if query.is_empty() {
+        format!("/if/flow/{slug}/")
+    } else {
+        format!("/if/flow/{slug}/?{query}")
+    }
+}
+
+/// What a person can do about a refusal, beyond its reason.
+fn what_next(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "invitation_used" => {
+            "If you created your account with it, log in instead. Otherwise ask the person who invited you for a new invitation."
+        }
+        "invitation_other_flow" => {
+            "Open the link exactly as you received it, or ask the person who invited you for a new one."
+        }
+        "flow_not_applicable" => "You may need to log in first, or use another link.",
+        _ => return None,
+    })
+}
+
+/// Renders what the executor produced: a challenge as a page, the end of the flow and
+/// finished steps as redirects.
+fn respond(executed: Executed, slug: &str, query: &str) -> ApiResult<Response> {
+    let response = match executed.step {
+        Step::Continue => see_other(&page_url(slug, query)),
+        Step::Challenge(challenge) => {
+            let component = challenge["component"].as_str().unwrap_or_default();
+            if component == "xak-flow-redirect" {
+                let to = challenge["to"].as_str().filter(|t| is_local_path(t));
+                see_other(to.unwrap_or("/"))
+            } else {
+                let info = &challenge["flow_info"];
+                let code = challenge["code"].as_str().unwrap_or_default();
+                render(
+                    "flow.html",
+                    context! {
+                        title => info["title"].as_str().filter(|t| !t.is_empty()).unwrap_or("akin"),
+                        layout => info["layout"].as_str().unwrap_or("stacked"),
+                        component => component,
+                        challenge => minijinja::Value::from(minijinja::value::Serde(&challenge)),
+                        action => page_url(slug, query),
+                        reason_help => what_next(code),
+                    },
+                )?
+            }
+        }
+    };
+    Ok(with_cookie(response, &executed.cookie))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    meta: RequestMeta,
+) -> ApiResult<Response> {
+    let query = query.unwrap_or_default();
+    let executed = executor::execute(&state, &slug, &query, &headers, &meta, None).await?;
+    respond(executed, &slug, &query)
+}
+
+/// A submitted form: the fields as the challenge response (strings, as a form sends them;
+/// the stages read checkboxes and numbers from strings). Only forms from this site are
+/// taken (`Origin` / `Sec-Fetch-Site`), against cross-site request forgery.
+async fn submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    if !crate::auth::same_site(&headers) {
+        return Err(ApiError::CsrfFailed);
+    }
+    if body.len() > MAX_JSON_BODY {
+        return Err(ApiError::PayloadTooLarge(MAX_JSON_BODY));
+    }
+    let query = query.unwrap_or_default();
+    let mut response = Map::new();
+    for (key, value) in form_urlencoded::parse(&body) {
+        response.insert(key.into_owned(), Value::String(value.into_owned()));
+    }
+    let mut executed = executor::execute(
+        &state,
+        &slug,
+        &query,
+        &headers,
+        &meta,
+        Some(response.clone()),
+    )
+    .await?;
+    if let Step::Challenge(challenge) = &mut executed.step {
+        keep_what_was_typed(challenge, &response);
+    }
+    respond(executed, &slug, &query)
+}
+
+/// A prompt sent back with errors shows what the person typed, so they correct it rather
+/// than type everything again (a script-driven page keeps its inputs; a plain form must be
+/// refilled). Passwords are never echoed, fixed fields keep their fixed value.
+fn keep_what_was_typed(challenge: &mut Value, submitted: &Map<String, Value>) {
+    if challenge["component"] != "ak-stage-prompt" || challenge.get("response_errors").is_none() {
+        return;
+    }
+    let Some(fields) = challenge.get_mut("fields").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for field in fields {
+        let kind = field["type"].as_str().unwrap_or_default();
+        if matches!(
+            kind,
+            "password" | "hidden" | "text_read_only" | "text_area_read_only" | "static"
+        ) {
+            continue;
+        }
+        if let Some(typed) = field["field_key"].as_str().and_then(|k| submitted.get(k)) {
+            field["initial_value"] = typed.clone();
+        }
+    }
+}
+
+/// Who is signed in to this browser; others are sent to log in first.
+async fn user_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let session = Session::load(&state, &headers, OffsetDateTime::now_utc()).await?;
+    let user = match session.user() {
+        Some(pk) => state
+            .store
+            .user_by_pk(pk)
+            .await?
+            .filter(|u| u.user.is_active),
+        None => None,
+    };
+    let Some(entry) = user else {
+        return Ok(see_other(
+            "/flows/-/default/authentication/?next=%2Fif%2Fuser%2F",
+        ));
+    };
+    render(
+        "user.html",
+        context! {
+            user => context! {
+                username => entry.user.username,
+                name => entry.user.name,
+                email => entry.user.email,
+            },
+        },
+    )
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page(challenge: Value) -> String {
+        let component = challenge["component"].as_str().unwrap().to_owned();
+        TEMPLATES
+            .get_template("flow.html")
+            .unwrap()
+            .render(context! {
+                title => "Welcome",
+                component => component,
+                challenge => minijinja::Value::from(minijinja::value::Serde(&challenge)),
+                action => "/if/flow/x/?itoken=1",
+                reason_help => what_next(challenge["code"].as_str().unwrap_or_default()),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn prompt_fields_have_labels_values_and_linked_errors() {
+        let html = page(json!({
+            "component": "ak-stage-prompt",
+            "fields": [
+                {"field_key": "email", "label": "Email", "type": "text_read_only", "required": false,
+                 "placeholder": "", "initial_value": "jane@example.com", "sub_text": "", "choices": null},
+                {"field_key": "username", "label": "Username", "type": "username", "required": true,
+                 "placeholder": "Username", "initial_value": "<b>", "sub_text": "Letters only", "choices": null},
+                {"field_key": "tos", "label": "I agree", "type": "checkbox", "required": false,
+                 "placeholder": "", "initial_value": "", "sub_text": "", "choices": null},
+            ],
+            "response_errors": {"username": [{"string": "Username is already taken.", "code": "invalid"}]},
+        }));
+        assert!(html.contains(r#"<label for="field-email">Email"#), "{html}");
+        assert!(
+            html.contains(r#"value="jane@example.com" placeholder="" readonly"#),
+            "{html}"
+        );
+        assert!(html.contains("(set by your invitation)"));
+        // Values are escaped; errors and help are linked to their field.
+        assert!(html.contains(r#"value="&lt;b&gt;""#), "{html}");
+        assert!(
+            html.contains(r#"aria-describedby="help-username error-username" aria-invalid="true""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                r#"<p class="field-error" id="error-username">Username is already taken."#
+            )
+        );
+        assert!(
+            html.contains(r#"<input id="field-tos" name="tos" type="checkbox" value="true""#),
+            "{html}"
+        );
+        // minijinja escapes `/` as `&#x2f;`, which browsers read back as `/`.
+        assert!(
+            html.contains(r#"action="&#x2f;if&#x2f;flow&#x2f;x&#x2f;?itoken=1""#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_why_and_what_next() {
+        let html = page(json!({
+            "component": "ak-stage-access-denied",
+            "error_message": "This invitation has already been used.",
+            "code": "invitation_used",
+        }));
+        assert!(
+            html.contains(r#"<p id="denied-reason">This invitation has already been used.</p>"#),
+            "{html}"
+        );
+        assert!(html.contains("log in instead"));
+        assert!(!html.contains("<form"));
+    }
+
+    #[test]
+    fn every_template_renders() {
+        for name in ["flow.html", "user.html"] {
+            TEMPLATES.get_template(name).unwrap();
+        }
+    }
+}
