@@ -163,19 +163,22 @@ pub async fn bindings_of(state: &AppState, target: &Value) -> ApiResult<Vec<Bind
     Ok(policy::active(bindings))
 }
 
-/// Whether `target` has any enabled policy binding (cheap: decides whether to evaluate).
-/// Reads through the caller's transaction: taking a second connection while holding one
+/// Which of `targets` have an enabled policy binding (cheap, one query: decides whether
+/// to evaluate). Reads through the caller's transaction: taking a second connection while holding one
 /// would deadlock once every pooled connection is held by a waiting request.
-pub async fn has_bindings(tx: &mut akin_store::Tx, target: &Value) -> ApiResult<bool> {
+pub async fn targets_with_bindings(
+    tx: &mut akin_store::Tx,
+    targets: &[Value],
+) -> ApiResult<std::collections::HashSet<String>> {
     let rows = tx
-        .find_objects(
-            catalog::POLICY_BINDING,
-            &[("target".to_owned(), target.clone())],
-        )
+        .find_objects_in(catalog::POLICY_BINDING, "target", targets)
         .await?;
     Ok(rows
         .iter()
-        .any(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true)))
+        .filter(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+        .filter_map(|b| b.get("target").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Expression policies by pk, as bindings that pass when the policy passes (a prompt

@@ -3,6 +3,8 @@
 //! with its challenge (or the same challenge with `response_errors`), a finished stage
 //! with a 302 to the same URL, the end of the flow with `xak-flow-redirect`.
 
+use std::collections::{HashMap, HashSet};
+
 use akin_domain::catalog;
 use akin_domain::event::EventAction;
 use akin_domain::flow::plan::{
@@ -350,6 +352,7 @@ async fn new_plan(
     }
     let flow_pk = Uuid::parse_str(flow["pk"].as_str().unwrap_or_default())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Everything the plan needs, in a handful of queries however many stages the flow has.
     let mut tx = run.state.store.db().begin().await?;
     let mut bindings = tx
         .find_objects(
@@ -358,36 +361,57 @@ async fn new_plan(
         )
         .await?;
     bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+    let stage_pks: Vec<Value> = bindings.iter().map(|b| b["stage"].clone()).collect();
+    let stages_by_pk: HashMap<String, (&'static str, Map<String, Value>)> = tx
+        .find_stages(&stage_pks)
+        .await?
+        .into_iter()
+        .map(|(kind, stage)| (text(&stage, "pk"), (kind, stage)))
+        .collect();
+    let prompt_pks: Vec<Value> = stages_by_pk
+        .values()
+        .filter(|(kind, _)| *kind == PROMPT_STAGE)
+        .filter_map(|(_, stage)| stage.get("fields").and_then(Value::as_array))
+        .flatten()
+        .cloned()
+        .collect();
+    let prompts_by_pk: HashMap<String, Map<String, Value>> = tx
+        .find_objects_in(catalog::PROMPT, "pk", &prompt_pks)
+        .await?
+        .into_iter()
+        .map(|prompt| (text(&prompt, "pk"), prompt))
+        .collect();
+    let binding_pks: Vec<Value> = bindings.iter().map(|b| b["pk"].clone()).collect();
+    let with_policies: HashSet<String> =
+        policy::targets_with_bindings(&mut tx, &binding_pks).await?;
+    drop(tx);
+
     let mut stages = Vec::with_capacity(bindings.len());
     let mut check_on_plan = Vec::new();
     for binding in bindings {
-        let Some((kind, stage)) = crate::blueprints::find_stage(&mut tx, &binding["stage"]).await?
+        let Some((kind, stage)) = binding["stage"]
+            .as_str()
+            .and_then(|pk| stages_by_pk.get(pk))
+            .cloned()
         else {
             continue;
         };
         let mut stage = stage;
         if kind == PROMPT_STAGE {
             // The prompts travel with the plan, so showing the form reads no prompt rows.
-            let mut prompts = Vec::new();
-            for pk in stage
+            let prompts: Vec<Value> = stage
                 .get("fields")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-            {
-                if let Some(prompt) = tx
-                    .find_objects(catalog::PROMPT, &[("pk".to_owned(), pk)])
-                    .await?
-                    .into_iter()
-                    .next()
-                {
-                    prompts.push(Value::Object(prompt));
-                }
-            }
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(|pk| prompts_by_pk.get(pk))
+                .map(|prompt| Value::Object(prompt.clone()))
+                .collect();
             stage.insert(PLANNED_PROMPTS.into(), Value::Array(prompts));
         }
         let binding_pk = binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok());
-        let has_policies = policy::has_bindings(&mut tx, &binding["pk"]).await?;
+        let has_policies = with_policies.contains(&text(&binding, "pk"));
         let flag =
             |key: &str, default: bool| binding.get(key).and_then(Value::as_bool).unwrap_or(default);
         if has_policies && flag("evaluate_on_plan", false) {
@@ -404,7 +428,6 @@ async fn new_plan(
             policy_engine_mode: text(&binding, "policy_engine_mode"),
         });
     }
-    drop(tx);
     let mut plan = FlowPlan::new(flow_pk, run.slug.clone(), info, stages, token.clone());
 
     // The invitation is put into effect before flow policies are evaluated, so a policy

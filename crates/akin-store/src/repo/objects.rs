@@ -402,6 +402,75 @@ impl Tx {
         Ok(objects)
     }
 
+    /// The objects of `model` whose `field` (the primary key or a column) is any of
+    /// `values`, first by primary key: one query where a `find_objects` per value would
+    /// make one each.
+    pub async fn find_objects_in(
+        &mut self,
+        model: &str,
+        field: &str,
+        values: &[Value],
+    ) -> StoreResult<Vec<Map<String, Value>>> {
+        let table = table(model).ok_or_else(|| unknown(model))?;
+        let (column, col) = if field == "pk" {
+            (table.pk, if table.int_pk { Col::Int } else { Col::Uuid })
+        } else {
+            table
+                .columns
+                .iter()
+                .find(|(f, _, _)| *f == field)
+                .map(|(_, column, col)| (*column, *col))
+                .ok_or_else(|| {
+                    StoreError::InvalidValue(format!("{} has no column {field}", table.model))
+                })?
+        };
+        let args = values
+            .iter()
+            .map(|v| column_arg(col, v))
+            .collect::<StoreResult<Vec<Arg>>>()?;
+        let backend = self.backend();
+        let mut sql = self.sql(&select_json(backend, &table));
+        sql.push(" WHERE ").push(column).push(" IN ").arg_list(args);
+        if let Some(kind) = table.kind {
+            sql.push(" AND kind = ").arg(kind);
+        }
+        sql.push(" ORDER BY ").push(table.pk);
+        let rows: Vec<ObjectRow> = self.fetch_all(sql).await?;
+        let mut objects: Vec<Map<String, Value>> =
+            rows.into_iter().map(|r| normalise(&table, r)).collect();
+        if model == catalog::PROMPT_STAGE {
+            for object in &mut objects {
+                let fields = self.prompt_fields(&object["pk"]).await?;
+                object.insert(PROMPT_FIELDS.to_owned(), Value::Array(fields));
+            }
+        }
+        Ok(objects)
+    }
+
+    /// The stages with these primary keys, whatever their kind, each with its model name.
+    pub async fn find_stages(
+        &mut self,
+        pks: &[Value],
+    ) -> StoreResult<Vec<(&'static str, Map<String, Value>)>> {
+        let args = pks
+            .iter()
+            .map(|v| column_arg(Col::Uuid, v))
+            .collect::<StoreResult<Vec<Arg>>>()?;
+        let mut sql = self.sql("SELECT DISTINCT kind FROM stages WHERE stage_uuid IN ");
+        sql.arg_list(args);
+        let kinds: Vec<(String,)> = self.fetch_all(sql).await?;
+        let mut stages = Vec::with_capacity(pks.len());
+        for (kind,) in kinds {
+            let Some(model) = STAGE_MODELS.iter().copied().find(|m| *m == kind) else {
+                continue;
+            };
+            for stage in self.find_objects_in(model, "pk", pks).await? {
+                stages.push((model, stage));
+            }
+        }
+        Ok(stages)
+    }
+
     /// Whether an object with primary key `pk` exists as `model`. The catalog's placeholder
     /// models mean "any stage" and "a flow or a binding".
     pub async fn object_exists(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {
