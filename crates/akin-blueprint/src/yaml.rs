@@ -119,6 +119,42 @@ pub fn parse_bytes(bytes: &[u8]) -> BlueprintResult<Node> {
     parse(text)
 }
 
+/// Parses YAML (or JSON, which is YAML) data without blueprint tags into JSON: the admin
+/// pages' "custom attributes". A tag is refused with its position.
+pub fn parse_data(text: &str) -> BlueprintResult<serde_json::Value> {
+    fn convert(node: Node) -> BlueprintResult<serde_json::Value> {
+        use serde_json::Value;
+        Ok(match node.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(b),
+            NodeValue::Int(i) => Value::from(i),
+            NodeValue::Float(f) => serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(|| BlueprintError::new(node.at, "not a finite number"))?,
+            NodeValue::Str(s) => Value::String(s),
+            NodeValue::Seq(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(convert)
+                    .collect::<BlueprintResult<_>>()?,
+            ),
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, convert(v)?)))
+                    .collect::<BlueprintResult<_>>()?,
+            ),
+            NodeValue::Tagged(tag, _) => {
+                return Err(BlueprintError::new(
+                    node.at,
+                    format!("!{tag} is a blueprint tag; here only plain values are allowed"),
+                ));
+            }
+        })
+    }
+    convert(parse(text)?)
+}
+
 /// Parses one YAML document. An empty document is `null`.
 pub fn parse(text: &str) -> BlueprintResult<Node> {
     let mut builder = Builder::default();
@@ -460,6 +496,26 @@ fn parse_float(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn data_in_yaml_or_json_becomes_json() {
+        let yaml = parse_data("email: jane@example.com\nteam: [a, b]\nadmin: false\n").unwrap();
+        assert_eq!(
+            yaml,
+            serde_json::json!({"email": "jane@example.com", "team": ["a", "b"], "admin": false})
+        );
+        assert_eq!(
+            parse_data(r#"{"n": 1.5}"#).unwrap(),
+            serde_json::json!({"n": 1.5})
+        );
+        let error = parse_data("a: !Find [x, y]").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "1:4: !Find is a blueprint tag; here only plain values are allowed"
+        );
+        assert!(parse_data("a: [").unwrap_err().at.is_some());
+    }
+
     use super::*;
 
     fn value(text: &str) -> NodeValue {

@@ -334,6 +334,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 }
 
 impl QueryParams {
+    /// Query parameters made by the server itself (the admin pages calling the API).
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> QueryParams {
+        QueryParams(pairs)
+    }
+
     /// The last non-empty value of `key` (DRF's filters ignore empty values).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

@@ -1,6 +1,7 @@
 //! akin's HTTP surface: `/api/v3/…` in authentik's shapes, and health checks. Handlers
 //! translate between HTTP and the domain and store; they hold no rules of their own.
 
+pub(crate) mod admin;
 pub mod api;
 mod audit;
 mod auth;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(flow::redirects_router())
         .merge(flow::interface_router())
+        .merge(admin::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())

@@ -544,7 +544,7 @@ async fn destroy(
 
 /// `GET /api/v3/stages/all/`: every stage of every kind with the base fields only,
 /// read-only, as authentik's polymorphic list.
-async fn all_stages(
+pub(crate) async fn all_stages(
     _: Superuser,
     State(state): State<AppState>,
     q: QueryParams,

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/events/{id}/", get(retrieve))
 }
 
-async fn list(
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,

@@ -74,7 +74,7 @@ async fn find(state: &AppState, slug: &str) -> ApiResult<Map<String, Value>> {
     .ok_or(ApiError::NotFound("Flow"))
 }
 
-async fn list(
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
@@ -138,7 +138,7 @@ async fn list(
     )))
 }
 
-async fn retrieve(
+pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -147,7 +147,7 @@ async fn retrieve(
     Ok(Json(render(&state, &flow).await?))
 }
 
-async fn used_by(
+pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -254,7 +254,7 @@ async fn partial_update(
     change(state, caller, meta, slug, body, true).await
 }
 
-async fn destroy(
+pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

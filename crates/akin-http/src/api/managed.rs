@@ -26,13 +26,15 @@ pub fn router() -> Router<AppState> {
 
 /// The parts of an import form.
 #[derive(Default)]
-struct ImportForm {
-    file: Option<Vec<u8>>,
+pub(crate) struct ImportForm {
+    pub file: Option<Vec<u8>>,
     path: Option<String>,
     context: Option<String>,
+    /// The admin pages' CSRF token (the API authenticates otherwise).
+    pub csrf_token: Option<String>,
 }
 
-async fn read_form(mut form: Multipart) -> ApiResult<ImportForm> {
+pub(crate) async fn read_form(mut form: Multipart) -> ApiResult<ImportForm> {
     let mut out = ImportForm::default();
     while let Some(field) = form
         .next_field()
@@ -48,6 +50,7 @@ async fn read_form(mut form: Multipart) -> ApiResult<ImportForm> {
             "file" => out.file = Some(bytes.to_vec()),
             "path" => out.path = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
             "context" => out.context = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "csrf_token" => out.csrf_token = Some(String::from_utf8_lossy(&bytes).into_owned()),
             _ => {}
         }
     }
@@ -71,7 +74,7 @@ fn nothing_to_import(message: &str) -> (StatusCode, Json<Value>) {
     )
 }
 
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     caller_pk: i64,
     bytes: &[u8],

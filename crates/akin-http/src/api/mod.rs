@@ -1,13 +1,13 @@
 //! `/api/v3/`: authentik's REST API, one module per resource.
 
-mod catalog_api;
-mod core;
-mod events;
-mod flows;
+pub(crate) mod catalog_api;
+pub(crate) mod core;
+pub(crate) mod events;
+pub(crate) mod flows;
 pub mod managed;
-mod policies;
+pub(crate) mod policies;
 pub mod shapes;
-mod stages;
+pub(crate) mod stages;
 mod system;
 
 use axum::Router;

@@ -64,7 +64,11 @@ async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
 
 /// The expression policies' list (their filters, search, ordering and paging), with
 /// the base fields only.
-async fn list(caller: Superuser, state: State<AppState>, q: QueryParams) -> ApiResult<Json<Value>> {
+pub(crate) async fn list(
+    caller: Superuser,
+    state: State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
     let endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
     let Json(mut page) = catalog_api::list(endpoint, caller, state, q).await?;
     if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {

@@ -31,6 +31,31 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../templates/flow_fields.html"),
         ),
         ("user.html", include_str!("../../templates/user.html")),
+        ("message.html", include_str!("../../templates/message.html")),
+        (
+            "admin/base.html",
+            include_str!("../../templates/admin/base.html"),
+        ),
+        (
+            "admin/table.html",
+            include_str!("../../templates/admin/table.html"),
+        ),
+        (
+            "admin/flows.html",
+            include_str!("../../templates/admin/flows.html"),
+        ),
+        (
+            "admin/flow.html",
+            include_str!("../../templates/admin/flow.html"),
+        ),
+        (
+            "admin/invitations.html",
+            include_str!("../../templates/admin/invitations.html"),
+        ),
+        (
+            "admin/confirm_delete.html",
+            include_str!("../../templates/admin/confirm_delete.html"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the embedded templates parse (checked by a unit test)");
@@ -39,15 +64,39 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 const STYLESHEET: &str = include_str!("../../static/akin.css");
+const SCRIPT: &str = include_str!("../../static/akin.js");
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/if/flow/{slug}/", get(show).post(submit))
         .route("/if/user/", get(user_page))
         .route("/static/akin.css", get(stylesheet))
+        .route("/static/akin.js", get(script))
 }
 
-fn render(template: &str, ctx: minijinja::Value) -> ApiResult<Response> {
+/// JSON as template data. (Not through serde: with serde_json's arbitrary precision, which
+/// a dependency turns on, numbers would arrive as maps.)
+pub(crate) fn template_value(value: &Value) -> minijinja::Value {
+    match value {
+        Value::Null => minijinja::Value::from(()),
+        Value::Bool(b) => minijinja::Value::from(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => minijinja::Value::from(i),
+            (None, Some(f)) => minijinja::Value::from(f),
+            (None, None) => minijinja::Value::from(n.to_string()),
+        },
+        Value::String(s) => minijinja::Value::from(s.as_str()),
+        Value::Array(items) => items.iter().map(template_value).collect(),
+        Value::Object(map) => minijinja::Value::from(
+            map.iter()
+                .map(|(k, v)| (k.clone(), template_value(v)))
+                .collect::<std::collections::BTreeMap<String, minijinja::Value>>(),
+        ),
+    }
+}
+
+/// Renders one of the embedded templates as a page that is never cached or framed.
+pub(crate) fn render(template: &str, ctx: minijinja::Value) -> ApiResult<Response> {
     let html = TEMPLATES
         .get_template(template)
         .and_then(|t| t.render(ctx))
@@ -60,7 +109,7 @@ fn render(template: &str, ctx: minijinja::Value) -> ApiResult<Response> {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     Ok(response)
@@ -114,7 +163,7 @@ fn respond(executed: Executed, slug: &str, query: &str) -> ApiResult<Response> {
                         title => info["title"].as_str().filter(|t| !t.is_empty()).unwrap_or("akin"),
                         layout => info["layout"].as_str().unwrap_or("stacked"),
                         component => component,
-                        challenge => minijinja::Value::from(minijinja::value::Serde(&challenge)),
+                        challenge => template_value(&challenge),
                         action => page_url(slug, query),
                         reason_help => what_next(code),
                     },
@@ -226,6 +275,26 @@ async fn user_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResu
     )
 }
 
+/// A short page with a heading and one message (refusals outside a flow).
+pub(crate) fn message_page(heading: &str, message: &str) -> Response {
+    render(
+        "message.html",
+        context! { heading => heading, message => message },
+    )
+    .unwrap_or_else(|e| e.into_response())
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
 async fn stylesheet() -> Response {
     (
         [
@@ -250,7 +319,7 @@ mod tests {
             .render(context! {
                 title => "Welcome",
                 component => component,
-                challenge => minijinja::Value::from(minijinja::value::Serde(&challenge)),
+                challenge => template_value(&challenge),
                 action => "/if/flow/x/?itoken=1",
                 reason_help => what_next(challenge["code"].as_str().unwrap_or_default()),
             })
@@ -316,7 +385,16 @@ mod tests {
 
     #[test]
     fn every_template_renders() {
-        for name in ["flow.html", "user.html"] {
+        for name in [
+            "flow.html",
+            "user.html",
+            "message.html",
+            "admin/table.html",
+            "admin/flows.html",
+            "admin/flow.html",
+            "admin/invitations.html",
+            "admin/confirm_delete.html",
+        ] {
             TEMPLATES.get_template(name).unwrap();
         }
     }

@@ -84,6 +84,24 @@ impl Session {
         })
     }
 
+    /// The token this session's forms carry against cross-site request forgery: derived
+    /// from the session id (which only this browser has, in an HttpOnly cookie), so it
+    /// needs no storage and changes when the id does (at login).
+    pub fn csrf_token(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new()
+            .chain_update(b"akin csrf token\0")
+            .chain_update(self.key.as_bytes())
+            .finalize();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    }
+
+    /// Whether `sent` is this session's CSRF token (compared in constant time).
+    pub fn csrf_matches(&self, sent: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.csrf_token().as_bytes().ct_eq(sent.as_bytes()).into()
+    }
+
     pub fn user(&self) -> Option<i64> {
         self.record.user_id
     }

@@ -121,7 +121,7 @@ async fn render_one(state: &AppState, entry: &GroupEntry) -> ApiResult<Json<Valu
     Ok(Json(values.pop().unwrap_or(Value::Null)))
 }
 
-async fn list(
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,

@@ -1,8 +1,8 @@
 //! `/api/v3/core/`: users, groups, tokens.
 
-mod groups;
+pub(crate) mod groups;
 pub mod tokens;
-mod users;
+pub(crate) mod users;
 
 use axum::Router;
 

@@ -62,7 +62,7 @@ async fn me(caller: Caller, State(state): State<AppState>) -> Json<Value> {
     Json(json!({"user": this, "original": null, "users": [this]}))
 }
 
-async fn list(
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,

@@ -114,7 +114,7 @@ async fn render(
         .collect())
 }
 
-async fn list(
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
@@ -161,7 +161,7 @@ async fn find(
     }
 }
 
-async fn retrieve(
+pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -174,7 +174,7 @@ async fn retrieve(
 
 /// Nothing refers to an invitation (users keep no link to theirs): always empty, after
 /// the same visibility check as retrieve.
-async fn used_by(
+pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -241,7 +241,7 @@ async fn write(
     Uuid::parse_str(pk.as_str().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-async fn create(
+pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -319,7 +319,7 @@ async fn partial_update(
     change(state, caller, meta, id, q, body, true).await
 }
 
-async fn destroy(
+pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

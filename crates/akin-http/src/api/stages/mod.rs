@@ -1,6 +1,6 @@
 //! `/api/v3/stages/…`.
 
-mod invitations;
+pub(crate) mod invitations;
 
 use axum::Router;
 

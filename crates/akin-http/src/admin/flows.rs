@@ -1,0 +1,161 @@
+//! Flows and Stages → Flows: the list, Import (a blueprint upload), a flow's page with its
+//! bindings, and delete with the used-by check.
+
+use axum::Router;
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::context;
+use serde_json::Value;
+
+use super::{AdminSession, field, form_fields, json, page, results};
+use crate::api::{catalog_api, flows as flows_api, managed};
+use crate::audit::RequestMeta;
+use crate::error::ApiResult;
+use crate::extract::QueryParams;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/if/admin/flows/", get(list))
+        .route(
+            "/if/admin/flows/import/",
+            axum::routing::post(import).layer(axum::extract::DefaultBodyLimit::max(
+                managed::MAX_IMPORT_BODY,
+            )),
+        )
+        .route("/if/admin/flows/{slug}/", get(flow_page))
+        .route(
+            "/if/admin/flows/{slug}/delete/",
+            get(confirm_delete).post(delete),
+        )
+}
+
+async fn flows(state: &AppState, admin: &AdminSession) -> ApiResult<Vec<Value>> {
+    let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
+    let axum::Json(body) = flows_api::list(admin.superuser(), State(state.clone()), q).await?;
+    Ok(results(body))
+}
+
+async fn list(admin: AdminSession, State(state): State<AppState>) -> ApiResult<Response> {
+    let flows = flows(&state, &admin).await?;
+    page(
+        &admin,
+        "admin/flows.html",
+        "Flows",
+        "/if/admin/flows/",
+        context! { flows => json(&Value::Array(flows)) },
+    )
+}
+
+/// Imports the uploaded blueprint through the API's import and shows its log lines; a
+/// refused blueprint changes nothing.
+async fn import(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    form: Multipart,
+) -> ApiResult<Response> {
+    let form = managed::read_form(form).await?;
+    admin.check_csrf(form.csrf_token.as_deref())?;
+    let report = match form.file.filter(|f| !f.is_empty()) {
+        Some(file) => {
+            let (_, axum::Json(report)) =
+                managed::run(&state, admin.user.user.pk, &file, serde_json::Map::new()).await?;
+            report
+        }
+        None => {
+            serde_json::json!({"success": false, "logs": [{"log_level": "error", "event": "Choose a blueprint file to import."}]})
+        }
+    };
+    let flows = flows(&state, &admin).await?;
+    let mut response = page(
+        &admin,
+        "admin/flows.html",
+        "Flows",
+        "/if/admin/flows/",
+        context! {
+            flows => json(&Value::Array(flows)),
+            import_success => report["success"].as_bool().unwrap_or(false),
+            import_logs => json(&report["logs"]),
+        },
+    )?;
+    if report["success"] != true {
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
+}
+
+async fn flow_page(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(flow) =
+        flows_api::retrieve(admin.superuser(), State(state.clone()), Path(slug)).await?;
+    let endpoint = catalog_api::endpoint_for(akin_domain::catalog::FLOW_STAGE_BINDING);
+    let q = QueryParams::from_pairs(vec![
+        (
+            "target".into(),
+            flow["pk"].as_str().unwrap_or_default().to_owned(),
+        ),
+        ("ordering".into(), "order".into()),
+        ("page_size".into(), "1000".into()),
+    ]);
+    let axum::Json(bindings) =
+        catalog_api::list(endpoint, admin.superuser(), State(state.clone()), q).await?;
+    let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
+    let axum::Json(stages) =
+        catalog_api::all_stages(admin.superuser(), State(state.clone()), q).await?;
+    let stages = results(stages);
+    let bindings: Vec<Value> = results(bindings)
+        .into_iter()
+        .map(|mut b| {
+            let stage = stages.iter().find(|s| s["pk"] == b["stage"]).cloned();
+            b["stage_obj"] = stage.unwrap_or(Value::Null);
+            b
+        })
+        .collect();
+    let title = format!("Flow {}", flow["name"].as_str().unwrap_or_default());
+    page(
+        &admin,
+        "admin/flow.html",
+        &title,
+        "/if/admin/flows/",
+        context! { flow => json(&flow), bindings => json(&Value::Array(bindings)) },
+    )
+}
+
+async fn confirm_delete(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(flow) =
+        flows_api::retrieve(admin.superuser(), State(state.clone()), Path(slug.clone())).await?;
+    let axum::Json(used_by) =
+        flows_api::used_by(admin.superuser(), State(state.clone()), Path(slug)).await?;
+    page(
+        &admin,
+        "admin/confirm_delete.html",
+        "Delete flow",
+        "/if/admin/flows/",
+        context! {
+            name => flow["name"].as_str().unwrap_or_default().to_owned(),
+            used_by => json(&used_by),
+            back => "/if/admin/flows/",
+        },
+    )
+}
+
+async fn delete(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = form_fields(&body);
+    admin.check_csrf(field(&fields, "csrf_token"))?;
+    flows_api::destroy(admin.superuser(), State(state), meta, Path(slug)).await?;
+    Ok(Redirect::to("/if/admin/flows/").into_response())
+}

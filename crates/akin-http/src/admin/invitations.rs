@@ -1,0 +1,363 @@
+//! Directory → Invitations: the list (search, status), each row expanding to the link to
+//! send, Create, and delete with the used-by check.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::context;
+use serde_json::{Map, Value, json as json_value};
+
+use super::{AdminSession, base_url, field, form_fields, json, page, results};
+use crate::api::catalog_api;
+use crate::api::flows as flows_api;
+use crate::api::stages::invitations as api;
+use crate::audit::RequestMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonObject, QueryParams};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/if/admin/invitations/", get(list).post(create))
+        .route(
+            "/if/admin/invitations/{pk}/delete/",
+            get(confirm_delete).post(delete),
+        )
+}
+
+/// What the create form holds, to show it again with its errors.
+#[derive(serde::Serialize)]
+struct CreateForm {
+    name: String,
+    expires: String,
+    flow: String,
+    fixed_data: String,
+    single_use: bool,
+}
+
+impl Default for CreateForm {
+    fn default() -> Self {
+        CreateForm {
+            name: String::new(),
+            expires: String::new(),
+            flow: String::new(),
+            fixed_data: String::new(),
+            // authentik's form has single use on by default.
+            single_use: true,
+        }
+    }
+}
+
+async fn list(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryParams,
+) -> ApiResult<Response> {
+    show(
+        &admin,
+        &state,
+        &headers,
+        &q,
+        CreateForm::default(),
+        Value::Null,
+    )
+    .await
+}
+
+/// The page, with the create form as given and its errors (`Null` for none).
+async fn show(
+    admin: &AdminSession,
+    state: &AppState,
+    headers: &HeaderMap,
+    q: &QueryParams,
+    form: CreateForm,
+    errors: Value,
+) -> ApiResult<Response> {
+    let status = q.get("status").unwrap_or("active").to_owned();
+    let search = q.get("search").unwrap_or_default().to_owned();
+    let mut pairs = vec![
+        ("status".to_owned(), status.clone()),
+        ("ordering".to_owned(), "-expires".to_owned()),
+        ("page_size".to_owned(), "100".to_owned()),
+    ];
+    if !search.is_empty() {
+        pairs.push(("search".to_owned(), search.clone()));
+    }
+    let axum::Json(body) = api::list(
+        admin.superuser(),
+        State(state.clone()),
+        QueryParams::from_pairs(pairs),
+    )
+    .await?;
+    let base = base_url(headers);
+    let invitations: Vec<Value> = results(body)
+        .into_iter()
+        .map(|mut i| {
+            let pk = i["pk"].as_str().unwrap_or_default().to_owned();
+            if let Some(slug) = i["flow_obj"]["slug"].as_str() {
+                i["link"] = Value::String(format!("{base}/if/flow/{slug}/?itoken={pk}"));
+            }
+            i["expires_text"] = Value::String(match i["expires"].as_str() {
+                Some(expires) => {
+                    expires.replace('T', " ").trim_end_matches('Z').to_owned() + " UTC"
+                }
+                None => "never".to_owned(),
+            });
+            i["uses_text"] = Value::String(match i["max_uses"].as_i64() {
+                Some(max) => format!("{} / {max}", i["uses"].as_i64().unwrap_or(0)),
+                None => format!("{} / ∞", i["uses"].as_i64().unwrap_or(0)),
+            });
+            if i["fixed_data"].as_object().is_some_and(|f| !f.is_empty()) {
+                let text = serde_json::to_string_pretty(&i["fixed_data"]).unwrap_or_default();
+                i["fixed_data_text"] = Value::String(text);
+            }
+            i
+        })
+        .collect();
+    let flows = enrollment_flows(admin, state).await?;
+    page(
+        admin,
+        "admin/invitations.html",
+        "Invitations",
+        "/if/admin/invitations/",
+        context! {
+            invitations => json(&Value::Array(invitations)),
+            search => search,
+            status => status,
+            opened => q.get("opened").unwrap_or_default().to_owned(),
+            enrollment_flows => json(&flows),
+            form => json(&serde_json::to_value(&form).unwrap_or_default()),
+            errors => json(&errors),
+        },
+    )
+}
+
+/// Enrollment flows for the form, each saying whether it has an invitation stage.
+async fn enrollment_flows(admin: &AdminSession, state: &AppState) -> ApiResult<Value> {
+    let q = QueryParams::from_pairs(vec![
+        ("designation".into(), "enrollment".into()),
+        ("page_size".into(), "1000".into()),
+    ]);
+    let axum::Json(flows) = flows_api::list(admin.superuser(), State(state.clone()), q).await?;
+    let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
+    let axum::Json(stages) =
+        catalog_api::all_stages(admin.superuser(), State(state.clone()), q).await?;
+    let invitation_stages: Vec<Value> = results(stages)
+        .into_iter()
+        .filter(|s| s["meta_model_name"] == "authentik_stages_invitation.invitationstage")
+        .map(|s| s["pk"].clone())
+        .collect();
+    Ok(Value::Array(
+        results(flows)
+            .into_iter()
+            .map(|mut f| {
+                let has = f["stages"]
+                    .as_array()
+                    .is_some_and(|stages| stages.iter().any(|s| invitation_stages.contains(s)));
+                f["has_invitation_stage"] = Value::Bool(has);
+                f
+            })
+            .collect(),
+    ))
+}
+
+/// The form as the API's request body. Custom attributes are YAML or JSON; a mistake in
+/// them is reported with its line and column.
+fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
+    let mut body = Map::new();
+    body.insert("name".into(), Value::String(form.name.trim().to_owned()));
+    body.insert("single_use".into(), Value::Bool(form.single_use));
+    if !form.flow.is_empty() {
+        body.insert("flow".into(), Value::String(form.flow.clone()));
+    }
+    if !form.expires.trim().is_empty() {
+        // A datetime-local input has no zone; the label says UTC.
+        let expires = form.expires.trim();
+        let seconds = if expires.len() == 16 { ":00" } else { "" };
+        body.insert(
+            "expires".into(),
+            Value::String(format!("{expires}{seconds}Z")),
+        );
+    }
+    let fixed = match form.fixed_data.trim() {
+        "" => Value::Object(Map::new()),
+        text => akin_blueprint::yaml::parse_data(text).map_err(|e| {
+            ApiError::field("fixed_data", format!("Not valid YAML or JSON: line {e}"))
+        })?,
+    };
+    if !fixed.is_object() {
+        return Err(ApiError::field(
+            "fixed_data",
+            "Custom attributes must be a mapping of keys to values, such as `email: jane@example.com`.",
+        ));
+    }
+    body.insert("fixed_data".into(), fixed);
+    Ok(body)
+}
+
+async fn create(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = form_fields(&body);
+    admin.check_csrf(field(&fields, "csrf_token"))?;
+    let form = CreateForm {
+        name: field(&fields, "name").unwrap_or_default().to_owned(),
+        expires: field(&fields, "expires").unwrap_or_default().to_owned(),
+        flow: field(&fields, "flow").unwrap_or_default().to_owned(),
+        fixed_data: field(&fields, "fixed_data").unwrap_or_default().to_owned(),
+        single_use: field(&fields, "single_use").is_some(),
+    };
+    let created = match request_body(&form) {
+        Ok(body) => {
+            api::create(
+                admin.superuser(),
+                State(state.clone()),
+                meta,
+                JsonObject(body),
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match created {
+        Ok((_, axum::Json(invitation))) => {
+            let pk = invitation["pk"].as_str().unwrap_or_default();
+            Ok(Redirect::to(&format!(
+                "/if/admin/invitations/?opened={pk}#invitation-{pk}"
+            ))
+            .into_response())
+        }
+        Err(ApiError::Validation(errors)) => {
+            let errors = serde_json::to_value(&errors).unwrap_or_else(|_| json_value!({}));
+            let q = QueryParams::from_pairs(Vec::new());
+            let mut response = show(&admin, &state, &headers, &q, form, errors).await?;
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(response)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn all_statuses() -> QueryParams {
+    QueryParams::from_pairs(vec![("status".into(), "all".into())])
+}
+
+async fn confirm_delete(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(invitation) = api::retrieve(
+        admin.superuser(),
+        State(state.clone()),
+        Path(pk.clone()),
+        all_statuses(),
+    )
+    .await?;
+    let axum::Json(used_by) = api::used_by(
+        admin.superuser(),
+        State(state.clone()),
+        Path(pk),
+        all_statuses(),
+    )
+    .await?;
+    page(
+        &admin,
+        "admin/confirm_delete.html",
+        "Delete invitation",
+        "/if/admin/invitations/",
+        context! {
+            name => invitation["name"].as_str().unwrap_or_default().to_owned(),
+            used_by => json(&used_by),
+            back => "/if/admin/invitations/",
+        },
+    )
+}
+
+async fn delete(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = form_fields(&body);
+    admin.check_csrf(field(&fields, "csrf_token"))?;
+    api::destroy(
+        admin.superuser(),
+        State(state),
+        meta,
+        Path(pk),
+        all_statuses(),
+    )
+    .await?;
+    Ok(Redirect::to("/if/admin/invitations/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_renders_rows_with_their_link_and_the_form_with_errors() {
+        let invitation = json_value!({
+            "pk": "6b0f2c1e-0000-4000-8000-000000000001", "name": "jane",
+            "created_by": {"username": "akadmin"}, "expires_text": "never",
+            "flow_obj": {"slug": "default-enrollment-flow"}, "uses_text": "0 / 1",
+            "status": "active", "link": "http://akin.test/if/flow/default-enrollment-flow/?itoken=6b0f2c1e-0000-4000-8000-000000000001",
+            "fixed_data_text": "{\n  \"email\": \"jane@example.com\"\n}",
+        });
+        let html = crate::flow::interface::render(
+            "admin/invitations.html",
+            context! {
+                heading => "Invitations", current => "/if/admin/invitations/", nav => super::super::nav(),
+                admin => "akadmin", csrf_token => "t0ken",
+                invitations => json(&Value::Array(vec![invitation])), search => "", status => "active",
+                opened => "6b0f2c1e-0000-4000-8000-000000000001",
+                enrollment_flows => json(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
+                form => json(&serde_json::to_value(CreateForm::default()).unwrap()),
+                errors => json(&json_value!({"name": ["This field is required."]})),
+            },
+        )
+        .unwrap();
+        let body = String::from_utf8(futures_body(html)).unwrap();
+        assert!(
+            body.contains(r#"id="invitation-6b0f2c1e-0000-4000-8000-000000000001" open"#),
+            "{body}"
+        );
+        assert!(body.contains("Link to use the invitation"));
+        assert!(body.contains("itoken=6b0f2c1e-0000-4000-8000-000000000001"));
+        assert!(
+            body.contains("&quot;email&quot;: &quot;jane@example.com&quot;"),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"<p class="field-error" id="error-name">This field is required.</p>"#),
+            "{body}"
+        );
+        assert!(body.contains("Enroll (enroll) — has an invitation stage"));
+        assert!(
+            body.contains(r#"name="single_use" type="checkbox" value="true" checked"#),
+            "{body}"
+        );
+        assert!(body.contains(r#"value="t0ken""#));
+    }
+
+    /// The body of a rendered page.
+    fn futures_body(response: Response) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+}
