@@ -28,6 +28,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod blueprints;
+mod browser;
 mod config_api;
 mod errors;
 mod events;
