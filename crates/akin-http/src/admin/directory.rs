@@ -2,22 +2,29 @@
 //! Flows and Stages → Stages and Prompts. Each shows the API's list as a table.
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
 
-use super::{AdminSession, json, page, results};
+use super::{AdminSession, field, form_fields, json, page, results};
 use crate::api::core::{groups, users};
 use crate::api::{catalog_api, events, policies};
+use crate::audit::RequestMeta;
 use crate::error::ApiResult;
-use crate::extract::QueryParams;
+use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/if/admin/users/", get(user_list))
+        .route("/if/admin/users/{pk}/", get(user_page))
+        .route(
+            "/if/admin/users/{pk}/deactivate/",
+            get(confirm_deactivate).post(deactivate),
+        )
+        .route("/if/admin/users/{pk}/activate/", post(activate))
         .route("/if/admin/groups/", get(group_list))
         .route("/if/admin/events/", get(event_list))
         .route("/if/admin/policies/", get(policy_list))
@@ -48,22 +55,26 @@ fn text(value: &Value) -> Value {
     }
 }
 
+/// A list page: `filters` are `(query key, label)` pairs shown as a search form.
 fn table(
     admin: &AdminSession,
     heading: &str,
     current: &str,
     columns: &[&str],
     rows: Vec<Vec<Value>>,
-    search: Option<&str>,
+    filters: &[(&str, &str)],
+    q: &QueryParams,
 ) -> ApiResult<Response> {
     let rows = Value::Array(rows.into_iter().map(Value::Array).collect());
-    let ctx = match search {
-        Some(search) => context! {
-            columns => columns.iter().map(|c| (*c).to_owned()).collect::<Vec<String>>(), rows => json(&rows), search => search.to_owned(),
-        },
-        None => {
-            context! { columns => columns.iter().map(|c| (*c).to_owned()).collect::<Vec<String>>(), rows => json(&rows) }
-        }
+    let filters: Vec<Value> = filters
+        .iter()
+        .map(|(name, label)| {
+            json_value!({"name": name, "label": label, "value": q.get(name).unwrap_or_default()})
+        })
+        .collect();
+    let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    let ctx = context! {
+        columns => columns, rows => json(&rows), filters => json(&Value::Array(filters)),
     };
     page(admin, "admin/table.html", heading, current, ctx)
 }
@@ -78,8 +89,9 @@ async fn user_list(
     let rows = results(body)
         .iter()
         .map(|u| {
+            let href = format!("/if/admin/users/{}/", u["pk"]);
             vec![
-                text(&u["username"]),
+                json_value!({"text": u["username"], "href": href}),
                 text(&u["name"]),
                 text(&u["email"]),
                 text(&u["is_active"]),
@@ -101,8 +113,90 @@ async fn user_list(
             "Last login",
         ],
         rows,
-        Some(q.get("search").unwrap_or_default()),
+        &[("search", "Search")],
+        &q,
     )
+}
+
+async fn user_page(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(user) = users::retrieve(admin.superuser(), State(state), Path(pk)).await?;
+    let attributes = serde_json::to_string_pretty(&user["attributes"]).unwrap_or_default();
+    let heading = format!("User {}", user["username"].as_str().unwrap_or_default());
+    page(
+        &admin,
+        "admin/user.html",
+        &heading,
+        "/if/admin/users/",
+        context! { user => json(&user), attributes_text => attributes },
+    )
+}
+
+async fn confirm_deactivate(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(user) =
+        users::retrieve(admin.superuser(), State(state), Path(pk.clone())).await?;
+    let question = format!(
+        "Deactivate {}? They are signed out everywhere and cannot log in until activated again.",
+        user["username"].as_str().unwrap_or_default()
+    );
+    page(
+        &admin,
+        "admin/confirm.html",
+        "Deactivate user",
+        "/if/admin/users/",
+        context! { question => question, action => "Deactivate", back => format!("/if/admin/users/{pk}/") },
+    )
+}
+
+/// Sets `is_active` through the API's partial update (which records the change).
+async fn set_active(
+    admin: AdminSession,
+    state: AppState,
+    meta: RequestMeta,
+    pk: String,
+    body: &[u8],
+    active: bool,
+) -> ApiResult<Response> {
+    let fields = form_fields(body);
+    admin.check_csrf(field(&fields, "csrf_token"))?;
+    let mut change = serde_json::Map::new();
+    change.insert("is_active".into(), Value::Bool(active));
+    let _updated = users::partial_update(
+        admin.superuser(),
+        State(state),
+        meta,
+        Path(pk.clone()),
+        JsonObject(change),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/if/admin/users/{pk}/")).into_response())
+}
+
+async fn deactivate(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    set_active(admin, state, meta, pk, &body, false).await
+}
+
+async fn activate(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    set_active(admin, state, meta, pk, &body, true).await
 }
 
 async fn group_list(
@@ -129,7 +223,8 @@ async fn group_list(
         "/if/admin/groups/",
         &["Name", "Superuser", "Members"],
         rows,
-        Some(q.get("search").unwrap_or_default()),
+        &[("search", "Search")],
+        &q,
     )
 }
 
@@ -159,7 +254,8 @@ async fn event_list(
         "/if/admin/events/",
         &["When", "Action", "User", "Client IP", "Context"],
         rows,
-        None,
+        &[("action", "Action"), ("username", "User")],
+        &q,
     )
 }
 
@@ -186,7 +282,8 @@ async fn policy_list(
         "/if/admin/policies/",
         &["Name", "Type", "Bindings"],
         rows,
-        Some(q.get("search").unwrap_or_default()),
+        &[("search", "Search")],
+        &q,
     )
 }
 
@@ -219,7 +316,8 @@ async fn stage_list(
         "/if/admin/stages/",
         &["Name", "Type", "Used in flows"],
         rows,
-        Some(q.get("search").unwrap_or_default()),
+        &[("search", "Search")],
+        &q,
     )
 }
 
@@ -250,6 +348,7 @@ async fn prompt_list(
         "/if/admin/prompts/",
         &["Name", "Field key", "Label", "Type", "Required"],
         rows,
-        Some(q.get("search").unwrap_or_default()),
+        &[("search", "Search")],
+        &q,
     )
 }

@@ -25,6 +25,45 @@ pub fn router() -> Router<AppState> {
             "/if/admin/invitations/{pk}/delete/",
             get(confirm_delete).post(delete),
         )
+        .route("/if/admin/invitations/{pk}/qr.svg", get(qr_code))
+        .route(
+            "/if/admin/invitations/{pk}/edit/",
+            get(edit_page).post(save),
+        )
+}
+
+/// The link an invitation is used with, as this browser reaches the server.
+fn link(base: &str, invitation: &Value) -> Option<String> {
+    let slug = invitation["flow_obj"]["slug"].as_str()?;
+    let pk = invitation["pk"].as_str()?;
+    Some(format!("{base}/if/flow/{slug}/?itoken={pk}"))
+}
+
+/// A QR code of the invitation's link, for showing on a screen or printing.
+async fn qr_code(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(pk): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(invitation) =
+        api::retrieve(admin.superuser(), State(state), Path(pk), all_statuses()).await?;
+    let link = link(&base_url(&headers), &invitation).ok_or(ApiError::NotFound("Invitation"))?;
+    let code = qrcode::QrCode::new(link.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("QR code of {link:?}: {e}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(192, 192)
+        .quiet_zone(true)
+        .build();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "private, no-store"),
+        ],
+        svg,
+    )
+        .into_response())
 }
 
 /// What the create form holds, to show it again with its errors.
@@ -96,9 +135,8 @@ async fn show(
     let invitations: Vec<Value> = results(body)
         .into_iter()
         .map(|mut i| {
-            let pk = i["pk"].as_str().unwrap_or_default().to_owned();
-            if let Some(slug) = i["flow_obj"]["slug"].as_str() {
-                i["link"] = Value::String(format!("{base}/if/flow/{slug}/?itoken={pk}"));
+            if let Some(link) = link(&base, &i) {
+                i["link"] = Value::String(link);
             }
             i["expires_text"] = Value::String(match i["expires"].as_str() {
                 Some(expires) => {
@@ -198,6 +236,127 @@ fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
     Ok(body)
 }
 
+impl CreateForm {
+    /// The form as submitted.
+    fn from_fields(fields: &[(String, String)]) -> CreateForm {
+        CreateForm {
+            name: field(fields, "name").unwrap_or_default().to_owned(),
+            expires: field(fields, "expires").unwrap_or_default().to_owned(),
+            flow: field(fields, "flow").unwrap_or_default().to_owned(),
+            fixed_data: field(fields, "fixed_data").unwrap_or_default().to_owned(),
+            single_use: field(fields, "single_use").is_some(),
+        }
+    }
+
+    /// The form filled with an invitation as the API returns it.
+    fn from_invitation(invitation: &Value) -> CreateForm {
+        let fixed = &invitation["fixed_data"];
+        CreateForm {
+            name: invitation["name"].as_str().unwrap_or_default().to_owned(),
+            // `2026-12-01T10:00:00Z` -> a datetime-local value, `2026-12-01T10:00`.
+            expires: invitation["expires"]
+                .as_str()
+                .map(|e| e.get(..16).unwrap_or(e).to_owned())
+                .unwrap_or_default(),
+            flow: invitation["flow"].as_str().unwrap_or_default().to_owned(),
+            fixed_data: if fixed.as_object().is_some_and(|f| !f.is_empty()) {
+                serde_json::to_string_pretty(fixed).unwrap_or_default()
+            } else {
+                String::new()
+            },
+            single_use: invitation["single_use"].as_bool().unwrap_or(false),
+        }
+    }
+}
+
+async fn edit_page(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Response> {
+    let axum::Json(invitation) = api::retrieve(
+        admin.superuser(),
+        State(state.clone()),
+        Path(pk.clone()),
+        all_statuses(),
+    )
+    .await?;
+    show_edit(
+        &admin,
+        &state,
+        &pk,
+        CreateForm::from_invitation(&invitation),
+        Value::Null,
+    )
+    .await
+}
+
+async fn show_edit(
+    admin: &AdminSession,
+    state: &AppState,
+    pk: &str,
+    form: CreateForm,
+    errors: Value,
+) -> ApiResult<Response> {
+    let flows = enrollment_flows(admin, state).await?;
+    let heading = format!("Edit invitation {}", form.name);
+    page(
+        admin,
+        "admin/invitation_edit.html",
+        &heading,
+        "/if/admin/invitations/",
+        context! {
+            pk => pk.to_owned(),
+            enrollment_flows => json(&flows),
+            form => json(&serde_json::to_value(&form).unwrap_or_default()),
+            errors => json(&errors),
+        },
+    )
+}
+
+/// Saves the edit through the API's partial update; errors come back on the form.
+async fn save(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = form_fields(&body);
+    admin.check_csrf(field(&fields, "csrf_token"))?;
+    let form = CreateForm::from_fields(&fields);
+    let saved = match request_body(&form) {
+        Ok(mut body) => {
+            // An emptied expiry means "never", not "unchanged".
+            body.entry("expires").or_insert(Value::Null);
+            api::partial_update(
+                admin.superuser(),
+                State(state.clone()),
+                meta,
+                Path(pk.clone()),
+                all_statuses(),
+                JsonObject(body),
+            )
+            .await
+            .map(|_| ())
+        }
+        Err(error) => Err(error),
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/if/admin/invitations/?status=all&opened={pk}#invitation-{pk}"
+        ))
+        .into_response()),
+        Err(ApiError::Validation(errors)) => {
+            let errors = serde_json::to_value(&errors).unwrap_or_else(|_| json_value!({}));
+            let mut response = show_edit(&admin, &state, &pk, form, errors).await?;
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(response)
+        }
+        Err(other) => Err(other),
+    }
+}
+
 async fn create(
     admin: AdminSession,
     State(state): State<AppState>,
@@ -207,13 +366,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let fields = form_fields(&body);
     admin.check_csrf(field(&fields, "csrf_token"))?;
-    let form = CreateForm {
-        name: field(&fields, "name").unwrap_or_default().to_owned(),
-        expires: field(&fields, "expires").unwrap_or_default().to_owned(),
-        flow: field(&fields, "flow").unwrap_or_default().to_owned(),
-        fixed_data: field(&fields, "fixed_data").unwrap_or_default().to_owned(),
-        single_use: field(&fields, "single_use").is_some(),
-    };
+    let form = CreateForm::from_fields(&fields);
     let created = match request_body(&form) {
         Ok(body) => {
             api::create(

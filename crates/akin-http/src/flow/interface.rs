@@ -56,6 +56,22 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "admin/confirm_delete.html",
             include_str!("../../templates/admin/confirm_delete.html"),
         ),
+        (
+            "admin/confirm.html",
+            include_str!("../../templates/admin/confirm.html"),
+        ),
+        (
+            "admin/user.html",
+            include_str!("../../templates/admin/user.html"),
+        ),
+        (
+            "admin/invitation_fields.html",
+            include_str!("../../templates/admin/invitation_fields.html"),
+        ),
+        (
+            "admin/invitation_edit.html",
+            include_str!("../../templates/admin/invitation_edit.html"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the embedded templates parse (checked by a unit test)");
@@ -394,6 +410,9 @@ mod tests {
             "admin/flow.html",
             "admin/invitations.html",
             "admin/confirm_delete.html",
+            "admin/confirm.html",
+            "admin/user.html",
+            "admin/invitation_edit.html",
         ] {
             TEMPLATES.get_template(name).unwrap();
         }

@@ -12,13 +12,13 @@ use crate::start;
 on_both_backends!(an_invitee_enrolls_through_the_html_pages_without_javascript);
 
 /// A browser with cookies that follows nothing by itself, so each step is seen.
-struct PageBrowser {
-    client: reqwest::Client,
-    base: String,
+pub struct PageBrowser {
+    pub client: reqwest::Client,
+    pub base: String,
 }
 
 impl PageBrowser {
-    fn new(env: &TestEnv) -> PageBrowser {
+    pub fn new(env: &TestEnv) -> PageBrowser {
         PageBrowser {
             client: reqwest::Client::builder()
                 .cookie_store(true)
@@ -30,7 +30,7 @@ impl PageBrowser {
     }
 
     /// GET `path`: status, `Location`, body.
-    async fn get(&self, path: &str) -> (StatusCode, String, String) {
+    pub async fn get(&self, path: &str) -> (StatusCode, String, String) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -49,7 +49,7 @@ impl PageBrowser {
     }
 
     /// Submits a form on `path` as a page of this site does (the browser sends `Origin`).
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
         let response = self
             .client
             .post(format!("{}{path}", self.base))

@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod admin_pages;
 mod auth;
 mod blueprints;
 mod browser;

@@ -147,7 +147,7 @@ fn time_range(q: &QueryParams, field: &str) -> ApiResult<TimeRange> {
     })
 }
 
-async fn retrieve(
+pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -314,6 +314,10 @@ async fn write(
         .await
         .map_err(ApiError::from_store_write("user"))?
         .ok_or(ApiError::NotFound("User"))?;
+    if existing.user.is_active && !entry.user.is_active {
+        // A deactivated account is signed out everywhere, as authentik does.
+        state.store.delete_user_sessions(pk).await?;
+    }
     audit::record(
         &state,
         &caller,
@@ -335,7 +339,7 @@ async fn update(
     write(caller, state, meta, id, body, Mode::Full).await
 }
 
-async fn partial_update(
+pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

@@ -308,7 +308,7 @@ async fn update(
     change(state, caller, meta, id, q, body, false).await
 }
 
-async fn partial_update(
+pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

@@ -1,0 +1,294 @@
+//! The admin interface `/if/admin/` over HTTP, as a browser without JavaScript uses it:
+//! who may open it, CSRF, invitations created, edited and deleted through forms (with their
+//! errors), a refused import that changes nothing, and deactivating a user.
+
+use akin_testkit::{ADMIN_PASSWORD, Backend, TestEnv};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::flow_pages::PageBrowser;
+use crate::{admin_get, admin_json, flows, start};
+
+on_both_backends!(the_admin_pages_manage_invitations_through_forms);
+
+/// Logs `username` in through the default authentication flow's pages.
+async fn log_in(env: &TestEnv, username: &str, password: &str) -> PageBrowser {
+    let browser = PageBrowser::new(env);
+    let (_, location, _) = browser.get("/if/admin/").await;
+    assert_eq!(
+        location,
+        "/flows/-/default/authentication/?next=%2Fif%2Fadmin%2F"
+    );
+    let (_, flow_page, _) = browser.get(&location).await;
+    browser
+        .post(
+            &flow_page,
+            &[
+                ("component", "ak-stage-identification"),
+                ("uid_field", username),
+            ],
+        )
+        .await;
+    browser
+        .post(
+            &flow_page,
+            &[("component", "ak-stage-password"), ("password", password)],
+        )
+        .await;
+    let (status, location, _) = browser.get(&flow_page).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/if/admin/")
+    );
+    browser
+}
+
+fn csrf_token(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker).expect("a CSRF token") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
+    let env = start(&backend).await;
+    flows::two_stage_flow(&env).await;
+    let (_, flow) = admin_get(&env, "/api/v3/flows/instances/default-enrollment-flow/").await;
+    let flow_pk = flow["pk"].as_str().unwrap().to_owned();
+
+    let admin = log_in(&env, "akadmin", ADMIN_PASSWORD).await;
+    let (status, _, html) = admin.get("/if/admin/invitations/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"aria-current="page">Invitations</a>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("Default enrollment Flow (default-enrollment-flow)"),
+        "{html}"
+    );
+    let token = csrf_token(&html);
+
+    // A form without the session's token is refused and creates nothing.
+    let (status, _, _) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[("csrf_token", "forged"), ("name", "x"), ("flow", &flow_pk)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Mistakes come back on the form, with what was typed.
+    let (status, _, html) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &token),
+                ("name", "jane"),
+                ("flow", &flow_pk),
+                ("fixed_data", "email: ["),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(
+        html.contains(r#"id="error-fixed-data">Not valid YAML or JSON: line 2:1"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="name" type="text" required value="jane""#),
+        "{html}"
+    );
+    let (status, _, html) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &token),
+                ("name", "not a slug"),
+                ("flow", &flow_pk),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains(r#"<p class="field-error" id="error-name">"#),
+        "{html}"
+    );
+
+    // Created: the list opens the new row with its link.
+    let (status, location, _) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &token),
+                ("name", "jane"),
+                ("flow", &flow_pk),
+                ("expires", "2031-01-02T03:04"),
+                ("fixed_data", "email: jane@example.com\nteam: blue"),
+                ("single_use", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, list) = admin_get(&env, "/api/v3/stages/invitation/invitations/?name=jane").await;
+    let invitation = &list["results"][0];
+    let pk = invitation["pk"].as_str().unwrap();
+    assert_eq!(
+        invitation["fixed_data"],
+        json!({"email": "jane@example.com", "team": "blue"})
+    );
+    assert_eq!(invitation["expires"], "2031-01-02T03:04:00Z");
+    assert_eq!(invitation["single_use"], true);
+    assert_eq!(invitation["created_by"]["username"], "akadmin");
+    let (_, _, html) = admin.get(&location).await;
+    assert!(
+        html.contains(&format!(r#"id="invitation-{pk}" open"#)),
+        "{html}"
+    );
+    let link = format!("/if/flow/default-enrollment-flow/?itoken={pk}");
+    assert!(html.contains(&link.replace('/', "&#x2f;")), "{html}");
+    let qr = admin
+        .client
+        .get(format!("{}/if/admin/invitations/{pk}/qr.svg", admin.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+
+    // Edited: never expires, used any number of times.
+    let edit = format!("/if/admin/invitations/{pk}/edit/");
+    let (_, _, html) = admin.get(&edit).await;
+    assert!(html.contains(r#"value="2031-01-02T03:04""#), "{html}");
+    let (status, _, _) = admin
+        .post(
+            &edit,
+            &[
+                ("csrf_token", &token),
+                ("name", "jane2"),
+                ("flow", &flow_pk),
+                ("expires", ""),
+                ("fixed_data", "{}"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, changed) = admin_get(
+        &env,
+        &format!("/api/v3/stages/invitation/invitations/{pk}/"),
+    )
+    .await;
+    assert_eq!(
+        (changed["name"].as_str(), changed["expires"].is_null()),
+        (Some("jane2"), true)
+    );
+    assert_eq!(
+        (
+            changed["single_use"].as_bool(),
+            changed["max_uses"].is_null()
+        ),
+        (Some(false), true)
+    );
+
+    // Deleted after a confirmation page.
+    let delete = format!("/if/admin/invitations/{pk}/delete/");
+    let (_, _, html) = admin.get(&delete).await;
+    assert!(html.contains("Delete <strong>jane2</strong>?"), "{html}");
+    let (status, _, _) = admin.post(&delete, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = admin_get(
+        &env,
+        &format!("/api/v3/stages/invitation/invitations/{pk}/?status=all"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A flow's delete page says what goes with it.
+    let (_, _, html) = admin
+        .get("/if/admin/flows/default-enrollment-flow/delete/")
+        .await;
+    assert!(
+        html.contains(r#"<ul id="used-by">"#) && html.contains("deleted too"),
+        "{html}"
+    );
+
+    // A user: deactivated after confirming, and signed out of their sessions.
+    let (status, user) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": "bob", "name": "Bob"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let user_pk = user["pk"].as_i64().unwrap();
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/core/users/{user_pk}/set_password/"),
+        json!({"password": "Bob-pa55-word"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let bob = PageBrowser::new(&env);
+    let (_, location, _) = bob.get("/if/admin/").await;
+    let (_, flow_page, _) = bob.get(&location).await;
+    bob.post(
+        &flow_page,
+        &[
+            ("component", "ak-stage-identification"),
+            ("uid_field", "bob"),
+        ],
+    )
+    .await;
+    bob.post(
+        &flow_page,
+        &[
+            ("component", "ak-stage-password"),
+            ("password", "Bob-pa55-word"),
+        ],
+    )
+    .await;
+    bob.get(&flow_page).await;
+    // Not an administrator: refused, but signed in.
+    let (status, _, html) = bob.get("/if/admin/invitations/").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert_eq!(bob.get("/if/user/").await.0, StatusCode::OK);
+
+    let deactivate = format!("/if/admin/users/{user_pk}/deactivate/");
+    let (_, _, html) = admin.get(&deactivate).await;
+    assert!(html.contains("Deactivate bob?"), "{html}");
+    let (status, _, _) = admin.post(&deactivate, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = admin.get(&format!("/if/admin/users/{user_pk}/")).await;
+    assert!(html.contains(r#"<dd id="user-active">no</dd>"#), "{html}");
+    assert_eq!(
+        bob.get("/if/user/").await.0,
+        StatusCode::SEE_OTHER,
+        "signed out"
+    );
+
+    // A refused import shows why and changes nothing.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: half}\n    attrs: {designation: nope}\n".to_vec())
+                .file_name("bad.yaml"),
+        );
+    let response = admin
+        .client
+        .post(format!("{}/if/admin/flows/import/", admin.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("nothing was changed"), "{html}");
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM flows WHERE slug = 'half'")
+            .await,
+        0
+    );
+}
