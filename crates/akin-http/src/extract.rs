@@ -44,7 +44,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             None => return Err(ApiError::UnsupportedMediaType(String::new())),
         }
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(Value::Object(map)) => {
+                refuse_null_characters(&map)?;
+                Ok(JsonObject(map))
+            }
             Ok(other) => Err(ApiError::field(
                 "non_field_errors",
                 format!(
@@ -55,6 +58,31 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Err(e) => Err(ApiError::JsonParse(e.to_string())),
         }
     }
+}
+
+/// DRF's "Null characters are not allowed." for any string in the body, keys included:
+/// PostgreSQL cannot store U+0000 in text or JSON, and no field needs it.
+pub(crate) fn refuse_null_characters(map: &Map<String, Value>) -> Result<(), ApiError> {
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    for (key, value) in map {
+        if key.contains('\0') {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Null characters are not allowed.",
+            ));
+        }
+        if has_nul(value) {
+            return Err(ApiError::field(key, "Null characters are not allowed."));
+        }
+    }
+    Ok(())
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -325,11 +353,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(
-            form_urlencoded::parse(raw.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .collect();
+        // As in bodies: PostgreSQL cannot compare against U+0000, and no filter needs it.
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::field(
+                &key.replace('\0', ""),
+                "Null characters are not allowed.",
+            ));
+        }
+        Ok(QueryParams(pairs))
     }
 }
 

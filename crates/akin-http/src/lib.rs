@@ -48,6 +48,15 @@ pub fn router(state: AppState) -> Router {
         .merge(flow::interface_router())
         .merge(admin::router())
         .fallback(|| async { ApiError::NoRoute })
+        // No object's key contains U+0000; PostgreSQL could not even look for one.
+        .layer(middleware::from_fn(
+            |request: Request, next: Next| async move {
+                if request.uri().path().to_ascii_lowercase().contains("%00") {
+                    return ApiError::NoRoute.into_response();
+                }
+                next.run(request).await
+            },
+        ))
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
         })

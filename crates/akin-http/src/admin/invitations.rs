@@ -233,6 +233,7 @@ fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
         ));
     }
     body.insert("fixed_data".into(), fixed);
+    crate::extract::refuse_null_characters(&body)?;
     Ok(body)
 }
 

@@ -204,8 +204,12 @@ fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// The fields of a submitted `application/x-www-form-urlencoded` form.
+/// The fields of a form, without U+0000 (no browser sends it from what people type, and
+/// the database could not store it).
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.replace('\0', ""), v.replace('\0', "")))
+        .collect()
 }
 
 fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {

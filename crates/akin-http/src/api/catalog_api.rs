@@ -291,6 +291,25 @@ async fn render(
     Ok(Value::Object(object))
 }
 
+/// Every catalog endpoint (the OpenAPI document describes them from the catalog).
+pub(crate) fn endpoints() -> &'static [Endpoint] {
+    ENDPOINTS
+}
+
+impl Endpoint {
+    pub(crate) fn path(&self) -> &'static str {
+        self.path
+    }
+
+    pub(crate) fn model(&self) -> &'static str {
+        self.model
+    }
+
+    pub(crate) fn verbose(&self) -> &'static str {
+        self.verbose
+    }
+}
+
 /// The endpoint serving `model`.
 pub(crate) fn endpoint_for(model: &str) -> &'static Endpoint {
     ENDPOINTS

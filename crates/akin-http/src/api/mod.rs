@@ -5,6 +5,7 @@ pub(crate) mod core;
 pub(crate) mod events;
 pub(crate) mod flows;
 pub mod managed;
+mod openapi;
 pub(crate) mod policies;
 pub mod shapes;
 pub(crate) mod stages;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalog_api::router())
         .merge(policies::router())
         .merge(system::router())
+        .merge(openapi::router())
         .merge(crate::flow::executor::router());
     body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
 }

@@ -222,6 +222,12 @@ async fn submit(
     let query = query.unwrap_or_default();
     let mut response = Map::new();
     for (key, value) in form_urlencoded::parse(&body) {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(ApiError::field(
+                &key.replace('\0', ""),
+                "Null characters are not allowed.",
+            ));
+        }
         response.insert(key.into_owned(), Value::String(value.into_owned()));
     }
     let mut executed = executor::execute(

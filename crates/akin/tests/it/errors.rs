@@ -6,7 +6,10 @@ use serde_json::json;
 
 use crate::{admin_get, admin_json, json, start};
 
-on_both_backends!(bad_requests_get_drf_shaped_errors);
+on_both_backends!(
+    bad_requests_get_drf_shaped_errors,
+    null_characters_are_refused_not_stored,
+);
 
 async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
     let env = start(&backend).await;
@@ -133,4 +136,28 @@ async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
     // Of all the above only "ok" was written.
     let (_, list) = admin_get(&env, users).await;
     assert_eq!(list["pagination"]["count"], 2);
+}
+
+/// U+0000 cannot be stored in PostgreSQL; akin refuses it up front, the same on SQLite.
+async fn null_characters_are_refused_not_stored(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/stages/invitation/invitations/",
+        json!({"name": "a", "fixed_data": {"email": "x\u{0}y"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"fixed_data": ["Null characters are not allowed."]})
+    );
+    let (status, body) = admin_get(&env, "/api/v3/stages/invitation/invitations/?name=a%00").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"name": ["Null characters are not allowed."]}));
+    let (status, body) = admin_get(&env, "/api/v3/flows/instances/a%00b/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({"detail": "Not found."}));
+    assert_eq!(env.db.number("SELECT COUNT(*) FROM invitations").await, 0);
 }

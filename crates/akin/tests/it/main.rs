@@ -41,6 +41,7 @@ mod invitations;
 mod login;
 mod policies;
 mod python_client;
+mod schemathesis;
 mod server;
 mod tokens;
 mod used_by;
