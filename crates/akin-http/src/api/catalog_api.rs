@@ -102,6 +102,13 @@ static ENDPOINTS: &[Endpoint] = &[
         verbose_plural: "Email Stages",
     },
     Endpoint {
+        path: "/stages/authenticator/validate/",
+        model: "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+        component: "ak-stage-authenticator-validate-form",
+        verbose: "Authenticator Validation Stage",
+        verbose_plural: "Authenticator Validation Stages",
+    },
+    Endpoint {
         path: "/flows/bindings/",
         model: catalog::FLOW_STAGE_BINDING,
         component: "",
@@ -273,7 +280,38 @@ async fn render(
         object.insert("meta_model_name".into(), json!(endpoint.model));
         object.insert("bound_to".into(), json!(bound_to));
     }
+    if endpoint.model == catalog::PROMPT {
+        // authentik's `prompt_stages_obj`: the prompt stages showing this prompt.
+        let prompt_stage = endpoint_for(catalog::PROMPT_STAGE);
+        let stages = state.store.find_objects(catalog::PROMPT_STAGE, &[]).await?;
+        let mut using = Vec::new();
+        for stage in stages {
+            let listed = stage
+                .get("fields")
+                .and_then(Value::as_array)
+                .is_some_and(|fields| fields.contains(&object["pk"]));
+            if listed {
+                using.push(Box::pin(render(state, prompt_stage, stage)).await?);
+            }
+        }
+        object.insert("prompt_stages_obj".into(), Value::Array(using));
+    }
+    if endpoint.model == catalog::FLOW_STAGE_BINDING {
+        // authentik's binding models are policy binding targets; the stage comes along.
+        object.insert("policybindingmodel_ptr_id".into(), object["pk"].clone());
+        let mut tx = state.store.db().begin().await?;
+        let found = crate::blueprints::find_stage(&mut tx, &object["stage"]).await?;
+        drop(tx);
+        let stage_obj = match found {
+            Some((kind, stage)) => Box::pin(render(state, endpoint_for(kind), stage)).await?,
+            None => Value::Null,
+        };
+        object.insert("stage_obj".into(), stage_obj);
+    }
     if endpoint.model == catalog::POLICY_BINDING {
+        // akin's bindings do not expire.
+        object.entry("expires").or_insert(Value::Null);
+        object.entry("expiring").or_insert(Value::Bool(false));
         let policy = match object.get("policy").filter(|p| !p.is_null()) {
             Some(pk) => {
                 let policy_endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
@@ -623,4 +661,30 @@ pub(crate) async fn all_stages(
         },
         |v| v,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `endpoint_for` (and so rendering a binding's stage) holds for every catalog model
+    /// that is not served by a router of its own.
+    #[test]
+    fn every_catalog_model_has_an_endpoint() {
+        let own_router = [
+            catalog::FLOW,
+            catalog::INVITATION,
+            catalog::USER,
+            catalog::GROUP,
+        ];
+        for spec in catalog::MODELS {
+            if !own_router.contains(&spec.name) {
+                assert!(
+                    ENDPOINTS.iter().any(|e| e.model == spec.name),
+                    "{} has no endpoint",
+                    spec.name
+                );
+            }
+        }
+    }
 }

@@ -3,12 +3,19 @@ unchanged. Every call below deserializes the response into the client's pydantic
 so a missing or mistyped field fails here. Usage: client_compat.py BASE_URL TOKEN BLUEPRINT"""
 
 import datetime
+import json
 import sys
 
 from authentik_client import ApiClient, Configuration
 from authentik_client.api import AdminApi, CoreApi, EventsApi, FlowsApi, ManagedApi, RootApi, StagesApi
 from authentik_client.models import (
     FlowDesignationEnum,
+    FlowRequest,
+    FlowStageBindingRequest,
+    InvitationStageRequest,
+    PromptRequest,
+    PromptStageRequest,
+    PromptTypeEnum,
     GroupRequest,
     IntentEnum,
     InvitationRequest,
@@ -71,6 +78,31 @@ def main(base: str, token: str, blueprint: str) -> None:
         assert {u.action.value for u in used_by} == {"cascade", "set_null"}, used_by
         assert any(u.model_name == "user" for u in core.core_groups_used_by_list(group.pk))
         stages.stages_invitation_invitations_destroy(invitation.pk)
+
+        # A flow built through the client: prompt, prompt stage, invitation stage, flow,
+        # bindings; then run through the executor's raw variant (its challenges are
+        # polymorphic, so scripts read them as JSON).
+        prompt = stages.stages_prompt_prompts_create(
+            PromptRequest(name="c-email", field_key="email", label="Email", type=PromptTypeEnum.EMAIL)
+        )
+        prompt_stage = stages.stages_prompt_stages_create(PromptStageRequest(name="c-prompt", fields=[prompt.pk]))
+        invitation_stage = stages.stages_invitation_stages_create(
+            InvitationStageRequest(name="c-invitation", continue_flow_without_invitation=False)
+        )
+        built = flows.flows_instances_create(
+            FlowRequest(name="Client", slug="client-built", title="Built by the client", designation=FlowDesignationEnum.ENROLLMENT)
+        )
+        for order, stage in enumerate([invitation_stage.pk, prompt_stage.pk]):
+            flows.flows_bindings_create(FlowStageBindingRequest(target=built.pk, stage=stage, order=order))
+        assert [b.order for b in flows.flows_bindings_list(target=built.pk).results] == [0, 1]
+        assert stages.stages_prompt_stages_retrieve(prompt_stage.pk).fields == [prompt.pk]
+        raw = flows.flows_executor_get_without_preload_content("client-built", query="")
+        assert raw.status == 200 and json.loads(raw.data)["code"] == "invitation_missing", raw.data
+
+        assert core.core_groups_retrieve(group.pk).name == "staff"
+        assert [t.identifier for t in core.core_tokens_list(identifier="ci").results] == ["ci"]
+        assert core.core_tokens_retrieve("ci").intent.value == "api"
+        assert core.core_users_retrieve(user.pk).username == "ann"
 
         core.core_users_destroy(user.pk)
         actions = [e.action.value for e in events.events_events_list().results]
