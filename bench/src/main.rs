@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod invitations;
+
 const TOKEN: &str = "akin-bench-token-0123456789abcdef";
 
 #[derive(Parser)]
@@ -61,6 +63,18 @@ enum Bench {
         seconds: u64,
         #[arg(long, default_value_t = 64)]
         connections: usize,
+    },
+    /// The invitation list with 100 000 invitations (first page, a filtered page; median
+    /// of 50) and invitation creates/s, on SQLite and on PostgreSQL
+    Invitations {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// A PostgreSQL server's database URL (trust auth); a database is created on it
+        /// and dropped afterwards. `none` skips PostgreSQL.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// Requests/s of GET URL against a running server (for experiments)
     Load {
@@ -119,6 +133,11 @@ fn main() -> Result<()> {
             seconds,
             connections,
         } => policies(seconds, connections),
+        Bench::Invitations {
+            seconds,
+            connections,
+            postgres,
+        } => invitations::run(seconds, connections, &postgres),
         Bench::Throughput {
             seconds,
             connections,
@@ -169,14 +188,16 @@ impl Drop for Server {
 }
 
 fn spawn_akin(data: &Path) -> Result<Server> {
+    spawn_akin_on(&format!("sqlite://{}", data.join("akin.db").display()))
+}
+
+/// akin serving the database at `url`.
+fn spawn_akin_on(url: &str) -> Result<Server> {
     let port = free_port()?;
     let child = Command::new(akin_binary()?)
         .arg("serve")
         .env("AKIN_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "AKIN_DATABASE_URL",
-            format!("sqlite://{}", data.join("akin.db").display()),
-        )
+        .env("AKIN_DATABASE_URL", url)
         .env("AKIN_BOOTSTRAP_PASSWORD", "bench-password")
         .env("AKIN_BOOTSTRAP_TOKEN", TOKEN)
         .env("AKIN_LOG_LEVEL", "warn")

@@ -1,0 +1,181 @@
+//! `bench invitations`: the invitation list with 100 000 invitations in the database (the
+//! first page, and a page filtered by name; median of 50 requests each) and invitation
+//! creates/s at 32 connections, on SQLite and on PostgreSQL.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+
+use super::{TOKEN, median, scratch_dir, spawn_akin_on, wait_ready};
+
+const INVITATIONS: usize = 100_000;
+
+/// Writes `INVITATIONS` invitations straight into a migrated database (the API would take
+/// minutes), in one transaction per 10 000.
+async fn seed(url: &str) -> Result<()> {
+    let db = akin_store::Db::connect(url).await?;
+    db.migrate().await?;
+    let now = time_now();
+    for batch in 0..INVITATIONS / 10_000 {
+        let mut tx = db.begin().await?;
+        for i in batch * 10_000..(batch + 1) * 10_000 {
+            let mut fields = Map::new();
+            fields.insert("name".into(), json!(format!("bench-{i}")));
+            fields.insert(
+                "fixed_data".into(),
+                json!({"email": format!("user{i}@example.com")}),
+            );
+            fields.insert("single_use".into(), json!(true));
+            fields.insert("expires".into(), Value::Null);
+            fields.insert("flow".into(), Value::Null);
+            tx.create_object(akin_domain::catalog::INVITATION, &fields, now)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+struct Figures {
+    first_page_ms: f64,
+    filtered_ms: f64,
+    creates_per_second: f64,
+}
+
+fn measure(url: &str, seconds: u64, connections: usize) -> Result<Figures> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(seed(url)).context("seed invitations")?;
+    let akin = spawn_akin_on(url)?;
+    wait_ready(akin.port, Instant::now())?;
+    let base = format!(
+        "http://127.0.0.1:{}/api/v3/stages/invitation/invitations/",
+        akin.port
+    );
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse()?,
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let timed = |url: String| {
+        let client = client.clone();
+        runtime.block_on(async move {
+            let mut times = Vec::new();
+            for i in 0..55 {
+                let started = Instant::now();
+                let response = client.get(&url).send().await?;
+                if !response.status().is_success() {
+                    bail!("{url}: {}", response.status());
+                }
+                let body: Value = response.json().await?;
+                if body["pagination"]["count"].as_u64().unwrap_or(0) == 0 {
+                    bail!("{url}: nothing listed");
+                }
+                if i >= 5 {
+                    times.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            anyhow::Ok(median(times))
+        })
+    };
+    let first_page_ms = timed(base.clone())?;
+    let filtered_ms = timed(format!("{base}?name=bench-77777"))?;
+    let creates_per_second = creates(&runtime, &client, &base, seconds, connections)?;
+    drop(akin);
+    Ok(Figures {
+        first_page_ms,
+        filtered_ms,
+        creates_per_second,
+    })
+}
+
+/// Invitation creates per second from `connections` clients over `seconds`.
+fn creates(
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    url: &str,
+    seconds: u64,
+    connections: usize,
+) -> Result<f64> {
+    runtime.block_on(async {
+        let stop = Instant::now() + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for worker in 0..connections {
+            let (client, url) = (client.clone(), url.to_owned());
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < stop {
+                    let body = json!({"name": format!("load-{worker}-{done}"), "single_use": true});
+                    let response = client.post(&url).json(&body).send().await?;
+                    if response.status() != reqwest::StatusCode::CREATED {
+                        bail!("create: {}", response.status());
+                    }
+                    done += 1;
+                }
+                anyhow::Ok(done)
+            }));
+        }
+        let mut total = 0;
+        for task in tasks {
+            total += task.await??;
+        }
+        anyhow::Ok(total as f64 / seconds as f64)
+    })
+}
+
+fn report(backend: &str, figures: &Figures, connections: usize) {
+    println!("invitations on {backend}, {INVITATIONS} in the database (release build):");
+    println!(
+        "  first page (median of 50):            {:>8.2} ms",
+        figures.first_page_ms
+    );
+    println!(
+        "  filtered by name (median of 50):      {:>8.2} ms",
+        figures.filtered_ms
+    );
+    println!(
+        "  creates/s at {connections} connections:            {:>8.0}",
+        figures.creates_per_second
+    );
+}
+
+pub fn run(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
+    let dir = scratch_dir()?;
+    let sqlite = measure(
+        &format!("sqlite://{}", dir.join("akin.db").display()),
+        seconds,
+        connections,
+    )?;
+    std::fs::remove_dir_all(&dir).ok();
+    report("SQLite", &sqlite, connections);
+    if postgres == "none" {
+        return Ok(());
+    }
+    let name = format!("akin_bench_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([postgres, "-qtAc", sql])
+            .status()
+            .context("psql (PostgreSQL's client) is needed to create the bench database")
+    };
+    if !psql(&format!("CREATE DATABASE {name}"))?.success() {
+        bail!("could not create database {name} on {postgres}");
+    }
+    let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
+    let result = measure(&format!("{prefix}/{name}"), seconds, connections);
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    report("PostgreSQL", &result?, connections);
+    Ok(())
+}
