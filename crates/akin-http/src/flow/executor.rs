@@ -169,10 +169,24 @@ pub(crate) async fn execute(
     // the old plan (and its data) is dropped and the new invitation starts over.
     let token = run.token();
     let stored = session.plan();
-    let mut current = stored
-        .as_deref()
-        .filter(|p| p.slug == run.slug && (token.is_none() || p.token == token))
-        .cloned();
+    let continues = |p: &FlowPlan| p.slug == run.slug && (token.is_none() || p.token == token);
+
+    // Showing the current challenge again changes nothing: it is rendered from the
+    // session's shared plan, without copying it or writing the session (the common
+    // request: a page reloaded, a link scanner, a browser polling).
+    if response.is_none()
+        && let Some(plan) = stored.as_deref().filter(|p| continues(p))
+        && let Some(challenge) = plan
+            .current()
+            .and_then(|stage| unchanged_challenge(plan, stage))
+    {
+        return Ok(Executed {
+            step: Step::Challenge(challenge.to_json(Some(&plan.info))),
+            cookie: None,
+        });
+    }
+
+    let mut current = stored.as_deref().filter(|p| continues(p)).cloned();
     if current.is_none() {
         let flow = find_flow(&run).await?;
         match new_plan(&run, &flow, &session, token).await? {
@@ -602,13 +616,22 @@ async fn put_invitation_in_effect(
     Ok(Ok(()))
 }
 
-async fn prompt_stage(
-    run: &Run<'_>,
-    plan: &mut FlowPlan,
-    stage: &PlannedStage,
-    response: Option<Map<String, Value>>,
-) -> ApiResult<Outcome> {
-    let prompts: Vec<Prompt> = stage
+/// The challenge `stage` shows on a GET when showing it changes nothing in the plan:
+/// prompts and identification (whose policies, if any, were already checked). `None` for
+/// stages that must run to know what to show.
+fn unchanged_challenge(plan: &FlowPlan, stage: &PlannedStage) -> Option<Challenge> {
+    if stage.re_evaluate {
+        return None;
+    }
+    match stage.kind.as_str() {
+        PROMPT_STAGE => Some(prompt_challenge(plan, stage)),
+        IDENTIFICATION_STAGE => Some(identification_challenge(plan, stage, Map::new())),
+        _ => None,
+    }
+}
+
+fn planned_prompts(stage: &PlannedStage) -> Vec<Prompt> {
+    stage
         .config
         .get(PLANNED_PROMPTS)
         .and_then(Value::as_array)
@@ -616,7 +639,34 @@ async fn prompt_stage(
         .flatten()
         .filter_map(Value::as_object)
         .map(Prompt::from_object)
-        .collect();
+        .collect()
+}
+
+/// The prompt stage's form, filled from the plan (fixed data read-only).
+fn prompt_challenge(plan: &FlowPlan, stage: &PlannedStage) -> Challenge {
+    let empty = Map::new();
+    let prompt_data = plan
+        .context
+        .get(PROMPT_DATA)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let fields = prompt::challenge_fields(&planned_prompts(stage), prompt_data, &plan.fixed_data());
+    Challenge::Prompt {
+        fields,
+        errors: Map::new(),
+    }
+}
+
+async fn prompt_stage(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    stage: &PlannedStage,
+    response: Option<Map<String, Value>>,
+) -> ApiResult<Outcome> {
+    let Some(response) = response else {
+        return Ok(Outcome::Challenge(prompt_challenge(plan, stage)));
+    };
+    let prompts = planned_prompts(stage);
     let fixed = plan.fixed_data();
     let prompt_data = plan
         .context
@@ -624,13 +674,6 @@ async fn prompt_stage(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let Some(response) = response else {
-        let fields = prompt::challenge_fields(&prompts, &prompt_data, &fixed);
-        return Ok(Outcome::Challenge(Challenge::Prompt {
-            fields,
-            errors: Map::new(),
-        }));
-    };
     let mut checked = prompt::check_response(&prompts, &response, &prompt_data, &fixed);
     for (field, username) in std::mem::take(&mut checked.usernames) {
         if run.state.store.user_by_username(&username).await?.is_some() {
