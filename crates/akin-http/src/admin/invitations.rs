@@ -208,9 +208,15 @@ fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
     let mut body = Map::new();
     body.insert("name".into(), Value::String(form.name.trim().to_owned()));
     body.insert("single_use".into(), Value::Bool(form.single_use));
-    if !form.flow.is_empty() {
-        body.insert("flow".into(), Value::String(form.flow.clone()));
+    // Always a flow: the link needs one, and authentik's client cannot read an invitation
+    // without (docs/api.md).
+    if form.flow.is_empty() {
+        return Err(ApiError::field(
+            "flow",
+            "Choose the flow the invitation is for (import an enrollment flow first if there is none).",
+        ));
     }
+    body.insert("flow".into(), Value::String(form.flow.clone()));
     if !form.expires.trim().is_empty() {
         // A datetime-local input has no zone; the label says UTC.
         let expires = form.expires.trim();
