@@ -3,7 +3,8 @@
 // Flows -> Import, creates an invitation with custom attributes, expands its row and reads
 // the link; a fresh browser opens the link, finds the fixed data filled in, enrolls and
 // lands on the user page; the link then refuses a second use with its reason. Then the
-// same enrollment with JavaScript turned off, and no console errors on any page.
+// same enrollment with JavaScript turned off and the keyboard only, the administrator
+// logs out, and no page logged a console error.
 //
 // Usage: node walkthrough.mjs BASE_URL USERNAME PASSWORD BLUEPRINT SCREENSHOT_DIR
 // Prints `figures {...}` (page weight, first paint) and exits non-zero on any failure.
@@ -81,20 +82,48 @@ async function weigh(url, storageState) {
   return { kb: Math.round((bytes / 1024) * 10) / 10, requests: requests.length, ...timing };
 }
 
-async function enroll(page, link, who, label) {
+/// Tabs to the next control and checks it is `id`: the order a keyboard user meets.
+async function tabTo(page, id) {
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  check(focused === id, `Tab reaches #${id} (focus is on #${focused})`);
+}
+
+/// Enrolls `who` through the invitation `link`. With `keyboard`, only the keyboard is
+/// used: Tab between fields, typing, Enter to submit.
+async function enroll(page, link, who, label, keyboard = false) {
   await page.goto(link);
-  // Labels end with a required marker (`*`).
-  await page.getByLabel(/^Username/).fill(who);
-  await page.getByLabel(/^Password(?! \()/).fill("Corr3ct-horse-battery");
-  await page.getByLabel(/^Password \(repeat\)/).fill("Corr3ct-horse-battery");
-  await shot(page, `${label}-first-prompt`);
-  await page.getByRole("button", { name: "Continue" }).click();
+  const password = "Corr3ct-horse-battery";
+  if (keyboard) {
+    await tabTo(page, "field-username");
+    await page.keyboard.type(who);
+    await tabTo(page, "field-password");
+    await page.keyboard.type(password);
+    await tabTo(page, "field-password_repeat");
+    await page.keyboard.type(password);
+    await shot(page, `${label}-first-prompt`);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+  } else {
+    // Labels end with a required marker (`*`).
+    await page.getByLabel(/^Username/).fill(who);
+    await page.getByLabel(/^Password(?! \()/).fill(password);
+    await page.getByLabel(/^Password \(repeat\)/).fill(password);
+    await shot(page, `${label}-first-prompt`);
+    await page.getByRole("button", { name: "Continue" }).click();
+  }
   const email = page.getByLabel(/Email/);
   check((await email.inputValue()) === `${who}@example.com`, `the invitation's email is filled in (${await email.inputValue()})`);
   check(await email.evaluate((el) => el.readOnly), "the invitation's email is read-only");
-  await page.getByLabel(/^Name/).fill(`${who} Doe`);
-  await shot(page, `${label}-second-prompt`);
-  await page.getByRole("button", { name: "Continue" }).click();
+  if (keyboard) {
+    await tabTo(page, "field-name");
+    await page.keyboard.type(`${who} Doe`);
+    await shot(page, `${label}-second-prompt`);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+  } else {
+    await page.getByLabel(/^Name/).fill(`${who} Doe`);
+    await shot(page, `${label}-second-prompt`);
+    await page.getByRole("button", { name: "Continue" }).click();
+  }
   await page.waitForURL(`${base}/if/user/`);
   check((await page.locator("#profile-username").textContent()) === who, "the user page names the new account");
   check((await page.locator("#profile-email").textContent()) === `${who}@example.com`, "with the invitation's email");
@@ -161,12 +190,17 @@ try {
   check(reason === "This invitation has already been used.", `the second use is refused with its reason: ${reason}`);
   await shot(latePage, "second-use-refused");
 
-  // 6. The same enrollment with JavaScript turned off.
+  // 6. The same enrollment with JavaScript turned off, with the keyboard only.
   const secondLink = await createInvitation(adminPage, "john", "john@example.com");
   const noScript = await context({ javaScriptEnabled: false });
-  await enroll(await noScript.newPage(), secondLink, "john", "no-javascript");
+  await enroll(await noScript.newPage(), secondLink, "john", "no-javascript-keyboard", true);
 
-  // 7. Every page was free of console errors (CSP violations included).
+  // 7. The administrator logs out.
+  await adminPage.getByRole("link", { name: "Log out" }).click();
+  await adminPage.goto(`${base}/if/admin/`);
+  check(adminPage.url().includes("/if/flow/default-authentication-flow/"), `logged out: ${adminPage.url()}`);
+
+  // 8. Every page was free of console errors (CSP violations included).
   check(problems.length === 0, `console errors:\n${problems.join("\n")}`);
   console.log(`figures ${JSON.stringify(figures)}`);
   console.log("walkthrough passed");

@@ -1,7 +1,7 @@
 //! The seed's walkthrough in Debian's Chromium, driven by playwright-core
 //! (`e2e/walkthrough.mjs`): admin login, Flows -> Import, Invitations -> Create, the link,
-//! the invitee's enrollment with and without JavaScript, the refused second use, and no
-//! console errors. Screenshots of every step go to `target/e2e-screenshots/`.
+//! the invitee's enrollment with JavaScript and without it using only the keyboard, the
+//! refused second use, logging out, and no console errors. Screenshots of every step go to `target/e2e-screenshots/`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`) and `npm ci` in `e2e/`; skipped
 //! without them unless `AKIN_TEST_REQUIRE_BROWSER` is set (as CI sets it after installing
