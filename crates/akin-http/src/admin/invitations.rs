@@ -46,8 +46,7 @@ async fn qr_code(
     headers: HeaderMap,
     Path(pk): Path<String>,
 ) -> ApiResult<Response> {
-    let axum::Json(invitation) =
-        api::retrieve(admin.superuser(), State(state), Path(pk), all_statuses()).await?;
+    let invitation = any_invitation(&admin, &state, &pk).await?;
     let link = link(&base_url(&headers), &invitation).ok_or(ApiError::NotFound("Invitation"))?;
     let code = qrcode::QrCode::new(link.as_bytes())
         .map_err(|e| ApiError::Internal(format!("QR code of {link:?}: {e}")))?;
@@ -281,13 +280,7 @@ async fn edit_page(
     State(state): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<Response> {
-    let axum::Json(invitation) = api::retrieve(
-        admin.superuser(),
-        State(state.clone()),
-        Path(pk.clone()),
-        all_statuses(),
-    )
-    .await?;
+    let invitation = any_invitation(&admin, &state, &pk).await?;
     show_edit(
         &admin,
         &state,
@@ -409,18 +402,24 @@ fn all_statuses() -> QueryParams {
     QueryParams::from_pairs(vec![("status".into(), "all".into())])
 }
 
+/// The invitation `pk` as the API returns it, whatever its status.
+async fn any_invitation(admin: &AdminSession, state: &AppState, pk: &str) -> ApiResult<Value> {
+    let axum::Json(invitation) = api::retrieve(
+        admin.superuser(),
+        State(state.clone()),
+        Path(pk.to_owned()),
+        all_statuses(),
+    )
+    .await?;
+    Ok(invitation)
+}
+
 async fn confirm_delete(
     admin: AdminSession,
     State(state): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<Response> {
-    let axum::Json(invitation) = api::retrieve(
-        admin.superuser(),
-        State(state.clone()),
-        Path(pk.clone()),
-        all_statuses(),
-    )
-    .await?;
+    let invitation = any_invitation(&admin, &state, &pk).await?;
     let axum::Json(used_by) = api::used_by(
         admin.superuser(),
         State(state.clone()),

@@ -389,11 +389,21 @@ impl Tx {
             sql.push(" AND ");
             push_field_condition(&mut sql, backend, &table, field, value)?;
         }
+        self.fetch_objects(&table, sql).await
+    }
+
+    /// Runs `sql` (a `select_json` of `table`, filtered) in primary-key order; a prompt
+    /// stage's objects get their prompts.
+    async fn fetch_objects(
+        &mut self,
+        table: &Table,
+        mut sql: Sql,
+    ) -> StoreResult<Vec<Map<String, Value>>> {
         sql.push(" ORDER BY ").push(table.pk);
         let rows: Vec<ObjectRow> = self.fetch_all(sql).await?;
         let mut objects: Vec<Map<String, Value>> =
-            rows.into_iter().map(|r| normalise(&table, r)).collect();
-        if model == catalog::PROMPT_STAGE {
+            rows.into_iter().map(|r| normalise(table, r)).collect();
+        if table.model == catalog::PROMPT_STAGE {
             for object in &mut objects {
                 let fields = self.prompt_fields(&object["pk"]).await?;
                 object.insert(PROMPT_FIELDS.to_owned(), Value::Array(fields));
@@ -434,17 +444,7 @@ impl Tx {
         if let Some(kind) = table.kind {
             sql.push(" AND kind = ").arg(kind);
         }
-        sql.push(" ORDER BY ").push(table.pk);
-        let rows: Vec<ObjectRow> = self.fetch_all(sql).await?;
-        let mut objects: Vec<Map<String, Value>> =
-            rows.into_iter().map(|r| normalise(&table, r)).collect();
-        if model == catalog::PROMPT_STAGE {
-            for object in &mut objects {
-                let fields = self.prompt_fields(&object["pk"]).await?;
-                object.insert(PROMPT_FIELDS.to_owned(), Value::Array(fields));
-            }
-        }
-        Ok(objects)
+        self.fetch_objects(&table, sql).await
     }
 
     /// The stages with these primary keys, whatever their kind, each with its model name.
