@@ -3,7 +3,8 @@
 //! users migrated from authentik sign in with their old password (then get an Argon2id
 //! hash).
 
-use std::cell::RefCell;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use akin_domain::DomainError;
 use akin_domain::ports::PasswordHasher;
@@ -56,16 +57,24 @@ fn verify_django(password: &str, encoded: &str) -> bool {
 /// 19 MiB): an imported hash cannot make a login allocate without bound.
 const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
 
-thread_local! {
-    /// Argon2's working memory (19 MiB with the default parameters), kept by each thread
-    /// that hashes. Allocating and faulting it in afresh for every hash cost about half
-    /// as much again as the hash itself; tokio's blocking threads exit after 10 s idle,
-    /// which frees it.
-    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+/// Argon2's working memory (19 MiB with the default parameters), kept between hashes while
+/// they keep coming: allocating and faulting it in afresh for every hash cost about half as
+/// much again as the hash itself. A buffer unused for [`MEMORY_IDLE`] is freed
+/// ([`release_idle_memory`], which the server calls periodically), so an idle server holds
+/// none.
+static ARGON2_MEMORY: Mutex<Vec<(Vec<Block>, Instant)>> = Mutex::new(Vec::new());
+
+/// How long an unused Argon2 buffer is kept.
+pub const MEMORY_IDLE: Duration = Duration::from_secs(10);
+
+/// Frees the Argon2 buffers unused for `idle` or longer (all of them with zero).
+pub fn release_idle_memory(idle: Duration) {
+    let mut pool = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    pool.retain(|(_, returned)| returned.elapsed() < idle);
 }
 
-/// Runs Argon2 `argon2` over this thread's reusable memory: `Some(output)`, or `None` when
-/// the inputs are out of Argon2's bounds.
+/// Runs Argon2 `argon2` over reusable memory: `Some(output)`, or `None` when the inputs
+/// are out of Argon2's bounds.
 fn argon2_output(
     argon2: &Argon2<'_>,
     params: &Params,
@@ -76,14 +85,24 @@ fn argon2_output(
     let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
     let mut out = [0u8; Output::MAX_LENGTH];
     let out = out.get_mut(..len)?;
-    ARGON2_MEMORY.with_borrow_mut(|memory| {
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
-        argon2
-            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
-            .ok()
-    })?;
+    let taken = {
+        let mut pool = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter()
+            .position(|(buffer, _)| buffer.len() >= blocks)
+            .map(|i| pool.swap_remove(i).0)
+    };
+    let mut memory = taken.unwrap_or_default();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let hashed = argon2
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .ok();
+    ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((memory, Instant::now()));
+    hashed?;
     Output::new(out).ok()
 }
 
@@ -190,6 +209,26 @@ mod tests {
         // A hash demanding more memory than a login may take is refused, not computed.
         let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         assert!(!Argon2Hasher.verify("pa55", greedy));
+    }
+
+    #[test]
+    fn idle_argon2_memory_is_released() {
+        Argon2Hasher.hash("a").unwrap();
+        Argon2Hasher.hash("b").unwrap();
+        let held = || ARGON2_MEMORY.lock().unwrap().len();
+        assert!(held() >= 1, "kept between hashes");
+        release_idle_memory(MEMORY_IDLE);
+        assert!(held() >= 1, "not idle long enough to go");
+        let released = Instant::now();
+        release_idle_memory(Duration::ZERO);
+        // Other tests may hash meanwhile; nothing from before the release is left.
+        assert!(
+            ARGON2_MEMORY
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|(_, returned)| *returned > released)
+        );
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         expressions,
     };
     let app = akin_http::router(state);
+    // Startup's hashing is done: its Argon2 memory goes now, later bursts' when idle.
+    crate::password::release_idle_memory(std::time::Duration::ZERO);
+    tokio::spawn(release_argon2_memory());
     tokio::spawn(sweep_sessions(store.clone()));
     tracing::info!(
         addr = %addr,
@@ -100,6 +103,15 @@ async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
 
 /// Deletes expired sessions every five minutes. Any number of nodes may do this at once:
 /// the delete is idempotent and uses the expiry index.
+/// Frees Argon2 buffers no hash has used for a while (see `password::MEMORY_IDLE`).
+async fn release_argon2_memory() {
+    let mut every = tokio::time::interval(crate::password::MEMORY_IDLE);
+    loop {
+        every.tick().await;
+        crate::password::release_idle_memory(crate::password::MEMORY_IDLE);
+    }
+}
+
 async fn sweep_sessions(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
