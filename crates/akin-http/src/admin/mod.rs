@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .merge(flows::router())
         .merge(invitations::router())
         .merge(directory::router())
+        .layer(axum::middleware::from_fn(
+            crate::flow::interface::errors_as_pages,
+        ))
 }
 
 /// A superuser signed in to this browser.

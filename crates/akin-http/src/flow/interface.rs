@@ -88,6 +88,54 @@ pub fn router() -> Router<AppState> {
         .route("/if/user/", get(user_page))
         .route("/static/akin.css", get(stylesheet))
         .route("/static/akin.js", get(script))
+        .layer(axum::middleware::from_fn(errors_as_pages))
+}
+
+/// Errors on the pages people see come as pages, not as the API's JSON: the same status,
+/// and the message (`detail`, or the first field's) in a sentence.
+pub(crate) async fn errors_as_pages(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let error: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = error["detail"]
+        .as_str()
+        .or_else(|| {
+            error
+                .as_object()
+                .and_then(|fields| fields.values().next())
+                .and_then(|messages| messages.get(0))
+                .and_then(Value::as_str)
+        })
+        .unwrap_or("Something went wrong.")
+        .to_owned();
+    let heading = match status.as_u16() {
+        404 => "Not found",
+        403 => "Not allowed",
+        400 => "That did not work",
+        413 => "Too large",
+        _ => "Something went wrong",
+    };
+    let mut page = message_page(heading, &message);
+    *page.status_mut() = status;
+    for cookie in parts.headers.get_all(header::SET_COOKIE) {
+        page.headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
+    page
 }
 
 /// JSON as template data. (Not through serde: with serde_json's arbitrary precision, which

@@ -244,6 +244,23 @@ async fn an_invitee_enrolls_through_the_html_pages_without_javascript(backend: B
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
+    // A wrong link is a page saying so, not the API's JSON.
+    let response = other
+        .client
+        .get(format!("{}/if/flow/no-such-flow/", other.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(header(&response, CONTENT_TYPE).starts_with("text/html"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("No Flow matches the given query.")
+    );
+
     // The user page needs someone signed in.
     let (status, location, _) = other.get("/if/user/").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
