@@ -50,8 +50,8 @@ pub async fn apply(
             return Ok(());
         }
         tracing::warn!(
-            "no administrator can sign in yet: set akadmin's email and password through the \
-             initial-setup flow (/api/v3/flows/executor/initial-setup/), create one with \
+            "no administrator can sign in yet: open /if/flow/initial-setup/ in a browser to set \
+             akadmin's email and password, create one with \
              `akin user create --superuser USERNAME`, or start once with \
              AKIN_BOOTSTRAP_PASSWORD set"
         );
