@@ -9,7 +9,10 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use crate::flows::{self, FOR_ENROLLMENT};
 use crate::start;
 
-on_both_backends!(an_invitee_enrolls_through_the_html_pages_without_javascript);
+on_both_backends!(
+    an_invitee_enrolls_through_the_html_pages_without_javascript,
+    the_first_administrator_is_set_up_in_the_browser,
+);
 
 /// A browser with cookies that follows nothing by itself, so each step is seen.
 pub struct PageBrowser {
@@ -276,4 +279,48 @@ async fn an_invitee_enrolls_through_the_html_pages_without_javascript(backend: B
         .unwrap();
     assert_eq!(css.status(), StatusCode::OK);
     assert_eq!(header(&css, CONTENT_TYPE), "text/css; charset=utf-8");
+}
+
+/// A first start without a bootstrap password: the log's advice, followed in a browser.
+async fn the_first_administrator_is_set_up_in_the_browser(backend: Backend) {
+    let options = akin_testkit::SpawnOptions {
+        bootstrap: false,
+        ..Default::default()
+    };
+    let env = akin_testkit::TestEnv::start_with(crate::BIN, &backend, &options).await;
+    assert!(
+        env.app
+            .logs()
+            .iter()
+            .any(|l| l.contains("/if/flow/initial-setup/")),
+        "the log points at the page"
+    );
+    let browser = PageBrowser::new(&env);
+    let page = "/if/flow/initial-setup/";
+    let (status, _, html) = browser.get(page).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(r#"<label for="field-email">"#), "{html}");
+    let (status, _, _) = browser
+        .post(
+            page,
+            &[
+                ("component", "ak-stage-prompt"),
+                ("email", "root@example.com"),
+                ("password", "Very-secret-1"),
+                ("password_repeat", "Very-secret-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, location, _) = browser.get(page).await;
+    assert_eq!(location, "/");
+    let (status, _, html) = browser.get("/if/admin/invitations/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Signed in as <strong>akadmin</strong>"),
+        "{html}"
+    );
+    // Closed from now on.
+    let (_, _, html) = PageBrowser::new(&env).get(page).await;
+    assert!(html.contains(r#"<p id="denied-reason">"#), "{html}");
 }
