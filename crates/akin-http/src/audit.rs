@@ -81,14 +81,14 @@ pub fn actor_of(user: &akin_domain::user::User) -> Actor {
     }
 }
 
-/// Records an event with `context` plus the request's details; failures are logged.
-pub async fn record_event(
-    state: &AppState,
+/// An event with `context` plus the request's details, for recording now or inside the
+/// transaction of the change it tells of.
+pub fn event(
     meta: &RequestMeta,
     action: EventAction,
     actor: Option<&Actor>,
     mut context: serde_json::Value,
-) {
+) -> Event {
     context["http_request"] = json!({
         "args": {},
         "path": meta.path,
@@ -96,14 +96,25 @@ pub async fn record_event(
         "request_id": meta.request_id,
         "user_agent": meta.user_agent,
     });
-    let event = Event::new(
+    Event::new(
         Uuid::now_v7(),
         action,
         actor,
         context,
         meta.client_ip.clone(),
         OffsetDateTime::now_utc(),
-    );
+    )
+}
+
+/// Records an event with `context` plus the request's details; failures are logged.
+pub async fn record_event(
+    state: &AppState,
+    meta: &RequestMeta,
+    action: EventAction,
+    actor: Option<&Actor>,
+    context: serde_json::Value,
+) {
+    let event = event(meta, action, actor, context);
     if let Err(error) = state.store.record_event(&event).await {
         tracing::error!(%error, action = action.as_str(), "could not record event");
     }

@@ -772,6 +772,37 @@ async fn user_write_stage(
             .map_err(|e| ApiError::Internal(e.to_string()))??;
         Ok(Some(phc))
     };
+    // The write's audit events are recorded in its transaction: `user_write` (what was
+    // entered, without passwords) and, when an invitation was claimed, `invitation_used`.
+    let cleansed: Map<String, Value> = prompt_data
+        .iter()
+        .filter(|(k, _)| !k.contains("password") && k.as_str() != "component")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let events = |created: bool, username: String, email: String| {
+        move |pk: i64| {
+            let actor = akin_domain::event::Actor {
+                pk,
+                username,
+                email,
+            };
+            let mut events = vec![audit::event(
+                run.meta,
+                EventAction::UserWrite,
+                Some(&actor),
+                json!({"created": created, "prompt_data": cleansed}),
+            )];
+            if let Some((invitation, _)) = claim {
+                events.push(audit::event(
+                    run.meta,
+                    EventAction::InvitationUsed,
+                    Some(&actor),
+                    json!({"invitation_uuid": invitation.simple().to_string(), "user": pk}),
+                ));
+            }
+            events
+        }
+    };
     let written = match (config.action(pending.is_some()), pending) {
         (WriteAction::Refuse, _) => {
             return Ok(Outcome::Stop(Challenge::denied(
@@ -800,11 +831,11 @@ async fn user_write_stage(
                 changes: &changes,
                 password: phc.as_deref(),
             };
+            let events = events(false, changes.username.clone(), changes.email.clone());
             run.state
                 .store
-                .write_user_claiming(write, claim, run.now)
+                .write_user_claiming(write, claim, run.now, events)
                 .await
-                .map(|entry| (entry, false))
         }
         _ => {
             let context_path = plan
@@ -831,14 +862,14 @@ async fn user_write_stage(
                 user: &new_user,
                 groups: &groups,
             };
+            let events = events(true, new_user.username.clone(), new_user.email.clone());
             run.state
                 .store
-                .write_user_claiming(write, claim, run.now)
+                .write_user_claiming(write, claim, run.now, events)
                 .await
-                .map(|entry| (entry, true))
         }
     };
-    let (entry, created) = match written {
+    let entry = match written {
         Ok(written) => written,
         Err(ClaimError::Refused(refusal)) => return Ok(refused(refusal)),
         Err(ClaimError::Store(akin_store::StoreError::Unique { .. })) => {
@@ -851,30 +882,6 @@ async fn user_write_stage(
     };
     plan.context
         .insert(PENDING_USER.into(), Value::from(entry.user.pk));
-    let actor = audit::actor_of(&entry.user);
-    let cleansed: Map<String, Value> = prompt_data
-        .iter()
-        .filter(|(k, _)| !k.contains("password") && k.as_str() != "component")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    audit::record_event(
-        run.state,
-        run.meta,
-        EventAction::UserWrite,
-        Some(&actor),
-        json!({"created": created, "prompt_data": cleansed}),
-    )
-    .await;
-    if let Some((invitation, _)) = claim {
-        audit::record_event(
-            run.state,
-            run.meta,
-            EventAction::InvitationUsed,
-            Some(&actor),
-            json!({"invitation_uuid": invitation.simple().to_string(), "user": entry.user.pk}),
-        )
-        .await;
-    }
     Ok(Outcome::Next)
 }
 

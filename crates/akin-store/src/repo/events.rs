@@ -32,6 +32,41 @@ struct EventRow {
     brand: Json<serde_json::Value>,
 }
 
+/// `INSERT INTO events …` for `event`, appended to `sql` (empty: the statement alone).
+fn insert_sql(sql: crate::db::Sql, event: &Event) -> crate::db::Sql {
+    sql.then(
+        "INSERT INTO events (event_uuid, user_json, action, app, context, client_ip, \
+         created, expires, brand) VALUES (",
+    )
+    .bind(event.uuid)
+    .then(", ")
+    .bind(event.user.clone())
+    .then(", ")
+    .bind(event.action.clone())
+    .then(", ")
+    .bind(event.app.clone())
+    .then(", ")
+    .bind(event.context.clone())
+    .then(", ")
+    .bind(event.client_ip.clone())
+    .then(", ")
+    .bind(event.created)
+    .then(", ")
+    .bind(event.expires)
+    .then(", ")
+    .bind(event.brand.clone())
+    .then(")")
+}
+
+impl crate::db::Tx {
+    /// Records `event` in this transaction: it exists exactly when the change it tells of.
+    pub async fn record_event(&mut self, event: &Event) -> StoreResult<()> {
+        let sql = insert_sql(self.sql(""), event);
+        self.execute(sql).await?;
+        Ok(())
+    }
+}
+
 impl From<EventRow> for Event {
     fn from(row: EventRow) -> Self {
         Event {
@@ -50,31 +85,9 @@ impl From<EventRow> for Event {
 
 impl Store {
     pub async fn record_event(&self, event: &Event) -> StoreResult<()> {
-        let sql = self
-            .db()
-            .sql(
-                "INSERT INTO events (event_uuid, user_json, action, app, context, client_ip, \
-                 created, expires, brand) VALUES (",
-            )
-            .bind(event.uuid)
-            .then(", ")
-            .bind(event.user.clone())
-            .then(", ")
-            .bind(event.action.clone())
-            .then(", ")
-            .bind(event.app.clone())
-            .then(", ")
-            .bind(event.context.clone())
-            .then(", ")
-            .bind(event.client_ip.clone())
-            .then(", ")
-            .bind(event.created)
-            .then(", ")
-            .bind(event.expires)
-            .then(", ")
-            .bind(event.brand.clone())
-            .then(")");
-        self.db().execute(sql).await?;
+        self.db()
+            .execute(insert_sql(self.db().sql(""), event))
+            .await?;
         Ok(())
     }
 

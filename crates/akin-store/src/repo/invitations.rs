@@ -81,6 +81,7 @@ impl Store {
         write: UserWrite<'_>,
         claim: Option<(Uuid, Uuid)>,
         now: OffsetDateTime,
+        events: impl FnOnce(i64) -> Vec<akin_domain::event::Event>,
     ) -> Result<UserEntry, ClaimError> {
         let mut tx = self.db().begin().await?;
         if let Some((invitation, flow)) = claim {
@@ -123,6 +124,10 @@ impl Store {
                 pk
             }
         };
+        // The audit events of the write commit with it, or not at all.
+        for event in events(pk) {
+            tx.record_event(&event).await?;
+        }
         tx.commit().await?;
         Ok(self
             .user_by_pk(pk)
