@@ -1,5 +1,6 @@
 //! Directory → Invitations: the list (search, status), each row expanding to the link to
-//! send, Create, and delete with the used-by check.
+//! send (with a copy button and a QR code), Create, Edit, and delete with the used-by
+//! check.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -65,9 +66,9 @@ async fn qr_code(
         .into_response())
 }
 
-/// What the create form holds, to show it again with its errors.
+/// What the invitation form (Create and Edit) holds, to show it again with its errors.
 #[derive(serde::Serialize)]
-struct CreateForm {
+struct InvitationForm {
     name: String,
     expires: String,
     flow: String,
@@ -75,9 +76,9 @@ struct CreateForm {
     single_use: bool,
 }
 
-impl Default for CreateForm {
+impl Default for InvitationForm {
     fn default() -> Self {
-        CreateForm {
+        InvitationForm {
             name: String::new(),
             expires: String::new(),
             flow: String::new(),
@@ -99,7 +100,7 @@ async fn list(
         &state,
         &headers,
         &q,
-        CreateForm::default(),
+        InvitationForm::default(),
         Value::Null,
     )
     .await
@@ -111,7 +112,7 @@ async fn show(
     state: &AppState,
     headers: &HeaderMap,
     q: &QueryParams,
-    form: CreateForm,
+    form: InvitationForm,
     errors: Value,
 ) -> ApiResult<Response> {
     let status = q.get("status").unwrap_or("active").to_owned();
@@ -203,7 +204,7 @@ async fn enrollment_flows(admin: &AdminSession, state: &AppState) -> ApiResult<V
 
 /// The form as the API's request body. Custom attributes are YAML or JSON; a mistake in
 /// them is reported with its line and column.
-fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
+fn request_body(form: &InvitationForm) -> Result<Map<String, Value>, ApiError> {
     let mut body = Map::new();
     body.insert("name".into(), Value::String(form.name.trim().to_owned()));
     body.insert("single_use".into(), Value::Bool(form.single_use));
@@ -242,10 +243,10 @@ fn request_body(form: &CreateForm) -> Result<Map<String, Value>, ApiError> {
     Ok(body)
 }
 
-impl CreateForm {
+impl InvitationForm {
     /// The form as submitted.
-    fn from_fields(fields: &[(String, String)]) -> CreateForm {
-        CreateForm {
+    fn from_fields(fields: &[(String, String)]) -> InvitationForm {
+        InvitationForm {
             name: field(fields, "name").unwrap_or_default().to_owned(),
             expires: field(fields, "expires").unwrap_or_default().to_owned(),
             flow: field(fields, "flow").unwrap_or_default().to_owned(),
@@ -255,9 +256,9 @@ impl CreateForm {
     }
 
     /// The form filled with an invitation as the API returns it.
-    fn from_invitation(invitation: &Value) -> CreateForm {
+    fn from_invitation(invitation: &Value) -> InvitationForm {
         let fixed = &invitation["fixed_data"];
-        CreateForm {
+        InvitationForm {
             name: invitation["name"].as_str().unwrap_or_default().to_owned(),
             // `2026-12-01T10:00:00Z` -> a datetime-local value, `2026-12-01T10:00`.
             expires: invitation["expires"]
@@ -285,7 +286,7 @@ async fn edit_page(
         &admin,
         &state,
         &pk,
-        CreateForm::from_invitation(&invitation),
+        InvitationForm::from_invitation(&invitation),
         Value::Null,
     )
     .await
@@ -295,7 +296,7 @@ async fn show_edit(
     admin: &AdminSession,
     state: &AppState,
     pk: &str,
-    form: CreateForm,
+    form: InvitationForm,
     errors: Value,
 ) -> ApiResult<Response> {
     let flows = enrollment_flows(admin, state).await?;
@@ -324,7 +325,7 @@ async fn save(
 ) -> ApiResult<Response> {
     let fields = form_fields(&body);
     admin.check_csrf(field(&fields, "csrf_token"))?;
-    let form = CreateForm::from_fields(&fields);
+    let form = InvitationForm::from_fields(&fields);
     let saved = match request_body(&form) {
         Ok(mut body) => {
             // An emptied expiry means "never", not "unchanged".
@@ -366,7 +367,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let fields = form_fields(&body);
     admin.check_csrf(field(&fields, "csrf_token"))?;
-    let form = CreateForm::from_fields(&fields);
+    let form = InvitationForm::from_fields(&fields);
     let created = match request_body(&form) {
         Ok(body) => {
             api::create(
@@ -481,7 +482,7 @@ mod tests {
                 invitations => json(&Value::Array(vec![invitation])), search => "", status => "active",
                 opened => "6b0f2c1e-0000-4000-8000-000000000001",
                 enrollment_flows => json(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
-                form => json(&serde_json::to_value(CreateForm::default()).unwrap()),
+                form => json(&serde_json::to_value(InvitationForm::default()).unwrap()),
                 errors => json(&json_value!({"name": ["This field is required."]})),
             },
         )
