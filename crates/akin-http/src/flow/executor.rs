@@ -195,7 +195,8 @@ pub(crate) async fn execute(
                 session.set_plan(None);
                 let cookie = session.save(state, meta, secure, now).await?;
                 return Ok(Executed {
-                    step: Step::Challenge(denied.to_json(None)),
+                    // With the flow's info, as authentik's (its page keeps the title).
+                    step: Step::Challenge(denied.to_json(Some(&flow_info(&flow)))),
                     cookie,
                 });
             }
@@ -333,14 +334,9 @@ fn text(object: &Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
-/// Plans the flow for this session, or says why it may not run.
-async fn new_plan(
-    run: &Run<'_>,
-    flow: &Map<String, Value>,
-    session: &Session,
-    token: Option<String>,
-) -> ApiResult<Result<FlowPlan, Challenge>> {
-    let info = FlowInfo {
+/// What the challenges say about `flow` (its title and layout for the page, …).
+fn flow_info(flow: &Map<String, Value>) -> FlowInfo {
+    FlowInfo {
         title: text(flow, "title"),
         layout: Some(text(flow, "layout"))
             .filter(|l| !l.is_empty())
@@ -348,7 +344,17 @@ async fn new_plan(
         designation: text(flow, "designation"),
         authentication: text(flow, "authentication"),
         denied_action: text(flow, "denied_action"),
-    };
+    }
+}
+
+/// Plans the flow for this session, or says why it may not run.
+async fn new_plan(
+    run: &Run<'_>,
+    flow: &Map<String, Value>,
+    session: &Session,
+    token: Option<String>,
+) -> ApiResult<Result<FlowPlan, Challenge>> {
+    let info = flow_info(flow);
     let requester = match session.user() {
         None => Requester::Anonymous,
         Some(pk) => match run.state.store.user_by_pk(pk).await? {

@@ -233,6 +233,7 @@ async fn an_invitee_enrolls_through_the_html_pages_without_javascript(backend: B
         "{html}"
     );
     assert!(html.contains("log in instead"), "{html}");
+    assert!(html.contains("<h1>Welcome to authentik!</h1>"), "{html}");
     assert!(!html.contains("<form"), "{html}");
 
     // A form posted from another site is refused; nobody is signed in by it.

@@ -261,6 +261,11 @@ async fn denied_code(browser: &Browser) -> Value {
             .as_str()
             .is_some_and(|m| !m.is_empty())
     );
+    // As authentik's, a refusal carries the flow's info (its page keeps the title).
+    assert_eq!(
+        challenge["flow_info"]["title"], "Welcome to authentik!",
+        "{challenge}"
+    );
     challenge["code"].clone()
 }
 
