@@ -618,12 +618,12 @@ pub(crate) async fn find_stage(
     tx: &mut Tx,
     pk: &Value,
 ) -> Result<Option<(&'static str, Map<String, Value>)>, StoreError> {
-    for spec in catalog::MODELS.iter().filter(|m| m.is_stage) {
-        if let Some(stage) = first(tx, spec.name, pk).await? {
-            return Ok(Some((spec.name, stage)));
-        }
-    }
-    Ok(None)
+    // Its kind first, then the stage: two queries, not one per kind.
+    Ok(tx
+        .find_stages(std::slice::from_ref(pk))
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Turns stored objects into export entries, remembering ids for `!KeyOf`.

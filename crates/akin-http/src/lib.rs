@@ -11,6 +11,7 @@ mod extract;
 pub mod flow;
 pub mod format;
 mod health;
+mod pages;
 pub mod policy;
 pub mod state;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(flow::redirects_router())
         .merge(flow::interface_router())
+        .merge(pages::router())
         .merge(admin::router())
         .fallback(|| async { ApiError::NoRoute })
         // No object's key contains U+0000; PostgreSQL could not even look for one.

@@ -8,12 +8,13 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
 
-use super::{AdminSession, field, form_fields, json, page, results};
+use super::{AdminSession, page, results};
 use crate::api::core::{groups, users};
 use crate::api::{catalog_api, events, policies};
 use crate::audit::RequestMeta;
 use crate::error::ApiResult;
 use crate::extract::{JsonObject, QueryParams};
+use crate::pages::template_value;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -74,7 +75,7 @@ fn table(
         .collect();
     let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
     let ctx = context! {
-        columns => columns, rows => json(&rows), filters => json(&Value::Array(filters)),
+        columns => columns, rows => template_value(&rows), filters => template_value(&Value::Array(filters)),
     };
     page(admin, "admin/table.html", heading, current, ctx)
 }
@@ -131,7 +132,7 @@ async fn user_page(
         "admin/user.html",
         &heading,
         "/if/admin/users/",
-        context! { user => json(&user), attributes_text => attributes },
+        context! { user => template_value(&user), attributes_text => attributes },
     )
 }
 
@@ -164,8 +165,7 @@ async fn set_active(
     body: &[u8],
     active: bool,
 ) -> ApiResult<Response> {
-    let fields = form_fields(body);
-    admin.check_csrf(field(&fields, "csrf_token"))?;
+    admin.form(body)?;
     let mut change = serde_json::Map::new();
     change.insert("is_active".into(), Value::Bool(active));
     let _updated = users::partial_update(

@@ -8,11 +8,12 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::Value;
 
-use super::{AdminSession, field, form_fields, json, page, results};
+use super::{AdminSession, page, results};
 use crate::api::{catalog_api, flows as flows_api, managed};
 use crate::audit::RequestMeta;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
+use crate::pages::template_value;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -44,7 +45,7 @@ async fn list(admin: AdminSession, State(state): State<AppState>) -> ApiResult<R
         "admin/flows.html",
         "Flows",
         "/if/admin/flows/",
-        context! { flows => json(&Value::Array(flows)) },
+        context! { flows => template_value(&Value::Array(flows)) },
     )
 }
 
@@ -74,9 +75,9 @@ async fn import(
         "Flows",
         "/if/admin/flows/",
         context! {
-            flows => json(&Value::Array(flows)),
+            flows => template_value(&Value::Array(flows)),
             import_success => report["success"].as_bool().unwrap_or(false),
-            import_logs => json(&report["logs"]),
+            import_logs => template_value(&report["logs"]),
         },
     )?;
     if report["success"] != true {
@@ -103,25 +104,15 @@ async fn flow_page(
     ]);
     let axum::Json(bindings) =
         catalog_api::list(endpoint, admin.superuser(), State(state.clone()), q).await?;
-    let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
-    let axum::Json(stages) =
-        catalog_api::all_stages(admin.superuser(), State(state.clone()), q).await?;
-    let stages = results(stages);
-    let bindings: Vec<Value> = results(bindings)
-        .into_iter()
-        .map(|mut b| {
-            let stage = stages.iter().find(|s| s["pk"] == b["stage"]).cloned();
-            b["stage_obj"] = stage.unwrap_or(Value::Null);
-            b
-        })
-        .collect();
+    // Each binding comes with its stage (`stage_obj`), as authentik's API sends it.
+    let bindings = Value::Array(results(bindings));
     let title = format!("Flow {}", flow["name"].as_str().unwrap_or_default());
     page(
         &admin,
         "admin/flow.html",
         &title,
         "/if/admin/flows/",
-        context! { flow => json(&flow), bindings => json(&Value::Array(bindings)) },
+        context! { flow => template_value(&flow), bindings => template_value(&bindings) },
     )
 }
 
@@ -141,7 +132,7 @@ async fn confirm_delete(
         "/if/admin/flows/",
         context! {
             name => flow["name"].as_str().unwrap_or_default().to_owned(),
-            used_by => json(&used_by),
+            used_by => template_value(&used_by),
             back => "/if/admin/flows/",
         },
     )
@@ -154,8 +145,7 @@ async fn delete(
     Path(slug): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let fields = form_fields(&body);
-    admin.check_csrf(field(&fields, "csrf_token"))?;
+    admin.form(&body)?;
     flows_api::destroy(admin.superuser(), State(state), meta, Path(slug)).await?;
     Ok(Redirect::to("/if/admin/flows/").into_response())
 }

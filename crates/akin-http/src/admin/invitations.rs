@@ -10,13 +10,14 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, base_url, field, form_fields, json, page, results};
+use super::{AdminSession, base_url, field, page, results};
 use crate::api::catalog_api;
 use crate::api::flows as flows_api;
 use crate::api::stages::invitations as api;
 use crate::audit::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
+use crate::pages::template_value;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -162,13 +163,13 @@ async fn show(
         "Invitations",
         "/if/admin/invitations/",
         context! {
-            invitations => json(&Value::Array(invitations)),
+            invitations => template_value(&Value::Array(invitations)),
             search => search,
             status => status,
             opened => q.get("opened").unwrap_or_default().to_owned(),
-            enrollment_flows => json(&flows),
-            form => json(&serde_json::to_value(&form).unwrap_or_default()),
-            errors => json(&errors),
+            enrollment_flows => template_value(&flows),
+            form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
+            errors => template_value(&errors),
         },
     )
 }
@@ -308,9 +309,9 @@ async fn show_edit(
         "/if/admin/invitations/",
         context! {
             pk => pk.to_owned(),
-            enrollment_flows => json(&flows),
-            form => json(&serde_json::to_value(&form).unwrap_or_default()),
-            errors => json(&errors),
+            enrollment_flows => template_value(&flows),
+            form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
+            errors => template_value(&errors),
         },
     )
 }
@@ -323,8 +324,7 @@ async fn save(
     Path(pk): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let fields = form_fields(&body);
-    admin.check_csrf(field(&fields, "csrf_token"))?;
+    let fields = admin.form(&body)?;
     let form = InvitationForm::from_fields(&fields);
     let saved = match request_body(&form) {
         Ok(mut body) => {
@@ -365,8 +365,7 @@ async fn create(
     meta: RequestMeta,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let fields = form_fields(&body);
-    admin.check_csrf(field(&fields, "csrf_token"))?;
+    let fields = admin.form(&body)?;
     let form = InvitationForm::from_fields(&fields);
     let created = match request_body(&form) {
         Ok(body) => {
@@ -435,7 +434,7 @@ async fn confirm_delete(
         "/if/admin/invitations/",
         context! {
             name => invitation["name"].as_str().unwrap_or_default().to_owned(),
-            used_by => json(&used_by),
+            used_by => template_value(&used_by),
             back => "/if/admin/invitations/",
         },
     )
@@ -448,8 +447,7 @@ async fn delete(
     Path(pk): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let fields = form_fields(&body);
-    admin.check_csrf(field(&fields, "csrf_token"))?;
+    admin.form(&body)?;
     api::destroy(
         admin.superuser(),
         State(state),
@@ -474,16 +472,16 @@ mod tests {
             "status": "active", "link": "http://akin.test/if/flow/default-enrollment-flow/?itoken=6b0f2c1e-0000-4000-8000-000000000001",
             "fixed_data_text": "{\n  \"email\": \"jane@example.com\"\n}",
         });
-        let html = crate::flow::interface::render(
+        let html = crate::pages::render(
             "admin/invitations.html",
             context! {
                 heading => "Invitations", current => "/if/admin/invitations/", nav => super::super::nav(),
                 admin => "akadmin", csrf_token => "t0ken",
-                invitations => json(&Value::Array(vec![invitation])), search => "", status => "active",
+                invitations => template_value(&Value::Array(vec![invitation])), search => "", status => "active",
                 opened => "6b0f2c1e-0000-4000-8000-000000000001",
-                enrollment_flows => json(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
-                form => json(&serde_json::to_value(InvitationForm::default()).unwrap()),
-                errors => json(&json_value!({"name": ["This field is required."]})),
+                enrollment_flows => template_value(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
+                form => template_value(&serde_json::to_value(InvitationForm::default()).unwrap()),
+                errors => template_value(&json_value!({"name": ["This field is required."]})),
             },
         )
         .unwrap();

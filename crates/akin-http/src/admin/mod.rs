@@ -34,9 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(flows::router())
         .merge(invitations::router())
         .merge(directory::router())
-        .layer(axum::middleware::from_fn(
-            crate::flow::interface::errors_as_pages,
-        ))
+        .layer(axum::middleware::from_fn(crate::pages::errors_as_pages))
 }
 
 /// A superuser signed in to this browser.
@@ -52,6 +50,13 @@ impl AdminSession {
         Superuser(Caller {
             user: self.user.clone(),
         })
+    }
+
+    /// The fields of a submitted form, once it carries this session's token.
+    fn form(&self, body: &[u8]) -> ApiResult<Vec<(String, String)>> {
+        let fields = form_fields(body);
+        self.check_csrf(field(&fields, "csrf_token"))?;
+        Ok(fields)
     }
 
     /// Refuses a form that does not carry this session's token.
@@ -80,7 +85,7 @@ impl IntoResponse for AdminRejection {
                     .into_response()
             }
             AdminRejection::NotAdministrator => {
-                let page = crate::flow::interface::message_page(
+                let page = crate::pages::message_page(
                     "Access denied",
                     "Only administrators can open the admin interface.",
                 );
@@ -172,12 +177,7 @@ fn page(
         csrf_token => admin.csrf_token.clone(),
         ..extra
     };
-    crate::flow::interface::render(template, ctx)
-}
-
-/// A JSON value for a template.
-fn json(value: &Value) -> TemplateValue {
-    crate::flow::interface::template_value(value)
+    crate::pages::render(template, ctx)
 }
 
 /// The results of an API list response.

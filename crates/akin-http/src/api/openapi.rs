@@ -191,6 +191,13 @@ fn json_body(schema: Value) -> Value {
     json!({"content": {"application/json": {"schema": schema}}})
 }
 
+/// A JSON response with `schema`, described as `text`.
+fn described(schema: Value, text: &str) -> Value {
+    let mut response = json_body(schema);
+    response["description"] = json!(text);
+    response
+}
+
 fn ok(schema: Value) -> Value {
     let mut response = json_body(schema);
     response["description"] = json!("");
@@ -202,29 +209,18 @@ fn errors(responses: &mut Map<String, Value>, with_body: bool, with_path: bool) 
     if with_body {
         responses.insert(
             "400".into(),
-            ok(reference("ValidationError")).tap_description("Invalid input"),
+            described(reference("ValidationError"), "Invalid input"),
         );
     }
     responses.insert(
         "403".into(),
-        ok(reference("GenericError")).tap_description("Not allowed"),
+        described(reference("GenericError"), "Not allowed"),
     );
     if with_path {
         responses.insert(
             "404".into(),
-            ok(reference("GenericError")).tap_description("Not found"),
+            described(reference("GenericError"), "Not found"),
         );
-    }
-}
-
-trait Describe {
-    fn tap_description(self, text: &str) -> Value;
-}
-
-impl Describe for Value {
-    fn tap_description(mut self, text: &str) -> Value {
-        self["description"] = json!(text);
-        self
     }
 }
 
@@ -805,12 +801,12 @@ fn document() -> Value {
             "parameters": executor_parameters,
             "get": {"operationId": "flows_executor_get", "tags": ["flows"], "security": [{}, {"authentik": []}],
                     "responses": {"200": ok(challenge.clone()), "302": {"description": "On to the next stage"},
-                                  "404": ok(reference("GenericError")).tap_description("No such flow")}},
+                                  "404": described(reference("GenericError"), "No such flow")}},
             "post": {"operationId": "flows_executor_solve", "tags": ["flows"], "security": [{}, {"authentik": []}],
                      "requestBody": json_body(challenge.clone()),
                      "responses": {"200": ok(challenge), "302": {"description": "On to the next stage"},
-                                   "400": ok(reference("ValidationError")).tap_description("Not a JSON object"),
-                                   "404": ok(reference("GenericError")).tap_description("No such flow")}},
+                                   "400": described(reference("ValidationError"), "Not a JSON object"),
+                                   "404": described(reference("GenericError"), "No such flow")}},
         }),
     );
 
@@ -835,7 +831,7 @@ fn document() -> Value {
                     "context": {"type": "string"},
                 }))}}},
                 "responses": {"200": ok(import_result.clone()), "400": ok(import_result.clone()),
-                              "403": ok(reference("GenericError")).tap_description("Not allowed")},
+                              "403": described(reference("GenericError"), "Not allowed")},
             }}),
         );
     }

@@ -3,7 +3,7 @@
 //! stores what they decide and speaks the protocol.
 
 pub mod executor;
-pub(crate) mod interface;
+mod interface;
 mod redirects;
 pub mod session;
 

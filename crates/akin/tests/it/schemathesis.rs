@@ -22,6 +22,21 @@ fn schemathesis() -> Option<String> {
         .then_some(command)
 }
 
+/// One schemathesis run over the paths matching `paths`, with `methods` selecting methods.
+async fn run(command: &str, schema: &str, paths: &str, methods: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(command)
+        .args(["run", schema])
+        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--max-examples", "15", "--seed", "1", "--no-color"])
+        .args(["--include-path-regex", paths])
+        .args(["--exclude-path-regex", "import"])
+        .args(methods)
+        .output()
+        .await
+        .expect("run schemathesis")
+}
+
 async fn generated_requests_get_no_server_error_and_match_the_schema(backend: Backend) {
     let Some(command) = schemathesis() else {
         assert!(
@@ -35,50 +50,37 @@ async fn generated_requests_get_no_server_error_and_match_the_schema(backend: Ba
     // Something to find: the seed's flow, its stages and prompts, and an invitation.
     flows::two_stage_flow(&env).await;
     flows::invitation(&env, "fuzzed", &format!("{{{}}}", flows::FOR_ENROLLMENT)).await;
-    let output = tokio::process::Command::new(&command)
-        .args(["run", &format!("{}/api/v3/schema/", env.app.base_url)])
-        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
-        .args(["--checks", "not_a_server_error,response_schema_conformance"])
-        .args(["--max-examples", "15", "--seed", "1", "--no-color"])
-        .args([
-            "--include-path-regex",
-            "^/api/v3/(stages/|flows/instances/|flows/bindings/|core/users/)",
-        ])
-        .args(["--exclude-path-regex", "import"])
-        .args([
+    let schema = format!("{}/api/v3/schema/", env.app.base_url);
+    // Reads everywhere; writes except to users (see above).
+    let output = run(
+        &command,
+        &schema,
+        "^/api/v3/(stages/|flows/instances/|flows/bindings/|core/users/)",
+        &[
             "--exclude-method",
             "PUT",
             "--exclude-method",
             "PATCH",
             "--exclude-method",
             "DELETE",
-        ])
-        .output()
-        .await
-        .expect("run schemathesis");
+        ],
+    )
+    .await;
+    let writes = run(
+        &command,
+        &schema,
+        "^/api/v3/(stages/|flows/instances/|flows/bindings/)",
+        &[
+            "--include-method",
+            "PUT",
+            "--include-method",
+            "PATCH",
+            "--include-method",
+            "DELETE",
+        ],
+    )
+    .await;
     let mut stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    // Writes, except to users (see above).
-    let writes = tokio::process::Command::new(&command)
-        .args(["run", &format!("{}/api/v3/schema/", env.app.base_url)])
-        .args(["-H", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
-        .args(["--checks", "not_a_server_error,response_schema_conformance"])
-        .args(["--max-examples", "15", "--seed", "1", "--no-color"])
-        .args([
-            "--include-path-regex",
-            "^/api/v3/(stages/|flows/instances/|flows/bindings/)",
-        ])
-        .args(["--exclude-path-regex", "import"])
-        .args([
-            "--include-method",
-            "PUT",
-            "--include-method",
-            "PATCH",
-            "--include-method",
-            "DELETE",
-        ])
-        .output()
-        .await
-        .expect("run schemathesis");
     stdout.push_str(&String::from_utf8_lossy(&writes.stdout));
     let cases: Vec<&str> = stdout
         .lines()

@@ -141,16 +141,21 @@ pub(crate) async fn list(
     Ok(Json(body))
 }
 
+/// The group `id` (the path's uuid), or 404.
+async fn find(state: &AppState, id: &str) -> ApiResult<GroupEntry> {
+    state
+        .store
+        .group(parse_uuid(id)?)
+        .await?
+        .ok_or(ApiError::NotFound("Group"))
+}
+
 async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let entry = state
-        .store
-        .group(parse_uuid(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound("Group"))?;
+    let entry = find(&state, &id).await?;
     render_one(&state, &entry).await
 }
 
@@ -159,11 +164,7 @@ async fn used_by(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let entry = state
-        .store
-        .group(parse_uuid(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound("Group"))?;
+    let entry = find(&state, &id).await?;
     let pk = Value::String(entry.group.uuid.to_string());
     let referrers = state
         .store

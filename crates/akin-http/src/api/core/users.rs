@@ -147,16 +147,21 @@ fn time_range(q: &QueryParams, field: &str) -> ApiResult<TimeRange> {
     })
 }
 
+/// The user `id` (the path's pk), or 404.
+async fn find(state: &AppState, id: &str) -> ApiResult<UserEntry> {
+    state
+        .store
+        .user_by_pk(parse_pk(id)?)
+        .await?
+        .ok_or(ApiError::NotFound("User"))
+}
+
 pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let entry = state
-        .store
-        .user_by_pk(parse_pk(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
+    let entry = find(&state, &id).await?;
     Ok(Json(render(&state, &entry, true).await?))
 }
 
@@ -165,11 +170,7 @@ async fn used_by(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let entry = state
-        .store
-        .user_by_pk(parse_pk(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
+    let entry = find(&state, &id).await?;
     let referrers = state
         .store
         .used_by(akin_domain::catalog::USER, &Value::from(entry.user.pk))
