@@ -49,6 +49,31 @@ pub fn parse_datetime(text: &str) -> Option<OffsetDateTime> {
         .map(PrimitiveDateTime::assume_utc)
 }
 
+/// authentik's duration syntax: `hours=1;minutes=30` (`,` also separates).
+pub fn parse_duration(text: &str) -> time::Duration {
+    let mut total = time::Duration::ZERO;
+    for part in text.split([';', ',']) {
+        let Some((unit, amount)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let Ok(amount) = amount.trim().parse::<f64>() else {
+            continue;
+        };
+        let seconds = match unit.trim() {
+            "weeks" => amount * 604_800.0,
+            "days" => amount * 86_400.0,
+            "hours" => amount * 3_600.0,
+            "minutes" => amount * 60.0,
+            "seconds" => amount,
+            "milliseconds" => amount / 1_000.0,
+            "microseconds" => amount / 1_000_000.0,
+            _ => 0.0,
+        };
+        total += time::Duration::seconds_f64(seconds);
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +105,14 @@ mod tests {
         }
         assert_eq!(parse_datetime("yesterday"), None);
         assert_eq!(parse_datetime("ééééééé"), None);
+    }
+
+    #[test]
+    fn durations_in_authentiks_syntax() {
+        use time::Duration;
+        assert_eq!(parse_duration("seconds=0"), Duration::ZERO);
+        assert_eq!(parse_duration("hours=1;minutes=30"), Duration::minutes(90));
+        assert_eq!(parse_duration("days=1,hours=2"), Duration::hours(26));
+        assert_eq!(parse_duration("nonsense"), Duration::ZERO);
     }
 }

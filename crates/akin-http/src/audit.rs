@@ -2,25 +2,29 @@
 //! where and which object, as authentik's audit middleware records them.
 
 use std::net::SocketAddr;
+use std::ops::Deref;
 
-use akin_domain::event::{Actor, Event, EventAction, ModelRef};
+use akin_domain::event::{EventAction, ModelRef};
+pub use akin_flow::RequestInfo;
+pub use akin_flow::audit::{actor_of, record_event};
 use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use serde_json::json;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Where a request came from, for the audit log.
-pub struct RequestMeta {
-    pub client_ip: Option<String>,
-    pub method: String,
-    pub path: String,
-    pub user_agent: String,
-    pub request_id: String,
+/// Where a request came from, for policies and the audit log: the engine's
+/// [`RequestInfo`], read from the request.
+pub struct RequestMeta(pub RequestInfo);
+
+impl Deref for RequestMeta {
+    type Target = RequestInfo;
+
+    fn deref(&self) -> &RequestInfo {
+        &self.0
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
@@ -35,7 +39,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .unwrap_or_default()
                 .to_owned()
         };
-        Ok(RequestMeta {
+        Ok(RequestMeta(RequestInfo {
             client_ip: parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
@@ -48,7 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             ),
             user_agent: header("user-agent"),
             request_id: header("x-request-id"),
-        })
+        }))
     }
 }
 
@@ -63,59 +67,11 @@ pub async fn record(
 ) {
     let actor = actor_of(&caller.user.user);
     record_event(
-        state,
+        &state.store,
         meta,
         action,
         Some(&actor),
         json!({"model": model.to_json()}),
     )
     .await;
-}
-
-/// The acting user as events store it.
-pub fn actor_of(user: &akin_domain::user::User) -> Actor {
-    Actor {
-        pk: user.pk,
-        username: user.username.clone(),
-        email: user.email.clone(),
-    }
-}
-
-/// An event with `context` plus the request's details, for recording now or inside the
-/// transaction of the change it tells of.
-pub fn event(
-    meta: &RequestMeta,
-    action: EventAction,
-    actor: Option<&Actor>,
-    mut context: serde_json::Value,
-) -> Event {
-    context["http_request"] = json!({
-        "args": {},
-        "path": meta.path,
-        "method": meta.method,
-        "request_id": meta.request_id,
-        "user_agent": meta.user_agent,
-    });
-    Event::new(
-        Uuid::now_v7(),
-        action,
-        actor,
-        context,
-        meta.client_ip.clone(),
-        OffsetDateTime::now_utc(),
-    )
-}
-
-/// Records an event with `context` plus the request's details; failures are logged.
-pub async fn record_event(
-    state: &AppState,
-    meta: &RequestMeta,
-    action: EventAction,
-    actor: Option<&Actor>,
-    context: serde_json::Value,
-) {
-    let event = event(meta, action, actor, context);
-    if let Err(error) = state.store.record_event(&event).await {
-        tracing::error!(%error, action = action.as_str(), "could not record event");
-    }
 }

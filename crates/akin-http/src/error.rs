@@ -106,6 +106,17 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<akin_flow::FlowError> for ApiError {
+    fn from(error: akin_flow::FlowError) -> Self {
+        match error {
+            akin_flow::FlowError::NotFound(what) => ApiError::NotFound(what),
+            akin_flow::FlowError::Store(e) => e.into(),
+            akin_flow::FlowError::Domain(e) => e.into(),
+            akin_flow::FlowError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<akin_store::GroupWriteError> for ApiError {
     fn from(error: akin_store::GroupWriteError) -> Self {
         match error {

@@ -12,7 +12,6 @@ pub mod flow;
 pub mod format;
 mod health;
 mod pages;
-pub mod policy;
 pub mod state;
 
 use std::time::Duration;

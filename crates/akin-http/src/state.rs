@@ -1,16 +1,21 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
-use akin_domain::policy::ExpressionEngine;
-use akin_domain::ports::PasswordHasher;
-use akin_store::Store;
+use akin_flow::Engine;
 
-/// What every handler may use. Cheap to clone.
+/// What every handler may use: the engine (store, hashing, expressions) and what only the
+/// web layer needs. Cheap to clone. Derefs to the engine, so `state.store` reads as before.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub hasher: Arc<dyn PasswordHasher>,
-    /// Runs expression policies (sandboxed Starlark in the binary).
-    pub expressions: Arc<dyn ExpressionEngine>,
+    pub engine: Engine,
     /// Stable per installation; users' `uid` is derived from it.
     pub install_id: Arc<str>,
+}
+
+impl Deref for AppState {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
 }

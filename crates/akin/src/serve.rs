@@ -55,10 +55,8 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         })?;
     let addr = listener.local_addr()?;
     let state = AppState {
-        store: store.clone(),
-        hasher,
+        engine: akin_flow::Engine::new(store.clone(), hasher, expressions),
         install_id: install_id.into(),
-        expressions,
     };
     let app = akin_http::router(state);
     // Startup's hashing is done: its Argon2 memory goes now, later bursts' when idle.

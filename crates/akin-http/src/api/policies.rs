@@ -16,8 +16,8 @@ use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
 use crate::format::datetime;
-use crate::policy;
 use crate::state::AppState;
+use akin_flow::policy;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -3,6 +3,7 @@
 //! challenges as forms and turns submitted forms back into responses (post, redirect, get).
 //! Also `/if/user/` (who is signed in). Templates and their rendering are in `crate::pages`.
 
+use akin_flow::is_local_path;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -12,7 +13,7 @@ use minijinja::context;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::executor::{self, Executed, Step, is_local_path, with_cookie};
+use super::executor::{self, Executed, Step, with_cookie};
 use super::session::Session;
 use crate::audit::RequestMeta;
 use crate::error::{ApiError, ApiResult};

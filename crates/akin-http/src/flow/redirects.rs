@@ -106,7 +106,7 @@ async fn cancel(
         .into_owned()
         .find(|(k, _)| k == "next")
         .map(|(_, v)| v)
-        .filter(|n| super::executor::is_local_path(n));
+        .filter(|n| akin_flow::is_local_path(n));
     let response = found(next.as_deref().unwrap_or("/flows/-/default/invalidation/"));
     Ok(super::executor::with_cookie(response, &cookie))
 }

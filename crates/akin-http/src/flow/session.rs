@@ -175,42 +175,32 @@ impl Session {
     }
 }
 
-/// authentik's duration syntax: `hours=1;minutes=30` (`,` also separates).
-pub fn parse_duration(text: &str) -> Duration {
-    let mut total = Duration::ZERO;
-    for part in text.split([';', ',']) {
-        let Some((unit, amount)) = part.trim().split_once('=') else {
-            continue;
-        };
-        let Ok(amount) = amount.trim().parse::<f64>() else {
-            continue;
-        };
-        let seconds = match unit.trim() {
-            "weeks" => amount * 604_800.0,
-            "days" => amount * 86_400.0,
-            "hours" => amount * 3_600.0,
-            "minutes" => amount * 60.0,
-            "seconds" => amount,
-            "milliseconds" => amount / 1_000.0,
-            "microseconds" => amount / 1_000_000.0,
-            _ => 0.0,
-        };
-        total += Duration::seconds_f64(seconds);
+/// The engine reads and changes the session through this; [`Session::save`] stores it.
+impl akin_flow::FlowSession for Session {
+    fn user(&self) -> Option<i64> {
+        Session::user(self)
     }
-    total
+
+    fn plan(&self) -> Option<Arc<FlowPlan>> {
+        Session::plan(self)
+    }
+
+    fn set_plan(&mut self, plan: Option<FlowPlan>) {
+        Session::set_plan(self, plan);
+    }
+
+    fn login(&mut self, user: i64, duration: Duration, now: OffsetDateTime) {
+        Session::login(self, user, duration, now);
+    }
+
+    fn logout(&mut self) {
+        Session::logout(self);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_in_authentiks_syntax() {
-        assert_eq!(parse_duration("seconds=0"), Duration::ZERO);
-        assert_eq!(parse_duration("hours=1;minutes=30"), Duration::minutes(90));
-        assert_eq!(parse_duration("days=1,hours=2"), Duration::hours(26));
-        assert_eq!(parse_duration("nonsense"), Duration::ZERO);
-    }
 
     #[test]
     fn keys_are_long_and_random() {

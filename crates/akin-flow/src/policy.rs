@@ -16,16 +16,15 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use uuid::Uuid;
 
-use crate::audit::{self, RequestMeta};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::audit;
+use crate::{Engine, FlowResult, RequestInfo};
 
 /// A user as policies see them, groups (with parents) included.
-pub async fn policy_user(state: &AppState, pk: i64) -> ApiResult<Option<PolicyUser>> {
-    let Some(entry) = state.store.user_by_pk(pk).await? else {
+pub async fn policy_user(engine: &Engine, pk: i64) -> FlowResult<Option<PolicyUser>> {
+    let Some(entry) = engine.store.user_by_pk(pk).await? else {
         return Ok(None);
     };
-    let groups = state.store.groups_with_ancestors(pk).await?;
+    let groups = engine.store.groups_with_ancestors(pk).await?;
     Ok(Some(to_policy_user(entry, groups)))
 }
 
@@ -57,18 +56,18 @@ fn to_policy_user(entry: akin_domain::user::UserEntry, groups: Vec<(Uuid, String
 /// The request policies see in a flow: the pending user (else the signed-in one), the
 /// plan's context with `pending_user` as a user, and the HTTP request.
 pub async fn flow_request(
-    state: &AppState,
-    meta: &RequestMeta,
+    engine: &Engine,
+    origin: &RequestInfo,
     signed_in: Option<i64>,
     context: &Map<String, Value>,
-) -> ApiResult<PolicyRequest> {
+) -> FlowResult<PolicyRequest> {
     let pending = context
         .get(akin_domain::flow::plan::PENDING_USER)
         .and_then(Value::as_i64);
     let mut context = context.clone();
     let mut user = Value::Null;
     if let Some(pk) = pending.or(signed_in)
-        && let Some(found) = policy_user(state, pk).await?
+        && let Some(found) = policy_user(engine, pk).await?
     {
         user = found.to_value();
         if pending.is_some() {
@@ -79,16 +78,16 @@ pub async fn flow_request(
         user,
         context,
         http: Some(policy::HttpRequestInfo {
-            path: meta.path.clone(),
-            method: meta.method.clone(),
+            path: origin.path.clone(),
+            method: origin.method.clone(),
             // Only what identifies the browser; never cookies or credentials.
             headers: [(
                 "user-agent".to_owned(),
-                Value::String(meta.user_agent.clone()),
+                Value::String(origin.user_agent.clone()),
             )]
             .into_iter()
             .collect(),
-            client_ip: meta.client_ip.clone().unwrap_or_default(),
+            client_ip: origin.client_ip.clone().unwrap_or_default(),
         }),
     })
 }
@@ -113,8 +112,8 @@ fn text(row: &Map<String, Value>, key: &str) -> String {
 }
 
 /// The policy bindings of `target`, as the engine needs them.
-pub async fn bindings_of(state: &AppState, target: &Value) -> ApiResult<Vec<Binding>> {
-    let mut tx = state.store.db().begin().await?;
+pub async fn bindings_of(engine: &Engine, target: &Value) -> FlowResult<Vec<Binding>> {
+    let mut tx = engine.store.db().begin().await?;
     let rows = tx
         .find_objects(
             catalog::POLICY_BINDING,
@@ -169,7 +168,7 @@ pub async fn bindings_of(state: &AppState, target: &Value) -> ApiResult<Vec<Bind
 pub async fn targets_with_bindings(
     tx: &mut akin_store::Tx,
     targets: &[Value],
-) -> ApiResult<std::collections::HashSet<String>> {
+) -> FlowResult<std::collections::HashSet<String>> {
     let rows = tx
         .find_objects_in(catalog::POLICY_BINDING, "target", targets)
         .await?;
@@ -183,8 +182,8 @@ pub async fn targets_with_bindings(
 
 /// Expression policies by pk, as bindings that pass when the policy passes (a prompt
 /// stage's `validation_policies`).
-pub async fn policies_as_bindings(state: &AppState, pks: &[Value]) -> ApiResult<Vec<Binding>> {
-    let mut tx = state.store.db().begin().await?;
+pub async fn policies_as_bindings(engine: &Engine, pks: &[Value]) -> FlowResult<Vec<Binding>> {
+    let mut tx = engine.store.db().begin().await?;
     let mut bindings = Vec::new();
     for (order, pk) in pks.iter().enumerate() {
         if let Some(row) = tx
@@ -208,12 +207,12 @@ pub async fn policies_as_bindings(state: &AppState, pks: &[Value]) -> ApiResult<
 
 /// Evaluates `bindings` for `request` and combines them with `mode`.
 pub async fn evaluate(
-    state: &AppState,
-    meta: &RequestMeta,
+    engine: &Engine,
+    origin: &RequestInfo,
     bindings: Vec<Binding>,
     mode: EngineMode,
     request: PolicyRequest,
-) -> ApiResult<PolicyVerdict> {
+) -> FlowResult<PolicyVerdict> {
     if bindings.is_empty() {
         return Ok(PolicyVerdict::pass());
     }
@@ -223,7 +222,7 @@ pub async fn evaluate(
         .iter()
         .any(|b| matches!(b.subject, BindingSubject::Group(_)));
     let groups: Vec<String> = match user_pk.filter(|_| needs_groups) {
-        Some(pk) => state
+        Some(pk) => engine
             .store
             .groups_with_ancestors(pk)
             .await?
@@ -232,8 +231,8 @@ pub async fn evaluate(
             .collect(),
         None => Vec::new(),
     };
-    let directory = directory(state);
-    let engine = state.expressions.clone();
+    let directory = directory(engine);
+    let expressions = engine.expressions.clone();
     let (results, failures, executions, updates) = tokio::task::spawn_blocking(move || {
         let mut results = Vec::with_capacity(bindings.len());
         let mut failures = Vec::new();
@@ -247,7 +246,7 @@ pub async fn evaluate(
                     execution_logging,
                 } => {
                     let verdict =
-                        engine.evaluate(expression, &request, &directory, binding.timeout);
+                        expressions.evaluate(expression, &request, &directory, binding.timeout);
                     if let Some(error) = &verdict.error {
                         failures.push((name.clone(), error.clone()));
                     }
@@ -270,15 +269,14 @@ pub async fn evaluate(
         }
         (results, failures, executions, updates)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .await?;
     for (name, message) in failures {
-        record_exception(state, meta, &name, &message).await;
+        record_exception(engine, origin, &name, &message).await;
     }
     for (name, verdict) in executions {
         audit::record_event(
-            state,
-            meta,
+            &engine.store,
+            origin,
             EventAction::PolicyExecution,
             None,
             json!({
@@ -299,31 +297,30 @@ pub async fn evaluate(
 
 /// Runs one expression as it is (no binding), keeping its log lines: the policy test.
 pub async fn evaluate_expression(
-    state: &AppState,
-    meta: &RequestMeta,
+    engine: &Engine,
+    origin: &RequestInfo,
     name: &str,
     expression: &str,
     request: PolicyRequest,
     timeout: Duration,
-) -> ApiResult<PolicyVerdict> {
-    let directory = directory(state);
-    let engine = state.expressions.clone();
+) -> FlowResult<PolicyVerdict> {
+    let directory = directory(engine);
+    let expressions = engine.expressions.clone();
     let expression = expression.to_owned();
     let verdict = tokio::task::spawn_blocking(move || {
-        engine.evaluate(&expression, &request, &directory, timeout)
+        expressions.evaluate(&expression, &request, &directory, timeout)
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .await?;
     if let Some(error) = &verdict.error {
-        record_exception(state, meta, name, error).await;
+        record_exception(engine, origin, name, error).await;
     }
     Ok(verdict)
 }
 
-async fn record_exception(state: &AppState, meta: &RequestMeta, name: &str, message: &str) {
+async fn record_exception(engine: &Engine, origin: &RequestInfo, name: &str, message: &str) {
     audit::record_event(
-        state,
-        meta,
+        &engine.store,
+        origin,
         EventAction::PolicyException,
         None,
         json!({"message": message, "policy": {"name": name}}),
@@ -331,10 +328,10 @@ async fn record_exception(state: &AppState, meta: &RequestMeta, name: &str, mess
     .await;
 }
 
-fn directory(state: &AppState) -> StoreDirectory {
+fn directory(engine: &Engine) -> StoreDirectory {
     StoreDirectory {
-        store: state.store.clone(),
-        engine: state.expressions.clone(),
+        store: engine.store.clone(),
+        engine: engine.expressions.clone(),
         handle: Handle::current(),
     }
 }

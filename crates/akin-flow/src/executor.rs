@@ -1,0 +1,241 @@
+//! One step of a flow for one browser: continue the session's plan (or plan anew), run the
+//! current stage with the response to its challenge, and say what to show next. authentik's
+//! executor protocol is this loop; the web layer only translates it.
+
+use std::sync::Arc;
+
+use akin_domain::flow::{Challenge, FlowInfo, FlowPlan};
+use akin_domain::invitation;
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::stages::{self, Outcome, StageStep};
+use crate::{Engine, FlowResult, RequestInfo, planner};
+
+/// The browser session a flow runs in, as the engine sees it: who is signed in and the
+/// plan in progress. The web layer's cookie session implements it; the engine decides,
+/// the session's owner stores.
+pub trait FlowSession: Send {
+    /// Who is signed in to this session, if anyone.
+    fn user(&self) -> Option<i64>;
+    /// The flow this session is running, if any.
+    fn plan(&self) -> Option<Arc<FlowPlan>>;
+    fn set_plan(&mut self, plan: Option<FlowPlan>);
+    /// Signs `user` in; the session id must change (against session fixation). A zero
+    /// `duration` means until the browser closes.
+    fn login(&mut self, user: i64, duration: Duration, now: OffsetDateTime);
+    fn logout(&mut self);
+}
+
+/// One request to run the flow `slug`.
+pub struct FlowRequest<'a> {
+    pub slug: &'a str,
+    /// The flow page's own query as sent (`itoken=…&next=…`).
+    pub page_query: &'a str,
+    pub origin: &'a RequestInfo,
+    pub now: OffsetDateTime,
+}
+
+/// What a step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Show this challenge (the end of the flow is a redirect challenge).
+    Challenge(Challenge, FlowInfo),
+    /// The stage is done: the next one is fetched by showing the same page again.
+    Continue,
+}
+
+/// Everything one step works with, for the planner and the stages.
+pub(crate) struct Run<'a> {
+    pub engine: &'a Engine,
+    pub origin: &'a RequestInfo,
+    /// The page's own query, decoded: `itoken`, `next`, …
+    page: Vec<(String, String)>,
+    pub slug: &'a str,
+    pub now: OffsetDateTime,
+    /// Who is signed in to this browser session, if anyone.
+    pub signed_in: Option<i64>,
+}
+
+impl Run<'_> {
+    pub fn page_param(&self, key: &str) -> Option<&str> {
+        self.page
+            .iter()
+            .rev()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The invitation token the link carries, under any of authentik's names for it.
+    pub fn token(&self) -> Option<String> {
+        invitation::TOKEN_QUERY_KEYS
+            .iter()
+            .find_map(|k| self.page_param(k))
+            .map(str::to_owned)
+    }
+
+    /// `next` when it is a path on this server.
+    pub fn next(&self) -> Option<&str> {
+        self.page_param("next").filter(|n| is_local_path(n))
+    }
+
+    /// The end of the flow: where the browser goes now.
+    fn finish(&self) -> Challenge {
+        Challenge::Redirect {
+            to: self.next().unwrap_or("/").to_owned(),
+            final_redirect: true,
+        }
+    }
+}
+
+impl Engine {
+    /// Runs the flow for this session: `response` answers the current challenge (`None`
+    /// for a GET). The session's plan and sign-in are updated; its owner stores it.
+    pub async fn execute(
+        &self,
+        request: FlowRequest<'_>,
+        session: &mut dyn FlowSession,
+        response: Option<Map<String, Value>>,
+    ) -> FlowResult<Step> {
+        let run = Run {
+            engine: self,
+            origin: request.origin,
+            page: form_urlencoded::parse(request.page_query.as_bytes())
+                .into_owned()
+                .collect(),
+            slug: request.slug,
+            now: request.now,
+            signed_in: session.user(),
+        };
+
+        // A plan for this flow continues, unless the link carries another invitation: then
+        // the old plan (and its data) is dropped and the new invitation starts over.
+        let token = run.token();
+        let stored = session.plan();
+        let continues = |p: &FlowPlan| p.slug == run.slug && (token.is_none() || p.token == token);
+
+        // Showing the current challenge again changes nothing: it is rendered from the
+        // session's shared plan, without copying it or changing the session (the common
+        // request: a page reloaded, a link scanner, a browser polling).
+        if response.is_none()
+            && let Some(plan) = stored.as_deref().filter(|p| continues(p))
+            && let Some(challenge) = plan
+                .current()
+                .and_then(|stage| stages::unchanged_challenge(plan, stage))
+        {
+            return Ok(Step::Challenge(challenge, plan.info.clone()));
+        }
+
+        let mut plan = match stored.as_deref().filter(|p| continues(p)) {
+            Some(plan) => plan.clone(),
+            None => {
+                let flow = planner::find_flow(&run).await?;
+                match planner::plan(&run, &flow, token).await? {
+                    Ok(plan) => plan,
+                    Err(denied) => {
+                        session.set_plan(None);
+                        // With the flow's info, as authentik's (its page keeps the title).
+                        return Ok(Step::Challenge(denied, planner::flow_info(&flow)));
+                    }
+                }
+            }
+        };
+
+        // A GET runs stages until one has something to show: stages without a challenge
+        // (invitation, user write, login, …) need no round trip of their own. A POST answers
+        // its stage and, when that is done, redirects to the next, as authentik does.
+        let is_get = response.is_none();
+        let mut response = response;
+        let outcome = loop {
+            let Some(stage) = plan.current().cloned() else {
+                break Outcome::Stop(run.finish());
+            };
+            // authentik's re_evaluate_policies: a binding whose policies fail now is
+            // skipped; once they passed, the stage keeps running without re-checking.
+            if stage.re_evaluate {
+                if planner::binding_policies_pass(&run, &mut plan, &stage).await? {
+                    plan.stages[0].re_evaluate = false;
+                } else {
+                    plan.advance();
+                }
+                continue;
+            }
+            let mut step = StageStep {
+                run: &run,
+                plan: &mut plan,
+                session: &mut *session,
+            };
+            match stages::run(&mut step, &stage, response.take()).await? {
+                Outcome::Next if is_get => plan.advance(),
+                outcome => break outcome,
+            }
+        };
+        let info = plan.info.clone();
+        Ok(match outcome {
+            Outcome::Challenge(challenge) => {
+                if stored.as_deref() != Some(&plan) {
+                    session.set_plan(Some(plan));
+                }
+                Step::Challenge(challenge, info)
+            }
+            Outcome::Next => {
+                plan.advance();
+                if plan.current().is_none() {
+                    session.set_plan(None);
+                    Step::Challenge(run.finish(), info)
+                } else {
+                    session.set_plan(Some(plan));
+                    Step::Continue
+                }
+            }
+            Outcome::Stop(challenge) => {
+                session.set_plan(None);
+                Step::Challenge(challenge, info)
+            }
+            Outcome::Restart { keep_context } => {
+                let flow = planner::find_flow(&run).await?;
+                match planner::plan(&run, &flow, plan.token.clone()).await? {
+                    Ok(mut fresh) => {
+                        if keep_context {
+                            fresh.context = plan.context;
+                        }
+                        session.set_plan(Some(fresh));
+                    }
+                    Err(_) => session.set_plan(None),
+                }
+                Step::Continue
+            }
+        })
+    }
+}
+
+/// A path on this server: not `//host` or `/\\host` (which browsers treat as another
+/// host), no scheme, no control characters. Anything else would make `next` an open
+/// redirect.
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn next_stays_on_this_server() {
+        assert!(is_local_path("/if/user/"));
+        assert!(is_local_path("/welcome?x=1"));
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/\tx",
+            "",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+}

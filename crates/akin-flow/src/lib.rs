@@ -1,0 +1,53 @@
+//! akin's engine: where flows run. It plans a flow for a visitor (stages, bindings,
+//! policies), runs one step of it (plan + response → outcome) through one module per stage
+//! kind, evaluates policies, and records what happened. It knows nothing of HTTP: the web
+//! layer decodes a request into a [`FlowRequest`], lends the browser's session through
+//! [`FlowSession`], and renders the [`Step`] it gets back as JSON or HTML.
+
+pub mod audit;
+mod error;
+mod executor;
+mod planner;
+pub mod policy;
+mod request;
+mod stages;
+
+use std::sync::Arc;
+
+use akin_domain::policy::ExpressionEngine;
+use akin_domain::ports::PasswordHasher;
+use akin_store::Store;
+
+pub use error::{FlowError, FlowResult};
+pub use executor::{FlowRequest, FlowSession, Step, is_local_path};
+pub use request::RequestInfo;
+
+/// What the engine works with: the store, password hashing and expressions. Cheap to
+/// clone (every part is shared).
+#[derive(Clone)]
+pub struct Engine {
+    pub store: Store,
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Runs expression policies (sandboxed Starlark in the binary).
+    pub expressions: Arc<dyn ExpressionEngine>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        hasher: Arc<dyn PasswordHasher>,
+        expressions: Arc<dyn ExpressionEngine>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            expressions,
+        }
+    }
+
+    /// Hashes `password` off the async threads (Argon2id is slow on purpose).
+    pub(crate) async fn hash_password(&self, password: String) -> FlowResult<String> {
+        let hasher = self.hasher.clone();
+        Ok(tokio::task::spawn_blocking(move || hasher.hash(&password)).await??)
+    }
+}

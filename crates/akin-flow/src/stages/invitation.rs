@@ -1,0 +1,74 @@
+//! Invitation stage: the link's invitation is looked up and put into effect — its fixed
+//! data joins `prompt_data`. Nothing is consumed here: the user-write stage claims the
+//! invitation in the transaction that writes the account (DESIGN.md, 1). A token that is
+//! present but unusable is refused even when the stage may continue without one (5).
+
+use akin_domain::flow::plan::PROMPT_DATA;
+use akin_domain::flow::{FlowPlan, PlannedStage};
+use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
+use serde_json::{Map, Value};
+
+use super::{Outcome, StageKind, StageStep};
+use crate::FlowResult;
+use crate::executor::Run;
+
+pub(crate) struct InvitationStage;
+
+impl StageKind for InvitationStage {
+    async fn run(
+        &self,
+        step: &mut StageStep<'_, '_>,
+        stage: &PlannedStage,
+        _response: Option<Map<String, Value>>,
+    ) -> FlowResult<Outcome> {
+        // The token comes from the link, or from a prompt field named like it.
+        let prompt_token = step
+            .plan
+            .context
+            .get(PROMPT_DATA)
+            .and_then(|p| p.get(invitation::TOKEN_PROMPT_KEY))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let Some(token) = step.run.token().or(prompt_token) else {
+            let optional = stage
+                .config
+                .get("continue_flow_without_invitation")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            return Ok(if optional {
+                Outcome::Next
+            } else {
+                Outcome::refused(Refusal::Missing)
+            });
+        };
+        Ok(match put_in_effect(step.run, step.plan, &token).await? {
+            Ok(()) => Outcome::Next,
+            Err(refusal) => Outcome::refused(refusal),
+        })
+    }
+}
+
+/// Looks the invitation up and, when it may be used in this flow now, puts it into the
+/// plan: `invitation_in_effect`, `invitation`, and its fixed data in `prompt_data`.
+pub(crate) async fn put_in_effect(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    token: &str,
+) -> FlowResult<Result<(), Refusal>> {
+    let Some(uuid) = invitation::parse_token(token) else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    let Some(found) = run.engine.store.invitation(uuid).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if let Err(refusal) = found.check(plan.flow, run.now) {
+        return Ok(Err(refusal));
+    }
+    plan.context
+        .insert(CONTEXT_IN_EFFECT.into(), Value::Bool(true));
+    plan.context
+        .insert(CONTEXT_INVITATION.into(), found.to_context());
+    invitation::deep_merge(plan.prompt_data(), &found.fixed_data);
+    plan.token = Some(token.to_owned());
+    Ok(Ok(()))
+}

@@ -1,0 +1,119 @@
+//! Password stage: checks the pending user's password. Failures are counted in the plan
+//! and recorded as events; after `failed_attempts_before_cancel` of them the flow stops. A
+//! verified hash imported from authentik is replaced by Argon2id.
+
+use akin_domain::event::EventAction;
+use akin_domain::flow::plan::PENDING_USER;
+use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
+use akin_domain::user::User;
+use serde_json::{Map, Value, json};
+
+use super::{Outcome, StageKind, StageStep, one_error};
+use crate::executor::Run;
+use crate::{FlowResult, audit};
+
+/// Plan context key counting failed password attempts in this flow.
+const FAILED_ATTEMPTS: &str = "akin_failed_password_attempts";
+
+pub(crate) struct PasswordStage;
+
+impl StageKind for PasswordStage {
+    async fn run(
+        &self,
+        step: &mut StageStep<'_, '_>,
+        stage: &PlannedStage,
+        response: Option<Map<String, Value>>,
+    ) -> FlowResult<Outcome> {
+        let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
+        let user = match pending {
+            Some(pk) => step.run.engine.store.user_by_pk(pk).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            return Ok(Outcome::denied("No pending user.", "no_pending_user"));
+        };
+        let pending_user = step
+            .plan
+            .context
+            .get("pending_user_identifier")
+            .and_then(Value::as_str)
+            .unwrap_or(&user.user.username)
+            .to_owned();
+        let Some(response) = response else {
+            return Ok(Outcome::Challenge(Challenge::Password {
+                pending_user,
+                errors: Map::new(),
+            }));
+        };
+        let password = response
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if check_password(step.run, step.plan, &user.user, password).await? {
+            return Ok(Outcome::Next);
+        }
+        let allowed = stage
+            .config
+            .get("failed_attempts_before_cancel")
+            .and_then(Value::as_i64)
+            .unwrap_or(5);
+        if failures(step.plan) >= allowed {
+            return Ok(Outcome::denied(
+                "Too many failed password attempts.",
+                "too_many_attempts",
+            ));
+        }
+        Ok(Outcome::Challenge(Challenge::Password {
+            pending_user,
+            errors: one_error("password", "Invalid password", "invalid"),
+        }))
+    }
+}
+
+fn failures(plan: &FlowPlan) -> i64 {
+    plan.context
+        .get(FAILED_ATTEMPTS)
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// Verifies `password` for `user` off the async threads; a verified imported hash is
+/// replaced by Argon2id. Failures are counted in the plan and recorded as events.
+pub(crate) async fn check_password(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    user: &User,
+    password: &str,
+) -> FlowResult<bool> {
+    let Some(stored) = user.password.clone() else {
+        return Ok(false);
+    };
+    let hasher = run.engine.hasher.clone();
+    let candidate = password.to_owned();
+    let (valid, rehash) = tokio::task::spawn_blocking(move || {
+        let valid = hasher.verify(&candidate, &stored);
+        let rehash = (valid && hasher.needs_rehash(&stored)).then(|| hasher.hash(&candidate));
+        (valid, rehash)
+    })
+    .await?;
+    let store = &run.engine.store;
+    if let Some(fresh) = rehash {
+        store.set_password(user.pk, Some(fresh?), run.now).await?;
+    }
+    if valid {
+        plan.context
+            .insert("auth_method".into(), Value::String("password".into()));
+    } else {
+        plan.context
+            .insert(FAILED_ATTEMPTS.into(), Value::from(failures(plan) + 1));
+        audit::record_event(
+            store,
+            run.origin,
+            EventAction::LoginFailed,
+            None,
+            json!({"username": user.username, "stage": "password"}),
+        )
+        .await;
+    }
+    Ok(valid)
+}

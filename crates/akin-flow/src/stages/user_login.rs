@@ -1,0 +1,87 @@
+//! User login stage: signs the pending user in to this browser with a fresh session id.
+//! When the stage offers "remember me" (a positive `remember_me_offset`) it asks first, and
+//! a yes lengthens the session by the offset.
+
+use akin_domain::event::EventAction;
+use akin_domain::flow::plan::PENDING_USER;
+use akin_domain::flow::{Challenge, PlannedStage};
+use akin_domain::time_format::parse_duration;
+use serde_json::{Map, Value, json};
+
+use super::{Outcome, StageKind, StageStep};
+use crate::{FlowResult, audit};
+
+pub(crate) struct UserLoginStage;
+
+fn setting<'a>(stage: &'a PlannedStage, key: &str) -> &'a str {
+    stage
+        .config
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+impl StageKind for UserLoginStage {
+    async fn run(
+        &self,
+        step: &mut StageStep<'_, '_>,
+        stage: &PlannedStage,
+        response: Option<Map<String, Value>>,
+    ) -> FlowResult<Outcome> {
+        let run = step.run;
+        let store = &run.engine.store;
+        let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
+        let entry = match pending {
+            Some(pk) => store.user_by_pk(pk).await?,
+            None => None,
+        };
+        let Some(entry) = entry else {
+            return Ok(Outcome::denied(
+                "No Pending user to login.",
+                "no_pending_user",
+            ));
+        };
+        if !entry.user.is_active {
+            return Ok(Outcome::denied(
+                "This account is not active.",
+                "user_inactive",
+            ));
+        }
+        let ask = || {
+            Outcome::Challenge(Challenge::UserLogin {
+                pending_user: entry.user.username.clone(),
+            })
+        };
+        let mut duration = parse_duration(setting(stage, "session_duration"));
+        let offset = parse_duration(setting(stage, "remember_me_offset"));
+        if offset.is_positive() {
+            match response.as_ref().and_then(|r| r.get("remember_me")) {
+                Some(Value::Bool(true)) => duration += offset,
+                Some(Value::Bool(false)) => {}
+                _ => return Ok(ask()),
+            }
+        }
+        let pk = entry.user.pk;
+        if stage
+            .config
+            .get("terminate_other_sessions")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+        {
+            // This browser's session gets a new id below and is stored after this step,
+            // so only the user's other sessions go.
+            store.delete_user_sessions(pk).await?;
+        }
+        step.session.login(pk, duration, run.now);
+        store.record_login(pk, run.now).await?;
+        audit::record_event(
+            store,
+            run.origin,
+            EventAction::Login,
+            Some(&audit::actor_of(&entry.user)),
+            json!({"auth_method": "flow"}),
+        )
+        .await;
+        Ok(Outcome::Next)
+    }
+}

@@ -1,0 +1,22 @@
+//! User logout stage: whoever is signed in to this browser is signed out (the session id
+//! changes too).
+
+use akin_domain::flow::PlannedStage;
+use serde_json::{Map, Value};
+
+use super::{Outcome, StageKind, StageStep};
+use crate::FlowResult;
+
+pub(crate) struct UserLogoutStage;
+
+impl StageKind for UserLogoutStage {
+    async fn run(
+        &self,
+        step: &mut StageStep<'_, '_>,
+        _stage: &PlannedStage,
+        _response: Option<Map<String, Value>>,
+    ) -> FlowResult<Outcome> {
+        step.session.logout();
+        Ok(Outcome::Next)
+    }
+}

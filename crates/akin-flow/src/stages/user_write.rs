@@ -1,0 +1,178 @@
+//! User write stage: `prompt_data` becomes an account (or changes the pending user). An
+//! invitation in effect is claimed in the same transaction that writes the account, with
+//! the stage's audit events, so exactly one account comes of a single-use invitation
+//! however many browsers race for it (DESIGN.md, 1).
+
+use akin_domain::event::{Actor, Event, EventAction};
+use akin_domain::flow::PlannedStage;
+use akin_domain::flow::plan::{PENDING_USER, PROMPT_DATA};
+use akin_domain::invitation::CONTEXT_INVITATION;
+use akin_domain::stage::user_write::{self, UserWriteConfig, WriteAction};
+use akin_domain::user::UserChanges;
+use akin_store::{ClaimError, StoreError, UserWrite};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{Outcome, StageKind, StageStep};
+use crate::{FlowResult, RequestInfo, audit};
+
+pub(crate) struct UserWriteStage;
+
+/// The write's audit events, recorded in its transaction: `user_write` (what was entered,
+/// without passwords) and, when an invitation was claimed, `invitation_used`.
+struct WriteEvents<'a> {
+    origin: &'a RequestInfo,
+    created: bool,
+    prompt_data: Map<String, Value>,
+    invitation: Option<Uuid>,
+}
+
+impl WriteEvents<'_> {
+    fn for_user(self, username: String, email: String) -> impl FnOnce(i64) -> Vec<Event> {
+        move |pk| {
+            let actor = Actor {
+                pk,
+                username,
+                email,
+            };
+            let mut events = vec![audit::event(
+                self.origin,
+                EventAction::UserWrite,
+                Some(&actor),
+                json!({"created": self.created, "prompt_data": self.prompt_data}),
+            )];
+            if let Some(invitation) = self.invitation {
+                events.push(audit::event(
+                    self.origin,
+                    EventAction::InvitationUsed,
+                    Some(&actor),
+                    json!({"invitation_uuid": invitation.simple().to_string(), "user": pk}),
+                ));
+            }
+            events
+        }
+    }
+}
+
+impl StageKind for UserWriteStage {
+    async fn run(
+        &self,
+        step: &mut StageStep<'_, '_>,
+        stage: &PlannedStage,
+        _response: Option<Map<String, Value>>,
+    ) -> FlowResult<Outcome> {
+        let run = step.run;
+        let plan = &mut *step.plan;
+        let Some(prompt_data) = plan
+            .context
+            .get(PROMPT_DATA)
+            .and_then(Value::as_object)
+            .cloned()
+        else {
+            return Ok(Outcome::denied("No Pending data.", "no_pending_data"));
+        };
+        let config = UserWriteConfig::from_object(&stage.config);
+        let pending = plan.context.get(PENDING_USER).and_then(Value::as_i64);
+        let invitation = plan
+            .context
+            .get(CONTEXT_INVITATION)
+            .and_then(|i| i.get("pk"))
+            .and_then(Value::as_str)
+            .and_then(|p| Uuid::parse_str(p).ok());
+        let claim = invitation.map(|invitation| (invitation, plan.flow));
+        let events = |created| WriteEvents {
+            origin: run.origin,
+            created,
+            prompt_data: prompt_data
+                .iter()
+                .filter(|(k, _)| !k.contains("password") && k.as_str() != "component")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            invitation,
+        };
+        let hash = |password: Option<String>| async move {
+            match password {
+                Some(password) => run.engine.hash_password(password).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let store = &run.engine.store;
+        let written = match (config.action(pending.is_some()), pending) {
+            (WriteAction::Refuse, _) => {
+                return Ok(Outcome::denied(
+                    "No user found and can't create new user.",
+                    "no_user",
+                ));
+            }
+            (WriteAction::UpdatePending, Some(pk)) => {
+                let Some(existing) = store.user_by_pk(pk).await? else {
+                    return Ok(Outcome::denied("No Pending user.", "no_pending_user"));
+                };
+                let mut changes = UserChanges::from_user(&existing.user);
+                let password = user_write::apply_to(&prompt_data, &mut changes);
+                if let Err(error) = changes.validate() {
+                    return Ok(Outcome::denied(
+                        format!("The account cannot be updated: {error}"),
+                        "invalid_user",
+                    ));
+                }
+                let phc = hash(password).await?;
+                let write = UserWrite::Update {
+                    pk,
+                    changes: &changes,
+                    password: phc.as_deref(),
+                };
+                let events =
+                    events(false).for_user(changes.username.clone(), changes.email.clone());
+                store
+                    .write_user_claiming(write, claim, run.now, events)
+                    .await
+            }
+            _ => {
+                let context_path = plan
+                    .context
+                    .get("user_path")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let (mut new_user, password) =
+                    user_write::new_user(&config, &prompt_data, context_path.as_deref());
+                if let Err(error) = new_user.validate() {
+                    return Ok(Outcome::denied(
+                        format!("The account cannot be created: {error}"),
+                        "invalid_user",
+                    ));
+                }
+                new_user.password = hash(password).await?;
+                let groups: Vec<Uuid> = config
+                    .group
+                    .as_deref()
+                    .and_then(|g| Uuid::parse_str(g).ok())
+                    .into_iter()
+                    .collect();
+                let write = UserWrite::Create {
+                    user: &new_user,
+                    groups: &groups,
+                };
+                let events =
+                    events(true).for_user(new_user.username.clone(), new_user.email.clone());
+                store
+                    .write_user_claiming(write, claim, run.now, events)
+                    .await
+            }
+        };
+        let entry = match written {
+            Ok(written) => written,
+            Err(ClaimError::Refused(refusal)) => return Ok(Outcome::refused(refusal)),
+            Err(ClaimError::Store(StoreError::Unique { .. })) => {
+                return Ok(Outcome::denied(
+                    "Username is already taken.",
+                    "username_taken",
+                ));
+            }
+            Err(ClaimError::Store(error)) => return Err(error.into()),
+        };
+        plan.context
+            .insert(PENDING_USER.into(), Value::from(entry.user.pk));
+        Ok(Outcome::Next)
+    }
+}
