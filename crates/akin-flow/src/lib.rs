@@ -5,8 +5,10 @@
 //! [`FlowSession`], and renders the [`Step`] it gets back as JSON or HTML.
 
 pub mod audit;
+pub mod blueprints;
 mod error;
 mod executor;
+pub mod password;
 mod planner;
 pub mod policy;
 mod request;

@@ -5,7 +5,6 @@ pub(crate) mod admin;
 pub mod api;
 mod audit;
 mod auth;
-pub mod blueprints;
 pub mod error;
 mod extract;
 pub mod flow;

@@ -2,7 +2,7 @@
 //! `file:line:column: message` so editors and CI annotate the right place.
 
 use akin_blueprint::apply::Action;
-use akin_http::blueprints::{ImportRequest, import};
+use akin_flow::blueprints::{ImportRequest, import};
 use serde_json::Map;
 
 use crate::cli::BlueprintOptions;

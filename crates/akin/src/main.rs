@@ -6,7 +6,6 @@ mod cli;
 mod config;
 mod error;
 mod invitation_cmd;
-mod password;
 mod serve;
 mod telemetry;
 mod user_cmd;

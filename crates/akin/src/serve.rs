@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::bootstrap::{self, BootstrapSettings};
 use crate::cli::ServeOptions;
 use crate::error::AppError;
-use crate::password::Argon2Hasher;
+use akin_flow::password::Argon2Hasher;
 
 /// The setting holding this installation's id (users' `uid` derives from it).
 const INSTALL_ID_SETTING: &str = "install_id";
@@ -60,7 +60,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     };
     let app = akin_http::router(state);
     // Startup's hashing is done: its Argon2 memory goes now, later bursts' when idle.
-    crate::password::release_idle_memory(std::time::Duration::ZERO);
+    akin_flow::password::release_idle_memory(std::time::Duration::ZERO);
     tokio::spawn(release_argon2_memory());
     tokio::spawn(sweep_sessions(store.clone()));
     tracing::info!(
@@ -84,7 +84,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
 /// lasting failure is logged and the server still starts (the API works without them).
 async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
     for attempt in 1..=2 {
-        match akin_http::blueprints::apply_shipped_defaults(store, expressions).await {
+        match akin_flow::blueprints::apply_shipped_defaults(store, expressions).await {
             Ok(applied) if applied.is_empty() => return,
             Ok(applied) => {
                 tracing::info!(blueprints = ?applied, "applied default blueprints");
@@ -103,10 +103,10 @@ async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
 /// the delete is idempotent and uses the expiry index.
 /// Frees Argon2 buffers no hash has used for a while (see `password::MEMORY_IDLE`).
 async fn release_argon2_memory() {
-    let mut every = tokio::time::interval(crate::password::MEMORY_IDLE);
+    let mut every = tokio::time::interval(akin_flow::password::MEMORY_IDLE);
     loop {
         every.tick().await;
-        crate::password::release_idle_memory(crate::password::MEMORY_IDLE);
+        akin_flow::password::release_idle_memory(akin_flow::password::MEMORY_IDLE);
     }
 }
 

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use crate::bootstrap::admin_group;
 use crate::cli::UserCreateOptions;
 use crate::error::AppError;
-use crate::password::Argon2Hasher;
 use crate::serve::open_store;
+use akin_flow::password::Argon2Hasher;
 
 pub async fn create(database_url: &str, options: UserCreateOptions) -> Result<(), AppError> {
     let new = NewUser {

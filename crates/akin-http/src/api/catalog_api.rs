@@ -300,7 +300,7 @@ async fn render(
         // authentik's binding models are policy binding targets; the stage comes along.
         object.insert("policybindingmodel_ptr_id".into(), object["pk"].clone());
         let mut tx = state.store.db().begin().await?;
-        let found = crate::blueprints::find_stage(&mut tx, &object["stage"]).await?;
+        let found = akin_flow::blueprints::find_stage(&mut tx, &object["stage"]).await?;
         drop(tx);
         let stage_obj = match found {
             Some((kind, stage)) => Box::pin(render(state, endpoint_for(kind), stage)).await?,

@@ -15,10 +15,10 @@ use serde_json::{Map, Value};
 use crate::api::shapes;
 use crate::audit::{self, RequestMeta};
 use crate::auth::Superuser;
-use crate::blueprints::export_flow;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
+use akin_flow::blueprints::export_flow;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Superuser;
-use crate::blueprints::{ImportReport, ImportRequest, import};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use akin_flow::blueprints::{ImportReport, ImportRequest, import};
 
 /// The largest upload the import endpoints read (a blueprint's limit plus form overhead).
 pub const MAX_IMPORT_BODY: usize = akin_blueprint::yaml::MAX_BLUEPRINT_BYTES + 64 * 1024;
@@ -152,7 +152,7 @@ async fn available(Superuser(_): Superuser) -> Json<Value> {
             json!({
                 "path": shipped.path,
                 "last_m": started,
-                "hash": crate::blueprints::content_hash(shipped.text),
+                "hash": akin_flow::blueprints::content_hash(shipped.text),
                 "meta": meta,
             })
         })

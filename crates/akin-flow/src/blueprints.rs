@@ -12,7 +12,7 @@ use akin_store::{Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::format::datetime;
+use akin_domain::time_format::format_datetime as datetime;
 
 /// How an import went: what each entry did, or why it was refused (nothing is kept then).
 #[derive(Debug)]
@@ -614,7 +614,7 @@ async fn first(
 }
 
 /// A stage of any kind, with its model name.
-pub(crate) async fn find_stage(
+pub async fn find_stage(
     tx: &mut Tx,
     pk: &Value,
 ) -> Result<Option<(&'static str, Map<String, Value>)>, StoreError> {
