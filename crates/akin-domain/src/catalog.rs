@@ -5,6 +5,12 @@
 use serde_json::{Map, Value};
 
 use crate::FieldErrors;
+use crate::flow::options::{
+    Authentication, DeniedAction, Designation, InvalidResponseAction, Layout,
+};
+use crate::policy::EngineMode;
+use crate::stage::prompt::PromptType;
+use crate::stage::user_write::UserCreationMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -91,61 +97,6 @@ pub const STAGE: &str = "authentik_flows.stage";
 /// Placeholder model name for "a flow or a binding" (authentik's PolicyBindingModel).
 pub const POLICY_TARGET: &str = "authentik_policies.policybindingmodel";
 
-const DESIGNATIONS: &[&str] = &[
-    "authentication",
-    "authorization",
-    "invalidation",
-    "enrollment",
-    "unenrollment",
-    "recovery",
-    "stage_configuration",
-    "account_selection",
-];
-const AUTHENTICATION: &[&str] = &[
-    "none",
-    "require_authenticated",
-    "require_unauthenticated",
-    "require_superuser",
-    "require_redirect",
-    "require_outpost",
-    "require_token",
-];
-const ENGINE_MODES: &[&str] = &["any", "all"];
-const DENIED_ACTIONS: &[&str] = &["message_continue", "message", "continue"];
-const LAYOUTS: &[&str] = &[
-    "stacked",
-    "content_left",
-    "content_right",
-    "sidebar_left",
-    "sidebar_right",
-    "sidebar_left_frame_background",
-    "sidebar_right_frame_background",
-];
-const INVALID_RESPONSE: &[&str] = &["retry", "restart", "restart_with_context"];
-pub const PROMPT_TYPES: &[&str] = &[
-    "text",
-    "text_area",
-    "text_read_only",
-    "text_area_read_only",
-    "username",
-    "email",
-    "password",
-    "number",
-    "checkbox",
-    "radio-button-group",
-    "dropdown",
-    "date",
-    "date-time",
-    "file",
-    "separator",
-    "hidden",
-    "static",
-    "alert_info",
-    "alert_warning",
-    "alert_danger",
-    "ak-locale",
-];
-const CREATION_MODES: &[&str] = &["never_create", "create_when_required", "always_create"];
 const USER_TYPES: &[&str] = &[
     "internal",
     "external",
@@ -176,17 +127,25 @@ pub static MODELS: &[ModelSpec] = &[
             NAME,
             req("slug", Slug),
             req("title", Text),
-            req("designation", Choice(DESIGNATIONS)),
+            req("designation", Choice(Designation::ALL)),
             null("background", Text),
-            opt("policy_engine_mode", Choice(ENGINE_MODES), "\"any\""),
+            opt(
+                "policy_engine_mode",
+                Choice(EngineMode::ALL),
+                EngineMode::DEFAULT_JSON,
+            ),
             opt("compatibility_mode", Bool, "false"),
-            opt("layout", Choice(LAYOUTS), "\"stacked\""),
+            opt("layout", Choice(Layout::ALL), Layout::DEFAULT_JSON),
             opt(
                 "denied_action",
-                Choice(DENIED_ACTIONS),
-                "\"message_continue\"",
+                Choice(DeniedAction::ALL),
+                DeniedAction::DEFAULT_JSON,
             ),
-            opt("authentication", Choice(AUTHENTICATION), "\"none\""),
+            opt(
+                "authentication",
+                Choice(Authentication::ALL),
+                Authentication::DEFAULT_JSON,
+            ),
         ],
     },
     ModelSpec {
@@ -199,11 +158,15 @@ pub static MODELS: &[ModelSpec] = &[
             req("order", Int),
             opt("evaluate_on_plan", Bool, "false"),
             opt("re_evaluate_policies", Bool, "true"),
-            opt("policy_engine_mode", Choice(ENGINE_MODES), "\"any\""),
+            opt(
+                "policy_engine_mode",
+                Choice(EngineMode::ALL),
+                EngineMode::DEFAULT_JSON,
+            ),
             opt(
                 "invalid_response_action",
-                Choice(INVALID_RESPONSE),
-                "\"retry\"",
+                Choice(InvalidResponseAction::ALL),
+                InvalidResponseAction::DEFAULT_JSON,
             ),
         ],
     },
@@ -215,7 +178,7 @@ pub static MODELS: &[ModelSpec] = &[
             NAME,
             req("field_key", Text),
             req("label", Text),
-            req("type", Choice(PROMPT_TYPES)),
+            req("type", Choice(PromptType::ALL)),
             opt("required", Bool, "true"),
             opt("placeholder", Text, "\"\""),
             opt("initial_value", Text, "\"\""),
@@ -262,8 +225,8 @@ pub static MODELS: &[ModelSpec] = &[
             NAME,
             opt(
                 "user_creation_mode",
-                Choice(CREATION_MODES),
-                "\"create_when_required\"",
+                Choice(UserCreationMode::ALL),
+                UserCreationMode::DEFAULT_JSON,
             ),
             opt("create_users_as_inactive", Bool, "false"),
             null("create_users_group", Ref(GROUP)),
@@ -425,6 +388,25 @@ impl ModelSpec {
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
     }
+}
+
+/// Reads a stored row of `model` as `T`: fields the row lacks take the catalog's default
+/// first, so every default has one place (the catalog) and typed settings declare none.
+pub fn typed<T: serde::de::DeserializeOwned>(
+    model: &str,
+    row: &Map<String, Value>,
+) -> Result<T, serde_json::Error> {
+    let mut filled = row.clone();
+    if let Some(spec) = spec(model) {
+        for field in spec.fields {
+            if !filled.contains_key(field.name)
+                && let Some(default) = field.default
+            {
+                filled.insert(field.name.to_owned(), serde_json::from_str(default)?);
+            }
+        }
+    }
+    serde_json::from_value(Value::Object(filled))
 }
 
 /// Checks `input` against `spec`. On create (`partial == false`) required fields must be

@@ -5,6 +5,7 @@
 //! (`akin-store`, `akin-http`, the `akin` binary) depend on this crate, never the reverse.
 
 pub mod catalog;
+mod choice;
 pub mod error;
 pub mod event;
 pub mod flow;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::choice::choice_enum;
+
 /// The longest any one expression may run, whatever its binding's `timeout` says.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -158,21 +160,11 @@ pub struct Binding {
     pub failure_result: bool,
 }
 
-/// `all`: every binding must pass; `any`: one is enough.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineMode {
-    All,
-    Any,
-}
-
-impl EngineMode {
-    /// authentik's default is `any`.
-    pub fn parse(text: &str) -> Self {
-        if text == "all" {
-            EngineMode::All
-        } else {
-            EngineMode::Any
-        }
+choice_enum! {
+    /// How a target's bindings combine: `all` must pass, or `any` one is enough.
+    pub enum EngineMode {
+        default Any = "any",
+        All = "all",
     }
 }
 

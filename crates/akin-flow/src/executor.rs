@@ -135,7 +135,7 @@ impl Engine {
                     Err(denied) => {
                         session.set_plan(None);
                         // With the flow's info, as authentik's (its page keeps the title).
-                        return Ok(Step::Challenge(denied, planner::flow_info(&flow)));
+                        return Ok(Step::Challenge(denied, planner::flow_info(&flow)?));
                     }
                 }
             }

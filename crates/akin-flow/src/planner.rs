@@ -6,15 +6,30 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use akin_domain::catalog;
-use akin_domain::flow::plan::{self, INVITATION_STAGE, PROMPT_STAGE, Requester};
-use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, PlannedStage};
+use akin_domain::flow::plan::{self, Requester};
+use akin_domain::flow::{
+    Challenge, DeniedAction, FlowInfo, FlowPlan, InvalidResponseAction, PlannedStage,
+};
 use akin_domain::policy::EngineMode;
+use akin_domain::stage::StageSettings;
+use akin_domain::stage::prompt::Prompt;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::executor::Run;
-use crate::stages::{self, invitation};
+use crate::stages::invitation;
 use crate::{FlowError, FlowResult, policy};
+
+/// A flow-stage binding's stored row as planning reads it.
+#[derive(Deserialize)]
+struct StoredBinding {
+    pk: Uuid,
+    evaluate_on_plan: bool,
+    re_evaluate_policies: bool,
+    policy_engine_mode: EngineMode,
+    invalid_response_action: InvalidResponseAction,
+}
 
 /// The flow being run, as stored: read only when planning (a plan carries what its
 /// stages need).
@@ -39,17 +54,34 @@ fn text(object: &Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
+/// A flow's stored row as planning reads it.
+#[derive(Deserialize)]
+struct StoredFlow {
+    pk: Uuid,
+    policy_engine_mode: EngineMode,
+    #[serde(flatten)]
+    info: FlowInfo,
+}
+
+fn stored_flow(flow: &Map<String, Value>) -> FlowResult<StoredFlow> {
+    catalog::typed(catalog::FLOW, flow)
+        .map_err(|e| FlowError::Internal(format!("stored flow: {e}")))
+}
+
 /// What the challenges say about `flow` (its title and layout for the page, …).
-pub(crate) fn flow_info(flow: &Map<String, Value>) -> FlowInfo {
-    FlowInfo {
-        title: text(flow, "title"),
-        layout: Some(text(flow, "layout"))
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| "stacked".into()),
-        designation: text(flow, "designation"),
-        authentication: text(flow, "authentication"),
-        denied_action: text(flow, "denied_action"),
-    }
+pub(crate) fn flow_info(flow: &Map<String, Value>) -> FlowResult<FlowInfo> {
+    Ok(stored_flow(flow)?.info)
+}
+
+/// A stage's stored row as its typed settings. A row that does not parse (written around
+/// the API, straight into the database) stops the flow at that stage and says so.
+fn stage_settings(model: &str, row: &Map<String, Value>) -> StageSettings {
+    StageSettings::from_stored(model, row).unwrap_or_else(|error| {
+        tracing::error!(%error, model, stage = text(row, "name"), "stored stage settings do not parse");
+        StageSettings::Unsupported {
+            model: model.to_owned(),
+        }
+    })
 }
 
 /// Plans `flow` for this session, or says why it may not run.
@@ -58,7 +90,11 @@ pub(crate) async fn plan(
     flow: &Map<String, Value>,
     token: Option<String>,
 ) -> FlowResult<Result<FlowPlan, Challenge>> {
-    let info = flow_info(flow);
+    let StoredFlow {
+        pk: flow_pk,
+        policy_engine_mode,
+        info,
+    } = stored_flow(flow)?;
     let requester = match run.signed_in {
         None => Requester::Anonymous,
         Some(pk) => match run.engine.store.user_by_pk(pk).await? {
@@ -68,14 +104,12 @@ pub(crate) async fn plan(
             _ => Requester::Anonymous,
         },
     };
-    if !plan::may_run(&info.authentication, requester) {
+    if !plan::may_run(info.authentication, requester) {
         return Ok(Err(Challenge::denied(
             "Flow does not apply to current user.",
             Some("flow_not_applicable"),
         )));
     }
-    let flow_pk = Uuid::parse_str(flow["pk"].as_str().unwrap_or_default())
-        .map_err(|e| FlowError::Internal(format!("stored flow pk: {e}")))?;
     // Everything the plan needs, in a handful of queries however many stages the flow has.
     let mut tx = run.engine.store.db().begin().await?;
     let mut bindings = tx
@@ -86,25 +120,49 @@ pub(crate) async fn plan(
         .await?;
     bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
     let stage_pks: Vec<Value> = bindings.iter().map(|b| b["stage"].clone()).collect();
-    let stages_by_pk: HashMap<String, (&'static str, Map<String, Value>)> = tx
+    let mut stages_by_pk: HashMap<String, (String, StageSettings)> = tx
         .find_stages(&stage_pks)
         .await?
         .into_iter()
-        .map(|(kind, stage)| (text(&stage, "pk"), (kind, stage)))
+        .map(|(model, stage)| {
+            let name = text(&stage, "name");
+            (text(&stage, "pk"), (name, stage_settings(model, &stage)))
+        })
         .collect();
+    // The prompts travel with the plan, so showing the form reads no prompt rows.
     let prompt_pks: Vec<Value> = stages_by_pk
         .values()
-        .filter(|(kind, _)| *kind == PROMPT_STAGE)
-        .filter_map(|(_, stage)| stage.get("fields").and_then(Value::as_array))
+        .filter_map(|(_, settings)| match settings {
+            StageSettings::Prompt(prompt) => Some(&prompt.fields),
+            _ => None,
+        })
         .flatten()
-        .cloned()
+        .map(|pk| Value::String(pk.to_string()))
         .collect();
-    let prompts_by_pk: HashMap<String, Map<String, Value>> = tx
+    let prompts_by_pk: HashMap<Uuid, Prompt> = tx
         .find_objects_in(catalog::PROMPT, "pk", &prompt_pks)
         .await?
         .into_iter()
-        .map(|prompt| (text(&prompt, "pk"), prompt))
+        .filter_map(|row| {
+            let pk = Uuid::parse_str(&text(&row, "pk")).ok()?;
+            match catalog::typed::<Prompt>(catalog::PROMPT, &row) {
+                Ok(prompt) => Some((pk, prompt)),
+                Err(error) => {
+                    tracing::error!(%error, prompt = %pk, "stored prompt does not parse");
+                    None
+                }
+            }
+        })
         .collect();
+    for (_, settings) in stages_by_pk.values_mut() {
+        if let StageSettings::Prompt(prompt) = settings {
+            prompt.prompts = prompt
+                .fields
+                .iter()
+                .filter_map(|pk| prompts_by_pk.get(pk).cloned())
+                .collect();
+        }
+    }
     let binding_pks: Vec<Value> = bindings.iter().map(|b| b["pk"].clone()).collect();
     let with_policies: HashSet<String> =
         policy::targets_with_bindings(&mut tx, &binding_pks).await?;
@@ -113,33 +171,31 @@ pub(crate) async fn plan(
     let mut planned = Vec::with_capacity(bindings.len());
     let mut check_on_plan = Vec::new();
     for binding in bindings {
-        let Some((kind, stage)) = binding["stage"]
-            .as_str()
-            .and_then(|pk| stages_by_pk.get(pk))
-            .cloned()
-        else {
+        let Some(stage_pk) = binding["stage"].as_str() else {
             continue;
         };
-        let mut stage = stage;
-        if kind == PROMPT_STAGE {
-            stages::prompt::attach_prompts(&mut stage, &prompts_by_pk);
-        }
-        let binding_pk = binding["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok());
-        let has_policies = with_policies.contains(&text(&binding, "pk"));
-        let flag =
-            |key: &str, default: bool| binding.get(key).and_then(Value::as_bool).unwrap_or(default);
-        if has_policies && flag("evaluate_on_plan", false) {
-            check_on_plan.extend(binding_pk);
+        let Some((name, settings)) = stages_by_pk.get(stage_pk).cloned() else {
+            continue;
+        };
+        let typed: StoredBinding = match catalog::typed(catalog::FLOW_STAGE_BINDING, &binding) {
+            Ok(typed) => typed,
+            Err(error) => {
+                tracing::error!(%error, "stored flow-stage binding does not parse");
+                continue;
+            }
+        };
+        let has_policies = with_policies.contains(&typed.pk.to_string());
+        if has_policies && typed.evaluate_on_plan {
+            check_on_plan.push(typed.pk);
         }
         planned.push(PlannedStage {
-            binding: binding_pk,
-            stage: stage["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
-            kind: kind.to_owned(),
-            name: text(&stage, "name"),
-            config: Arc::new(stage),
-            invalid_response_action: text(&binding, "invalid_response_action"),
-            re_evaluate: has_policies && flag("re_evaluate_policies", true),
-            policy_engine_mode: text(&binding, "policy_engine_mode"),
+            binding: Some(typed.pk),
+            stage: Uuid::parse_str(stage_pk).ok(),
+            name,
+            settings: Arc::new(settings),
+            invalid_response_action: typed.invalid_response_action,
+            re_evaluate: has_policies && typed.re_evaluate_policies,
+            policy_engine_mode: typed.policy_engine_mode,
         });
     }
     let mut plan = FlowPlan::new(flow_pk, run.slug.to_owned(), info, planned, token.clone());
@@ -147,7 +203,7 @@ pub(crate) async fn plan(
     // The invitation is put into effect before flow policies are evaluated, so a policy
     // on `invitation_in_effect` can make any flow invite-only (DESIGN.md, 7). A token
     // that is present but unusable is refused with its reason here.
-    if let Some(token) = token.filter(|_| plan.has_stage(INVITATION_STAGE))
+    if let Some(token) = token.filter(|_| plan.has_invitation_stage())
         && let Err(refusal) = invitation::put_in_effect(run, &mut plan, &token).await?
     {
         return Ok(Err(Challenge::denied(
@@ -160,9 +216,14 @@ pub(crate) async fn plan(
     if !flow_bindings.is_empty() {
         let request =
             policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
-        let mode = EngineMode::parse(&text(flow, "policy_engine_mode"));
-        let verdict =
-            policy::evaluate(run.engine, run.origin, flow_bindings, mode, request).await?;
+        let verdict = policy::evaluate(
+            run.engine,
+            run.origin,
+            flow_bindings,
+            policy_engine_mode,
+            request,
+        )
+        .await?;
         plan.context.extend(verdict.context_updates);
         if !verdict.passing {
             return Ok(Err(flow_denied(run, &plan.info, &verdict.messages)));
@@ -190,11 +251,13 @@ pub(crate) async fn plan(
 /// `denied_action`: `continue` goes on to `next` (or `/`), `message_continue` does when
 /// there is a `next`, otherwise the policies' messages are shown.
 fn flow_denied(run: &Run<'_>, info: &FlowInfo, messages: &[String]) -> Challenge {
-    match (info.denied_action.as_str(), run.next()) {
-        ("continue", next) | ("message_continue", next @ Some(_)) => Challenge::Redirect {
-            to: next.unwrap_or("/").to_owned(),
-            final_redirect: true,
-        },
+    match (info.denied_action, run.next()) {
+        (DeniedAction::Continue, next) | (DeniedAction::MessageContinue, next @ Some(_)) => {
+            Challenge::Redirect {
+                to: next.unwrap_or("/").to_owned(),
+                final_redirect: true,
+            }
+        }
         _ => {
             let message = if messages.is_empty() {
                 "Flow does not apply to current user.".to_owned()
@@ -219,8 +282,14 @@ pub(crate) async fn binding_policies_pass(
     let bindings = policy::bindings_of(run.engine, &Value::String(binding.to_string())).await?;
     let request =
         policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
-    let mode = EngineMode::parse(&stage.policy_engine_mode);
-    let verdict = policy::evaluate(run.engine, run.origin, bindings, mode, request).await?;
+    let verdict = policy::evaluate(
+        run.engine,
+        run.origin,
+        bindings,
+        stage.policy_engine_mode,
+        request,
+    )
+    .await?;
     plan.context.extend(verdict.context_updates);
     Ok(verdict.passing)
 }

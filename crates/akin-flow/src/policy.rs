@@ -182,12 +182,15 @@ pub async fn targets_with_bindings(
 
 /// Expression policies by pk, as bindings that pass when the policy passes (a prompt
 /// stage's `validation_policies`).
-pub async fn policies_as_bindings(engine: &Engine, pks: &[Value]) -> FlowResult<Vec<Binding>> {
+pub async fn policies_as_bindings(engine: &Engine, pks: &[Uuid]) -> FlowResult<Vec<Binding>> {
     let mut tx = engine.store.db().begin().await?;
     let mut bindings = Vec::new();
     for (order, pk) in pks.iter().enumerate() {
         if let Some(row) = tx
-            .find_objects(catalog::EXPRESSION_POLICY, &[("pk".to_owned(), pk.clone())])
+            .find_objects(
+                catalog::EXPRESSION_POLICY,
+                &[("pk".to_owned(), Value::String(pk.to_string()))],
+            )
             .await?
             .into_iter()
             .next()

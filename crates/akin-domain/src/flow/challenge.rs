@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::options::Designation;
 use super::plan::FlowInfo;
 
 /// The default picture authentik's access-denied page shows.
@@ -14,9 +15,9 @@ pub enum Challenge {
         errors: Map<String, Value>,
     },
     Identification {
-        user_fields: Vec<Value>,
+        user_fields: Vec<String>,
         password_fields: bool,
-        designation: String,
+        designation: Designation,
         errors: Map<String, Value>,
     },
     Password {

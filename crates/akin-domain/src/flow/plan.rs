@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::options::{Authentication, DeniedAction, Designation, InvalidResponseAction, Layout};
 use crate::catalog;
+use crate::policy::EngineMode;
+use crate::stage::StageSettings;
+use crate::stage::settings::InvitationSettings;
 
 /// Stage kinds, by authentik model name.
 pub const INVITATION_STAGE: &str = "authentik_stages_invitation.invitationstage";
@@ -23,53 +27,56 @@ pub const PASSWORD_STAGE: &str = "authentik_stages_password.passwordstage";
 pub const PROMPT_DATA: &str = "prompt_data";
 pub const PENDING_USER: &str = "pending_user";
 
-/// What the challenges say about the flow.
+/// What the challenges say about the flow, and what its planning needs; read from the
+/// flow's stored row (catalog field names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowInfo {
     pub title: String,
-    pub layout: String,
-    pub designation: String,
-    pub authentication: String,
-    pub denied_action: String,
+    pub layout: Layout,
+    pub designation: Designation,
+    pub authentication: Authentication,
+    pub denied_action: DeniedAction,
 }
 
-/// One stage of the plan, with its configuration as stored.
+/// One stage of the plan, with its settings parsed when the flow was planned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStage {
     /// `None` for a stage akin adds itself (the implicit invitation stage).
     pub binding: Option<Uuid>,
     pub stage: Option<Uuid>,
-    pub kind: String,
     pub name: String,
     /// Shared, not copied, when the plan is: a plan is cloned on every request, and its
     /// stages' settings (a prompt stage's prompts) are most of it.
-    pub config: Arc<Map<String, Value>>,
-    pub invalid_response_action: String,
+    pub settings: Arc<StageSettings>,
+    pub invalid_response_action: InvalidResponseAction,
     /// The binding's policies are checked right before the stage runs (authentik's
     /// `re_evaluate_policies`, when the binding has any); cleared once they passed.
     #[serde(default)]
     pub re_evaluate: bool,
-    /// How the binding's policies combine (`all` / `any`).
-    #[serde(default)]
-    pub policy_engine_mode: String,
+    /// How the binding's policies combine.
+    pub policy_engine_mode: EngineMode,
 }
 
 impl PlannedStage {
     /// The invitation stage akin puts first in an enrollment flow that has none, so an
     /// invitation link works on any enrollment flow (DESIGN.md, difference 7).
     pub fn implicit_invitation() -> Self {
-        let mut config = Map::new();
-        config.insert("continue_flow_without_invitation".into(), Value::Bool(true));
         Self {
             binding: None,
             stage: None,
-            kind: INVITATION_STAGE.to_owned(),
             name: "implicit invitation".to_owned(),
-            config: Arc::new(config),
-            invalid_response_action: "retry".to_owned(),
+            settings: Arc::new(StageSettings::Invitation(InvitationSettings {
+                continue_flow_without_invitation: true,
+            })),
+            invalid_response_action: InvalidResponseAction::Retry,
             re_evaluate: false,
-            policy_engine_mode: String::new(),
+            policy_engine_mode: EngineMode::default(),
         }
+    }
+
+    /// authentik's model name for the stage's kind.
+    pub fn kind(&self) -> &str {
+        self.settings.model()
     }
 }
 
@@ -95,7 +102,7 @@ impl FlowPlan {
         mut stages: Vec<PlannedStage>,
         token: Option<String>,
     ) -> Self {
-        if info.designation == "enrollment" && !stages.iter().any(|s| s.kind == INVITATION_STAGE) {
+        if info.designation == Designation::Enrollment && !has_invitation_stage(&stages) {
             stages.insert(0, PlannedStage::implicit_invitation());
         }
         Self {
@@ -108,9 +115,9 @@ impl FlowPlan {
         }
     }
 
-    /// Whether a stage of this kind will run (for example an invitation stage).
-    pub fn has_stage(&self, kind: &str) -> bool {
-        self.stages.iter().any(|s| s.kind == kind)
+    /// Whether an invitation stage will run.
+    pub fn has_invitation_stage(&self) -> bool {
+        has_invitation_stage(&self.stages)
     }
 
     pub fn current(&self) -> Option<&PlannedStage> {
@@ -147,6 +154,12 @@ impl FlowPlan {
     }
 }
 
+fn has_invitation_stage(stages: &[PlannedStage]) -> bool {
+    stages
+        .iter()
+        .any(|s| matches!(*s.settings, StageSettings::Invitation(_)))
+}
+
 /// Who is asking, for the flow's `authentication` requirement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requester {
@@ -155,12 +168,12 @@ pub enum Requester {
 }
 
 /// Whether `requester` may run a flow with this `authentication` requirement.
-pub fn may_run(authentication: &str, requester: Requester) -> bool {
+pub fn may_run(authentication: Authentication, requester: Requester) -> bool {
     match (authentication, requester) {
-        ("require_authenticated", Requester::Anonymous) => false,
-        ("require_unauthenticated", Requester::User { .. }) => false,
-        ("require_superuser", Requester::User { superuser }) => superuser,
-        ("require_superuser", Requester::Anonymous) => false,
+        (Authentication::RequireAuthenticated, Requester::Anonymous) => false,
+        (Authentication::RequireUnauthenticated, Requester::User { .. }) => false,
+        (Authentication::RequireSuperuser, Requester::User { superuser }) => superuser,
+        (Authentication::RequireSuperuser, Requester::Anonymous) => false,
         _ => true,
     }
 }
@@ -169,28 +182,36 @@ pub fn may_run(authentication: &str, requester: Requester) -> bool {
 mod tests {
     use super::*;
 
-    fn info(designation: &str) -> FlowInfo {
+    fn info(designation: Designation) -> FlowInfo {
         FlowInfo {
             title: "t".into(),
-            layout: "stacked".into(),
-            designation: designation.into(),
-            authentication: "none".into(),
-            denied_action: "message_continue".into(),
+            layout: Layout::Stacked,
+            designation,
+            authentication: Authentication::None,
+            denied_action: DeniedAction::MessageContinue,
         }
     }
 
     #[test]
     fn enrollment_without_invitation_stage_gets_one() {
-        let plan = FlowPlan::new(Uuid::nil(), "f".into(), info("enrollment"), vec![], None);
-        assert_eq!(plan.current().unwrap().kind, INVITATION_STAGE);
+        let plan = FlowPlan::new(
+            Uuid::nil(),
+            "f".into(),
+            info(Designation::Enrollment),
+            vec![],
+            None,
+        );
+        assert_eq!(plan.current().unwrap().kind(), INVITATION_STAGE);
         assert_eq!(
-            plan.current().unwrap().config["continue_flow_without_invitation"],
-            true
+            *plan.current().unwrap().settings,
+            StageSettings::Invitation(InvitationSettings {
+                continue_flow_without_invitation: true
+            })
         );
         let plan = FlowPlan::new(
             Uuid::nil(),
             "f".into(),
-            info("authentication"),
+            info(Designation::Authentication),
             vec![],
             None,
         );
@@ -200,19 +221,25 @@ mod tests {
     #[test]
     fn authentication_requirements() {
         assert!(!may_run(
-            "require_unauthenticated",
-            Requester::User { superuser: false }
-        ));
-        assert!(may_run("require_unauthenticated", Requester::Anonymous));
-        assert!(!may_run("require_authenticated", Requester::Anonymous));
-        assert!(!may_run(
-            "require_superuser",
+            Authentication::RequireUnauthenticated,
             Requester::User { superuser: false }
         ));
         assert!(may_run(
-            "require_superuser",
+            Authentication::RequireUnauthenticated,
+            Requester::Anonymous
+        ));
+        assert!(!may_run(
+            Authentication::RequireAuthenticated,
+            Requester::Anonymous
+        ));
+        assert!(!may_run(
+            Authentication::RequireSuperuser,
+            Requester::User { superuser: false }
+        ));
+        assert!(may_run(
+            Authentication::RequireSuperuser,
             Requester::User { superuser: true }
         ));
-        assert!(may_run("none", Requester::Anonymous));
+        assert!(may_run(Authentication::None, Requester::Anonymous));
     }
 }

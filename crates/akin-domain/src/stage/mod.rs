@@ -1,5 +1,8 @@
-//! The logic of individual stages, free of storage: building challenges and checking
-//! responses. The executor (in the HTTP adapter) loads what they need and stores results.
+//! Stages' settings and the rules that need no I/O: what a prompt shows and accepts, how
+//! `prompt_data` becomes an account. Running a stage is the engine's (`akin-flow`).
 
 pub mod prompt;
+pub mod settings;
 pub mod user_write;
+
+pub use settings::StageSettings;

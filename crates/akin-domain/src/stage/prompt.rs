@@ -2,17 +2,62 @@
 //! fixed data are shown filled in and read-only, and the fixed value is what is kept,
 //! whatever is submitted (DESIGN.md, difference 4).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
+use crate::choice::choice_enum;
 use crate::flow::challenge::error_detail;
 use crate::invitation::fixed_value;
 
-/// One prompt (form field) as stored.
-#[derive(Debug, Clone, PartialEq)]
+choice_enum! {
+    /// What kind of form field a prompt is (authentik's prompt `type`).
+    pub enum PromptType {
+        Text = "text",
+        TextArea = "text_area",
+        TextReadOnly = "text_read_only",
+        TextAreaReadOnly = "text_area_read_only",
+        Username = "username",
+        Email = "email",
+        Password = "password",
+        Number = "number",
+        Checkbox = "checkbox",
+        RadioButtonGroup = "radio-button-group",
+        Dropdown = "dropdown",
+        Date = "date",
+        DateTime = "date-time",
+        File = "file",
+        Separator = "separator",
+        Hidden = "hidden",
+        Static = "static",
+        AlertInfo = "alert_info",
+        AlertWarning = "alert_warning",
+        AlertDanger = "alert_danger",
+        Locale = "ak-locale",
+    }
+}
+
+/// A prompt stage's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptStageSettings {
+    /// Its prompts' pks, as stored.
+    pub fields: Vec<Uuid>,
+    /// Expression policies that must pass for what was entered to be accepted.
+    pub validation_policies: Vec<Uuid>,
+    /// The prompts themselves, added when the flow is planned: they travel with the plan,
+    /// so showing the form reads no prompt rows.
+    #[serde(default)]
+    pub prompts: Vec<Prompt>,
+}
+
+/// One prompt (form field), read from its stored row (catalog field names; defaults are
+/// the catalog's, filled in by [`crate::catalog::typed`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prompt {
     pub field_key: String,
     pub label: String,
-    pub kind: String,
+    #[serde(rename = "type")]
+    pub kind: PromptType,
     pub required: bool,
     pub placeholder: String,
     pub initial_value: String,
@@ -21,49 +66,26 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    /// From the stored object (catalog field names).
-    pub fn from_object(object: &Map<String, Value>) -> Self {
-        let text = |k: &str| {
-            object
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        Self {
-            field_key: text("field_key"),
-            label: text("label"),
-            kind: text("type"),
-            required: object
-                .get("required")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            placeholder: text("placeholder"),
-            initial_value: text("initial_value"),
-            order: object
-                .get("order")
-                .and_then(Value::as_i64)
-                .unwrap_or_default(),
-            sub_text: text("sub_text"),
-        }
-    }
-
     fn is_choice(&self) -> bool {
-        matches!(self.kind.as_str(), "dropdown" | "radio-button-group")
+        matches!(
+            self.kind,
+            PromptType::Dropdown | PromptType::RadioButtonGroup
+        )
     }
 
     /// Fields whose submitted value is never used.
     fn is_forced(&self) -> bool {
+        use PromptType::*;
         matches!(
-            self.kind.as_str(),
-            "text_read_only"
-                | "text_area_read_only"
-                | "hidden"
-                | "static"
-                | "separator"
-                | "alert_info"
-                | "alert_warning"
-                | "alert_danger"
+            self.kind,
+            TextReadOnly
+                | TextAreaReadOnly
+                | Hidden
+                | Static
+                | Separator
+                | AlertInfo
+                | AlertWarning
+                | AlertDanger
         )
     }
 
@@ -78,7 +100,7 @@ impl Prompt {
 
 /// How a field looks this time: its type (read-only when fixed) and value.
 struct Rendered {
-    kind: String,
+    kind: PromptType,
     value: Value,
     fixed: bool,
 }
@@ -89,13 +111,13 @@ fn render(
     fixed: &Map<String, Value>,
 ) -> Rendered {
     if let Some(value) = fixed_value(fixed, &prompt.field_key) {
-        let kind = match prompt.kind.as_str() {
-            "text_area" | "text_area_read_only" => "text_area_read_only",
-            "hidden" | "password" => "hidden",
-            _ => "text_read_only",
+        let kind = match prompt.kind {
+            PromptType::TextArea | PromptType::TextAreaReadOnly => PromptType::TextAreaReadOnly,
+            PromptType::Hidden | PromptType::Password => PromptType::Hidden,
+            _ => PromptType::TextReadOnly,
         };
         return Rendered {
-            kind: kind.to_owned(),
+            kind,
             value: value.clone(),
             fixed: true,
         };
@@ -105,7 +127,7 @@ fn render(
         .cloned()
         .unwrap_or_else(|| Value::String(prompt.initial_value.clone()));
     Rendered {
-        kind: prompt.kind.clone(),
+        kind: prompt.kind,
         value,
         fixed: false,
     }
@@ -134,7 +156,7 @@ pub fn challenge_fields(
             let choices = p.is_choice().then(|| {
                 p.choices().into_iter().map(|c| json!({"value": c, "label": c})).collect::<Vec<_>>()
             });
-            let password = p.kind == "password";
+            let password = p.kind == PromptType::Password;
             json!({
                 "field_key": p.field_key,
                 "label": p.label,
@@ -195,7 +217,7 @@ pub fn check_response(
         let value = match submitted.or(default) {
             Some(v) => v.clone(),
             None => {
-                if prompt.required && prompt.kind != "checkbox" {
+                if prompt.required && prompt.kind != PromptType::Checkbox {
                     checked.add_error(key, "This field is required.", "required");
                 } else {
                     checked
@@ -205,8 +227,8 @@ pub fn check_response(
                 continue;
             }
         };
-        match prompt.kind.as_str() {
-            "checkbox" => {
+        match prompt.kind {
+            PromptType::Checkbox => {
                 let on = match &value {
                     Value::Bool(b) => *b,
                     Value::String(s) => {
@@ -217,7 +239,7 @@ pub fn check_response(
                 };
                 checked.data.insert(key.to_owned(), Value::Bool(on));
             }
-            "number" => match value
+            PromptType::Number => match value
                 .as_i64()
                 .or_else(|| as_text(&value).trim().parse().ok())
             {
@@ -233,7 +255,7 @@ pub fn check_response(
                     continue;
                 }
                 match kind {
-                    "email" if !text.is_empty() => {
+                    PromptType::Email if !text.is_empty() => {
                         let mut errors = crate::FieldErrors::new();
                         crate::user::validate_email(&text, &mut errors);
                         if !errors.is_empty() {
@@ -241,7 +263,7 @@ pub fn check_response(
                             continue;
                         }
                     }
-                    "username" => {
+                    PromptType::Username => {
                         let mut errors = crate::FieldErrors::new();
                         crate::user::validate_username(&text, &mut errors);
                         if let Some(message) = errors.get("username").and_then(|m| m.first()) {
@@ -250,8 +272,10 @@ pub fn check_response(
                         }
                         checked.usernames.push((key.to_owned(), text.clone()));
                     }
-                    "password" => passwords.push(text.clone()),
-                    "dropdown" | "radio-button-group" if !prompt.choices().contains(&text) => {
+                    PromptType::Password => passwords.push(text.clone()),
+                    PromptType::Dropdown | PromptType::RadioButtonGroup
+                        if !prompt.choices().contains(&text) =>
+                    {
                         checked.add_error(
                             key,
                             &format!("\"{text}\" is not a valid choice."),
@@ -279,7 +303,7 @@ mod tests {
         Prompt {
             field_key: key.into(),
             label: key.into(),
-            kind: kind.into(),
+            kind: PromptType::parse(kind).unwrap(),
             required: true,
             placeholder: String::new(),
             initial_value: String::new(),

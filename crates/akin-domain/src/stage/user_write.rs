@@ -2,64 +2,57 @@
 //! `attributes.` keys (`attributes.first_name` writes `attributes["first_name"]`); dots
 //! still nest (DESIGN.md, difference 9).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
+use crate::choice::choice_enum;
 use crate::user::{DEFAULT_USER_PATH, NewUser, UserChanges, UserType};
 
-/// What a user write stage is configured to do.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserWriteConfig {
-    pub creation_mode: String,
-    pub create_inactive: bool,
-    pub group: Option<String>,
-    pub user_type: UserType,
-    pub path_template: String,
+choice_enum! {
+    /// Whether a user write stage creates an account or changes the flow's pending user.
+    pub enum UserCreationMode {
+        /// Change the pending user; never create one.
+        NeverCreate = "never_create",
+        /// Change the pending user, or create one when there is none.
+        default CreateWhenRequired = "create_when_required",
+        /// Always create a new account.
+        AlwaysCreate = "always_create",
+    }
 }
 
-impl UserWriteConfig {
-    pub fn from_object(config: &Map<String, Value>) -> Self {
-        let text = |k: &str| {
-            config
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        Self {
-            creation_mode: Some(text("user_creation_mode"))
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| "create_when_required".into()),
-            create_inactive: config
-                .get("create_users_as_inactive")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            group: config
-                .get("create_users_group")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            user_type: UserType::parse(&text("user_type")).unwrap_or(UserType::External),
-            path_template: text("user_path_template"),
-        }
-    }
+/// A user write stage's settings, read from its stored row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserWriteSettings {
+    pub user_creation_mode: UserCreationMode,
+    pub create_users_as_inactive: bool,
+    /// The group new accounts join.
+    pub create_users_group: Option<Uuid>,
+    pub user_type: UserType,
+    pub user_path_template: String,
 }
 
 /// The account to create from `prompt_data`, and its password (to hash) if one was given.
 pub fn new_user(
-    config: &UserWriteConfig,
+    settings: &UserWriteSettings,
     prompt_data: &Map<String, Value>,
     context_path: Option<&str>,
 ) -> (NewUser, Option<String>) {
-    let path = context_path
+    let (mut user, password) = entered(prompt_data);
+    user.path = context_path
         .filter(|p| !p.is_empty())
         .map(str::to_owned)
-        .or_else(|| Some(config.path_template.clone()).filter(|p| !p.is_empty()))
+        .or_else(|| Some(settings.user_path_template.clone()).filter(|p| !p.is_empty()))
         .unwrap_or_else(|| DEFAULT_USER_PATH.to_owned());
-    let mut user = NewUser {
-        is_active: !config.create_inactive,
-        path,
-        user_type: config.user_type,
-        ..NewUser::named("")
-    };
+    user.is_active = !settings.create_users_as_inactive;
+    user.user_type = settings.user_type;
+    (user, password)
+}
+
+/// What `prompt_data` says about an account — the user fields and attributes it names —
+/// and the password entered, if any.
+fn entered(prompt_data: &Map<String, Value>) -> (NewUser, Option<String>) {
+    let mut user = NewUser::named("");
     let mut password = None;
     let mut attributes = Map::new();
     for (key, value) in prompt_data {
@@ -103,13 +96,13 @@ pub enum WriteAction {
     Refuse,
 }
 
-impl UserWriteConfig {
+impl UserWriteSettings {
     pub fn action(&self, has_pending_user: bool) -> WriteAction {
-        match (self.creation_mode.as_str(), has_pending_user) {
-            ("always_create", _) => WriteAction::Create,
+        match (self.user_creation_mode, has_pending_user) {
+            (UserCreationMode::AlwaysCreate, _) => WriteAction::Create,
             (_, true) => WriteAction::UpdatePending,
-            ("never_create", false) => WriteAction::Refuse,
-            _ => WriteAction::Create,
+            (UserCreationMode::NeverCreate, false) => WriteAction::Refuse,
+            (UserCreationMode::CreateWhenRequired, false) => WriteAction::Create,
         }
     }
 }
@@ -117,11 +110,7 @@ impl UserWriteConfig {
 /// Applies `prompt_data` to an existing user: the fields it names change, attributes
 /// are merged (not replaced); returns the new password (to hash) if one was entered.
 pub fn apply_to(prompt_data: &Map<String, Value>, changes: &mut UserChanges) -> Option<String> {
-    let (entered, password) = new_user(
-        &UserWriteConfig::from_object(&Map::new()),
-        prompt_data,
-        None,
-    );
+    let (entered, password) = entered(prompt_data);
     if prompt_data.contains_key("username") {
         changes.username = entered.username;
     }
@@ -166,8 +155,12 @@ mod tests {
 
     #[test]
     fn creation_modes() {
-        let mode = |m: &str| {
-            UserWriteConfig::from_object(json!({"user_creation_mode": m}).as_object().unwrap())
+        let mode = |m: &str| UserWriteSettings {
+            user_creation_mode: UserCreationMode::parse(m).unwrap(),
+            create_users_as_inactive: false,
+            create_users_group: None,
+            user_type: UserType::External,
+            user_path_template: String::new(),
         };
         assert_eq!(mode("always_create").action(true), WriteAction::Create);
         assert_eq!(
@@ -213,7 +206,13 @@ mod tests {
 
     #[test]
     fn prompt_data_becomes_a_user() {
-        let config = UserWriteConfig::from_object(json!({"user_creation_mode": "always_create", "user_type": "internal", "user_path_template": "users/invited"}).as_object().unwrap());
+        let config = UserWriteSettings {
+            user_creation_mode: UserCreationMode::AlwaysCreate,
+            create_users_as_inactive: false,
+            create_users_group: None,
+            user_type: UserType::Internal,
+            user_path_template: "users/invited".into(),
+        };
         let data = json!({
             "username": "jane", "name": "Jane", "email": "j@x.org", "password": "pw", "password_repeat": "pw",
             "attributes": {"department": "Eng"}, "attributes.first_name": "J", "attributes.team.name": "Backend",

@@ -6,19 +6,18 @@
 use akin_domain::flow::plan::PROMPT_DATA;
 use akin_domain::flow::{FlowPlan, PlannedStage};
 use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
+use akin_domain::stage::settings::InvitationSettings;
 use serde_json::{Map, Value};
 
 use super::{Outcome, StageKind, StageStep};
 use crate::FlowResult;
 use crate::executor::Run;
 
-pub(crate) struct InvitationStage;
-
-impl StageKind for InvitationStage {
+impl StageKind for InvitationSettings {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,
-        stage: &PlannedStage,
+        _stage: &PlannedStage,
         _response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
         // The token comes from the link, or from a prompt field named like it.
@@ -30,12 +29,7 @@ impl StageKind for InvitationStage {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let Some(token) = step.run.token().or(prompt_token) else {
-            let optional = stage
-                .config
-                .get("continue_flow_without_invitation")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            return Ok(if optional {
+            return Ok(if self.continue_flow_without_invitation {
                 Outcome::Next
             } else {
                 Outcome::refused(Refusal::Missing)

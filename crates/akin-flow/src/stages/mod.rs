@@ -1,6 +1,7 @@
-//! One module per stage kind, each behind [`StageKind`]: what the stage shows, how it
-//! answers a response, or that it runs without a challenge. Adding a kind is a module here
-//! and one arm in `with_kind!` (docs/architecture.md lists the rest).
+//! One module per stage kind, each implementing [`StageKind`] on the kind's typed settings
+//! (`akin_domain::stage`): what the stage shows, how it answers a response, or that it runs
+//! without a challenge. Adding a kind is a module here and one arm in `with_settings!`
+//! (docs/architecture.md lists the rest).
 
 pub(crate) mod deny;
 pub(crate) mod identification;
@@ -11,12 +12,9 @@ pub(crate) mod user_login;
 pub(crate) mod user_logout;
 pub(crate) mod user_write;
 
-use akin_domain::flow::plan::{
-    DENY_STAGE, IDENTIFICATION_STAGE, INVITATION_STAGE, PASSWORD_STAGE, PROMPT_STAGE,
-    USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
-};
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::invitation::Refusal;
+use akin_domain::stage::StageSettings;
 use serde_json::{Map, Value, json};
 
 use crate::FlowResult;
@@ -73,44 +71,23 @@ pub(crate) trait StageKind: Sync {
     ) -> FlowResult<Outcome>;
 }
 
-/// Calls `$body` with `$kind` bound to the module for stage model `$model`, or evaluates
-/// `$other` for a model akin does not run. The one list of stage kinds.
-macro_rules! with_kind {
-    ($model:expr, $kind:ident => $body:expr, else $other:expr) => {
-        match $model {
-            INVITATION_STAGE => {
-                let $kind = invitation::InvitationStage;
+/// Calls `$body` with `$settings` bound to the stage's typed settings, whose type is the
+/// stage kind's module; `$other` for a kind akin does not run. The one list of stage kinds.
+macro_rules! with_settings {
+    ($stage:expr, $settings:ident => $body:expr, unsupported $model:ident => $other:expr) => {
+        match &*$stage.settings {
+            StageSettings::Invitation($settings) => $body,
+            StageSettings::Prompt($settings) => $body,
+            StageSettings::UserWrite($settings) => $body,
+            StageSettings::UserLogin($settings) => $body,
+            StageSettings::UserLogout => {
+                let $settings = &user_logout::UserLogout;
                 $body
             }
-            PROMPT_STAGE => {
-                let $kind = prompt::PromptStage;
-                $body
-            }
-            USER_WRITE_STAGE => {
-                let $kind = user_write::UserWriteStage;
-                $body
-            }
-            USER_LOGIN_STAGE => {
-                let $kind = user_login::UserLoginStage;
-                $body
-            }
-            USER_LOGOUT_STAGE => {
-                let $kind = user_logout::UserLogoutStage;
-                $body
-            }
-            IDENTIFICATION_STAGE => {
-                let $kind = identification::IdentificationStage;
-                $body
-            }
-            PASSWORD_STAGE => {
-                let $kind = password::PasswordStage;
-                $body
-            }
-            DENY_STAGE => {
-                let $kind = deny::DenyStage;
-                $body
-            }
-            _ => $other,
+            StageSettings::Identification($settings) => $body,
+            StageSettings::Password($settings) => $body,
+            StageSettings::Deny($settings) => $body,
+            StageSettings::Unsupported { model: $model } => $other,
         }
     };
 }
@@ -121,8 +98,9 @@ pub(crate) async fn run(
     stage: &PlannedStage,
     response: Option<Map<String, Value>>,
 ) -> FlowResult<Outcome> {
-    with_kind!(stage.kind.as_str(), kind => kind.run(step, stage, response).await, else Ok(Outcome::denied(
-        format!("akin cannot run {} stages yet.", stage.kind),
+    with_settings!(stage, settings => settings.run(step, stage, response).await,
+    unsupported model => Ok(Outcome::denied(
+        format!("akin cannot run {model} stages yet."),
         "stage_unsupported",
     )))
 }
@@ -133,7 +111,8 @@ pub(crate) fn unchanged_challenge(plan: &FlowPlan, stage: &PlannedStage) -> Opti
     if stage.re_evaluate {
         return None;
     }
-    with_kind!(stage.kind.as_str(), kind => kind.unchanged_challenge(plan, stage), else None)
+    with_settings!(stage, settings => settings.unchanged_challenge(plan, stage),
+        unsupported _model => None)
 }
 
 /// DRF's errors for one field, as a challenge's `response_errors`.

@@ -5,6 +5,7 @@
 use akin_domain::event::EventAction;
 use akin_domain::flow::plan::PENDING_USER;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
+use akin_domain::stage::settings::PasswordSettings;
 use akin_domain::user::User;
 use serde_json::{Map, Value, json};
 
@@ -15,13 +16,11 @@ use crate::{FlowResult, audit};
 /// Plan context key counting failed password attempts in this flow.
 const FAILED_ATTEMPTS: &str = "akin_failed_password_attempts";
 
-pub(crate) struct PasswordStage;
-
-impl StageKind for PasswordStage {
+impl StageKind for PasswordSettings {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,
-        stage: &PlannedStage,
+        _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
         let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
@@ -52,12 +51,7 @@ impl StageKind for PasswordStage {
         if check_password(step.run, step.plan, &user.user, password).await? {
             return Ok(Outcome::Next);
         }
-        let allowed = stage
-            .config
-            .get("failed_attempts_before_cancel")
-            .and_then(Value::as_i64)
-            .unwrap_or(5);
-        if failures(step.plan) >= allowed {
+        if failures(step.plan) >= self.failed_attempts_before_cancel {
             return Ok(Outcome::denied(
                 "Too many failed password attempts.",
                 "too_many_attempts",

@@ -2,51 +2,14 @@
 //! and keep their fixed value (DESIGN.md, 4); a taken username is caught here, before the
 //! account is written; the stage's validation policies see what was entered.
 
-use std::collections::HashMap;
-
 use akin_domain::flow::plan::PROMPT_DATA;
-use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
+use akin_domain::flow::{Challenge, FlowPlan, InvalidResponseAction, PlannedStage};
 use akin_domain::policy::EngineMode;
-use akin_domain::stage::prompt::{self, Prompt};
+use akin_domain::stage::prompt::{self, PromptStageSettings};
 use serde_json::{Map, Value};
 
 use super::{Outcome, StageKind, StageStep};
 use crate::{FlowResult, policy};
-
-/// Where a planned prompt stage keeps its prompts' definitions: they travel with the
-/// plan, so showing the form reads no prompt rows.
-const PLANNED_PROMPTS: &str = "akin_prompts";
-
-pub(crate) struct PromptStage;
-
-/// Puts the stage's prompts (by the pks in its `fields`) into its planned settings.
-pub(crate) fn attach_prompts(
-    stage: &mut Map<String, Value>,
-    prompts_by_pk: &HashMap<String, Map<String, Value>>,
-) {
-    let prompts: Vec<Value> = stage
-        .get("fields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|pk| prompts_by_pk.get(pk))
-        .map(|prompt| Value::Object(prompt.clone()))
-        .collect();
-    stage.insert(PLANNED_PROMPTS.into(), Value::Array(prompts));
-}
-
-fn planned_prompts(stage: &PlannedStage) -> Vec<Prompt> {
-    stage
-        .config
-        .get(PLANNED_PROMPTS)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .map(Prompt::from_object)
-        .collect()
-}
 
 fn prompt_data(plan: &FlowPlan) -> Map<String, Value> {
     plan.context
@@ -56,16 +19,15 @@ fn prompt_data(plan: &FlowPlan) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-impl StageKind for PromptStage {
-    fn unchanged_challenge(&self, plan: &FlowPlan, stage: &PlannedStage) -> Option<Challenge> {
+impl StageKind for PromptStageSettings {
+    fn unchanged_challenge(&self, plan: &FlowPlan, _stage: &PlannedStage) -> Option<Challenge> {
         let empty = Map::new();
         let prompt_data = plan
             .context
             .get(PROMPT_DATA)
             .and_then(Value::as_object)
             .unwrap_or(&empty);
-        let fields =
-            prompt::challenge_fields(&planned_prompts(stage), prompt_data, &plan.fixed_data());
+        let fields = prompt::challenge_fields(&self.prompts, prompt_data, &plan.fixed_data());
         Some(Challenge::Prompt {
             fields,
             errors: Map::new(),
@@ -84,16 +46,16 @@ impl StageKind for PromptStage {
                 .map_or(Outcome::Next, Outcome::Challenge));
         };
         let run = step.run;
-        let prompts = planned_prompts(stage);
+        let prompts = &self.prompts;
         let fixed = step.plan.fixed_data();
         let prompt_data = prompt_data(step.plan);
         let show_again = |errors| {
             Outcome::Challenge(Challenge::Prompt {
-                fields: prompt::challenge_fields(&prompts, &prompt_data, &fixed),
+                fields: prompt::challenge_fields(prompts, &prompt_data, &fixed),
                 errors,
             })
         };
-        let mut checked = prompt::check_response(&prompts, &response, &prompt_data, &fixed);
+        let mut checked = prompt::check_response(prompts, &response, &prompt_data, &fixed);
         for (field, username) in std::mem::take(&mut checked.usernames) {
             if run
                 .engine
@@ -106,24 +68,21 @@ impl StageKind for PromptStage {
             }
         }
         if !checked.errors.is_empty() {
-            return Ok(match stage.invalid_response_action.as_str() {
-                "restart" => Outcome::Restart {
+            return Ok(match stage.invalid_response_action {
+                InvalidResponseAction::Restart => Outcome::Restart {
                     keep_context: false,
                 },
-                "restart_with_context" => Outcome::Restart { keep_context: true },
-                _ => show_again(checked.errors),
+                InvalidResponseAction::RestartWithContext => {
+                    Outcome::Restart { keep_context: true }
+                }
+                InvalidResponseAction::Retry => show_again(checked.errors),
             });
         }
         // The stage's validation policies see the submitted data as `prompt_data`; their
         // messages come back as errors the person can correct.
-        let validation: Vec<Value> = stage
-            .config
-            .get("validation_policies")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if !validation.is_empty() {
-            let bindings = policy::policies_as_bindings(run.engine, &validation).await?;
+        if !self.validation_policies.is_empty() {
+            let bindings =
+                policy::policies_as_bindings(run.engine, &self.validation_policies).await?;
             let mut context = step.plan.context.clone();
             let mut submitted = prompt_data.clone();
             submitted.extend(checked.data.clone());

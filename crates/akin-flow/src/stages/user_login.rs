@@ -5,27 +5,17 @@
 use akin_domain::event::EventAction;
 use akin_domain::flow::plan::PENDING_USER;
 use akin_domain::flow::{Challenge, PlannedStage};
-use akin_domain::time_format::parse_duration;
+use akin_domain::stage::settings::UserLoginSettings;
 use serde_json::{Map, Value, json};
 
 use super::{Outcome, StageKind, StageStep};
 use crate::{FlowResult, audit};
 
-pub(crate) struct UserLoginStage;
-
-fn setting<'a>(stage: &'a PlannedStage, key: &str) -> &'a str {
-    stage
-        .config
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-impl StageKind for UserLoginStage {
+impl StageKind for UserLoginSettings {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,
-        stage: &PlannedStage,
+        _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
         let run = step.run;
@@ -52,22 +42,16 @@ impl StageKind for UserLoginStage {
                 pending_user: entry.user.username.clone(),
             })
         };
-        let mut duration = parse_duration(setting(stage, "session_duration"));
-        let offset = parse_duration(setting(stage, "remember_me_offset"));
-        if offset.is_positive() {
+        let mut duration = self.session_duration;
+        if self.remember_me_offset.is_positive() {
             match response.as_ref().and_then(|r| r.get("remember_me")) {
-                Some(Value::Bool(true)) => duration += offset,
+                Some(Value::Bool(true)) => duration += self.remember_me_offset,
                 Some(Value::Bool(false)) => {}
                 _ => return Ok(ask()),
             }
         }
         let pk = entry.user.pk;
-        if stage
-            .config
-            .get("terminate_other_sessions")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
+        if self.terminate_other_sessions {
             // This browser's session gets a new id below and is stored after this step,
             // so only the user's other sessions go.
             store.delete_user_sessions(pk).await?;

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use super::{Outcome, StageKind, StageStep};
 use crate::FlowResult;
 
-pub(crate) struct UserLogoutStage;
+/// A logout stage has no settings.
+pub(crate) struct UserLogout;
 
-impl StageKind for UserLogoutStage {
+impl StageKind for UserLogout {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,

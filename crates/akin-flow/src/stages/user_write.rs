@@ -7,7 +7,7 @@ use akin_domain::event::{Actor, Event, EventAction};
 use akin_domain::flow::PlannedStage;
 use akin_domain::flow::plan::{PENDING_USER, PROMPT_DATA};
 use akin_domain::invitation::CONTEXT_INVITATION;
-use akin_domain::stage::user_write::{self, UserWriteConfig, WriteAction};
+use akin_domain::stage::user_write::{self, UserWriteSettings, WriteAction};
 use akin_domain::user::UserChanges;
 use akin_store::{ClaimError, StoreError, UserWrite};
 use serde_json::{Map, Value, json};
@@ -15,8 +15,6 @@ use uuid::Uuid;
 
 use super::{Outcome, StageKind, StageStep};
 use crate::{FlowResult, RequestInfo, audit};
-
-pub(crate) struct UserWriteStage;
 
 /// The write's audit events, recorded in its transaction: `user_write` (what was entered,
 /// without passwords) and, when an invitation was claimed, `invitation_used`.
@@ -54,11 +52,11 @@ impl WriteEvents<'_> {
     }
 }
 
-impl StageKind for UserWriteStage {
+impl StageKind for UserWriteSettings {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,
-        stage: &PlannedStage,
+        _stage: &PlannedStage,
         _response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
         let run = step.run;
@@ -71,7 +69,6 @@ impl StageKind for UserWriteStage {
         else {
             return Ok(Outcome::denied("No Pending data.", "no_pending_data"));
         };
-        let config = UserWriteConfig::from_object(&stage.config);
         let pending = plan.context.get(PENDING_USER).and_then(Value::as_i64);
         let invitation = plan
             .context
@@ -97,7 +94,7 @@ impl StageKind for UserWriteStage {
             }
         };
         let store = &run.engine.store;
-        let written = match (config.action(pending.is_some()), pending) {
+        let written = match (self.action(pending.is_some()), pending) {
             (WriteAction::Refuse, _) => {
                 return Ok(Outcome::denied(
                     "No user found and can't create new user.",
@@ -135,7 +132,7 @@ impl StageKind for UserWriteStage {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 let (mut new_user, password) =
-                    user_write::new_user(&config, &prompt_data, context_path.as_deref());
+                    user_write::new_user(self, &prompt_data, context_path.as_deref());
                 if let Err(error) = new_user.validate() {
                     return Ok(Outcome::denied(
                         format!("The account cannot be created: {error}"),
@@ -143,12 +140,7 @@ impl StageKind for UserWriteStage {
                     ));
                 }
                 new_user.password = hash(password).await?;
-                let groups: Vec<Uuid> = config
-                    .group
-                    .as_deref()
-                    .and_then(|g| Uuid::parse_str(g).ok())
-                    .into_iter()
-                    .collect();
+                let groups: Vec<Uuid> = self.create_users_group.into_iter().collect();
                 let write = UserWrite::Create {
                     user: &new_user,
                     groups: &groups,
