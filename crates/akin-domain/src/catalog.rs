@@ -72,6 +72,18 @@ const fn null(name: &'static str, ty: FieldType) -> Field {
     }
 }
 
+/// How `/api/v3` serves a model that is plain CRUD over the catalog.
+#[derive(Debug)]
+pub struct ApiSpec {
+    /// Under `/api/v3`, with its trailing slash.
+    pub path: &'static str,
+    /// authentik's admin form element for the model (`component` in responses); empty
+    /// when it has none.
+    pub component: &'static str,
+    /// authentik's `verbose_name_plural`.
+    pub verbose_plural: &'static str,
+}
+
 #[derive(Debug)]
 pub struct ModelSpec {
     /// `app_label.modelname`.
@@ -80,6 +92,9 @@ pub struct ModelSpec {
     pub verbose: &'static str,
     /// Whether this model is a kind of stage (stored together, unique names across kinds).
     pub is_stage: bool,
+    /// Where the API serves it as plain CRUD; `None` for models with endpoints of their own
+    /// (flows, invitations, users, groups).
+    pub api: Option<ApiSpec>,
     pub fields: &'static [Field],
 }
 
@@ -88,6 +103,16 @@ pub const FLOW_STAGE_BINDING: &str = "authentik_flows.flowstagebinding";
 pub const PROMPT: &str = "authentik_stages_prompt.prompt";
 pub const PROMPT_STAGE: &str = "authentik_stages_prompt.promptstage";
 pub const INVITATION: &str = "authentik_stages_invitation.invitation";
+pub const INVITATION_STAGE: &str = "authentik_stages_invitation.invitationstage";
+pub const USER_WRITE_STAGE: &str = "authentik_stages_user_write.userwritestage";
+pub const USER_LOGIN_STAGE: &str = "authentik_stages_user_login.userloginstage";
+pub const USER_LOGOUT_STAGE: &str = "authentik_stages_user_logout.userlogoutstage";
+pub const IDENTIFICATION_STAGE: &str = "authentik_stages_identification.identificationstage";
+pub const PASSWORD_STAGE: &str = "authentik_stages_password.passwordstage";
+pub const EMAIL_STAGE: &str = "authentik_stages_email.emailstage";
+pub const DENY_STAGE: &str = "authentik_stages_deny.denystage";
+pub const AUTHENTICATOR_VALIDATE_STAGE: &str =
+    "authentik_stages_authenticator_validate.authenticatorvalidatestage";
 pub const EXPRESSION_POLICY: &str = "authentik_policies_expression.expressionpolicy";
 pub const POLICY_BINDING: &str = "authentik_policies.policybinding";
 pub const GROUP: &str = "authentik_core.group";
@@ -123,6 +148,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: FLOW,
         verbose: "flow",
         is_stage: false,
+        api: None,
         fields: &[
             NAME,
             req("slug", Slug),
@@ -152,6 +178,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: FLOW_STAGE_BINDING,
         verbose: "flow stage binding",
         is_stage: false,
+        api: Some(ApiSpec {
+            path: "/flows/bindings/",
+            component: "",
+            verbose_plural: "Flow Stage Bindings",
+        }),
         fields: &[
             req("target", Ref(FLOW)),
             req("stage", Ref(STAGE)),
@@ -174,6 +205,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: PROMPT,
         verbose: "prompt",
         is_stage: false,
+        api: Some(ApiSpec {
+            path: "/stages/prompt/prompts/",
+            component: "",
+            verbose_plural: "Prompts",
+        }),
         fields: &[
             NAME,
             req("field_key", Text),
@@ -192,6 +228,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: PROMPT_STAGE,
         verbose: "prompt stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/prompt/stages/",
+            component: "ak-stage-prompt-form",
+            verbose_plural: "Prompt Stages",
+        }),
         fields: &[
             NAME,
             req("fields", RefList(PROMPT)),
@@ -199,15 +240,21 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_invitation.invitationstage",
+        name: INVITATION_STAGE,
         verbose: "invitation stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/invitation/stages/",
+            component: "ak-stage-invitation-form",
+            verbose_plural: "Invitation Stages",
+        }),
         fields: &[NAME, opt("continue_flow_without_invitation", Bool, "false")],
     },
     ModelSpec {
         name: INVITATION,
         verbose: "invitation",
         is_stage: false,
+        api: None,
         fields: &[
             req("name", Slug),
             null("expires", Datetime),
@@ -218,9 +265,14 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_user_write.userwritestage",
+        name: USER_WRITE_STAGE,
         verbose: "user write stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/user_write/",
+            component: "ak-stage-user-write-form",
+            verbose_plural: "User Write Stages",
+        }),
         fields: &[
             NAME,
             opt(
@@ -235,9 +287,14 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_user_login.userloginstage",
+        name: USER_LOGIN_STAGE,
         verbose: "user login stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/user_login/",
+            component: "ak-stage-user-login-form",
+            verbose_plural: "User Login Stages",
+        }),
         fields: &[
             NAME,
             opt("session_duration", Text, "\"seconds=0\""),
@@ -249,15 +306,25 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_user_logout.userlogoutstage",
+        name: USER_LOGOUT_STAGE,
         verbose: "user logout stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/user_logout/",
+            component: "ak-stage-user-logout-form",
+            verbose_plural: "User Logout Stages",
+        }),
         fields: &[NAME],
     },
     ModelSpec {
-        name: "authentik_stages_identification.identificationstage",
+        name: IDENTIFICATION_STAGE,
         verbose: "identification stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/identification/",
+            component: "ak-stage-identification-form",
+            verbose_plural: "Identification Stages",
+        }),
         fields: &[
             NAME,
             opt("user_fields", TextList, "[\"username\", \"email\"]"),
@@ -273,9 +340,14 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_password.passwordstage",
+        name: PASSWORD_STAGE,
         verbose: "password stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/password/",
+            component: "ak-stage-password-form",
+            verbose_plural: "Password Stages",
+        }),
         fields: &[
             NAME,
             req("backends", TextList),
@@ -285,9 +357,14 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_email.emailstage",
+        name: EMAIL_STAGE,
         verbose: "email stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/email/",
+            component: "ak-stage-email-form",
+            verbose_plural: "Email Stages",
+        }),
         fields: &[
             NAME,
             opt("use_global_settings", Bool, "false"),
@@ -306,15 +383,25 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
-        name: "authentik_stages_deny.denystage",
+        name: DENY_STAGE,
         verbose: "deny stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/deny/",
+            component: "ak-stage-deny-form",
+            verbose_plural: "Deny Stages",
+        }),
         fields: &[NAME, opt("deny_message", Text, "\"\"")],
     },
     ModelSpec {
-        name: "authentik_stages_authenticator_validate.authenticatorvalidatestage",
+        name: AUTHENTICATOR_VALIDATE_STAGE,
         verbose: "authenticator validation stage",
         is_stage: true,
+        api: Some(ApiSpec {
+            path: "/stages/authenticator/validate/",
+            component: "ak-stage-authenticator-validate-form",
+            verbose_plural: "Authenticator Validation Stages",
+        }),
         fields: &[
             NAME,
             opt("not_configured_action", Choice(NOT_CONFIGURED), "\"skip\""),
@@ -332,6 +419,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: GROUP,
         verbose: "group",
         is_stage: false,
+        api: None,
         fields: &[
             NAME,
             opt("is_superuser", Bool, "false"),
@@ -342,6 +430,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: USER,
         verbose: "user",
         is_stage: false,
+        api: None,
         fields: &[
             req("username", Text),
             opt("name", Text, "\"\""),
@@ -356,6 +445,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: EXPRESSION_POLICY,
         verbose: "expression policy",
         is_stage: false,
+        api: Some(ApiSpec {
+            path: "/policies/expression/",
+            component: "ak-policy-expression-form",
+            verbose_plural: "Expression Policies",
+        }),
         fields: &[
             NAME,
             req("expression", Text),
@@ -366,6 +460,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: POLICY_BINDING,
         verbose: "policy binding",
         is_stage: false,
+        api: Some(ApiSpec {
+            path: "/policies/bindings/",
+            component: "",
+            verbose_plural: "Policy Bindings",
+        }),
         fields: &[
             null("policy", Ref(EXPRESSION_POLICY)),
             null("group", Ref(GROUP)),
@@ -384,7 +483,27 @@ pub fn spec(model: &str) -> Option<&'static ModelSpec> {
     MODELS.iter().find(|m| m.name == model)
 }
 
+/// The stage kinds akin stores, by authentik's model name.
+pub fn stage_models() -> impl Iterator<Item = &'static str> {
+    MODELS.iter().filter(|m| m.is_stage).map(|m| m.name)
+}
+
 impl ModelSpec {
+    /// authentik's `verbose_name` ("Invitation Stage"): [`ModelSpec::verbose`] with each
+    /// word capitalised.
+    pub fn verbose_name(&self) -> String {
+        self.verbose
+            .split(' ')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_uppercase().chain(chars).collect()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -584,5 +703,25 @@ mod tests {
         .unwrap();
         assert_eq!(out["expires"], "2028-12-31T22:59:59Z");
         assert_eq!(out["fixed_data"], json!({}));
+    }
+
+    #[test]
+    fn one_declaration_names_each_model_for_the_api() {
+        let stage = spec(USER_WRITE_STAGE).unwrap();
+        assert_eq!(stage.verbose_name(), "User Write Stage");
+        assert_eq!(stage.api.as_ref().unwrap().path, "/stages/user_write/");
+        assert_eq!(
+            spec(AUTHENTICATOR_VALIDATE_STAGE).unwrap().verbose_name(),
+            "Authenticator Validation Stage"
+        );
+        // Every stage kind is served by the API; flows and users have endpoints of their own.
+        assert!(
+            MODELS
+                .iter()
+                .filter(|m| m.is_stage)
+                .all(|m| m.api.is_some())
+        );
+        assert!(spec(FLOW).unwrap().api.is_none());
+        assert_eq!(stage_models().count(), 10);
     }
 }

@@ -8,20 +8,15 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::options::{Authentication, DeniedAction, Designation, InvalidResponseAction, Layout};
-use crate::catalog;
 use crate::policy::EngineMode;
 use crate::stage::StageSettings;
 use crate::stage::settings::InvitationSettings;
 
-/// Stage kinds, by authentik model name.
-pub const INVITATION_STAGE: &str = "authentik_stages_invitation.invitationstage";
-pub const PROMPT_STAGE: &str = catalog::PROMPT_STAGE;
-pub const USER_WRITE_STAGE: &str = "authentik_stages_user_write.userwritestage";
-pub const USER_LOGIN_STAGE: &str = "authentik_stages_user_login.userloginstage";
-pub const USER_LOGOUT_STAGE: &str = "authentik_stages_user_logout.userlogoutstage";
-pub const DENY_STAGE: &str = "authentik_stages_deny.denystage";
-pub const IDENTIFICATION_STAGE: &str = "authentik_stages_identification.identificationstage";
-pub const PASSWORD_STAGE: &str = "authentik_stages_password.passwordstage";
+/// Stage kinds, by authentik model name (declared in the catalog).
+pub use crate::catalog::{
+    DENY_STAGE, IDENTIFICATION_STAGE, INVITATION_STAGE, PASSWORD_STAGE, PROMPT_STAGE,
+    USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
+};
 
 /// Context keys the stages share.
 pub const PROMPT_DATA: &str = "prompt_data";

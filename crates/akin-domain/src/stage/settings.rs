@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_kept_by_name_and_bad_rows_are_errors() {
-        let email = "authentik_stages_email.emailstage";
+        let email = catalog::EMAIL_STAGE;
         let settings = StageSettings::from_stored(email, &row(json!({}))).unwrap();
         assert_eq!(settings.model(), email);
         let bad = row(json!({"user_creation_mode": "sometimes"}));

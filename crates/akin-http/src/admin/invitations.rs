@@ -2,6 +2,7 @@
 //! send (with a copy button and a QR code), Create, Edit, and delete with the used-by
 //! check.
 
+use akin_domain::catalog;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -186,7 +187,7 @@ async fn enrollment_flows(admin: &AdminSession, state: &AppState) -> ApiResult<V
         catalog_api::all_stages(admin.superuser(), State(state.clone()), q).await?;
     let invitation_stages: Vec<Value> = results(stages)
         .into_iter()
-        .filter(|s| s["meta_model_name"] == "authentik_stages_invitation.invitationstage")
+        .filter(|s| s["meta_model_name"] == catalog::INVITATION_STAGE)
         .map(|s| s["pk"].clone())
         .collect();
     Ok(Value::Array(

@@ -3,6 +3,8 @@
 //! implementation, driven by the catalog, so every model validates, answers and errs the
 //! same way. Lists are read once and filtered in memory (installations hold tens of each).
 
+use std::sync::LazyLock;
+
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::event::{EventAction, ModelRef};
 use akin_domain::list::{Page, Pagination};
@@ -20,116 +22,32 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, QueryParams};
 use crate::state::AppState;
 
-/// One model's endpoint.
+/// One model's endpoint, as the catalog declares it ([`catalog::ApiSpec`]).
 pub(crate) struct Endpoint {
     path: &'static str,
     model: &'static str,
     /// The admin UI's form element, for stage responses.
     component: &'static str,
-    verbose: &'static str,
+    verbose: String,
     verbose_plural: &'static str,
 }
 
-static ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        path: "/stages/invitation/stages/",
-        model: "authentik_stages_invitation.invitationstage",
-        component: "ak-stage-invitation-form",
-        verbose: "Invitation Stage",
-        verbose_plural: "Invitation Stages",
-    },
-    Endpoint {
-        path: "/stages/prompt/stages/",
-        model: catalog::PROMPT_STAGE,
-        component: "ak-stage-prompt-form",
-        verbose: "Prompt Stage",
-        verbose_plural: "Prompt Stages",
-    },
-    Endpoint {
-        path: "/stages/prompt/prompts/",
-        model: catalog::PROMPT,
-        component: "",
-        verbose: "Prompt",
-        verbose_plural: "Prompts",
-    },
-    Endpoint {
-        path: "/stages/user_write/",
-        model: "authentik_stages_user_write.userwritestage",
-        component: "ak-stage-user-write-form",
-        verbose: "User Write Stage",
-        verbose_plural: "User Write Stages",
-    },
-    Endpoint {
-        path: "/stages/user_login/",
-        model: "authentik_stages_user_login.userloginstage",
-        component: "ak-stage-user-login-form",
-        verbose: "User Login Stage",
-        verbose_plural: "User Login Stages",
-    },
-    Endpoint {
-        path: "/stages/user_logout/",
-        model: "authentik_stages_user_logout.userlogoutstage",
-        component: "ak-stage-user-logout-form",
-        verbose: "User Logout Stage",
-        verbose_plural: "User Logout Stages",
-    },
-    Endpoint {
-        path: "/stages/identification/",
-        model: "authentik_stages_identification.identificationstage",
-        component: "ak-stage-identification-form",
-        verbose: "Identification Stage",
-        verbose_plural: "Identification Stages",
-    },
-    Endpoint {
-        path: "/stages/password/",
-        model: "authentik_stages_password.passwordstage",
-        component: "ak-stage-password-form",
-        verbose: "Password Stage",
-        verbose_plural: "Password Stages",
-    },
-    Endpoint {
-        path: "/stages/deny/",
-        model: "authentik_stages_deny.denystage",
-        component: "ak-stage-deny-form",
-        verbose: "Deny Stage",
-        verbose_plural: "Deny Stages",
-    },
-    Endpoint {
-        path: "/stages/email/",
-        model: "authentik_stages_email.emailstage",
-        component: "ak-stage-email-form",
-        verbose: "Email Stage",
-        verbose_plural: "Email Stages",
-    },
-    Endpoint {
-        path: "/stages/authenticator/validate/",
-        model: "authentik_stages_authenticator_validate.authenticatorvalidatestage",
-        component: "ak-stage-authenticator-validate-form",
-        verbose: "Authenticator Validation Stage",
-        verbose_plural: "Authenticator Validation Stages",
-    },
-    Endpoint {
-        path: "/flows/bindings/",
-        model: catalog::FLOW_STAGE_BINDING,
-        component: "",
-        verbose: "Flow Stage Binding",
-        verbose_plural: "Flow Stage Bindings",
-    },
-    Endpoint {
-        path: "/policies/expression/",
-        model: catalog::EXPRESSION_POLICY,
-        component: "ak-policy-expression-form",
-        verbose: "Expression Policy",
-        verbose_plural: "Expression Policies",
-    },
-    Endpoint {
-        path: "/policies/bindings/",
-        model: catalog::POLICY_BINDING,
-        component: "",
-        verbose: "Policy Binding",
-        verbose_plural: "Policy Bindings",
-    },
-];
+/// Every model the catalog serves as plain CRUD.
+static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    catalog::MODELS
+        .iter()
+        .filter_map(|spec| {
+            let api = spec.api.as_ref()?;
+            Some(Endpoint {
+                path: api.path,
+                model: spec.name,
+                component: api.component,
+                verbose: spec.verbose_name(),
+                verbose_plural: api.verbose_plural,
+            })
+        })
+        .collect()
+});
 
 pub(crate) async fn render_object(
     state: &AppState,
@@ -141,7 +59,7 @@ pub(crate) async fn render_object(
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new().route("/stages/all/", get(all_stages));
-    for endpoint in ENDPOINTS {
+    for endpoint in ENDPOINTS.iter() {
         let item = format!("{}{{pk}}/", endpoint.path);
         let used_by_path = format!("{}{{pk}}/used_by/", endpoint.path);
         router = router
@@ -331,7 +249,7 @@ async fn render(
 
 /// Every catalog endpoint (the OpenAPI document describes them from the catalog).
 pub(crate) fn endpoints() -> &'static [Endpoint] {
-    ENDPOINTS
+    &ENDPOINTS
 }
 
 impl Endpoint {
@@ -343,8 +261,8 @@ impl Endpoint {
         self.model
     }
 
-    pub(crate) fn verbose(&self) -> &'static str {
-        self.verbose
+    pub(crate) fn verbose(&self) -> &str {
+        &self.verbose
     }
 }
 

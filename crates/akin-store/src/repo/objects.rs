@@ -54,19 +54,6 @@ const STAGE_TABLE: Table = Table {
     stamped: &[],
 };
 
-const STAGE_MODELS: &[&str] = &[
-    catalog::PROMPT_STAGE,
-    "authentik_stages_invitation.invitationstage",
-    "authentik_stages_user_write.userwritestage",
-    "authentik_stages_user_login.userloginstage",
-    "authentik_stages_user_logout.userlogoutstage",
-    "authentik_stages_identification.identificationstage",
-    "authentik_stages_password.passwordstage",
-    "authentik_stages_email.emailstage",
-    "authentik_stages_deny.denystage",
-    "authentik_stages_authenticator_validate.authenticatorvalidatestage",
-];
-
 static TABLES: &[Table] = &[
     Table {
         model: catalog::FLOW,
@@ -195,15 +182,16 @@ static TABLES: &[Table] = &[
 /// The join table that holds a prompt stage's `fields`, in order.
 const PROMPT_FIELDS: &str = "fields";
 
+/// The catalog's name for `model` when it is a stage kind (stages share one table).
+fn stage_model(model: &str) -> Option<&'static str> {
+    catalog::stage_models().find(|m| *m == model)
+}
+
 fn table(model: &str) -> Option<Table> {
-    if STAGE_MODELS.contains(&model) {
+    if let Some(stage) = stage_model(model) {
         return Some(Table {
-            model: STAGE_MODELS
-                .iter()
-                .find(|m| **m == model)
-                .copied()
-                .unwrap_or_default(),
-            kind: STAGE_MODELS.iter().find(|m| **m == model).copied(),
+            model: stage,
+            kind: Some(stage),
             ..STAGE_TABLE
         });
     }
@@ -215,7 +203,7 @@ fn table(model: &str) -> Option<Table> {
 
 /// Whether `model` is one of the stage models (stored together in `stages`).
 pub(crate) fn is_stage_model(model: &str) -> bool {
-    STAGE_MODELS.contains(&model)
+    stage_model(model).is_some()
 }
 
 /// Whether `model`'s `field` has a column of its own (and so a foreign key, for references).
@@ -461,7 +449,7 @@ impl Tx {
         let kinds: Vec<(String,)> = self.fetch_all(sql).await?;
         let mut stages = Vec::with_capacity(pks.len());
         for (kind,) in kinds {
-            let Some(model) = STAGE_MODELS.iter().copied().find(|m| *m == kind) else {
+            let Some(model) = stage_model(&kind) else {
                 continue;
             };
             for stage in self.find_objects_in(model, "pk", pks).await? {
@@ -475,7 +463,7 @@ impl Tx {
     /// models mean "any stage" and "a flow or a binding".
     pub async fn object_exists(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {
         let candidates: Vec<&str> = match model {
-            catalog::STAGE => STAGE_MODELS.to_vec(),
+            catalog::STAGE => catalog::stage_models().collect(),
             catalog::POLICY_TARGET => vec![catalog::FLOW, catalog::FLOW_STAGE_BINDING],
             other => vec![other],
         };
@@ -721,12 +709,6 @@ mod tests {
     fn every_catalog_model_has_a_table() {
         for spec in catalog::MODELS {
             assert!(stores(spec.name), "{} has no table", spec.name);
-            assert_eq!(
-                spec.is_stage,
-                STAGE_MODELS.contains(&spec.name),
-                "{}",
-                spec.name
-            );
         }
     }
 }
