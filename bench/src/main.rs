@@ -327,7 +327,9 @@ fn load(url: &str, token: Option<&str>, seconds: u64, connections: usize) -> Res
     load_with_client(&runtime, client, url, seconds, connections)
 }
 
-fn throughput(seconds: u64, connections: usize) -> Result<()> {
+/// Requests/s of a bare axum handler on this machine, now: the baseline a ratio is taken
+/// against in the same run.
+fn bare_baseline(seconds: u64, connections: usize) -> Result<f64> {
     let port = free_port()?;
     let bare = Server {
         child: Command::new(std::env::current_exe()?)
@@ -336,13 +338,18 @@ fn throughput(seconds: u64, connections: usize) -> Result<()> {
         port,
     };
     std::thread::sleep(Duration::from_millis(300));
-    let bare_rps = load(
+    let rps = load(
         &format!("http://127.0.0.1:{}/", bare.port),
         None,
         seconds,
         connections,
     )?;
     drop(bare);
+    Ok(rps)
+}
+
+fn throughput(seconds: u64, connections: usize) -> Result<()> {
+    let bare_rps = bare_baseline(seconds, connections)?;
 
     let dir = scratch_dir()?;
     let akin = spawn_akin(&dir)?;
@@ -575,21 +582,7 @@ fn flows(seconds: u64, connections: usize) -> Result<()> {
     let client = reqwest::Client::new();
 
     // Baseline and Argon2id first, in this run.
-    let port = free_port()?;
-    let bare = Server {
-        child: Command::new(std::env::current_exe()?)
-            .args(["bare-server", "--listen", &format!("127.0.0.1:{port}")])
-            .spawn()?,
-        port,
-    };
-    std::thread::sleep(Duration::from_millis(300));
-    let bare_rps = load(
-        &format!("http://127.0.0.1:{}/", bare.port),
-        None,
-        seconds,
-        connections,
-    )?;
-    drop(bare);
+    let bare_rps = bare_baseline(seconds, connections)?;
     let mut hashes = Vec::new();
     for _ in 0..20 {
         use argon2::password_hash::PasswordHasher as _;

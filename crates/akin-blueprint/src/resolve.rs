@@ -16,21 +16,29 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Looks objects up for `!Find` and `!FindObject`, inside the import's transaction so that
 /// objects created by earlier entries are found.
 pub trait Lookup: Send {
-    /// The primary key of the first `model` object matching every `(field, value)` pair.
-    fn find(
-        &mut self,
-        model: &str,
-        query: &[(String, Value)],
-        at: Pos,
-    ) -> impl Future<Output = BlueprintResult<Option<Value>>> + Send;
-
-    /// The same object, serialized as the API would show it.
+    /// The first `model` object matching every `(field, value)` pair, serialized as the
+    /// API would show it.
     fn find_object(
         &mut self,
         model: &str,
         query: &[(String, Value)],
         at: Pos,
     ) -> impl Future<Output = BlueprintResult<Option<Value>>> + Send;
+
+    /// The primary key of that object.
+    fn find(
+        &mut self,
+        model: &str,
+        query: &[(String, Value)],
+        at: Pos,
+    ) -> impl Future<Output = BlueprintResult<Option<Value>>> + Send {
+        async move {
+            Ok(self
+                .find_object(model, query, at)
+                .await?
+                .map(|o| o.get("pk").cloned().unwrap_or(Value::Null)))
+        }
+    }
 }
 
 /// What tags may read besides the store.
@@ -499,17 +507,6 @@ mod tests {
     pub(crate) struct Objects(pub Vec<(String, Value)>);
 
     impl Lookup for Objects {
-        async fn find(
-            &mut self,
-            model: &str,
-            query: &[(String, Value)],
-            at: Pos,
-        ) -> BlueprintResult<Option<Value>> {
-            Ok(self
-                .find_object(model, query, at)
-                .await?
-                .map(|o| o["pk"].clone()))
-        }
         async fn find_object(
             &mut self,
             model: &str,

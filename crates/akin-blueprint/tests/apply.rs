@@ -54,18 +54,6 @@ impl Memory {
 }
 
 impl Lookup for Memory {
-    async fn find(
-        &mut self,
-        model: &str,
-        query: &[(String, Value)],
-        at: Pos,
-    ) -> BlueprintResult<Option<Value>> {
-        Ok(self
-            .find_object(model, query, at)
-            .await?
-            .map(|o| o["pk"].clone()))
-    }
-
     async fn find_object(
         &mut self,
         model: &str,

@@ -5,12 +5,14 @@
 use serde_json::{Map, Value};
 
 use crate::FieldErrors;
+use crate::choice::WithDefault;
 use crate::flow::options::{
     Authentication, DeniedAction, Designation, InvalidResponseAction, Layout,
 };
 use crate::policy::EngineMode;
 use crate::stage::prompt::PromptType;
 use crate::stage::user_write::UserCreationMode;
+use crate::user::UserType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -60,6 +62,24 @@ const fn opt(name: &'static str, ty: FieldType, default: &'static str) -> Field 
         nullable: false,
         default: Some(default),
     }
+}
+
+/// An optional field of a closed set: its choices and default are the enum's.
+const fn choice<T: WithDefault>(name: &'static str) -> Field {
+    opt(name, Choice(T::CHOICES), T::DEFAULT_JSON)
+}
+
+/// Served by the API at `path` as plain CRUD.
+const fn api(
+    path: &'static str,
+    component: &'static str,
+    verbose_plural: &'static str,
+) -> Option<ApiSpec> {
+    Some(ApiSpec {
+        path,
+        component,
+        verbose_plural,
+    })
 }
 
 const fn null(name: &'static str, ty: FieldType) -> Field {
@@ -122,12 +142,6 @@ pub const STAGE: &str = "authentik_flows.stage";
 /// Placeholder model name for "a flow or a binding" (authentik's PolicyBindingModel).
 pub const POLICY_TARGET: &str = "authentik_policies.policybindingmodel";
 
-const USER_TYPES: &[&str] = &[
-    "internal",
-    "external",
-    "service_account",
-    "internal_service_account",
-];
 const BINDINGS: &[&str] = &[
     "no_binding",
     "bind_continent",
@@ -155,61 +169,33 @@ pub static MODELS: &[ModelSpec] = &[
             req("title", Text),
             req("designation", Choice(Designation::ALL)),
             null("background", Text),
-            opt(
-                "policy_engine_mode",
-                Choice(EngineMode::ALL),
-                EngineMode::DEFAULT_JSON,
-            ),
+            choice::<EngineMode>("policy_engine_mode"),
             opt("compatibility_mode", Bool, "false"),
-            opt("layout", Choice(Layout::ALL), Layout::DEFAULT_JSON),
-            opt(
-                "denied_action",
-                Choice(DeniedAction::ALL),
-                DeniedAction::DEFAULT_JSON,
-            ),
-            opt(
-                "authentication",
-                Choice(Authentication::ALL),
-                Authentication::DEFAULT_JSON,
-            ),
+            choice::<Layout>("layout"),
+            choice::<DeniedAction>("denied_action"),
+            choice::<Authentication>("authentication"),
         ],
     },
     ModelSpec {
         name: FLOW_STAGE_BINDING,
         verbose: "flow stage binding",
         is_stage: false,
-        api: Some(ApiSpec {
-            path: "/flows/bindings/",
-            component: "",
-            verbose_plural: "Flow Stage Bindings",
-        }),
+        api: api("/flows/bindings/", "", "Flow Stage Bindings"),
         fields: &[
             req("target", Ref(FLOW)),
             req("stage", Ref(STAGE)),
             req("order", Int),
             opt("evaluate_on_plan", Bool, "false"),
             opt("re_evaluate_policies", Bool, "true"),
-            opt(
-                "policy_engine_mode",
-                Choice(EngineMode::ALL),
-                EngineMode::DEFAULT_JSON,
-            ),
-            opt(
-                "invalid_response_action",
-                Choice(InvalidResponseAction::ALL),
-                InvalidResponseAction::DEFAULT_JSON,
-            ),
+            choice::<EngineMode>("policy_engine_mode"),
+            choice::<InvalidResponseAction>("invalid_response_action"),
         ],
     },
     ModelSpec {
         name: PROMPT,
         verbose: "prompt",
         is_stage: false,
-        api: Some(ApiSpec {
-            path: "/stages/prompt/prompts/",
-            component: "",
-            verbose_plural: "Prompts",
-        }),
+        api: api("/stages/prompt/prompts/", "", "Prompts"),
         fields: &[
             NAME,
             req("field_key", Text),
@@ -228,11 +214,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: PROMPT_STAGE,
         verbose: "prompt stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/prompt/stages/",
-            component: "ak-stage-prompt-form",
-            verbose_plural: "Prompt Stages",
-        }),
+        api: api(
+            "/stages/prompt/stages/",
+            "ak-stage-prompt-form",
+            "Prompt Stages",
+        ),
         fields: &[
             NAME,
             req("fields", RefList(PROMPT)),
@@ -243,11 +229,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: INVITATION_STAGE,
         verbose: "invitation stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/invitation/stages/",
-            component: "ak-stage-invitation-form",
-            verbose_plural: "Invitation Stages",
-        }),
+        api: api(
+            "/stages/invitation/stages/",
+            "ak-stage-invitation-form",
+            "Invitation Stages",
+        ),
         fields: &[NAME, opt("continue_flow_without_invitation", Bool, "false")],
     },
     ModelSpec {
@@ -268,21 +254,17 @@ pub static MODELS: &[ModelSpec] = &[
         name: USER_WRITE_STAGE,
         verbose: "user write stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/user_write/",
-            component: "ak-stage-user-write-form",
-            verbose_plural: "User Write Stages",
-        }),
+        api: api(
+            "/stages/user_write/",
+            "ak-stage-user-write-form",
+            "User Write Stages",
+        ),
         fields: &[
             NAME,
-            opt(
-                "user_creation_mode",
-                Choice(UserCreationMode::ALL),
-                UserCreationMode::DEFAULT_JSON,
-            ),
+            choice::<UserCreationMode>("user_creation_mode"),
             opt("create_users_as_inactive", Bool, "false"),
             null("create_users_group", Ref(GROUP)),
-            opt("user_type", Choice(USER_TYPES), "\"external\""),
+            opt("user_type", Choice(UserType::ALL), "\"external\""),
             opt("user_path_template", Text, "\"\""),
         ],
     },
@@ -290,11 +272,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: USER_LOGIN_STAGE,
         verbose: "user login stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/user_login/",
-            component: "ak-stage-user-login-form",
-            verbose_plural: "User Login Stages",
-        }),
+        api: api(
+            "/stages/user_login/",
+            "ak-stage-user-login-form",
+            "User Login Stages",
+        ),
         fields: &[
             NAME,
             opt("session_duration", Text, "\"seconds=0\""),
@@ -309,22 +291,22 @@ pub static MODELS: &[ModelSpec] = &[
         name: USER_LOGOUT_STAGE,
         verbose: "user logout stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/user_logout/",
-            component: "ak-stage-user-logout-form",
-            verbose_plural: "User Logout Stages",
-        }),
+        api: api(
+            "/stages/user_logout/",
+            "ak-stage-user-logout-form",
+            "User Logout Stages",
+        ),
         fields: &[NAME],
     },
     ModelSpec {
         name: IDENTIFICATION_STAGE,
         verbose: "identification stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/identification/",
-            component: "ak-stage-identification-form",
-            verbose_plural: "Identification Stages",
-        }),
+        api: api(
+            "/stages/identification/",
+            "ak-stage-identification-form",
+            "Identification Stages",
+        ),
         fields: &[
             NAME,
             opt("user_fields", TextList, "[\"username\", \"email\"]"),
@@ -343,11 +325,11 @@ pub static MODELS: &[ModelSpec] = &[
         name: PASSWORD_STAGE,
         verbose: "password stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/password/",
-            component: "ak-stage-password-form",
-            verbose_plural: "Password Stages",
-        }),
+        api: api(
+            "/stages/password/",
+            "ak-stage-password-form",
+            "Password Stages",
+        ),
         fields: &[
             NAME,
             req("backends", TextList),
@@ -360,11 +342,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: EMAIL_STAGE,
         verbose: "email stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/email/",
-            component: "ak-stage-email-form",
-            verbose_plural: "Email Stages",
-        }),
+        api: api("/stages/email/", "ak-stage-email-form", "Email Stages"),
         fields: &[
             NAME,
             opt("use_global_settings", Bool, "false"),
@@ -386,22 +364,18 @@ pub static MODELS: &[ModelSpec] = &[
         name: DENY_STAGE,
         verbose: "deny stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/deny/",
-            component: "ak-stage-deny-form",
-            verbose_plural: "Deny Stages",
-        }),
+        api: api("/stages/deny/", "ak-stage-deny-form", "Deny Stages"),
         fields: &[NAME, opt("deny_message", Text, "\"\"")],
     },
     ModelSpec {
         name: AUTHENTICATOR_VALIDATE_STAGE,
         verbose: "authenticator validation stage",
         is_stage: true,
-        api: Some(ApiSpec {
-            path: "/stages/authenticator/validate/",
-            component: "ak-stage-authenticator-validate-form",
-            verbose_plural: "Authenticator Validation Stages",
-        }),
+        api: api(
+            "/stages/authenticator/validate/",
+            "ak-stage-authenticator-validate-form",
+            "Authenticator Validation Stages",
+        ),
         fields: &[
             NAME,
             opt("not_configured_action", Choice(NOT_CONFIGURED), "\"skip\""),
@@ -438,18 +412,18 @@ pub static MODELS: &[ModelSpec] = &[
             opt("is_active", Bool, "true"),
             opt("attributes", Object, "{}"),
             opt("path", Text, "\"users\""),
-            opt("type", Choice(USER_TYPES), "\"internal\""),
+            choice::<UserType>("type"),
         ],
     },
     ModelSpec {
         name: EXPRESSION_POLICY,
         verbose: "expression policy",
         is_stage: false,
-        api: Some(ApiSpec {
-            path: "/policies/expression/",
-            component: "ak-policy-expression-form",
-            verbose_plural: "Expression Policies",
-        }),
+        api: api(
+            "/policies/expression/",
+            "ak-policy-expression-form",
+            "Expression Policies",
+        ),
         fields: &[
             NAME,
             req("expression", Text),
@@ -460,11 +434,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: POLICY_BINDING,
         verbose: "policy binding",
         is_stage: false,
-        api: Some(ApiSpec {
-            path: "/policies/bindings/",
-            component: "",
-            verbose_plural: "Policy Bindings",
-        }),
+        api: api("/policies/bindings/", "", "Policy Bindings"),
         fields: &[
             null("policy", Ref(EXPRESSION_POLICY)),
             null("group", Ref(GROUP)),

@@ -13,7 +13,7 @@
 /// ```
 /// gives `Mode::ALL` (the strings, in order: the catalog's choices), `as_str`, `parse`,
 /// `Display`, `Serialize`/`Deserialize` as the string, and, when one variant is marked
-/// `default`, `Default` and `DEFAULT_JSON` (the catalog's default, as JSON text).
+/// `default`, `Default` and [`WithDefault`] (the catalog's choices and default).
 macro_rules! choice_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
         choice_enum!(@munch [$(#[$meta])*] $name [] [] $($body)*);
@@ -40,9 +40,9 @@ macro_rules! choice_enum {
             }
         }
 
-        impl $name {
-            /// The default as the catalog writes it (JSON text).
-            pub const DEFAULT_JSON: &'static str = concat!("\"", $default_text, "\"");
+        impl $crate::choice::WithDefault for $name {
+            const CHOICES: &'static [&'static str] = $name::ALL;
+            const DEFAULT_JSON: &'static str = concat!("\"", $default_text, "\"");
         }
     };
     // All read, no default.
@@ -100,8 +100,18 @@ macro_rules! choice_enum {
 
 pub(crate) use choice_enum;
 
+/// A closed set with a default, as the catalog declares a field of it.
+pub trait WithDefault: Default {
+    /// Every choice, as written on the wire.
+    const CHOICES: &'static [&'static str];
+    /// The default as the catalog writes it (JSON text).
+    const DEFAULT_JSON: &'static str;
+}
+
 #[cfg(test)]
 mod tests {
+    use super::WithDefault;
+
     choice_enum! {
         /// A test set.
         pub enum Mode {

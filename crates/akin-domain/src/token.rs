@@ -1,11 +1,11 @@
 //! API tokens. A token's `key` is the secret sent as `Authorization: Bearer <key>`; its
 //! `identifier` is the public name it is listed and managed by.
 
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::FieldErrors;
+use crate::choice::choice_enum;
 
 /// Length of generated keys, as authentik's `generate_key()`.
 pub const KEY_LENGTH: usize = 128;
@@ -16,36 +16,14 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::minutes(30);
 /// The identifier of the token `AKIN_BOOTSTRAP_TOKEN` creates.
 pub const BOOTSTRAP_TOKEN_IDENTIFIER: &str = "akin-bootstrap-token";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenIntent {
-    /// authentik's default intent for a token created without one.
-    #[default]
-    Verification,
-    Api,
-    Recovery,
-    AppPassword,
-}
-
-impl TokenIntent {
-    pub const ALL: [TokenIntent; 4] = [
-        TokenIntent::Verification,
-        TokenIntent::Api,
-        TokenIntent::Recovery,
-        TokenIntent::AppPassword,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenIntent::Verification => "verification",
-            TokenIntent::Api => "api",
-            TokenIntent::Recovery => "recovery",
-            TokenIntent::AppPassword => "app_password",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == value)
+choice_enum! {
+    /// What a token is for.
+    pub enum TokenIntent {
+        /// authentik's default intent for a token created without one.
+        default Verification = "verification",
+        Api = "api",
+        Recovery = "recovery",
+        AppPassword = "app_password",
     }
 }
 

@@ -1,10 +1,10 @@
 //! People and service accounts that can sign in or hold API tokens.
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::FieldErrors;
+use crate::choice::choice_enum;
 
 /// The longest username authentik (and Django) accepts.
 pub const USERNAME_MAX_LENGTH: usize = 150;
@@ -15,35 +15,13 @@ pub const BOOTSTRAP_USERNAME: &str = "akadmin";
 /// The path users get when none is given.
 pub const DEFAULT_USER_PATH: &str = "users";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum UserType {
-    #[default]
-    Internal,
-    External,
-    ServiceAccount,
-    InternalServiceAccount,
-}
-
-impl UserType {
-    pub const ALL: [UserType; 4] = [
-        UserType::Internal,
-        UserType::External,
-        UserType::ServiceAccount,
-        UserType::InternalServiceAccount,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserType::Internal => "internal",
-            UserType::External => "external",
-            UserType::ServiceAccount => "service_account",
-            UserType::InternalServiceAccount => "internal_service_account",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == value)
+choice_enum! {
+    /// What kind of account a user is.
+    pub enum UserType {
+        default Internal = "internal",
+        External = "external",
+        ServiceAccount = "service_account",
+        InternalServiceAccount = "internal_service_account",
     }
 }
 
@@ -211,7 +189,7 @@ mod tests {
     #[test]
     fn user_types_round_trip() {
         for t in UserType::ALL {
-            assert_eq!(UserType::parse(t.as_str()), Some(t));
+            assert_eq!(UserType::parse(t).map(UserType::as_str), Some(*t));
         }
         assert_eq!(UserType::parse("robot"), None);
     }

@@ -244,18 +244,6 @@ impl StoreTarget<'_> {
 }
 
 impl Lookup for StoreTarget<'_> {
-    async fn find(
-        &mut self,
-        model: &str,
-        query: &[(String, Value)],
-        at: Pos,
-    ) -> BlueprintResult<Option<Value>> {
-        Ok(self
-            .lookup(model, query, at)
-            .await?
-            .map(|o| o.get("pk").cloned().unwrap_or(Value::Null)))
-    }
-
     async fn find_object(
         &mut self,
         model: &str,

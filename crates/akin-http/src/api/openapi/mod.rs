@@ -10,12 +10,22 @@
 
 use std::sync::LazyLock;
 
-use akin_domain::catalog::{self, Field, FieldType, ModelSpec};
+use std::borrow::Cow;
+
+use akin_domain::catalog::{self, FieldType};
 use axum::Router;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use saphyr::{Scalar, Yaml, YamlEmitter};
 use serde_json::{Map, Value, json};
+
+mod schema;
+
+use schema::{
+    Resource, catalog_response, date_time, described, json_body, nullable, object, ok, reference,
+    request_schemas, schema_name, simple_get, uuid,
+};
 
 use super::catalog_api;
 use super::system::VERSION;
@@ -40,311 +50,31 @@ async fn schema(q: QueryParams) -> Response {
     }
 }
 
-/// YAML text of `value`. JSON is YAML; this writes the block style people read, quoting
-/// every string so nothing changes type on the way (YAML 1.1's `yes`, `on`, numbers).
+/// YAML text of `value`, written by saphyr (which quotes every string that YAML would
+/// otherwise read as another type: `yes`, `on`, `null`, numbers, dates).
 fn to_yaml(value: &Value) -> String {
-    fn scalar(value: &Value) -> String {
+    fn node(value: &Value) -> Yaml<'_> {
         match value {
-            Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
-            Value::Array(a) if a.is_empty() => "[]".into(),
-            Value::Object(o) if o.is_empty() => "{}".into(),
-            other => other.to_string(),
-        }
-    }
-    fn write(out: &mut String, value: &Value, indent: usize) {
-        let pad = " ".repeat(indent);
-        match value {
-            Value::Object(map) if !map.is_empty() => {
-                for (key, item) in map {
-                    let key = serde_json::to_string(key).unwrap_or_default();
-                    match item {
-                        Value::Object(m) if !m.is_empty() => {
-                            out.push_str(&format!("{pad}{key}:\n"));
-                            write(out, item, indent + 2);
-                        }
-                        Value::Array(a) if !a.is_empty() => {
-                            out.push_str(&format!("{pad}{key}:\n"));
-                            write(out, item, indent);
-                        }
-                        _ => out.push_str(&format!("{pad}{key}: {}\n", scalar(item))),
-                    }
-                }
-            }
-            Value::Array(items) if !items.is_empty() => {
-                for item in items {
-                    match item {
-                        Value::Object(m) if !m.is_empty() => {
-                            out.push_str(&format!("{pad}-\n"));
-                            write(out, item, indent + 2);
-                        }
-                        Value::Array(a) if !a.is_empty() => {
-                            out.push_str(&format!("{pad}-\n"));
-                            write(out, item, indent + 2);
-                        }
-                        _ => out.push_str(&format!("{pad}- {}\n", scalar(item))),
-                    }
-                }
-            }
-            other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+            Value::Null => Yaml::Value(Scalar::Null),
+            Value::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+            Value::Number(n) => Yaml::Value(match n.as_i64() {
+                Some(i) => Scalar::Integer(i),
+                None => Scalar::FloatingPoint(n.as_f64().unwrap_or_default().into()),
+            }),
+            Value::String(s) => Yaml::Value(Scalar::String(Cow::Borrowed(s))),
+            Value::Array(items) => Yaml::Sequence(items.iter().map(node).collect()),
+            Value::Object(map) => Yaml::Mapping(
+                map.iter()
+                    .map(|(k, v)| (Yaml::Value(Scalar::String(Cow::Borrowed(k))), node(v)))
+                    .collect(),
+            ),
         }
     }
     let mut out = String::new();
-    write(&mut out, value, 0);
+    // Writing to a String cannot fail; the document has no aliases or tags to refuse.
+    let _ = YamlEmitter::new(&mut out).dump(&node(value));
+    out.push('\n');
     out
-}
-
-fn reference(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn uuid() -> Value {
-    json!({"type": "string", "format": "uuid"})
-}
-
-fn date_time() -> Value {
-    json!({"type": "string", "format": "date-time"})
-}
-
-fn nullable(mut schema: Value) -> Value {
-    if schema.get("$ref").is_some() {
-        return json!({"allOf": [schema], "nullable": true});
-    }
-    schema["nullable"] = Value::Bool(true);
-    schema
-}
-
-/// The JSON schema of one catalog field as requests send it.
-fn field_schema(field: &Field) -> Value {
-    let schema = match field.ty {
-        FieldType::Text => json!({"type": "string"}),
-        FieldType::Slug => json!({"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}),
-        FieldType::Bool => json!({"type": "boolean"}),
-        FieldType::Int => json!({"type": "integer"}),
-        FieldType::Object => json!({"type": "object", "additionalProperties": {}}),
-        FieldType::Datetime => date_time(),
-        FieldType::Choice(choices) => json!({"type": "string", "enum": choices}),
-        FieldType::Ref(catalog::USER) => json!({"type": "integer"}),
-        FieldType::Ref(_) => uuid(),
-        FieldType::RefList(_) => json!({"type": "array", "items": uuid()}),
-        FieldType::TextList => json!({"type": "array", "items": {"type": "string"}}),
-    };
-    if field.nullable {
-        nullable(schema)
-    } else {
-        schema
-    }
-}
-
-/// `{Name}Request` (required fields required) and `Patched{Name}Request` (none required).
-fn request_schemas(name: &str, spec: &ModelSpec, schemas: &mut Map<String, Value>) {
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    for field in spec.fields {
-        properties.insert(field.name.to_owned(), field_schema(field));
-        if field.required {
-            required.push(field.name);
-        }
-    }
-    schemas.insert(
-        format!("{name}Request"),
-        json!({"type": "object", "properties": properties, "required": required}),
-    );
-    schemas.insert(
-        format!("Patched{name}Request"),
-        json!({"type": "object", "properties": properties}),
-    );
-}
-
-/// The response schema of a catalog object: the fields as stored, the key always there.
-fn catalog_response(spec: &ModelSpec, pk: Value, extra: &[(&str, Value)]) -> Value {
-    let mut properties = Map::new();
-    properties.insert("pk".into(), pk);
-    for field in spec.fields {
-        let mut schema = field_schema(field);
-        // Stored values may be null where a request may not send null (unset optional).
-        if !field.required {
-            schema = nullable(schema);
-        }
-        properties.insert(field.name.to_owned(), schema);
-    }
-    let mut required = vec!["pk"];
-    for (name, schema) in extra {
-        properties.insert((*name).to_owned(), schema.clone());
-        required.push(name);
-    }
-    json!({"type": "object", "properties": properties, "required": required})
-}
-
-fn paginated(item: &str) -> Value {
-    json!({
-        "type": "object",
-        "required": ["pagination", "results"],
-        "properties": {
-            "pagination": reference("Pagination"),
-            "results": {"type": "array", "items": reference(item)},
-            "autocomplete": {"type": "object", "additionalProperties": {}},
-        },
-    })
-}
-
-fn json_body(schema: Value) -> Value {
-    json!({"content": {"application/json": {"schema": schema}}})
-}
-
-/// A JSON response with `schema`, described as `text`.
-fn described(schema: Value, text: &str) -> Value {
-    let mut response = json_body(schema);
-    response["description"] = json!(text);
-    response
-}
-
-fn ok(schema: Value) -> Value {
-    let mut response = json_body(schema);
-    response["description"] = json!("");
-    response
-}
-
-/// The error responses every authenticated operation can give.
-fn errors(responses: &mut Map<String, Value>, with_body: bool, with_path: bool) {
-    if with_body {
-        responses.insert(
-            "400".into(),
-            described(reference("ValidationError"), "Invalid input"),
-        );
-    }
-    responses.insert(
-        "403".into(),
-        described(reference("GenericError"), "Not allowed"),
-    );
-    if with_path {
-        responses.insert(
-            "404".into(),
-            described(reference("GenericError"), "Not found"),
-        );
-    }
-}
-
-fn list_parameters(filters: &[(&str, Value)]) -> Vec<Value> {
-    let mut parameters = vec![
-        json!({"name": "page", "in": "query", "schema": {"type": "integer"}}),
-        json!({"name": "page_size", "in": "query", "schema": {"type": "integer"}}),
-        json!({"name": "search", "in": "query", "schema": {"type": "string"}}),
-        json!({"name": "ordering", "in": "query", "schema": {"type": "string"}}),
-    ];
-    for (name, schema) in filters {
-        parameters.push(json!({"name": name, "in": "query", "schema": schema}));
-    }
-    parameters
-}
-
-/// One resource: the list, create, retrieve, update, partial update, delete and used-by
-/// operations a DRF model viewset has, as far as `ops` says.
-struct Resource<'a> {
-    path: &'a str,
-    /// The path parameter's name (`pk`, `slug`, `id`, …).
-    key: &'a str,
-    key_schema: Value,
-    tag: &'a str,
-    /// Schema names: the object, and its request bodies (`None`: read-only).
-    name: &'a str,
-    request: Option<String>,
-    filters: Vec<(&'a str, Value)>,
-    writable: bool,
-}
-
-impl Resource<'_> {
-    fn add(&self, paths: &mut Map<String, Value>) {
-        let operation = |id: &str, summary: &str| json!({"operationId": id, "tags": [self.tag], "summary": summary});
-        let slug = self.path.trim_matches('/').replace('/', "_");
-        let path_parameter =
-            json!([{"name": self.key, "in": "path", "required": true, "schema": self.key_schema}]);
-
-        let mut collection = Map::new();
-        let mut list = operation(&format!("{slug}_list"), "List");
-        list["parameters"] = Value::Array(list_parameters(&self.filters));
-        let mut responses = Map::new();
-        responses.insert("200".into(), ok(paginated(self.name)));
-        errors(&mut responses, true, true);
-        list["responses"] = Value::Object(responses);
-        collection.insert("get".into(), list);
-        if let (true, Some(request)) = (self.writable, &self.request) {
-            let mut create = operation(&format!("{slug}_create"), "Create");
-            create["requestBody"] = json_body(reference(request));
-            create["requestBody"]["required"] = json!(true);
-            let mut responses = Map::new();
-            responses.insert("201".into(), ok(reference(self.name)));
-            errors(&mut responses, true, false);
-            create["responses"] = Value::Object(responses);
-            collection.insert("post".into(), create);
-        }
-        paths.insert(format!("/api/v3{}", self.path), Value::Object(collection));
-
-        let mut item = Map::new();
-        item.insert("parameters".into(), path_parameter.clone());
-        let mut retrieve = operation(&format!("{slug}_retrieve"), "Retrieve");
-        let mut responses = Map::new();
-        responses.insert("200".into(), ok(reference(self.name)));
-        errors(&mut responses, false, true);
-        retrieve["responses"] = Value::Object(responses);
-        item.insert("get".into(), retrieve);
-        if let (true, Some(request)) = (self.writable, &self.request) {
-            for (method, id, body) in [
-                ("put", "update", request.clone()),
-                ("patch", "partial_update", format!("Patched{request}")),
-            ] {
-                let mut op = operation(&format!("{slug}_{id}"), id);
-                op["requestBody"] = json_body(reference(&body));
-                let mut responses = Map::new();
-                responses.insert("200".into(), ok(reference(self.name)));
-                errors(&mut responses, true, true);
-                op["responses"] = Value::Object(responses);
-                item.insert(method.into(), op);
-            }
-            let mut destroy = operation(&format!("{slug}_destroy"), "Delete");
-            let mut responses = Map::new();
-            responses.insert("204".into(), json!({"description": "Deleted"}));
-            errors(&mut responses, false, true);
-            destroy["responses"] = Value::Object(responses);
-            item.insert("delete".into(), destroy);
-        }
-        paths.insert(
-            format!("/api/v3{}{{{}}}/", self.path, self.key),
-            Value::Object(item),
-        );
-
-        let mut used_by = operation(&format!("{slug}_used_by_list"), "What refers to it");
-        used_by["parameters"] = path_parameter;
-        let mut responses = Map::new();
-        responses.insert(
-            "200".into(),
-            ok(json!({"type": "array", "items": reference("UsedBy")})),
-        );
-        errors(&mut responses, false, true);
-        used_by["responses"] = Value::Object(responses);
-        paths.insert(
-            format!("/api/v3{}{{{}}}/used_by/", self.path, self.key),
-            json!({"get": used_by}),
-        );
-    }
-}
-
-/// `Invitation Stage` -> `InvitationStage`.
-fn schema_name(verbose: &str) -> String {
-    verbose.split_whitespace().collect()
-}
-
-fn simple_get(paths: &mut Map<String, Value>, path: &str, id: &str, tag: &str, schema: Value) {
-    let mut responses = Map::new();
-    responses.insert("200".into(), ok(schema));
-    errors(&mut responses, false, false);
-    paths.insert(
-        format!("/api/v3{path}"),
-        json!({"get": {"operationId": id, "tags": [tag], "responses": responses}}),
-    );
-}
-
-fn object(required: &[&str], properties: Value) -> Value {
-    json!({"type": "object", "required": required, "properties": properties})
 }
 
 fn document() -> Value {
@@ -894,11 +624,17 @@ mod tests {
     }
 
     #[test]
-    fn yaml_is_the_same_document() {
-        let value = json!({"a": {"b": [1, "yes", {"c": null}], "d": []}, "e": "x"});
+    fn strings_yaml_would_misread_stay_strings() {
+        let value = json!({
+            "a": {"b": [1, 2.5, "yes", "on", "null", "~", "123", "1e3", "2014-12-31", "true", "", " x"], "c": null, "d": [], "e": {}},
+            "yes": "x: y # not a comment",
+        });
+        let yaml = to_yaml(&value);
         assert_eq!(
-            to_yaml(&value),
-            "\"a\":\n  \"b\":\n  - 1\n  - \"yes\"\n  -\n    \"c\": null\n  \"d\": []\n\"e\": \"x\"\n"
+            akin_blueprint::yaml::parse_data(&yaml).unwrap(),
+            value,
+            "{yaml}"
         );
+        assert!(yaml.contains("- \"yes\""), "{yaml}");
     }
 }
