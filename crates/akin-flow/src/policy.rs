@@ -11,6 +11,7 @@ use akin_domain::policy::{
     PolicyUser, PolicyVerdict,
 };
 use akin_store::Store;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use tokio::runtime::Handle;
@@ -92,23 +93,44 @@ pub async fn flow_request(
     })
 }
 
-/// An expression policy's stored row as a binding subject.
-fn expression_subject(row: &Map<String, Value>) -> BindingSubject {
-    BindingSubject::Expression {
-        name: text(row, "name"),
-        expression: text(row, "expression"),
-        execution_logging: row
-            .get("execution_logging")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+/// An expression policy's stored row, as evaluation reads it.
+#[derive(Deserialize)]
+struct StoredExpressionPolicy {
+    name: String,
+    expression: String,
+    execution_logging: bool,
+}
+
+impl From<StoredExpressionPolicy> for BindingSubject {
+    fn from(policy: StoredExpressionPolicy) -> Self {
+        BindingSubject::Expression {
+            name: policy.name,
+            expression: policy.expression,
+            execution_logging: policy.execution_logging,
+        }
     }
 }
 
-fn text(row: &Map<String, Value>, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+/// A policy binding's stored row (defaults are the catalog's).
+#[derive(Deserialize)]
+struct StoredPolicyBinding {
+    policy: Option<Uuid>,
+    group: Option<Uuid>,
+    user: Option<i64>,
+    order: i64,
+    negate: bool,
+    enabled: bool,
+    /// Seconds; at least one (and at most [`policy::MAX_TIMEOUT`], where evaluation caps it).
+    timeout: i64,
+    failure_result: bool,
+}
+
+/// Reads a stored row of `model`; a row that does not parse (written around the API) is
+/// left out with an error in the log, as a binding to a deleted policy is.
+fn stored<T: serde::de::DeserializeOwned>(model: &str, row: &Map<String, Value>) -> Option<T> {
+    catalog::typed(model, row)
+        .inspect_err(|error| tracing::error!(%error, model, "stored row does not parse"))
+        .ok()
 }
 
 /// The policy bindings of `target`, as the engine needs them.
@@ -122,41 +144,38 @@ pub async fn bindings_of(engine: &Engine, target: &Value) -> FlowResult<Vec<Bind
         .await?;
     let mut bindings = Vec::with_capacity(rows.len());
     for row in rows {
-        let subject = if let Some(policy) = row.get("policy").filter(|p| !p.is_null()) {
-            let Some(found) = tx
-                .find_objects(
-                    catalog::EXPRESSION_POLICY,
-                    &[("pk".to_owned(), policy.clone())],
-                )
-                .await?
-                .into_iter()
-                .next()
-            else {
-                continue;
-            };
-            expression_subject(&found)
-        } else if let Some(group) = row.get("group").and_then(Value::as_str) {
-            BindingSubject::Group(group.to_owned())
-        } else if let Some(user) = row.get("user").and_then(Value::as_i64) {
-            BindingSubject::User(user)
-        } else {
+        let Some(binding) = stored::<StoredPolicyBinding>(catalog::POLICY_BINDING, &row) else {
             continue;
+        };
+        let subject = match (binding.policy, binding.group, binding.user) {
+            (Some(policy), _, _) => {
+                let found = tx
+                    .find_objects(
+                        catalog::EXPRESSION_POLICY,
+                        &[("pk".to_owned(), Value::String(policy.to_string()))],
+                    )
+                    .await?
+                    .into_iter()
+                    .next()
+                    .and_then(|row| {
+                        stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row)
+                    });
+                let Some(found) = found else {
+                    continue;
+                };
+                found.into()
+            }
+            (None, Some(group), _) => BindingSubject::Group(group.to_string()),
+            (None, None, Some(user)) => BindingSubject::User(user),
+            (None, None, None) => continue,
         };
         bindings.push(Binding {
             subject,
-            order: row.get("order").and_then(Value::as_i64).unwrap_or_default(),
-            negate: row.get("negate").and_then(Value::as_bool).unwrap_or(false),
-            enabled: row.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-            timeout: Duration::from_secs(
-                row.get("timeout")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(30)
-                    .max(1),
-            ),
-            failure_result: row
-                .get("failure_result")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            order: binding.order,
+            negate: binding.negate,
+            enabled: binding.enabled,
+            timeout: Duration::from_secs(u64::try_from(binding.timeout).unwrap_or(0).max(1)),
+            failure_result: binding.failure_result,
         });
     }
     Ok(policy::active(bindings))
@@ -174,8 +193,10 @@ pub async fn targets_with_bindings(
         .await?;
     Ok(rows
         .iter()
-        .filter(|b| b.get("enabled").and_then(Value::as_bool).unwrap_or(true))
-        .filter_map(|b| b.get("target").and_then(Value::as_str))
+        .filter(|row| {
+            stored::<StoredPolicyBinding>(catalog::POLICY_BINDING, row).is_some_and(|b| b.enabled)
+        })
+        .filter_map(|row| row.get("target").and_then(Value::as_str))
         .map(str::to_owned)
         .collect())
 }
@@ -186,7 +207,7 @@ pub async fn policies_as_bindings(engine: &Engine, pks: &[Uuid]) -> FlowResult<V
     let mut tx = engine.store.db().begin().await?;
     let mut bindings = Vec::new();
     for (order, pk) in pks.iter().enumerate() {
-        if let Some(row) = tx
+        if let Some(policy) = tx
             .find_objects(
                 catalog::EXPRESSION_POLICY,
                 &[("pk".to_owned(), Value::String(pk.to_string()))],
@@ -194,9 +215,10 @@ pub async fn policies_as_bindings(engine: &Engine, pks: &[Uuid]) -> FlowResult<V
             .await?
             .into_iter()
             .next()
+            .and_then(|row| stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row))
         {
             bindings.push(Binding {
-                subject: expression_subject(&row),
+                subject: policy.into(),
                 order: order as i64,
                 negate: false,
                 enabled: true,
@@ -389,9 +411,10 @@ impl PolicyDirectory for StoreDirectory {
                 .into_iter()
                 .next()
         })?;
+        let policy = stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row)?;
         Some(
             self.engine
-                .evaluate(&text(&row, "expression"), request, self, timeout),
+                .evaluate(&policy.expression, request, self, timeout),
         )
     }
 }
