@@ -8,11 +8,12 @@ use akin_blueprint::{BlueprintError, BlueprintResult, Pos};
 use akin_blueprint::{blueprint, shipped};
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::policy::ExpressionEngine;
+use akin_domain::time_format::format_datetime as datetime;
 use akin_store::{Store, StoreError, Tx};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use akin_domain::time_format::format_datetime as datetime;
+use crate::objects::{self, WriteError};
 
 /// How an import went: what each entry did, or why it was refused (nothing is kept then).
 #[derive(Debug)]
@@ -176,7 +177,8 @@ impl StoreTarget<'_> {
             .ok_or_else(|| BlueprintError::new(at, format!("unknown model {model:?}")))
     }
 
-    /// Validates fields against the catalog and checks that references exist.
+    /// Checks fields through the one write path ([`objects::check`]); a refusal names the
+    /// model and the fields.
     async fn checked(
         &mut self,
         spec: &'static ModelSpec,
@@ -184,44 +186,20 @@ impl StoreTarget<'_> {
         partial: bool,
         at: Pos,
     ) -> BlueprintResult<Map<String, Value>> {
-        let valid = catalog::validate(spec, fields, partial).map_err(|errors| {
-            BlueprintError::new(at, format!("{} is not valid: {errors}", spec.name))
-        })?;
-        if spec.name == catalog::EXPRESSION_POLICY
-            && let Some(expression) = valid.get("expression").and_then(Value::as_str)
-        {
-            self.expressions.validate(expression).map_err(|error| {
-                BlueprintError::new(at, format!("Expression Syntax Error: {error}"))
-            })?;
+        match objects::check(self.tx, self.expressions, spec, fields, partial).await {
+            Ok(valid) => Ok(valid),
+            Err(error) => Err(self.refused(spec, error, at)),
         }
-        for field in spec.fields {
-            let (target_model, values): (&str, Vec<&Value>) =
-                match (field.ty, valid.get(field.name)) {
-                    (FieldType::Ref(m), Some(v)) if !v.is_null() => (m, vec![v]),
-                    (FieldType::RefList(m), Some(Value::Array(items))) => {
-                        (m, items.iter().collect())
-                    }
-                    _ => continue,
-                };
-            for value in values {
-                let exists = match self.tx.object_exists(target_model, value).await {
-                    Ok(exists) => exists,
-                    Err(e) => return Err(self.refuse(Some(spec), e, at)),
-                };
-                if !exists {
-                    return Err(BlueprintError::new(
-                        at,
-                        format!(
-                            "{}: {}: Invalid pk \"{}\" - object does not exist.",
-                            spec.name,
-                            field.name,
-                            akin_blueprint::resolve::scalar_text(value)
-                        ),
-                    ));
-                }
+    }
+
+    /// A refused write as a blueprint error at `at`; a database failure is kept aside.
+    fn refused(&mut self, spec: &ModelSpec, error: WriteError, at: Pos) -> BlueprintError {
+        match error {
+            WriteError::Invalid(errors) => {
+                BlueprintError::new(at, format!("{} is not valid: {errors}", spec.name))
             }
+            WriteError::Store(error) => self.refuse(Some(spec), error, at),
         }
-        Ok(valid)
     }
 
     async fn lookup(
@@ -300,9 +278,9 @@ impl Target for StoreTarget<'_> {
             );
         }
         let valid = self.checked(spec, &fields, false, at).await?;
-        match self.tx.create_object(model, &valid, self.now).await {
+        match objects::save(self.tx, spec, None, &valid, self.now).await {
             Ok(pk) => Ok(pk),
-            Err(e) => Err(self.refuse(Some(spec), e, at)),
+            Err(error) => Err(self.refused(spec, error, at)),
         }
     }
 
@@ -322,9 +300,9 @@ impl Target for StoreTarget<'_> {
         if valid.iter().all(|(k, v)| current.get(k) == Some(v)) {
             return Ok(false);
         }
-        match self.tx.update_object(model, pk, &valid, self.now).await {
-            Ok(()) => Ok(true),
-            Err(e) => Err(self.refuse(Some(spec), e, at)),
+        match objects::save(self.tx, spec, Some(pk), &valid, self.now).await {
+            Ok(_) => Ok(true),
+            Err(error) => Err(self.refused(spec, error, at)),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod blueprints;
 mod error;
 mod executor;
+pub mod objects;
 pub mod password;
 mod planner;
 pub mod policy;

@@ -117,6 +117,15 @@ impl From<akin_flow::FlowError> for ApiError {
     }
 }
 
+impl From<akin_flow::objects::WriteError> for ApiError {
+    fn from(error: akin_flow::objects::WriteError) -> Self {
+        match error {
+            akin_flow::objects::WriteError::Invalid(errors) => ApiError::Validation(errors),
+            akin_flow::objects::WriteError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<akin_store::GroupWriteError> for ApiError {
     fn from(error: akin_store::GroupWriteError) -> Self {
         match error {

@@ -4,6 +4,7 @@
 use akin_domain::catalog;
 use akin_domain::list::{ListQuery, PageRequest};
 use akin_domain::time_format::format_datetime;
+use akin_flow::objects::{self, WriteError};
 use akin_store::{InvitationFilter, InvitationStatus};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -76,9 +77,17 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
         expires.map_or(Value::Null, |t| Value::String(format_datetime(t))),
     );
     let spec = catalog::spec(catalog::INVITATION).expect("the catalog has invitations");
-    let valid = catalog::validate(spec, &fields, false)
-        .map_err(|errors| AppError::Usage(format!("invalid invitation: {errors}")))?;
-    let pk = tx.create_object(catalog::INVITATION, &valid, now).await?;
+    let refused = |error| match error {
+        WriteError::Invalid(errors) => AppError::Usage(format!("invalid invitation: {errors}")),
+        WriteError::Store(error) => error.into(),
+    };
+    let expressions = akin_expr::StarlarkEngine::new();
+    let valid = objects::check(&mut tx, &expressions, spec, &fields, false)
+        .await
+        .map_err(refused)?;
+    let pk = objects::save(&mut tx, spec, None, &valid, now)
+        .await
+        .map_err(refused)?;
     if let Some(max_uses) = options.max_uses {
         tx.set_invitation_max_uses(&pk, Some(max_uses)).await?;
     }

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::event::{EventAction, ModelRef};
 use akin_domain::list::{Page, Pagination};
+use akin_flow::objects;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -379,7 +380,7 @@ async fn retrieve(
     Ok(Json(render(&state, endpoint, object).await?))
 }
 
-/// Validates, checks references, writes; returns the primary key.
+/// Checks and writes through the engine's one write path; returns the primary key.
 async fn write(
     state: &AppState,
     endpoint: &Endpoint,
@@ -388,63 +389,9 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Value> {
     let spec = spec(endpoint);
-    let fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
-    if endpoint.model == catalog::EXPRESSION_POLICY
-        && let Some(expression) = fields.get("expression").and_then(Value::as_str)
-    {
-        state
-            .expressions
-            .validate(expression)
-            .map_err(|e| ApiError::field("expression", format!("Expression Syntax Error: {e}")))?;
-    }
-    if endpoint.model == catalog::POLICY_BINDING && !partial {
-        let set = ["policy", "group", "user"]
-            .iter()
-            .filter(|k| fields.get(**k).is_some_and(|v| !v.is_null()))
-            .count();
-        if set != 1 {
-            return Err(ApiError::field(
-                "non_field_errors",
-                "Only one of 'policy', 'group' or 'user' can be set.",
-            ));
-        }
-    }
     let mut tx = state.store.db().begin().await?;
-    for field in spec.fields {
-        let (target, values): (&str, Vec<&Value>) = match (field.ty, fields.get(field.name)) {
-            (FieldType::Ref(m), Some(v)) if !v.is_null() => (m, vec![v]),
-            (FieldType::RefList(m), Some(Value::Array(items))) => (m, items.iter().collect()),
-            _ => continue,
-        };
-        for value in values {
-            if !tx.object_exists(target, value).await? {
-                return Err(ApiError::field(
-                    field.name,
-                    format!(
-                        "Invalid pk \"{}\" - object does not exist.",
-                        shapes_text(value)
-                    ),
-                ));
-            }
-        }
-    }
-    let now = time::OffsetDateTime::now_utc();
-    let written = match pk {
-        Some(pk) => tx
-            .update_object(endpoint.model, pk, &fields, now)
-            .await
-            .map(|()| pk.clone()),
-        None => tx.create_object(endpoint.model, &fields, now).await,
-    };
-    let pk = written.map_err(|e| match e {
-        akin_store::StoreError::Unique { field } if field.contains("binding_order") => {
-            ApiError::field(
-                "non_field_errors",
-                "The fields target, stage, order must make a unique set.",
-            )
-        }
-        other => ApiError::from_store_write(spec.verbose)(other),
-    })?;
+    let fields = objects::check(&mut tx, state.expressions.as_ref(), spec, &body, partial).await?;
+    let pk = objects::save(&mut tx, spec, pk, &fields, time::OffsetDateTime::now_utc()).await?;
     tx.commit().await?;
     Ok(pk)
 }

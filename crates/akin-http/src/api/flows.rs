@@ -5,6 +5,7 @@
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
 use akin_domain::list::{Page, Pagination};
+use akin_flow::objects;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -157,7 +158,8 @@ pub(crate) async fn used_by(
     Ok(Json(shapes::used_by(&referrers)))
 }
 
-/// Validates against the catalog and writes; unique slugs reported as DRF does.
+/// Checks and writes through the engine's one write path (a taken slug is refused as
+/// DRF does).
 async fn write(
     state: &AppState,
     pk: Option<&Value>,
@@ -165,21 +167,9 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Value> {
     let spec = catalog::spec(catalog::FLOW).expect("the catalog has flows");
-    let fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
     let mut tx = state.store.db().begin().await?;
-    let now = time::OffsetDateTime::now_utc();
-    let pk = match pk {
-        Some(pk) => {
-            tx.update_object(catalog::FLOW, pk, &fields, now)
-                .await
-                .map_err(ApiError::from_store_write("flow"))?;
-            pk.clone()
-        }
-        None => tx
-            .create_object(catalog::FLOW, &fields, now)
-            .await
-            .map_err(ApiError::from_store_write("flow"))?,
-    };
+    let fields = objects::check(&mut tx, state.expressions.as_ref(), spec, &body, partial).await?;
+    let pk = objects::save(&mut tx, spec, pk, &fields, time::OffsetDateTime::now_utc()).await?;
     tx.commit().await?;
     Ok(pk)
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
 use akin_domain::invitation::Invitation;
+use akin_flow::objects;
 use akin_store::{InvitationFilter, InvitationStatus};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -195,10 +196,11 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Uuid> {
     let spec = catalog::spec(catalog::INVITATION).expect("the catalog has invitations");
-    let mut fields = catalog::validate(spec, &body, partial).map_err(ApiError::Validation)?;
-    fields.remove("created_by");
+    // Who created an invitation is not the client's to say.
+    let mut input = body.clone();
+    input.remove("created_by");
     if pk.is_none() {
-        fields.insert("created_by".into(), Value::from(caller.user.user.pk));
+        input.insert("created_by".into(), Value::from(caller.user.user.pk));
     }
     let max_uses = match body.get("max_uses") {
         None => None,
@@ -214,26 +216,8 @@ async fn write(
         },
     };
     let mut tx = state.store.db().begin().await?;
-    if let Some(flow) = fields.get("flow").filter(|f| !f.is_null())
-        && !tx.object_exists(catalog::FLOW, flow).await?
-    {
-        return Err(ApiError::field(
-            "flow",
-            format!(
-                "Invalid pk \"{}\" - object does not exist.",
-                flow.as_str().unwrap_or_default()
-            ),
-        ));
-    }
-    let now = OffsetDateTime::now_utc();
-    let pk = match pk {
-        Some(pk) => {
-            tx.update_object(catalog::INVITATION, pk, &fields, now)
-                .await?;
-            pk.clone()
-        }
-        None => tx.create_object(catalog::INVITATION, &fields, now).await?,
-    };
+    let fields = objects::check(&mut tx, state.expressions.as_ref(), spec, &input, partial).await?;
+    let pk = objects::save(&mut tx, spec, pk, &fields, OffsetDateTime::now_utc()).await?;
     if let Some(max_uses) = max_uses {
         tx.set_invitation_max_uses(&pk, max_uses).await?;
     }

@@ -1,0 +1,118 @@
+//! The one write path for the catalog's models (flows, stages, prompts, bindings,
+//! policies, invitations): the API, blueprint import and the admin pages all go through
+//! [`check`] then [`save`], so each model is validated, checked and written — and refused
+//! in the same words — whoever writes it.
+
+use akin_domain::FieldErrors;
+use akin_domain::catalog::{self, FieldType, ModelSpec};
+use akin_domain::policy::ExpressionEngine;
+use akin_store::{StoreError, Tx};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// Why a write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The input is wrong, in DRF's words, by field.
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(error: StoreError) -> Self {
+        WriteError::Store(error)
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> WriteError {
+    WriteError::Invalid(FieldErrors::single(field, message))
+}
+
+/// Checks `input` for a write of `spec`'s model and returns the fields to store: the
+/// catalog's coercions and defaults (on create), expressions that compile, exactly one
+/// subject on a policy binding, and references to objects that exist — read through `tx`,
+/// so the check and the write see the same rows.
+pub async fn check(
+    tx: &mut Tx,
+    expressions: &dyn ExpressionEngine,
+    spec: &ModelSpec,
+    input: &Map<String, Value>,
+    partial: bool,
+) -> Result<Map<String, Value>, WriteError> {
+    let fields = catalog::validate(spec, input, partial).map_err(WriteError::Invalid)?;
+    if spec.name == catalog::EXPRESSION_POLICY
+        && let Some(expression) = fields.get("expression").and_then(Value::as_str)
+    {
+        expressions
+            .validate(expression)
+            .map_err(|e| invalid("expression", format!("Expression Syntax Error: {e}")))?;
+    }
+    if spec.name == catalog::POLICY_BINDING && !partial {
+        let subjects = ["policy", "group", "user"]
+            .iter()
+            .filter(|k| fields.get(**k).is_some_and(|v| !v.is_null()))
+            .count();
+        if subjects != 1 {
+            return Err(invalid(
+                "non_field_errors",
+                "Only one of 'policy', 'group' or 'user' can be set.",
+            ));
+        }
+    }
+    for field in spec.fields {
+        let (target, values): (&str, Vec<&Value>) = match (field.ty, fields.get(field.name)) {
+            (FieldType::Ref(model), Some(v)) if !v.is_null() => (model, vec![v]),
+            (FieldType::RefList(model), Some(Value::Array(items))) => {
+                (model, items.iter().collect())
+            }
+            _ => continue,
+        };
+        for value in values {
+            if !tx.object_exists(target, value).await? {
+                let shown = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                return Err(invalid(
+                    field.name,
+                    format!("Invalid pk \"{shown}\" - object does not exist."),
+                ));
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// Stores checked `fields`: a new object (`pk` is `None`) or changes to one; returns its
+/// primary key. A unique violation is refused on its field, in DRF's words.
+pub async fn save(
+    tx: &mut Tx,
+    spec: &ModelSpec,
+    pk: Option<&Value>,
+    fields: &Map<String, Value>,
+    now: OffsetDateTime,
+) -> Result<Value, WriteError> {
+    let written = match pk {
+        Some(pk) => tx
+            .update_object(spec.name, pk, fields, now)
+            .await
+            .map(|()| pk.clone()),
+        None => tx.create_object(spec.name, fields, now).await,
+    };
+    written.map_err(|error| match error {
+        StoreError::Unique { field } if field.contains("binding_order") => invalid(
+            "non_field_errors",
+            "The fields target, stage, order must make a unique set.",
+        ),
+        StoreError::Unique { field } => invalid(
+            &field,
+            format!("{} with this {field} already exists.", spec.verbose),
+        ),
+        StoreError::MissingReference => {
+            invalid("non_field_errors", "A referenced object does not exist.")
+        }
+        other => WriteError::Store(other),
+    })
+}
