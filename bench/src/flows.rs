@@ -1,0 +1,311 @@
+//! The flow executor and expression policies: prompt challenges/s next to a bare handler,
+//! one invitation enrollment next to one Argon2id hash, enrollments/s; µs per policy
+//! evaluation, and the first GET of a flow with and without a flow-level policy.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::{
+    TOKEN, bare_baseline, load, load_with_client, median, scratch_dir, spawn_akin, timed_import,
+    wait_ready,
+};
+
+/// A browser walking the enrollment flow: its own cookie, no automatic redirects.
+struct Walker {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Walker {
+    fn new(port: u16, token: &str) -> Result<Walker> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", &format!("itoken={token}"))
+            .finish();
+        Ok(Walker {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            url: format!(
+                "http://127.0.0.1:{port}/api/v3/flows/executor/default-enrollment-flow/?{query}"
+            ),
+        })
+    }
+
+    /// GET, following 302s, to the next challenge's component.
+    async fn next(&self) -> Result<String> {
+        for _ in 0..10 {
+            let response = self.client.get(&self.url).send().await?;
+            if response.status() == reqwest::StatusCode::FOUND {
+                continue;
+            }
+            let body: serde_json::Value = response.json().await?;
+            return Ok(body["component"].as_str().unwrap_or_default().to_owned());
+        }
+        bail!("redirect loop")
+    }
+
+    async fn post(&self, body: serde_json::Value) -> Result<()> {
+        self.client.post(&self.url).json(&body).send().await?;
+        Ok(())
+    }
+
+    /// One whole enrollment; fails unless it ends in the final redirect.
+    async fn enroll(&self, username: &str) -> Result<()> {
+        self.next().await?;
+        self.post(serde_json::json!({"component": "ak-stage-prompt", "username": username, "password": "Bench-pa55", "password_repeat": "Bench-pa55"})).await?;
+        self.next().await?;
+        self.post(serde_json::json!({"component": "ak-stage-prompt", "name": username, "email": format!("{username}@example.com")})).await?;
+        let last = self.next().await?;
+        if last != "xak-flow-redirect" {
+            bail!("enrollment ended with {last}");
+        }
+        Ok(())
+    }
+}
+
+pub fn flows(seconds: u64, connections: usize) -> Result<()> {
+    let example = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+    )
+    .context("read shared/blueprints/example/flows-enrollment-2-stage.yaml")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+
+    // Baseline and Argon2id first, in this run.
+    let bare_rps = bare_baseline(seconds, connections)?;
+    let mut hashes = Vec::new();
+    for _ in 0..20 {
+        use argon2::password_hash::PasswordHasher as _;
+        let started = Instant::now();
+        argon2::Argon2::default()
+            .hash_password(b"Bench-pa55")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        hashes.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let hash_ms = median(hashes);
+
+    let dir = scratch_dir()?;
+    let akin = spawn_akin(&dir)?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    let (challenge_rps, enroll_ms, per_second) = runtime
+        .block_on(async {
+            timed_import(&client, port, example).await?;
+            let created: serde_json::Value = client
+                .post(format!(
+                    "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
+                ))
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({"name": "bench", "max_uses": null}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let token = created["pk"]
+                .as_str()
+                .context("invitation created")?
+                .to_owned();
+
+            // One browser parked on the first prompt; its challenge is read over and over.
+            let parked = Walker::new(port, &token)?;
+            if parked.next().await? != "ak-stage-prompt" {
+                bail!("the flow does not start with a prompt");
+            }
+            anyhow::Ok((parked, token))
+        })
+        .and_then(|(parked, token)| {
+            // The load generator is the parked browser: its cookie goes with every request.
+            let rps = load_with_client(
+                &runtime,
+                parked.client.clone(),
+                &parked.url,
+                seconds,
+                connections,
+            )?;
+            let mut times = Vec::new();
+            for i in 0..20 {
+                let walker = Walker::new(port, &token)?;
+                let started = Instant::now();
+                runtime.block_on(walker.enroll(&format!("solo{i}")))?;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            let done = std::sync::Arc::new(AtomicU64::new(0));
+            runtime.block_on(async {
+                let stop = Instant::now() + Duration::from_secs(seconds);
+                let mut tasks = Vec::new();
+                for worker in 0..16 {
+                    let (done, token) = (done.clone(), token.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut n = 0;
+                        while Instant::now() < stop {
+                            let walker = Walker::new(port, &token)?;
+                            walker.enroll(&format!("w{worker}x{n}")).await?;
+                            done.fetch_add(1, Ordering::Relaxed);
+                            n += 1;
+                        }
+                        anyhow::Ok(())
+                    }));
+                }
+                for task in tasks {
+                    task.await??;
+                }
+                anyhow::Ok(())
+            })?;
+            Ok((
+                rps,
+                median(times),
+                done.load(Ordering::Relaxed) as f64 / seconds as f64,
+            ))
+        })?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+
+    println!("flow executor (SQLite, release build, load generator on the same cores):");
+    println!("  bare axum handler:                                   {bare_rps:>9.0} req/s");
+    println!(
+        "  executor GET of a prompt challenge ({connections} connections): {challenge_rps:>9.0} req/s"
+    );
+    println!(
+        "  ratio challenge : bare                               {:>9.2}",
+        challenge_rps / bare_rps
+    );
+    println!("  one Argon2id hash (same parameters, median of 20):   {hash_ms:>9.1} ms");
+    println!("  one invitation enrollment, 5 requests (median of 20):{enroll_ms:>9.1} ms");
+    println!(
+        "  ratio enrollment : hash                              {:>9.2}",
+        enroll_ms / hash_ms
+    );
+    println!("  enrollments/s, 16 browsers at once:                  {per_second:>9.1}");
+    Ok(())
+}
+
+/// Nothing to look up: the evaluation benchmark measures the language, not the database.
+struct NoDirectory;
+
+impl akin_domain::policy::PolicyDirectory for NoDirectory {
+    fn user_by(
+        &self,
+        _: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<akin_domain::policy::PolicyUser> {
+        None
+    }
+    fn is_group_member(&self, _: i64, _: &serde_json::Map<String, serde_json::Value>) -> bool {
+        false
+    }
+    fn call_policy(
+        &self,
+        _: &str,
+        _: &akin_domain::policy::PolicyRequest,
+        _: Duration,
+    ) -> Option<akin_domain::policy::PolicyVerdict> {
+        None
+    }
+}
+
+/// µs per evaluation of `expression`, compiled once (the first call) and then cached.
+fn evaluation_micros(expression: &str, context: serde_json::Value) -> Result<f64> {
+    use akin_domain::policy::{ExpressionEngine, PolicyRequest};
+    let engine = akin_expr::StarlarkEngine::new();
+    let request = PolicyRequest {
+        user: serde_json::json!({"pk": 1, "username": "ann", "email": "ann@example.com",
+            "name": "Ann", "is_active": true, "is_superuser": false, "attributes": {},
+            "groups": [], "path": "users", "type": "internal", "is_authenticated": true}),
+        context: context.as_object().cloned().unwrap_or_default(),
+        http: None,
+    };
+    let timeout = Duration::from_secs(30);
+    let first = engine.evaluate(expression, &request, &NoDirectory, timeout);
+    if !first.passing {
+        bail!("the benchmark expression should pass: {first:?}");
+    }
+    let runs = 20_000;
+    let started = Instant::now();
+    for _ in 0..runs {
+        engine.evaluate(expression, &request, &NoDirectory, timeout);
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(runs))
+}
+
+pub fn policies(seconds: u64, connections: usize) -> Result<()> {
+    let invitation = evaluation_micros(
+        "return request.context.get(\"invitation_in_effect\", False)",
+        serde_json::json!({"invitation_in_effect": true}),
+    )?;
+    let domain = evaluation_micros(
+        "email = request.context['prompt_data']['email']\n\
+         if not email.endswith('@example.com'):\n\
+         \x20   ak_message('Only example.com addresses may enroll.')\n\
+         \x20   return False\n\
+         return True",
+        serde_json::json!({"prompt_data": {"email": "ann@example.com", "username": "ann"}}),
+    )?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let dir = scratch_dir()?;
+    let akin = spawn_akin(&dir)?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    // No cookie: every request is a new visitor, so every GET plans the flow (which is
+    // when flow-level policies run) and answers its first challenge. The shipped
+    // authentication flow starts with one; an enrollment flow starts with the implicit
+    // invitation stage's redirect.
+    let slug = "default-authentication-flow";
+    let url = format!("http://127.0.0.1:{port}/api/v3/flows/executor/{slug}/?query=");
+    let without = load(&url, None, seconds, connections)?;
+    runtime.block_on(async {
+        let api = |path: &str| format!("http://127.0.0.1:{port}/api/v3{path}");
+        let flows: serde_json::Value = client
+            .get(api(&format!("/flows/instances/?slug={slug}")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let flow = flows["results"][0]["pk"].clone();
+        let policy: serde_json::Value = client
+            .post(api("/policies/expression/"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"name": "not-blocked",
+                "expression": "return not request.context.get(\"blocked\", False)"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let bound = client
+            .post(api("/policies/bindings/"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"policy": policy["pk"], "target": flow, "order": 0}))
+            .send()
+            .await?;
+        if !bound.status().is_success() {
+            bail!("binding the policy failed: {}", bound.text().await?);
+        }
+        anyhow::Ok(())
+    })?;
+    let with = load(&url, None, seconds, connections)?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+
+    println!("expression policies (release build):");
+    println!(
+        "  invitation_in_effect check, compiled and cached:     {invitation:>9.1} µs/evaluation"
+    );
+    println!("  email domain check with ak_message:                  {domain:>9.1} µs/evaluation");
+    println!("  executor first GET (plans the login flow), no policy:{without:>9.0} req/s");
+    println!("  the same with one flow-level expression policy:      {with:>9.0} req/s");
+    println!(
+        "  ratio with : without                                 {:>9.2}",
+        with / without
+    );
+    Ok(())
+}
