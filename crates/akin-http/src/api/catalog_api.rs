@@ -1,14 +1,15 @@
 //! The configuration endpoints that are plain CRUD over a catalog model: stages of each
 //! kind, prompts, flow-stage bindings, expression policies and policy bindings. One
 //! implementation, driven by the catalog, so every model validates, answers and errs the
-//! same way. Lists are read once and filtered in memory (installations hold tens of each).
+//! same way. Lists are filtered, ordered and paged in the database.
 
 use std::sync::LazyLock;
 
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::list::{Page, Pagination};
+use akin_domain::list::Page;
 use akin_flow::objects;
+use akin_store::FieldMatch;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -288,6 +289,45 @@ async fn find(state: &AppState, endpoint: &Endpoint, pk: &str) -> ApiResult<Map<
     .ok_or(ApiError::NotFound("object"))
 }
 
+/// Exact-match filters on any field, as authentik's filtersets offer: text ignoring case,
+/// booleans and numbers as the catalog reads them, list fields by one of their items.
+pub(crate) fn list_filters(spec: &ModelSpec, q: &QueryParams) -> Vec<(String, FieldMatch)> {
+    let mut filters = Vec::new();
+    for field in spec.fields {
+        let Some(wanted) = q.get(field.name) else {
+            continue;
+        };
+        let text = || Value::String(wanted.to_owned());
+        let matches = match field.ty {
+            FieldType::Text | FieldType::Slug | FieldType::Choice(_) | FieldType::Datetime => {
+                FieldMatch::Text(wanted.to_owned())
+            }
+            FieldType::Bool | FieldType::Int => {
+                let mut one = Map::new();
+                one.insert(field.name.to_owned(), text());
+                let typed = catalog::validate(spec, &one, true)
+                    .ok()
+                    .and_then(|mut valid| valid.remove(field.name));
+                FieldMatch::Exact(typed.unwrap_or_else(text))
+            }
+            FieldType::Ref(catalog::USER) => {
+                FieldMatch::Exact(wanted.parse::<i64>().map_or_else(|_| text(), Value::from))
+            }
+            FieldType::Ref(_) => FieldMatch::Exact(text()),
+            FieldType::RefList(_) | FieldType::TextList => FieldMatch::Contains(text()),
+            FieldType::Object => continue,
+        };
+        filters.push((field.name.to_owned(), matches));
+    }
+    if let Some(pk) = q.get("pk") {
+        filters.push((
+            "pk".to_owned(),
+            FieldMatch::Exact(Value::String(pk.to_owned())),
+        ));
+    }
+    filters
+}
+
 pub(crate) async fn list(
     endpoint: &'static Endpoint,
     _: Superuser,
@@ -296,71 +336,26 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<Value>> {
     let spec = spec(endpoint);
     let query = q.list_query("")?;
-    let mut tx = state.store.db().begin().await?;
-    let mut objects = tx.find_objects(endpoint.model, &[]).await?;
-    drop(tx);
-    // Exact-match filters on any scalar field, as authentik's filtersets offer.
-    objects.retain(|o| {
-        spec.fields.iter().all(|field| match q.get(field.name) {
-            None => true,
-            Some(wanted) => match (field.ty, o.get(field.name)) {
-                (FieldType::RefList(_) | FieldType::TextList, Some(Value::Array(items))) => {
-                    items.iter().any(|i| shapes_text(i) == wanted)
-                }
-                (_, Some(value)) => shapes_text(value).eq_ignore_ascii_case(wanted),
-                (_, None) => false,
-            },
-        }) && q.get("pk").is_none_or(|p| shapes_text(&o["pk"]) == p)
-    });
-    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
-        objects.retain(|o| {
-            o.get("name")
-                .is_some_and(|n| shapes_text(n).to_lowercase().contains(&term))
-        });
-    }
-    let key =
-        |o: &Map<String, Value>, field: &str| o.get(field).map(shapes_text).unwrap_or_default();
     let default_order = if spec.field("order").is_some() {
         "order"
     } else {
         "name"
     };
-    let ordering = if query.ordering.is_empty() {
-        vec![akin_domain::list::SortKey {
-            field: default_order.to_owned(),
-            descending: false,
-        }]
-    } else {
-        query.ordering.clone()
-    };
-    for sort in ordering
-        .iter()
-        .rev()
-        .filter(|s| spec.field(&s.field).is_some())
-    {
-        objects.sort_by(|a, b| {
-            let (x, y) = (a.get(&sort.field), b.get(&sort.field));
-            let order = match (x.and_then(Value::as_i64), y.and_then(Value::as_i64)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => key(a, &sort.field).cmp(&key(b, &sort.field)),
-            };
-            if sort.descending {
-                order.reverse()
-            } else {
-                order
-            }
-        });
-    }
-    let pagination =
-        Pagination::compute(query.page, objects.len() as u64).map_err(|_| ApiError::InvalidPage)?;
-    let mut results = Vec::new();
-    for object in objects
-        .into_iter()
-        .skip(query.page.offset() as usize)
-        .take(query.page.page_size as usize)
-    {
+    let page = state
+        .store
+        .list_objects(
+            endpoint.model,
+            &list_filters(spec, &q),
+            &query,
+            default_order,
+            &["name"],
+        )
+        .await?;
+    let mut results = Vec::with_capacity(page.results.len());
+    for object in page.results {
         results.push(render(&state, endpoint, object).await?);
     }
+    let pagination = page.pagination;
     Ok(Json(shapes::paginated(
         Page {
             pagination,
@@ -472,37 +467,11 @@ pub(crate) async fn all_stages(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = q.list_query("name")?;
-    let mut stages = Vec::new();
-    for endpoint in ENDPOINTS.iter().filter(|e| spec(e).is_stage) {
-        let mut tx = state.store.db().begin().await?;
-        for object in tx.find_objects(endpoint.model, &[]).await? {
-            stages.push((endpoint, object));
-        }
-    }
-    let name = |o: &Map<String, Value>| o.get("name").map(shapes_text).unwrap_or_default();
-    if let Some(wanted) = q.get("name") {
-        stages.retain(|(_, o)| name(o) == wanted);
-    }
-    if let Some(term) = query.search.as_deref().map(str::to_lowercase) {
-        stages.retain(|(_, o)| name(o).to_lowercase().contains(&term));
-    }
-    stages.sort_by_key(|(_, o)| name(o));
-    if query
-        .ordering
-        .first()
-        .is_some_and(|k| k.field == "name" && k.descending)
-    {
-        stages.reverse();
-    }
-    let pagination =
-        Pagination::compute(query.page, stages.len() as u64).map_err(|_| ApiError::InvalidPage)?;
-    let mut results = Vec::new();
-    for (endpoint, object) in stages
-        .into_iter()
-        .skip(query.page.offset() as usize)
-        .take(query.page.page_size as usize)
-    {
-        let mut full = render(&state, endpoint, object).await?;
+    let page = state.store.list_stages(q.get("name"), &query).await?;
+    let pagination = page.pagination;
+    let mut results = Vec::with_capacity(page.results.len());
+    for (model, object) in page.results {
+        let mut full = render(&state, endpoint_for(model), object).await?;
         if let Value::Object(map) = &mut full {
             map.retain(|k, _| {
                 [

@@ -4,8 +4,9 @@
 
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::list::{Page, Pagination};
+use akin_domain::list::Page;
 use akin_flow::objects;
+use akin_store::FieldMatch;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -44,11 +45,6 @@ fn flow_ref(flow: &Map<String, Value>) -> ModelRef {
     }
 }
 
-async fn all_flows(state: &AppState) -> ApiResult<Vec<Map<String, Value>>> {
-    let mut tx = state.store.db().begin().await?;
-    Ok(tx.find_objects(catalog::FLOW, &[]).await?)
-}
-
 /// The flow as JSON with the uuids of its bound stages, in order.
 async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<Value> {
     let mut tx = state.store.db().begin().await?;
@@ -81,55 +77,31 @@ pub(crate) async fn list(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = q.list_query("slug")?;
-    let text = |f: &Map<String, Value>, k: &str| {
-        f.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mut flows: Vec<Map<String, Value>> = all_flows(&state)
-        .await?
+    let mut filters: Vec<(String, FieldMatch)> = ["slug", "name", "designation", "denied_action"]
         .into_iter()
-        .filter(|f| {
-            ["slug", "name", "designation", "denied_action"]
-                .iter()
-                .all(|k| q.get(k).is_none_or(|v| text(f, k) == v))
-                && q.get("flow_uuid").is_none_or(|v| text(f, "pk") == v)
-        })
-        .filter(|f| {
-            query.search.as_deref().is_none_or(|term| {
-                let term = term.to_lowercase();
-                ["name", "slug", "title", "designation"]
-                    .iter()
-                    .any(|k| text(f, k).to_lowercase().contains(&term))
-            })
-        })
+        .filter_map(|field| Some((field.to_owned(), FieldMatch::Text(q.get(field)?.to_owned()))))
         .collect();
-    for key in query.ordering.iter().rev() {
-        if matches!(
-            key.field.as_str(),
-            "slug" | "name" | "title" | "designation"
-        ) {
-            flows.sort_by(|a, b| {
-                let order = text(a, &key.field).cmp(&text(b, &key.field));
-                if key.descending {
-                    order.reverse()
-                } else {
-                    order
-                }
-            });
-        }
+    if let Some(pk) = q.get("flow_uuid") {
+        filters.push((
+            "pk".to_owned(),
+            FieldMatch::Exact(Value::String(pk.to_owned())),
+        ));
     }
-    let pagination =
-        Pagination::compute(query.page, flows.len() as u64).map_err(|_| ApiError::InvalidPage)?;
-    let mut results = Vec::new();
-    for flow in flows
-        .iter()
-        .skip(query.page.offset() as usize)
-        .take(query.page.page_size as usize)
-    {
+    let page = state
+        .store
+        .list_objects(
+            catalog::FLOW,
+            &filters,
+            &query,
+            "slug",
+            &["name", "slug", "title", "designation"],
+        )
+        .await?;
+    let mut results = Vec::with_capacity(page.results.len());
+    for flow in &page.results {
         results.push(render(&state, flow).await?);
     }
+    let pagination = page.pagination;
     Ok(Json(shapes::paginated(
         Page {
             pagination,

@@ -3,6 +3,7 @@
 mod events;
 mod groups;
 mod invitations;
+mod object_lists;
 mod objects;
 mod sessions;
 mod settings;
@@ -17,6 +18,7 @@ use crate::error::{StoreError, StoreResult};
 
 pub use groups::GroupWriteError;
 pub use invitations::{ClaimError, InvitationFilter, InvitationStatus, UserWrite};
+pub use object_lists::FieldMatch;
 pub use objects::stores;
 pub use sessions::SessionRecord;
 pub use settings::SECRET_KEY_SETTING;

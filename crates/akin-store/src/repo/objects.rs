@@ -17,7 +17,7 @@ use crate::db::{Arg, Backend, Sql, Tx};
 use crate::error::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Col {
+pub(super) enum Col {
     Text,
     Bool,
     Int,
@@ -27,20 +27,20 @@ enum Col {
 }
 
 /// How one model is stored.
-struct Table {
-    model: &'static str,
-    table: &'static str,
-    pk: &'static str,
+pub(super) struct Table {
+    pub(super) model: &'static str,
+    pub(super) table: &'static str,
+    pub(super) pk: &'static str,
     /// The primary key is an integer (users) rather than a uuid.
-    int_pk: bool,
+    pub(super) int_pk: bool,
     /// `(field, column, type)` for fields stored in their own column.
-    columns: &'static [(&'static str, &'static str, Col)],
+    pub(super) columns: &'static [(&'static str, &'static str, Col)],
     /// The `kind` column's value for tables shared by several models (stages, policies).
-    kind: Option<&'static str>,
+    pub(super) kind: Option<&'static str>,
     /// Whether remaining fields go into an `extra` JSON column.
-    extra: bool,
+    pub(super) extra: bool,
     /// Columns set to the current time on insert (and which of them also on update).
-    stamped: &'static [(&'static str, bool)],
+    pub(super) stamped: &'static [(&'static str, bool)],
 }
 
 const STAGE_TABLE: Table = Table {
@@ -180,14 +180,14 @@ static TABLES: &[Table] = &[
 ];
 
 /// The join table that holds a prompt stage's `fields`, in order.
-const PROMPT_FIELDS: &str = "fields";
+pub(super) const PROMPT_FIELDS: &str = "fields";
 
 /// The catalog's name for `model` when it is a stage kind (stages share one table).
 fn stage_model(model: &str) -> Option<&'static str> {
     catalog::stage_models().find(|m| *m == model)
 }
 
-fn table(model: &str) -> Option<Table> {
+pub(super) fn table(model: &str) -> Option<Table> {
     if let Some(stage) = stage_model(model) {
         return Some(Table {
             model: stage,
@@ -216,12 +216,12 @@ pub fn stores(model: &str) -> bool {
     table(model).is_some()
 }
 
-fn unknown(model: &str) -> StoreError {
+pub(super) fn unknown(model: &str) -> StoreError {
     StoreError::UnsupportedModel(model.to_owned())
 }
 
 /// A JSON value as an argument for a column of type `col`.
-fn column_arg(col: Col, value: &Value) -> StoreResult<Arg> {
+pub(super) fn column_arg(col: Col, value: &Value) -> StoreResult<Arg> {
     let bad = || StoreError::InvalidValue(value.to_string());
     Ok(match (col, value) {
         (Col::Text, Value::Null) => Arg::OptText(None),
@@ -239,13 +239,23 @@ fn column_arg(col: Col, value: &Value) -> StoreResult<Arg> {
     })
 }
 
-fn pk_arg(table: &Table, pk: &Value) -> StoreResult<Arg> {
+pub(super) fn pk_arg(table: &Table, pk: &Value) -> StoreResult<Arg> {
     column_arg(if table.int_pk { Col::Int } else { Col::Uuid }, pk)
 }
 
 /// `json_object(…)`/`jsonb_build_object(…)` of the pk and every column, with `extra`
 /// merged in by the caller.
+/// `SELECT <object> AS object, <extra> AS extra FROM <table>` for `table`.
 fn select_json(backend: Backend, table: &Table) -> String {
+    format!(
+        "SELECT {} FROM {}",
+        select_columns(backend, table),
+        table.table
+    )
+}
+
+/// The select list of [`select_json`]: the row as one JSON object, and its `extra`.
+pub(super) fn select_columns(backend: Backend, table: &Table) -> String {
     let function = match backend {
         Backend::Sqlite => "json_object",
         Backend::Postgres => "jsonb_build_object",
@@ -260,21 +270,20 @@ fn select_json(backend: Backend, table: &Table) -> String {
         (false, Backend::Postgres) => "'{}'::jsonb",
     };
     format!(
-        "SELECT {function}({}) AS object, {extra} AS extra FROM {}",
-        parts.join(", "),
-        table.table
+        "{function}({}) AS object, {extra} AS extra",
+        parts.join(", ")
     )
 }
 
 #[derive(sqlx::FromRow)]
-struct ObjectRow {
-    object: sqlx::types::Json<Value>,
+pub(super) struct ObjectRow {
+    pub(super) object: sqlx::types::Json<Value>,
     extra: sqlx::types::Json<Value>,
 }
 
 /// Brings a row's JSON into the same shape on both backends: booleans as booleans (SQLite
 /// has 0/1), times in authentik's format.
-fn normalise(table: &Table, row: ObjectRow) -> Map<String, Value> {
+pub(super) fn normalise(table: &Table, row: ObjectRow) -> Map<String, Value> {
     let mut object = match row.object.0 {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -655,7 +664,7 @@ impl Tx {
         Ok(())
     }
 
-    async fn prompt_fields(&mut self, stage: &Value) -> StoreResult<Vec<Value>> {
+    pub(super) async fn prompt_fields(&mut self, stage: &Value) -> StoreResult<Vec<Value>> {
         let sql = self
             .sql("SELECT prompt_uuid FROM prompt_stage_fields WHERE stage_uuid = ")
             .bind(column_arg(Col::Uuid, stage)?)

@@ -7,7 +7,10 @@ use serde_json::json;
 
 use crate::{admin_get, admin_json, start};
 
-on_both_backends!(stages_prompts_and_bindings_are_configured_through_the_api);
+on_both_backends!(
+    stages_prompts_and_bindings_are_configured_through_the_api,
+    configuration_lists_filter_order_and_page_in_the_database
+);
 
 async fn stages_prompts_and_bindings_are_configured_through_the_api(backend: Backend) {
     let env = start(&backend).await;
@@ -157,4 +160,125 @@ async fn stages_prompts_and_bindings_are_configured_through_the_api(backend: Bac
         listed["pagination"]["count"], 0,
         "deleting a stage removes its bindings"
     );
+}
+
+/// The catalog lists are filtered, ordered and paged by SQL on both databases: list fields
+/// by one of their items (a prompt stage's prompts live in a join table, a stage's user
+/// fields in JSON), booleans and numbers as the catalog reads them, text ignoring case.
+async fn configuration_lists_filter_order_and_page_in_the_database(backend: Backend) {
+    let env = start(&backend).await;
+    let mut pks = std::collections::HashMap::new();
+    for (name, key, kind, order, required) in [
+        ("lst-alpha", "alpha", "password", 10, true),
+        ("lst-beta", "beta", "text", 2, false),
+        ("lst-gamma", "gamma", "password", 9, true),
+    ] {
+        let (status, prompt) = admin_json(
+            &env,
+            Method::POST,
+            "/api/v3/stages/prompt/prompts/",
+            json!({"name": name, "field_key": key, "label": key, "type": kind, "order": order, "required": required}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{prompt}");
+        pks.insert(key, prompt["pk"].as_str().unwrap().to_owned());
+    }
+    for (name, fields) in [
+        ("lst-stage-one", vec![&pks["alpha"], &pks["gamma"]]),
+        ("lst-stage-two", vec![&pks["beta"]]),
+    ] {
+        let (status, stage) = admin_json(
+            &env,
+            Method::POST,
+            "/api/v3/stages/prompt/stages/",
+            json!({"name": name, "fields": fields}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{stage}");
+    }
+    let list = |query: String| {
+        let env = &env;
+        async move {
+            let (status, body) = admin_get(env, &query).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            body
+        }
+    };
+    let keys = |body: &serde_json::Value, key: &str| -> Vec<String> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[key].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let prompts = "/api/v3/stages/prompt/prompts/";
+
+    // Text ignoring case; numbers ordered as numbers (10 before 9 descending).
+    let body = list(format!(
+        "{prompts}?search=lst-&type=PASSWORD&ordering=-order"
+    ))
+    .await;
+    assert_eq!(keys(&body, "field_key"), ["alpha", "gamma"]);
+    // Booleans as the catalog reads them, from the row's JSON.
+    for no in ["false", "0"] {
+        let body = list(format!("{prompts}?search=LST-&required={no}")).await;
+        assert_eq!(keys(&body, "field_key"), ["beta"], "required={no}");
+    }
+    // A prompt stage by one of its prompts (a join table).
+    let body = list(format!(
+        "/api/v3/stages/prompt/stages/?fields={}",
+        pks["gamma"]
+    ))
+    .await;
+    assert_eq!(keys(&body, "name"), ["lst-stage-one"]);
+    // A stage by one of its user fields (a JSON array).
+    let body = list("/api/v3/stages/identification/?user_fields=email".into()).await;
+    assert_eq!(
+        keys(&body, "name"),
+        ["default-authentication-identification"]
+    );
+    let body = list("/api/v3/stages/identification/?user_fields=upn".into()).await;
+    assert_eq!(body["pagination"]["count"], 0);
+
+    // Every kind of stage in one list, by name.
+    let body =
+        list("/api/v3/stages/all/?search=LST-STAGE&ordering=-name&page_size=1&page=2".into()).await;
+    assert_eq!(keys(&body, "name"), ["lst-stage-one"]);
+    assert_eq!(body["pagination"]["count"], 2);
+    assert_eq!(body["results"][0]["component"], "ak-stage-prompt-form");
+    let body = list("/api/v3/stages/all/?name=default-authentication-identification".into()).await;
+    assert_eq!(
+        body["results"][0]["meta_model_name"],
+        "authentik_stages_identification.identificationstage"
+    );
+
+    // Pages with DRF's count; a page past the end is DRF's 404.
+    let body = list(format!(
+        "{prompts}?search=lst-&ordering=field_key&page_size=2&page=2"
+    ))
+    .await;
+    assert_eq!(keys(&body, "field_key"), ["gamma"]);
+    assert_eq!(body["pagination"]["count"], 3);
+    let (status, body) =
+        admin_get(&env, &format!("{prompts}?search=lst-&page_size=2&page=3")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body, json!({"detail": "Invalid page."}));
+
+    // A value that cannot be the field's matches nothing; it is no error.
+    let body = list("/api/v3/flows/bindings/?target=not-a-uuid&order=many".into()).await;
+    assert_eq!(body["pagination"]["count"], 0);
+
+    // Flows: searched over name, slug, title and designation, ordered by slug.
+    let body =
+        list("/api/v3/flows/instances/?search=DEFAULT-AUTHENTICATION&ordering=-slug".into()).await;
+    let slugs = keys(&body, "slug");
+    assert!(
+        slugs.contains(&"default-authentication-flow".to_owned()),
+        "{slugs:?}"
+    );
+    let mut sorted = slugs.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(slugs, sorted);
 }
