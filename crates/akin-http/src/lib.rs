@@ -1,5 +1,6 @@
-//! akin's HTTP surface: `/api/v3/…` in authentik's shapes, and health checks. Handlers
-//! translate between HTTP and the domain and store; they hold no rules of their own.
+//! akin's HTTP surface: `/api/v3/…` in authentik's shapes, the pages (`/if/flow/`,
+//! `/if/admin/`, `/if/user/`) and health checks. Handlers translate between HTTP and the
+//! engine (`akin_flow`) and store; they hold no rules of their own.
 
 pub(crate) mod admin;
 pub mod api;

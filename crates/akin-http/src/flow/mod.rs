@@ -1,6 +1,7 @@
-//! Running flows over HTTP: the server-side session and authentik's executor API. The rules
-//! (plans, stages, invitations) are in `akin_domain`; this module loads what they need,
-//! stores what they decide and speaks the protocol.
+//! Running flows over HTTP: the server-side session and authentik's executor API, as JSON
+//! (`/api/v3/flows/executor/`) and as HTML pages (`/if/flow/`). The engine (`akin_flow`)
+//! plans and runs the flow; this module lends it the browser's session, stores the session
+//! afterwards and speaks the protocol.
 
 pub mod executor;
 mod interface;

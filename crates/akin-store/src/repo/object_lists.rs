@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::objects::{
-    Col, ObjectRow, PROMPT_FIELDS, Table, column_arg, normalise, select_columns, table, unknown,
+    Col, ObjectRow, PROMPT_FIELDS, Table, column_arg, normalise, push_extra_equals, select_columns,
+    table, unknown,
 };
 use super::{Listing, Store, Where};
 use crate::db::{Arg, Backend};
@@ -123,18 +124,7 @@ fn write_condition(w: &mut Where<'_>, backend: Backend, table: &Table, condition
         Condition::Column(column, arg) => {
             sql.push(column).push(" = ").arg(arg.clone());
         }
-        Condition::JsonEquals(field, value) => match backend {
-            Backend::Sqlite => {
-                sql.push(&format!(
-                    "json_extract(extra, '$.{field}') IS json_extract("
-                ))
-                .arg(value.to_string())
-                .push(", '$')");
-            }
-            Backend::Postgres => {
-                sql.push(&format!("extra->'{field}' = ")).arg(value.clone());
-            }
-        },
+        Condition::JsonEquals(field, value) => push_extra_equals(sql, backend, field, value),
         Condition::PromptOf(prompt) => {
             sql.push(table.pk)
                 .push(" IN (SELECT stage_uuid FROM prompt_stage_fields WHERE prompt_uuid = ")

@@ -342,6 +342,13 @@ fn push_field_condition(
             table.model
         )));
     }
+    push_extra_equals(sql, backend, field, value);
+    Ok(())
+}
+
+/// `extra`'s key `field` equals `value` as JSON (a number, a boolean, a string). `field`
+/// must be a plain name: it is written into the SQL text.
+pub(super) fn push_extra_equals(sql: &mut Sql, backend: Backend, field: &str, value: &Value) {
     match backend {
         Backend::Sqlite => {
             sql.push(&format!(
@@ -354,7 +361,6 @@ fn push_field_condition(
             sql.push(&format!("extra->'{field}' = ")).arg(value.clone());
         }
     }
-    Ok(())
 }
 
 impl Store {
