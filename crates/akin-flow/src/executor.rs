@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use akin_domain::flow::{Challenge, FlowInfo, FlowPlan};
+use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, InvalidResponseAction};
 use akin_domain::invitation;
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
@@ -167,12 +167,24 @@ impl Engine {
             };
             match stages::run(&mut step, &stage, response.take()).await? {
                 Outcome::Next if is_get => plan.advance(),
+                // authentik's invalid_response_action, for every stage kind.
+                Outcome::Invalid(challenge) => {
+                    break match stage.invalid_response_action {
+                        InvalidResponseAction::Retry => Outcome::Challenge(challenge),
+                        InvalidResponseAction::Restart => Outcome::Restart {
+                            keep_context: false,
+                        },
+                        InvalidResponseAction::RestartWithContext => {
+                            Outcome::Restart { keep_context: true }
+                        }
+                    };
+                }
                 outcome => break outcome,
             }
         };
         let info = plan.info.clone();
         Ok(match outcome {
-            Outcome::Challenge(challenge) => {
+            Outcome::Challenge(challenge) | Outcome::Invalid(challenge) => {
                 if stored.as_deref() != Some(&plan) {
                     session.set_plan(Some(plan));
                 }

@@ -169,6 +169,9 @@ pub fn may_run(authentication: Authentication, requester: Requester) -> bool {
         (Authentication::RequireUnauthenticated, Requester::User { .. }) => false,
         (Authentication::RequireSuperuser, Requester::User { superuser }) => superuser,
         (Authentication::RequireSuperuser, Requester::Anonymous) => false,
+        // Only reachable when an application redirects to the flow, or from an outpost:
+        // akin has neither, so opening such a flow is never applicable.
+        (Authentication::RequireRedirect | Authentication::RequireOutpost, _) => false,
         _ => true,
     }
 }
@@ -236,5 +239,15 @@ mod tests {
             Requester::User { superuser: true }
         ));
         assert!(may_run(Authentication::None, Requester::Anonymous));
+        for opened_directly in [
+            Authentication::RequireRedirect,
+            Authentication::RequireOutpost,
+        ] {
+            assert!(!may_run(opened_directly, Requester::Anonymous));
+            assert!(!may_run(
+                opened_directly,
+                Requester::User { superuser: true }
+            ));
+        }
     }
 }

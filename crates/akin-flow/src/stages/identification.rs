@@ -11,6 +11,11 @@ use super::password::check_password;
 use super::{Outcome, StageKind, StageStep, one_error};
 use crate::FlowResult;
 
+/// authentik's one answer to a wrong identifier or password.
+fn failed() -> Map<String, Value> {
+    one_error("non_field_errors", "Failed to authenticate.", "invalid")
+}
+
 fn challenge(
     settings: &IdentificationSettings,
     plan: &FlowPlan,
@@ -53,8 +58,7 @@ impl StageKind for IdentificationSettings {
             .await?
             .filter(|u| u.user.is_active);
         let Some(user) = found else {
-            let errors = one_error("non_field_errors", "Failed to authenticate.", "invalid");
-            return Ok(Outcome::Challenge(challenge(self, step.plan, errors)));
+            return Ok(Outcome::Invalid(challenge(self, step.plan, failed())));
         };
         let plan = &mut *step.plan;
         plan.context
@@ -68,8 +72,8 @@ impl StageKind for IdentificationSettings {
                 .unwrap_or_default();
             if !check_password(step.run, plan, &user.user, password).await? {
                 plan.context.remove(PENDING_USER);
-                let errors = one_error("password", "Invalid password", "invalid");
-                return Ok(Outcome::Challenge(challenge(self, plan, errors)));
+                // The same words as for an unknown account: no account enumeration.
+                return Ok(Outcome::Invalid(challenge(self, plan, failed())));
             }
         }
         Ok(Outcome::Next)

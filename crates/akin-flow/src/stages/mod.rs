@@ -24,6 +24,9 @@ use crate::executor::{FlowSession, Run};
 pub(crate) enum Outcome {
     /// Show this challenge; the stage stays current.
     Challenge(Challenge),
+    /// The response was rejected: the challenge again, with its errors. What happens then
+    /// is the binding's `invalid_response_action`, the same for every stage kind.
+    Invalid(Challenge),
     /// The stage is done: on to the next.
     Next,
     /// The flow stops here; the plan is dropped.

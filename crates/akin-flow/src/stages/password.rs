@@ -57,7 +57,7 @@ impl StageKind for PasswordSettings {
                 "too_many_attempts",
             ));
         }
-        Ok(Outcome::Challenge(Challenge::Password {
+        Ok(Outcome::Invalid(Challenge::Password {
             pending_user,
             errors: one_error("password", "Invalid password", "invalid"),
         }))

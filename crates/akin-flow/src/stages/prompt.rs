@@ -3,7 +3,7 @@
 //! account is written; the stage's validation policies see what was entered.
 
 use akin_domain::flow::plan::PROMPT_DATA;
-use akin_domain::flow::{Challenge, FlowPlan, InvalidResponseAction, PlannedStage};
+use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::policy::EngineMode;
 use akin_domain::stage::prompt::{self, PromptStageSettings};
 use serde_json::{Map, Value};
@@ -50,7 +50,7 @@ impl StageKind for PromptStageSettings {
         let fixed = step.plan.fixed_data();
         let prompt_data = prompt_data(step.plan);
         let show_again = |errors| {
-            Outcome::Challenge(Challenge::Prompt {
+            Outcome::Invalid(Challenge::Prompt {
                 fields: prompt::challenge_fields(prompts, &prompt_data, &fixed),
                 errors,
             })
@@ -68,15 +68,7 @@ impl StageKind for PromptStageSettings {
             }
         }
         if !checked.errors.is_empty() {
-            return Ok(match stage.invalid_response_action {
-                InvalidResponseAction::Restart => Outcome::Restart {
-                    keep_context: false,
-                },
-                InvalidResponseAction::RestartWithContext => {
-                    Outcome::Restart { keep_context: true }
-                }
-                InvalidResponseAction::Retry => show_again(checked.errors),
-            });
+            return Ok(show_again(checked.errors));
         }
         // The stage's validation policies see the submitted data as `prompt_data`; their
         // messages come back as errors the person can correct.

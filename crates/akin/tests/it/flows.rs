@@ -6,7 +6,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{BIN, start};
+use crate::{BIN, admin_get, start};
 
 on_both_backends!(
     the_seeds_invitation_enrollment_works_end_to_end,
@@ -14,6 +14,8 @@ on_both_backends!(
     link_scanners_consume_nothing_and_new_links_replace_stale_plans,
     a_single_use_invitation_yields_exactly_one_account_under_a_race,
     invalid_responses_can_restart_the_flow,
+    every_stage_kind_honours_invalid_response_action,
+    flows_only_an_application_or_outpost_may_open_are_refused,
 );
 
 /// A browser: its own cookie jar, walking one flow link.
@@ -527,5 +529,92 @@ async fn invalid_responses_can_restart_the_flow(backend: Backend) {
             "{slug}: invalid input restarts the flow"
         );
         assert_eq!(again["fields"][0]["initial_value"], kept, "{slug}");
+    }
+}
+
+/// authentik's `invalid_response_action` applies to any stage that rejects a response, not
+/// only prompts: a wrong inline password on an identification stage, a wrong password on a
+/// password stage. With `retry` the challenge comes back with authentik's errors.
+async fn every_stage_kind_honours_invalid_response_action(backend: Backend) {
+    let env = start(&backend).await;
+    let mut yaml = String::from("version: 1\nentries:\n");
+    for (slug, action) in [("retry-login", "retry"), ("restart-login", "restart")] {
+        yaml.push_str(&format!(
+            "  - model: authentik_flows.flow\n    id: {slug}\n    identifiers: {{slug: {slug}}}\n    attrs: {{name: L, title: L, designation: authentication}}\n\
+             \x20 - model: authentik_stages_password.passwordstage\n    id: {slug}-pw\n    identifiers: {{name: {slug}-pw}}\n    attrs: {{backends: [authentik.core.auth.InbuiltBackend]}}\n\
+             \x20 - model: authentik_stages_identification.identificationstage\n    id: {slug}-id\n    identifiers: {{name: {slug}-id}}\n    attrs: {{user_fields: [username], password_stage: !KeyOf {slug}-pw}}\n\
+             \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf {slug}, stage: !KeyOf {slug}-id, order: 10}}\n    attrs: {{invalid_response_action: {action}}}\n"
+        ));
+    }
+    // A separate password stage, restarting the flow on a wrong password.
+    yaml.push_str(
+        "  - model: authentik_flows.flow\n    id: two-step\n    identifiers: {slug: two-step}\n    attrs: {name: T, title: T, designation: authentication}\n\
+         \x20 - model: authentik_stages_identification.identificationstage\n    id: two-step-id\n    identifiers: {name: two-step-id}\n    attrs: {user_fields: [username]}\n\
+         \x20 - model: authentik_stages_password.passwordstage\n    id: two-step-pw\n    identifiers: {name: two-step-pw}\n    attrs: {backends: [authentik.core.auth.InbuiltBackend]}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf two-step, stage: !KeyOf two-step-id, order: 10}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf two-step, stage: !KeyOf two-step-pw, order: 20}\n    attrs: {invalid_response_action: restart}\n",
+    );
+    import(&env, &yaml).await;
+    let wrong = json!({"component": "ak-stage-identification", "uid_field": "akadmin", "password": "wrong"});
+
+    // retry: authentik's one answer, whether the account or the password is wrong.
+    let browser = Browser::new(&env.app, "retry-login", "");
+    assert_eq!(browser.challenge().await["password_fields"], true);
+    let again = browser.answer(wrong.clone()).await;
+    assert_eq!(again["component"], "ak-stage-identification");
+    assert_eq!(
+        again["response_errors"],
+        json!({"non_field_errors": [{"string": "Failed to authenticate.", "code": "invalid"}]})
+    );
+
+    // restart: the flow starts over, with no errors to show.
+    let browser = Browser::new(&env.app, "restart-login", "");
+    browser.challenge().await;
+    let restarted = browser.answer(wrong).await;
+    assert_eq!(restarted["component"], "ak-stage-identification");
+    assert!(restarted.get("response_errors").is_none(), "{restarted}");
+    let done = browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin", "password": akin_testkit::ADMIN_PASSWORD}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+
+    // A password stage's wrong password restarts at the identification stage.
+    let browser = Browser::new(&env.app, "two-step", "");
+    browser.challenge().await;
+    let password = browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    assert_eq!(password["component"], "ak-stage-password");
+    let restarted = browser
+        .answer(json!({"component": "ak-stage-password", "password": "wrong"}))
+        .await;
+    assert_eq!(
+        restarted["component"], "ak-stage-identification",
+        "{restarted}"
+    );
+}
+
+/// `require_redirect` flows are only for applications to send people to, and
+/// `require_outpost` flows only for outposts; akin has neither, so opening one is refused
+/// as not applicable, for visitors and administrators alike.
+async fn flows_only_an_application_or_outpost_may_open_are_refused(backend: Backend) {
+    let env = start(&backend).await;
+    let mut yaml = String::from("version: 1\nentries:\n");
+    for requirement in ["require_redirect", "require_outpost"] {
+        yaml.push_str(&format!(
+            "  - model: authentik_flows.flow\n    identifiers: {{slug: {requirement}}}\n    attrs: {{name: F, title: F, designation: authentication, authentication: {requirement}}}\n"
+        ));
+    }
+    import(&env, &yaml).await;
+    for requirement in ["require_redirect", "require_outpost"] {
+        let refused = Browser::new(&env.app, requirement, "").challenge().await;
+        assert_eq!(refused["component"], "ak-stage-access-denied", "{refused}");
+        assert_eq!(refused["code"], "flow_not_applicable", "{requirement}");
+        let (_, as_admin) = admin_get(
+            &env,
+            &format!("/api/v3/flows/executor/{requirement}/?query="),
+        )
+        .await;
+        assert_eq!(as_admin["code"], "flow_not_applicable", "{requirement}");
     }
 }
