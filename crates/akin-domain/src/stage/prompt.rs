@@ -37,6 +37,9 @@ choice_enum! {
     }
 }
 
+/// The `prompt_data` key that overrides a choice field's choices: `<field_key>__choices`.
+pub const CHOICES_SUFFIX: &str = "__choices";
+
 /// A prompt stage's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromptStageSettings {
@@ -89,11 +92,14 @@ impl Prompt {
         )
     }
 
-    fn choices(&self) -> Vec<String> {
-        if self.placeholder.is_empty() {
-            Vec::new()
-        } else {
-            vec![self.placeholder.clone()]
+    /// A choice field's valid values: the plan's `prompt_data["<field_key>__choices"]` when
+    /// a policy put them there, else the placeholder as the one choice (even when empty),
+    /// as authentik's `get_choices`.
+    fn choices(&self, prompt_data: &Map<String, Value>) -> Vec<String> {
+        match prompt_data.get(&format!("{}{CHOICES_SUFFIX}", self.field_key)) {
+            Some(Value::Array(items)) => items.iter().map(as_text).collect(),
+            Some(one) => vec![as_text(one)],
+            None => vec![self.placeholder.clone()],
         }
     }
 }
@@ -122,10 +128,17 @@ fn render(
             fixed: true,
         };
     }
-    let value = prompt_data
+    let mut value = prompt_data
         .get(&prompt.field_key)
         .cloned()
         .unwrap_or_else(|| Value::String(prompt.initial_value.clone()));
+    if prompt.is_choice() {
+        // The value shown is always a valid choice: the first one otherwise.
+        let choices = prompt.choices(prompt_data);
+        if !choices.contains(&as_text(&value)) {
+            value = Value::String(choices.into_iter().next().unwrap_or_default());
+        }
+    }
     Rendered {
         kind: prompt.kind,
         value,
@@ -138,6 +151,24 @@ fn as_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// A file field's value must be an inline file: a `data:` URI whose media type is followed
+/// directly by `;base64` (authentik's `InlineFileField`, same messages).
+fn check_data_uri(text: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return Err("Invalid scheme");
+    };
+    if !scheme.eq_ignore_ascii_case("data") {
+        return Err("Invalid scheme");
+    }
+    let Some((header, _data)) = rest.split_once(',') else {
+        return Err("Invalid encoding");
+    };
+    match header.split_once(';') {
+        Some((_media_type, "base64")) => Ok(()),
+        _ => Err("Invalid encoding"),
     }
 }
 
@@ -154,7 +185,7 @@ pub fn challenge_fields(
         .map(|p| {
             let rendered = render(p, prompt_data, fixed);
             let choices = p.is_choice().then(|| {
-                p.choices().into_iter().map(|c| json!({"value": c, "label": c})).collect::<Vec<_>>()
+                p.choices(prompt_data).into_iter().map(|c| json!({"value": c, "label": c})).collect::<Vec<_>>()
             });
             let password = p.kind == PromptType::Password;
             json!({
@@ -250,7 +281,10 @@ pub fn check_response(
             },
             kind => {
                 let text = as_text(&value);
-                if text.is_empty() && prompt.required {
+                // An empty choice is a value like any other when it is one of the choices.
+                let empty_is_a_choice =
+                    prompt.is_choice() && prompt.choices(prompt_data).iter().any(String::is_empty);
+                if text.is_empty() && prompt.required && !empty_is_a_choice {
                     checked.add_error(key, "This field may not be blank.", "blank");
                     continue;
                 }
@@ -273,8 +307,14 @@ pub fn check_response(
                         checked.usernames.push((key.to_owned(), text.clone()));
                     }
                     PromptType::Password => passwords.push(text.clone()),
+                    PromptType::File if !text.is_empty() => {
+                        if let Err(message) = check_data_uri(&text) {
+                            checked.add_error(key, message, "invalid");
+                            continue;
+                        }
+                    }
                     PromptType::Dropdown | PromptType::RadioButtonGroup
-                        if !prompt.choices().contains(&text) =>
+                        if !prompt.choices(prompt_data).contains(&text) =>
                     {
                         checked.add_error(
                             key,
@@ -373,6 +413,70 @@ mod tests {
         assert_eq!(
             ok.usernames,
             vec![("username".to_owned(), "jane".to_owned())]
+        );
+    }
+
+    #[test]
+    fn choice_fields_take_their_choices_from_the_plan_or_the_placeholder() {
+        let mut color = prompt("color", "dropdown");
+        color.placeholder = "red".into();
+        color.initial_value = "blue".into();
+        // No choices in the plan: the placeholder is the one choice, and the initial value
+        // falls back to it.
+        let fields = challenge_fields(std::slice::from_ref(&color), &Map::new(), &Map::new());
+        assert_eq!(
+            fields[0]["choices"],
+            json!([{"value": "red", "label": "red"}])
+        );
+        assert_eq!(fields[0]["initial_value"], "red");
+        assert_eq!(fields[0]["placeholder"], "");
+        // `color__choices` in prompt_data overrides them.
+        let data = obj(json!({"color__choices": ["green", "blue"]}));
+        let fields = challenge_fields(std::slice::from_ref(&color), &data, &Map::new());
+        assert_eq!(fields[0]["initial_value"], "blue");
+        let checked = check_response(
+            &[color.clone()],
+            &obj(json!({"color": "red"})),
+            &data,
+            &Map::new(),
+        );
+        assert_eq!(checked.errors["color"][0]["code"], "invalid_choice");
+        // An empty placeholder makes "" the one valid choice.
+        color.placeholder = String::new();
+        let checked = check_response(
+            &[color],
+            &obj(json!({"color": ""})),
+            &Map::new(),
+            &Map::new(),
+        );
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        assert_eq!(checked.data["color"], "");
+    }
+
+    #[test]
+    fn file_fields_take_only_base64_data_uris() {
+        let file = prompt("avatar", "file");
+        let check = |value: &str| {
+            let checked = check_response(
+                std::slice::from_ref(&file),
+                &obj(json!({"avatar": value})),
+                &Map::new(),
+                &Map::new(),
+            );
+            checked.errors.get("avatar").map(|e| e[0]["string"].clone())
+        };
+        assert_eq!(check("data:image/png;base64,iVBORw0KGgo="), None);
+        assert_eq!(
+            check("https://example.com/a.png"),
+            Some(json!("Invalid scheme"))
+        );
+        assert_eq!(
+            check("data:text/plain,hello"),
+            Some(json!("Invalid encoding"))
+        );
+        assert_eq!(
+            check("data:text/plain;charset=utf-8;base64,aGk="),
+            Some(json!("Invalid encoding"))
         );
     }
 }

@@ -40,6 +40,7 @@ mod groups;
 mod invitations;
 mod login;
 mod policies;
+mod prompts;
 mod python_client;
 mod schemathesis;
 mod server;

@@ -1,0 +1,136 @@
+//! Prompts as authentik's own tests expect them (issue 13): choice fields take their choices
+//! from the plan (`<field_key>__choices`) or from the placeholder, and file fields take only
+//! inline base64 files.
+
+use akin_testkit::Backend;
+use serde_json::json;
+
+use crate::flows::{Browser, import};
+use crate::start;
+
+on_both_backends!(
+    choice_fields_offer_the_plans_choices_or_the_placeholder,
+    file_fields_take_only_inline_base64_files,
+);
+
+/// A flow with one prompt stage holding `prompts` (YAML attrs, keyed by field key), bound
+/// after a flow-level policy with `policy` as its expression (when given).
+fn prompt_flow(slug: &str, prompts: &[(&str, &str)], policy: Option<&str>) -> String {
+    let mut yaml = format!(
+        "version: 1\nentries:\n  - model: authentik_flows.flow\n    id: flow\n    identifiers: {{slug: {slug}}}\n    attrs: {{name: P, title: P, designation: authentication}}\n"
+    );
+    for (key, attrs) in prompts {
+        yaml.push_str(&format!(
+            "  - model: authentik_stages_prompt.prompt\n    id: {key}\n    identifiers: {{name: {slug}-{key}}}\n    attrs: {{field_key: {key}, label: {key}, {attrs}}}\n"
+        ));
+    }
+    let fields: Vec<String> = prompts
+        .iter()
+        .map(|(key, _)| format!("!KeyOf {key}"))
+        .collect();
+    yaml.push_str(&format!(
+        "  - model: authentik_stages_prompt.promptstage\n    id: stage\n    identifiers: {{name: {slug}-stage}}\n    attrs: {{fields: [{}]}}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {{target: !KeyOf flow, stage: !KeyOf stage, order: 0}}\n",
+        fields.join(", ")
+    ));
+    if let Some(expression) = policy {
+        yaml.push_str(&format!(
+            "  - model: authentik_policies_expression.expressionpolicy\n    id: policy\n    identifiers: {{name: {slug}-policy}}\n    attrs:\n      expression: |\n        {}\n\
+             \x20 - model: authentik_policies.policybinding\n    identifiers: {{target: !KeyOf flow, policy: !KeyOf policy, order: 0}}\n",
+            expression.replace('\n', "\n        ")
+        ));
+    }
+    yaml
+}
+
+async fn choice_fields_offer_the_plans_choices_or_the_placeholder(backend: Backend) {
+    let env = start(&backend).await;
+    // A policy puts the choices into the plan, as authentik's docs show.
+    let policy = "context[\"flow_plan\"].context[\"prompt_data\"] = {\"color__choices\": [\"green\", \"blue\"]}\nreturn True";
+    import(
+        &env,
+        &prompt_flow(
+            "choices",
+            &[
+                (
+                    "color",
+                    "type: dropdown, placeholder: red, initial_value: blue",
+                ),
+                (
+                    "size",
+                    "type: radio-button-group, placeholder: '', initial_value: big",
+                ),
+            ],
+            Some(policy),
+        ),
+    )
+    .await;
+    let browser = Browser::new(&env.app, "choices", "");
+    let form = browser.challenge().await;
+    let fields = form["fields"].as_array().unwrap();
+    let field = |key: &str| {
+        fields
+            .iter()
+            .find(|f| f["field_key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        field("color")["choices"],
+        json!([{"value": "green", "label": "green"}, {"value": "blue", "label": "blue"}])
+    );
+    assert_eq!(field("color")["initial_value"], "blue");
+    assert_eq!(field("color")["placeholder"], "");
+    // No choices in the plan and an empty placeholder: "" is the one choice, and an initial
+    // value that is not a choice falls back to it.
+    assert_eq!(
+        field("size")["choices"],
+        json!([{"value": "", "label": ""}])
+    );
+    assert_eq!(field("size")["initial_value"], "");
+
+    let refused = browser
+        .answer(json!({"component": "ak-stage-prompt", "color": "red", "size": ""}))
+        .await;
+    assert_eq!(
+        refused["response_errors"]["color"][0]["string"],
+        "\"red\" is not a valid choice."
+    );
+    assert!(
+        refused["response_errors"].get("size").is_none(),
+        "{refused}"
+    );
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "color": "green", "size": ""}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+async fn file_fields_take_only_inline_base64_files(backend: Backend) {
+    let env = start(&backend).await;
+    import(
+        &env,
+        &prompt_flow("files", &[("avatar", "type: file")], None),
+    )
+    .await;
+    let browser = Browser::new(&env.app, "files", "");
+    browser.challenge().await;
+    for (value, message) in [
+        ("https://example.com/me.png", "Invalid scheme"),
+        ("data:image/png,iVBORw0KGgo=", "Invalid encoding"),
+    ] {
+        let refused = browser
+            .answer(json!({"component": "ak-stage-prompt", "avatar": value}))
+            .await;
+        assert_eq!(
+            refused["response_errors"]["avatar"][0]["string"], message,
+            "{value}: {refused}"
+        );
+    }
+    let done = browser
+        .answer(
+            json!({"component": "ak-stage-prompt", "avatar": "data:image/png;base64,iVBORw0KGgo="}),
+        )
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
