@@ -74,11 +74,13 @@ const fn api(
     path: &'static str,
     component: &'static str,
     verbose_plural: &'static str,
+    description: &'static str,
 ) -> Option<ApiSpec> {
     Some(ApiSpec {
         path,
         component,
         verbose_plural,
+        description,
     })
 }
 
@@ -102,6 +104,9 @@ pub struct ApiSpec {
     pub component: &'static str,
     /// authentik's `verbose_name_plural`.
     pub verbose_plural: &'static str,
+    /// What the model is for, as authentik's `types/` endpoints describe it; empty for
+    /// models that are not a kind of something (prompts, bindings).
+    pub description: &'static str,
 }
 
 #[derive(Debug)]
@@ -180,7 +185,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: FLOW_STAGE_BINDING,
         verbose: "flow stage binding",
         is_stage: false,
-        api: api("/flows/bindings/", "", "Flow Stage Bindings"),
+        api: api("/flows/bindings/", "", "Flow Stage Bindings", ""),
         fields: &[
             req("target", Ref(FLOW)),
             req("stage", Ref(STAGE)),
@@ -195,7 +200,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: PROMPT,
         verbose: "prompt",
         is_stage: false,
-        api: api("/stages/prompt/prompts/", "", "Prompts"),
+        api: api("/stages/prompt/prompts/", "", "Prompts", ""),
         fields: &[
             NAME,
             req("field_key", Text),
@@ -218,6 +223,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/prompt/stages/",
             "ak-stage-prompt-form",
             "Prompt Stages",
+            "Define arbitrary prompts for the user.",
         ),
         fields: &[
             NAME,
@@ -233,6 +239,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/invitation/stages/",
             "ak-stage-invitation-form",
             "Invitation Stages",
+            "Simplify enrollment; allow users to use a single link to create their user with pre-defined parameters.",
         ),
         fields: &[NAME, opt("continue_flow_without_invitation", Bool, "false")],
     },
@@ -258,6 +265,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/user_write/",
             "ak-stage-user-write-form",
             "User Write Stages",
+            "Writes currently pending data into the pending user, or if no user exists, creates a new user with the data.",
         ),
         fields: &[
             NAME,
@@ -276,6 +284,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/user_login/",
             "ak-stage-user-login-form",
             "User Login Stages",
+            "Attaches the currently pending user to the current session.",
         ),
         fields: &[
             NAME,
@@ -295,6 +304,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/user_logout/",
             "ak-stage-user-logout-form",
             "User Logout Stages",
+            "Resets the users current session.",
         ),
         fields: &[NAME],
     },
@@ -306,6 +316,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/identification/",
             "ak-stage-identification-form",
             "Identification Stages",
+            "Allows the user to identify themselves for authentication.",
         ),
         fields: &[
             NAME,
@@ -329,6 +340,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/password/",
             "ak-stage-password-form",
             "Password Stages",
+            "Prompts the user for their password, and validates it against a backend.",
         ),
         fields: &[
             NAME,
@@ -342,7 +354,12 @@ pub static MODELS: &[ModelSpec] = &[
         name: EMAIL_STAGE,
         verbose: "email stage",
         is_stage: true,
-        api: api("/stages/email/", "ak-stage-email-form", "Email Stages"),
+        api: api(
+            "/stages/email/",
+            "ak-stage-email-form",
+            "Email Stages",
+            "Sends an Email to the user with a token to confirm their Email address.",
+        ),
         fields: &[
             NAME,
             opt("use_global_settings", Bool, "false"),
@@ -364,7 +381,12 @@ pub static MODELS: &[ModelSpec] = &[
         name: DENY_STAGE,
         verbose: "deny stage",
         is_stage: true,
-        api: api("/stages/deny/", "ak-stage-deny-form", "Deny Stages"),
+        api: api(
+            "/stages/deny/",
+            "ak-stage-deny-form",
+            "Deny Stages",
+            "Cancels the current flow.",
+        ),
         fields: &[NAME, opt("deny_message", Text, "\"\"")],
     },
     ModelSpec {
@@ -375,6 +397,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/stages/authenticator/validate/",
             "ak-stage-authenticator-validate-form",
             "Authenticator Validation Stages",
+            "Validate user's configured OTP Device.",
         ),
         fields: &[
             NAME,
@@ -423,6 +446,7 @@ pub static MODELS: &[ModelSpec] = &[
             "/policies/expression/",
             "ak-policy-expression-form",
             "Expression Policies",
+            "Execute arbitrary Python code to implement custom checks and validation.",
         ),
         fields: &[
             NAME,
@@ -434,7 +458,7 @@ pub static MODELS: &[ModelSpec] = &[
         name: POLICY_BINDING,
         verbose: "policy binding",
         is_stage: false,
-        api: api("/policies/bindings/", "", "Policy Bindings"),
+        api: api("/policies/bindings/", "", "Policy Bindings", ""),
         fields: &[
             null("policy", Ref(EXPRESSION_POLICY)),
             null("group", Ref(GROUP)),
@@ -459,6 +483,13 @@ pub fn stage_models() -> impl Iterator<Item = &'static str> {
 }
 
 impl ModelSpec {
+    /// authentik's model name without its app: `invitationstage`.
+    pub fn model_name(&self) -> &'static str {
+        self.name
+            .rsplit_once('.')
+            .map_or(self.name, |(_, model)| model)
+    }
+
     /// authentik's `verbose_name` ("Invitation Stage"): [`ModelSpec::verbose`] with each
     /// word capitalised.
     pub fn verbose_name(&self) -> String {

@@ -55,10 +55,17 @@ pub async fn check(
             .iter()
             .filter(|k| fields.get(**k).is_some_and(|v| !v.is_null()))
             .count();
-        if subjects != 1 {
+        // authentik's words (PolicyBindingSerializer.validate).
+        if subjects > 1 {
             return Err(invalid(
                 "non_field_errors",
-                "Only one of 'policy', 'group' or 'user' can be set.",
+                "Only one of 'group', 'policy', 'user' can be set.",
+            ));
+        }
+        if subjects < 1 {
+            return Err(invalid(
+                "non_field_errors",
+                "One of 'group', 'policy', 'user' must be set.",
             ));
         }
     }

@@ -78,19 +78,24 @@ pub async fn flow_request(
     Ok(PolicyRequest {
         user,
         context,
-        http: Some(policy::HttpRequestInfo {
-            path: origin.path.clone(),
-            method: origin.method.clone(),
-            // Only what identifies the browser; never cookies or credentials.
-            headers: [(
-                "user-agent".to_owned(),
-                Value::String(origin.user_agent.clone()),
-            )]
-            .into_iter()
-            .collect(),
-            client_ip: origin.client_ip.clone().unwrap_or_default(),
-        }),
+        http: Some(http_request(origin)),
     })
+}
+
+/// The HTTP request as expressions see it (`request.http_request`, `ak_client_ip`): only
+/// what identifies the browser, never cookies or credentials.
+pub fn http_request(origin: &RequestInfo) -> policy::HttpRequestInfo {
+    policy::HttpRequestInfo {
+        path: origin.path.clone(),
+        method: origin.method.clone(),
+        headers: [(
+            "user-agent".to_owned(),
+            Value::String(origin.user_agent.clone()),
+        )]
+        .into_iter()
+        .collect(),
+        client_ip: origin.client_ip.clone().unwrap_or_default(),
+    }
 }
 
 /// An expression policy's stored row, as evaluation reads it.

@@ -60,7 +60,10 @@ pub(crate) async fn render_object(
 }
 
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new().route("/stages/all/", get(all_stages));
+    let mut router = Router::new().route("/stages/all/", get(all_stages)).route(
+        "/stages/all/types/",
+        get(|_: Superuser| async { Json(types(|spec| spec.is_stage)) }),
+    );
     for endpoint in ENDPOINTS.iter() {
         let item = format!("{}{{pk}}/", endpoint.path);
         let used_by_path = format!("{}{{pk}}/used_by/", endpoint.path);
@@ -247,6 +250,28 @@ async fn render(
         object.entry("user_obj").or_insert(Value::Null);
     }
     Ok(Value::Object(object))
+}
+
+/// authentik's `types/` answer (`TypeCreate`): each kind of the catalog's models that
+/// `kind` selects, by name, as the admin interface offers them to create.
+pub(crate) fn types(kind: impl Fn(&ModelSpec) -> bool) -> Vec<Value> {
+    let mut types: Vec<Value> = catalog::MODELS
+        .iter()
+        .filter(|spec| kind(spec))
+        .filter_map(|spec| {
+            let api = spec.api.as_ref()?;
+            Some(json!({
+                "name": spec.verbose_name(),
+                "description": api.description,
+                "component": api.component,
+                "model_name": spec.model_name(),
+                "icon_url": null,
+                "requires_enterprise": false,
+            }))
+        })
+        .collect();
+    types.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    types
 }
 
 /// Every catalog endpoint (the OpenAPI document describes them from the catalog).

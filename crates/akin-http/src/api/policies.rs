@@ -22,6 +22,14 @@ use akin_flow::policy;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/policies/all/", get(list))
+        .route(
+            "/policies/all/types/",
+            get(|_: Superuser| async {
+                Json(catalog_api::types(|spec| {
+                    spec.name == catalog::EXPRESSION_POLICY
+                }))
+            }),
+        )
         .route("/policies/all/{pk}/", get(retrieve))
         .route("/policies/all/{pk}/test/", post(test))
 }
@@ -118,10 +126,11 @@ async fn test(
             ));
         }
     };
+    // authentik's test runs the policy with the administrator's own request.
     let request = PolicyRequest {
         user: user.to_value(),
         context,
-        http: None,
+        http: Some(policy::http_request(&meta)),
     };
     let expression = object
         .get("expression")

@@ -421,7 +421,7 @@ async fn broken_blueprints_are_refused_whole(backend: Backend) {
     refused(&env, format!("{flow}  - model: authentik_flows.flow\n    state: must_created\n    identifiers: {{slug: ok-flow}}\n").as_bytes(), "already exists", Some(7)).await;
     // The API's rules hold for blueprints too (one write path): a policy binding binds
     // exactly one of a policy, a group or a user.
-    refused(&env, format!("{flow}  - model: authentik_policies.policybinding\n    identifiers: {{target: !KeyOf flow, order: 0}}\n").as_bytes(), "Only one of 'policy', 'group' or 'user' can be set.", Some(7)).await;
+    refused(&env, format!("{flow}  - model: authentik_policies.policybinding\n    identifiers: {{target: !KeyOf flow, order: 0}}\n").as_bytes(), "One of 'group', 'policy', 'user' must be set.", Some(7)).await;
     refused(
         &env,
         b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: \xff}\n",

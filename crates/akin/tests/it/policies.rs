@@ -22,6 +22,7 @@ on_both_backends!(
     initial_setup_closes_once_an_administrator_exists,
     initial_setup_sets_akadmins_email_and_password,
     many_visitors_at_once_do_not_exhaust_the_pool,
+    bindings_types_and_tests_answer_as_authentik,
 );
 
 const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
@@ -525,4 +526,77 @@ async fn initial_setup_sets_akadmins_email_and_password(backend: Backend) {
     let again = Browser::new(&app, "initial-setup", "");
     assert_eq!(again.challenge().await["code"], "flow_not_applicable");
     assert!(app.terminate().await);
+}
+
+/// authentik's answers around policies (issue 13, point 10): a binding binds exactly one
+/// subject, in its serializer's words; `types/` lists what can be created; the policy test
+/// runs with the administrator's own request as `request.http_request`.
+async fn bindings_types_and_tests_answer_as_authentik(backend: Backend) {
+    let env = start(&backend).await;
+    let (_, flows) = admin_get(
+        &env,
+        "/api/v3/flows/instances/?slug=default-authentication-flow",
+    )
+    .await;
+    let flow = flows["results"][0]["pk"].clone();
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let group = me["results"][0]["groups"][0].clone();
+    for (body, message) in [
+        (
+            json!({"target": flow, "order": 0, "user": akadmin, "group": group}),
+            "Only one of 'group', 'policy', 'user' can be set.",
+        ),
+        (
+            json!({"target": flow, "order": 0}),
+            "One of 'group', 'policy', 'user' must be set.",
+        ),
+    ] {
+        let (status, errors) =
+            admin_json(&env, Method::POST, "/api/v3/policies/bindings/", body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(errors, json!({"non_field_errors": [message]}));
+    }
+
+    let (status, types) = admin_get(&env, "/api/v3/stages/all/types/").await;
+    assert_eq!(status, StatusCode::OK, "{types}");
+    let names: Vec<&str> = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by name");
+    let invitation = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["model_name"] == "invitationstage")
+        .expect("invitation stages can be created");
+    assert_eq!(invitation["name"], "Invitation Stage");
+    assert_eq!(invitation["component"], "ak-stage-invitation-form");
+    assert_eq!(invitation["requires_enterprise"], false);
+    assert!(!invitation["description"].as_str().unwrap().is_empty());
+    let (_, policies) = admin_get(&env, "/api/v3/policies/all/types/").await;
+    assert_eq!(policies[0]["model_name"], "expressionpolicy");
+    assert_eq!(policies[0]["component"], "ak-policy-expression-form");
+    assert_eq!(policies.as_array().unwrap().len(), 1);
+
+    let pk = create_policy(
+        &env,
+        "sees-the-request",
+        "return request.http_request.method == 'POST' and request.http_request.path.endswith('/test/')",
+    )
+    .await;
+    let (status, tested) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/policies/all/{pk}/test/"),
+        json!({"user": akadmin}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tested}");
+    assert_eq!(tested["passing"], true, "{tested}");
 }

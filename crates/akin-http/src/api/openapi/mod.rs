@@ -518,6 +518,37 @@ fn document() -> Value {
         "policies",
         json!({"type": "object", "required": ["pagination", "results"], "additionalProperties": {}}),
     );
+    // What kinds of stage and policy there are to create (authentik's TypeCreate).
+    schemas.insert(
+        "TypeCreate".into(),
+        object(
+            &["name", "description", "component", "model_name"],
+            json!({
+                "name": {"type": "string"},
+                "description": {"type": "string"},
+                "component": {"type": "string"},
+                "model_name": {"type": "string"},
+                "icon_url": {"type": "string", "nullable": true},
+                "requires_enterprise": {"type": "boolean"},
+            }),
+        ),
+    );
+    for (path, id, tag) in [
+        ("/stages/all/types/", "stages_all_types_list", "stages"),
+        (
+            "/policies/all/types/",
+            "policies_all_types_list",
+            "policies",
+        ),
+    ] {
+        simple_get(
+            &mut paths,
+            path,
+            id,
+            tag,
+            json!({"type": "array", "items": reference("TypeCreate")}),
+        );
+    }
 
     // The flow executor: challenges in, challenges out (authentik's polymorphic types).
     let challenge = json!({"type": "object", "required": ["component"], "properties": {"component": {"type": "string"}}, "additionalProperties": {}});
