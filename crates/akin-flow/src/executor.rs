@@ -74,6 +74,13 @@ impl Run<'_> {
             .map(str::to_owned)
     }
 
+    /// The page's query as it was sent, for links that keep it (`next=…`).
+    pub fn page_query(&self) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.page)
+            .finish()
+    }
+
     /// `next` when it is a path on this server.
     pub fn next(&self) -> Option<&str> {
         self.page_param("next").filter(|n| is_local_path(n))

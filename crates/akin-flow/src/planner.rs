@@ -13,6 +13,7 @@ use akin_domain::flow::{
 use akin_domain::policy::EngineMode;
 use akin_domain::stage::StageSettings;
 use akin_domain::stage::prompt::Prompt;
+use akin_domain::stage::settings::{FlowLinks, IdentificationSettings};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -163,6 +164,7 @@ pub(crate) async fn plan(
                 .collect();
         }
     }
+    link_flows(run, &mut tx, stages_by_pk.values_mut().map(|(_, s)| s)).await?;
     let binding_pks: Vec<Value> = bindings.iter().map(|b| b["pk"].clone()).collect();
     let with_policies: HashSet<String> =
         policy::targets_with_bindings(&mut tx, &binding_pks).await?;
@@ -245,6 +247,59 @@ pub(crate) async fn plan(
         }
     }
     Ok(Ok(plan))
+}
+
+/// Fills identification stages' links to their enrollment, recovery and passwordless flows
+/// (one query for all of them): `/if/flow/<slug>/` with this page's query, as authentik's.
+async fn link_flows<'s>(
+    run: &Run<'_>,
+    tx: &mut akin_store::Tx,
+    stages: impl Iterator<Item = &'s mut StageSettings>,
+) -> FlowResult<()> {
+    let mut identification: Vec<&mut IdentificationSettings> = stages
+        .filter_map(|settings| match settings {
+            StageSettings::Identification(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let pks: Vec<Value> = identification
+        .iter()
+        .flat_map(|id| [id.enrollment_flow, id.recovery_flow, id.passwordless_flow])
+        .flatten()
+        .map(|pk| Value::String(pk.to_string()))
+        .collect();
+    if pks.is_empty() {
+        return Ok(());
+    }
+    let slugs: HashMap<Uuid, String> = tx
+        .find_objects_in(catalog::FLOW, "pk", &pks)
+        .await?
+        .into_iter()
+        .filter_map(|flow| {
+            Some((
+                Uuid::parse_str(&text(&flow, "pk")).ok()?,
+                text(&flow, "slug"),
+            ))
+        })
+        .collect();
+    let query = run.page_query();
+    let link = |flow: Option<Uuid>| {
+        let slug = slugs.get(&flow?)?;
+        let slug: String = form_urlencoded::byte_serialize(slug.as_bytes()).collect();
+        Some(if query.is_empty() {
+            format!("/if/flow/{slug}/")
+        } else {
+            format!("/if/flow/{slug}/?{query}")
+        })
+    };
+    for id in &mut identification {
+        id.links = FlowLinks {
+            enroll_url: link(id.enrollment_flow),
+            recovery_url: link(id.recovery_flow),
+            passwordless_url: link(id.passwordless_flow),
+        };
+    }
+    Ok(())
 }
 
 /// What a visitor sees when the flow's policies refuse them, by the flow's

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::options::Designation;
 use super::plan::FlowInfo;
+use crate::stage::settings::FlowLinks;
 
 /// The default picture authentik's access-denied page shows.
 const DEFAULT_AVATAR: &str = "/static/dist/assets/images/user_default.png";
@@ -18,6 +19,7 @@ pub enum Challenge {
         user_fields: Vec<String>,
         password_fields: bool,
         designation: Designation,
+        links: FlowLinks,
         errors: Map<String, Value>,
     },
     Password {
@@ -80,6 +82,7 @@ impl Challenge {
                 user_fields,
                 password_fields,
                 designation,
+                links,
                 errors,
             } => {
                 let mut body = json!({
@@ -91,6 +94,16 @@ impl Challenge {
                     "flow_designation": designation,
                     "enable_remember_me": false,
                 });
+                // Only the links the stage has, as authentik sends them.
+                for (key, url) in [
+                    ("enroll_url", &links.enroll_url),
+                    ("recovery_url", &links.recovery_url),
+                    ("passwordless_url", &links.passwordless_url),
+                ] {
+                    if let Some(url) = url {
+                        body[key] = Value::String(url.clone());
+                    }
+                }
                 if !errors.is_empty() {
                     body["response_errors"] = Value::Object(errors.clone());
                 }

@@ -93,6 +93,22 @@ pub struct IdentificationSettings {
     /// A password stage whose field is shown on this stage and checked here.
     pub password_stage: Option<Uuid>,
     pub case_insensitive_matching: bool,
+    /// Flows the page links to: "Sign up", "Forgot password?", passwordless sign-in.
+    pub enrollment_flow: Option<Uuid>,
+    pub recovery_flow: Option<Uuid>,
+    pub passwordless_flow: Option<Uuid>,
+    /// Those flows' addresses, filled in when the flow is planned.
+    #[serde(default)]
+    pub links: FlowLinks,
+}
+
+/// Where an identification stage sends people who have no account, forgot their password,
+/// or sign in without one: `/if/flow/<slug>/` with the page's own query, as authentik's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowLinks {
+    pub enroll_url: Option<String>,
+    pub recovery_url: Option<String>,
+    pub passwordless_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ fn challenge(
         user_fields: settings.user_fields.clone(),
         password_fields: settings.password_stage.is_some(),
         designation: plan.info.designation,
+        links: settings.links.clone(),
         errors,
     }
 }

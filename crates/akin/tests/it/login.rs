@@ -9,6 +9,7 @@ use crate::flows::Browser;
 use crate::{admin_get, admin_json, start};
 
 on_both_backends!(
+    identification_links_to_sign_up_and_recovery_flows,
     akadmin_signs_in_through_the_default_flow,
     failed_attempts_cancel_the_flow,
     authentik_password_hashes_still_work,
@@ -431,5 +432,49 @@ async fn deleting_a_user_ends_their_sessions(backend: Backend) {
         me().await.unwrap().status(),
         StatusCode::FORBIDDEN,
         "the deleted user's browser is signed out"
+    );
+}
+
+/// An identification stage that names enrollment, recovery and passwordless flows links to
+/// them, keeping the page's query, as authentik's `enroll_url`, `recovery_url` and
+/// `passwordless_url`; the page shows "Sign up" and "Forgot password?" (issue 13, point 6).
+async fn identification_links_to_sign_up_and_recovery_flows(backend: Backend) {
+    let env = start(&backend).await;
+    crate::flows::import(
+        &env,
+        "version: 1\nentries:\n\
+         \x20 - model: authentik_flows.flow\n    id: signup\n    identifiers: {slug: sign-up}\n    attrs: {name: S, title: S, designation: enrollment}\n\
+         \x20 - model: authentik_flows.flow\n    id: forgot\n    identifiers: {slug: forgot}\n    attrs: {name: F, title: F, designation: recovery}\n\
+         \x20 - model: authentik_flows.flow\n    id: login\n    identifiers: {slug: with-links}\n    attrs: {name: L, title: L, designation: authentication}\n\
+         \x20 - model: authentik_stages_identification.identificationstage\n    id: id\n    identifiers: {name: with-links-id}\n    attrs: {user_fields: [username], enrollment_flow: !KeyOf signup, recovery_flow: !KeyOf forgot}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf login, stage: !KeyOf id, order: 0}\n",
+    )
+    .await;
+    let challenge = Browser::new(&env.app, "with-links", "next=/if/user/")
+        .challenge()
+        .await;
+    assert_eq!(
+        challenge["enroll_url"],
+        "/if/flow/sign-up/?next=%2Fif%2Fuser%2F"
+    );
+    assert_eq!(
+        challenge["recovery_url"],
+        "/if/flow/forgot/?next=%2Fif%2Fuser%2F"
+    );
+    assert!(challenge.get("passwordless_url").is_none(), "{challenge}");
+    // A stage without them sends none.
+    let plain = Browser::new(&env.app, FLOW, "").challenge().await;
+    assert!(plain.get("enroll_url").is_none(), "{plain}");
+
+    let page = crate::flow_pages::PageBrowser::new(&env);
+    let (status, _, html) = page.get("/if/flow/with-links/?next=/if/user/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(">Sign up</a>") && html.contains("sign-up"),
+        "{html}"
+    );
+    assert!(
+        html.contains(">Forgot password?</a>") && html.contains("forgot"),
+        "{html}"
     );
 }
