@@ -69,7 +69,13 @@ impl StageKind for UserWriteSettings {
         else {
             return Ok(Outcome::denied("No Pending data.", "no_pending_data"));
         };
-        let pending = plan.context.get(PENDING_USER).and_then(Value::as_i64);
+        // Without a pending user, whoever is signed in is the one to update (authentik's
+        // `setdefault`), so self-service profile flows work.
+        let pending = plan
+            .context
+            .get(PENDING_USER)
+            .and_then(Value::as_i64)
+            .or(run.signed_in);
         let invitation = plan
             .context
             .get(CONTEXT_INVITATION)

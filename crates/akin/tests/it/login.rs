@@ -10,6 +10,7 @@ use crate::{admin_get, admin_json, start};
 
 on_both_backends!(
     identification_links_to_sign_up_and_recovery_flows,
+    a_signed_in_user_updates_their_own_profile,
     akadmin_signs_in_through_the_default_flow,
     failed_attempts_cancel_the_flow,
     authentik_password_hashes_still_work,
@@ -477,4 +478,68 @@ async fn identification_links_to_sign_up_and_recovery_flows(backend: Backend) {
         html.contains(">Forgot password?</a>") && html.contains("forgot"),
         "{html}"
     );
+}
+
+/// With no pending user, a user-write stage updates whoever is signed in (authentik's
+/// `test_authenticated_no_user`), so self-service profile flows work; an invitation in
+/// effect is claimed with that write (issue 13, point 5).
+async fn a_signed_in_user_updates_their_own_profile(backend: Backend) {
+    let env = start(&backend).await;
+    crate::flows::import(
+        &env,
+        "version: 1\nentries:\n\
+         \x20 - model: authentik_flows.flow\n    id: flow\n    identifiers: {slug: profile}\n    attrs: {name: P, title: P, designation: stage_configuration, authentication: require_authenticated}\n\
+         \x20 - model: authentik_stages_invitation.invitationstage\n    id: invitation\n    identifiers: {name: profile-invitation}\n\
+         \x20 - model: authentik_stages_prompt.prompt\n    id: name\n    identifiers: {name: profile-name}\n    attrs: {field_key: name, label: Name, type: text}\n\
+         \x20 - model: authentik_stages_prompt.promptstage\n    id: prompt\n    identifiers: {name: profile-prompt}\n    attrs: {fields: [!KeyOf name]}\n\
+         \x20 - model: authentik_stages_user_write.userwritestage\n    id: write\n    identifiers: {name: profile-write}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf flow, stage: !KeyOf invitation, order: 0}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf flow, stage: !KeyOf prompt, order: 10}\n\
+         \x20 - model: authentik_flows.flowstagebinding\n    identifiers: {target: !KeyOf flow, stage: !KeyOf write, order: 20}\n\
+         \x20 - model: authentik_stages_invitation.invitation\n    identifiers: {name: profile-once}\n    attrs: {single_use: true, flow: !KeyOf flow}\n",
+    )
+    .await;
+    let (_, invitations) = admin_get(
+        &env,
+        "/api/v3/stages/invitation/invitations/?name=profile-once",
+    )
+    .await;
+    let token = invitations["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (_, before) = admin_get(&env, "/api/v3/core/users/").await;
+
+    // Signed in as akadmin through the default login flow, in one browser.
+    let login = Browser::new(&env.app, FLOW, "");
+    login.challenge().await;
+    login
+        .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+        .await;
+    let done = login
+        .answer(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let profile = Browser {
+        client: login.client.clone(),
+        base: login.base.clone(),
+        url: format!("/api/v3/flows/executor/profile/?query=itoken%3D{token}"),
+    };
+    let form = profile.challenge().await;
+    assert_eq!(form["component"], "ak-stage-prompt", "{form}");
+    let done = profile
+        .answer(json!({"component": "ak-stage-prompt", "name": "Ada Admin"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+
+    let (_, after) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    assert_eq!(after["results"][0]["name"], "Ada Admin");
+    let (_, all) = admin_get(&env, "/api/v3/core/users/").await;
+    assert_eq!(
+        all["pagination"]["count"], before["pagination"]["count"],
+        "no account was created"
+    );
+    let (_, used) = admin_get(
+        &env,
+        "/api/v3/stages/invitation/invitations/?name=profile-once&status=used",
+    )
+    .await;
+    assert_eq!(used["pagination"]["count"], 1, "{used}");
 }
