@@ -117,6 +117,19 @@ pub trait ExpressionEngine: Send + Sync {
         directory: &dyn PolicyDirectory,
         timeout: Duration,
     ) -> PolicyVerdict;
+
+    /// Evaluates a property-mapping expression (authentik's `PropertyMappingEvaluator`: a
+    /// prompt's computed placeholder or initial value) and returns what it returns. Its
+    /// variables are `user` (`request.user`), `request` (the HTTP request, with `user`),
+    /// `prompt_context` and `dry_run`. Errors and exceeded limits come back as `Err`.
+    fn evaluate_mapping(
+        &self,
+        expression: &str,
+        request: &PolicyRequest,
+        prompt_context: &Map<String, Value>,
+        directory: &dyn PolicyDirectory,
+        timeout: Duration,
+    ) -> Result<Value, String>;
 }
 
 /// What expressions may look up, synchronously (they run on a blocking thread).

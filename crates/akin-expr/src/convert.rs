@@ -183,3 +183,32 @@ pub fn arguments<'v>(
         plan_context,
     )
 }
+
+/// A property mapping's arguments, in `dialect::MAPPING_PARAMETERS` order: `user`,
+/// `request` (the HTTP request, with `user`, as Django's), `prompt_context`, `dry_run`.
+pub fn mapping_arguments<'v>(
+    heap: Heap<'v>,
+    request: &PolicyRequest,
+    prompt_context: &Map<String, Json>,
+    state: &EvalState,
+) -> Vec<Value<'v>> {
+    let user = user(heap, &request.user, state);
+    let http = request.http.as_ref();
+    let text = |f: fn(&HttpRequestInfo) -> &str| heap.alloc(http.map_or("", f));
+    let request_value = heap.alloc(AllocStruct([
+        ("user", user),
+        ("path", text(|h| h.path.as_str())),
+        ("method", text(|h| h.method.as_str())),
+        ("client_ip", text(|h| h.client_ip.as_str())),
+        (
+            "headers",
+            heap.alloc(http.map(|h| h.headers.clone()).unwrap_or_default()),
+        ),
+    ]));
+    vec![
+        user,
+        request_value,
+        heap.alloc(Json::Object(prompt_context.clone())),
+        heap.alloc(false),
+    ]
+}

@@ -12,6 +12,9 @@ pub const PARAMETERS: &[&str] = &[
     "ak_client_ip",
     "ak_is_sso_flow",
 ];
+/// A property mapping's parameters (authentik's `PropertyMappingEvaluator`): a prompt's
+/// computed placeholder or initial value.
+pub const MAPPING_PARAMETERS: &[&str] = &["user", "request", "prompt_context", "dry_run"];
 /// Public (no leading underscore) so evaluations can import it from the frozen module.
 pub const HANDLER: &str = "akin_policy_handler";
 
@@ -253,8 +256,8 @@ pub fn rewrite_identity(body: &str) -> String {
 }
 
 /// The module Starlark runs: the handler with the body indented inside.
-pub fn wrap(body: &str) -> String {
-    let mut module = format!("def {HANDLER}({}):\n", PARAMETERS.join(", "));
+pub fn wrap(body: &str, parameters: &[&str]) -> String {
+    let mut module = format!("def {HANDLER}({}):\n", parameters.join(", "));
     let mut empty = true;
     for line in body.lines() {
         if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
@@ -309,10 +312,10 @@ mod tests {
 
     #[test]
     fn bodies_are_wrapped_and_indented() {
-        let module = wrap("x = 1\nreturn x");
+        let module = wrap("x = 1\nreturn x", PARAMETERS);
         assert!(module.starts_with("def akin_policy_handler(request, context,"));
         assert!(module.contains("\n    x = 1\n    return x\n"));
-        assert!(wrap("# nothing").contains("return None"));
+        assert!(wrap("# nothing", PARAMETERS).contains("return None"));
     }
 
     #[test]

@@ -86,11 +86,29 @@ impl Builtins {
     }
 }
 
+/// What an expression is, which decides the variables it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    /// An expression policy: `request`, `context`, `http_request`, … (a verdict).
+    Policy,
+    /// A property mapping: `user`, `request`, `prompt_context`, `dry_run` (a value).
+    Mapping,
+}
+
+impl Kind {
+    fn parameters(self) -> &'static [&'static str] {
+        match self {
+            Kind::Policy => dialect::PARAMETERS,
+            Kind::Mapping => dialect::MAPPING_PARAMETERS,
+        }
+    }
+}
+
 pub struct StarlarkEngine {
     /// Built on first use: a server whose flows have no policies never pays for it
     /// (start-up time, memory).
     builtins: OnceLock<Builtins>,
-    cache: Mutex<HashMap<String, Arc<Compiled>>>,
+    cache: Mutex<HashMap<(Kind, String), Arc<Compiled>>>,
 }
 
 impl Default for StarlarkEngine {
@@ -112,11 +130,11 @@ impl StarlarkEngine {
     }
 
     /// Parses, checks and freezes `expression`; errors in the body's own lines.
-    fn compile(&self, expression: &str) -> Result<Compiled, ExpressionError> {
+    fn compile(&self, kind: Kind, expression: &str) -> Result<Compiled, ExpressionError> {
         dialect::check_features(expression)?;
         let source = format!(
             "{PRELUDE}{}",
-            dialect::wrap(&dialect::rewrite_identity(expression))
+            dialect::wrap(&dialect::rewrite_identity(expression), kind.parameters())
         );
         let prelude_lines = PRELUDE.lines().count();
         let body_lines = expression.lines().count().max(1);
@@ -152,16 +170,17 @@ impl StarlarkEngine {
         Ok(Compiled { handler })
     }
 
-    fn compiled(&self, expression: &str) -> Result<Arc<Compiled>, ExpressionError> {
-        if let Some(found) = self.cache.lock().expect("cache lock").get(expression) {
+    fn compiled(&self, kind: Kind, expression: &str) -> Result<Arc<Compiled>, ExpressionError> {
+        let key = (kind, expression.to_owned());
+        if let Some(found) = self.cache.lock().expect("cache lock").get(&key) {
             return Ok(found.clone());
         }
-        let compiled = Arc::new(self.compile(expression)?);
+        let compiled = Arc::new(self.compile(kind, expression)?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_SIZE {
             cache.clear();
         }
-        cache.insert(expression.to_owned(), compiled.clone());
+        cache.insert(key, compiled.clone());
         Ok(compiled)
     }
 }
@@ -196,7 +215,7 @@ fn syntax_error(
 
 impl ExpressionEngine for StarlarkEngine {
     fn validate(&self, expression: &str) -> Result<(), ExpressionError> {
-        self.compiled(expression).map(|_| ())
+        self.compiled(Kind::Policy, expression).map(|_| ())
     }
 
     fn evaluate(
@@ -206,7 +225,7 @@ impl ExpressionEngine for StarlarkEngine {
         directory: &dyn PolicyDirectory,
         timeout: Duration,
     ) -> PolicyVerdict {
-        let compiled = match self.compiled(expression) {
+        let compiled = match self.compiled(Kind::Policy, expression) {
             Ok(compiled) => compiled,
             Err(error) => {
                 return PolicyVerdict {
@@ -273,6 +292,56 @@ impl ExpressionEngine for StarlarkEngine {
             Err(error) => verdict.error = Some(error),
         }
         verdict
+    }
+
+    fn evaluate_mapping(
+        &self,
+        expression: &str,
+        request: &PolicyRequest,
+        prompt_context: &serde_json::Map<String, serde_json::Value>,
+        directory: &dyn PolicyDirectory,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, String> {
+        let compiled = self
+            .compiled(Kind::Mapping, expression)
+            .map_err(|error| format!("Expression Syntax Error: {error}"))?;
+        let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
+        let state = state::EvalState {
+            messages: RefCell::new(Vec::new()),
+            logs: RefCell::new(Vec::new()),
+            directory,
+            request,
+            constant_true: self.builtins().constants.0,
+            constant_false: self.builtins().constants.1,
+            deadline,
+        };
+        Module::with_temp_heap(|module| {
+            let mut eval = Evaluator::new(&module);
+            eval.extra = Some(&state);
+            eval.set_print_handler(&state);
+            eval.set_check_cancelled(Box::new(move || Instant::now() >= deadline));
+            eval.set_max_tick_count(MAX_TICKS)
+                .and_then(|_| eval.set_max_callstack_size(MAX_CALL_DEPTH))
+                .and_then(|_| eval.set_max_heap_size(MAX_HEAP))
+                .map_err(|error| error.to_string())?;
+            module.frozen_heap().add_reference(compiled.handler.owner());
+            let mut frozen = None;
+            compiled.handler.map(|value| {
+                frozen = Some(value);
+                value
+            });
+            let handler = frozen
+                .map(|f| f.to_value())
+                .ok_or_else(|| "the compiled expression has no handler".to_owned())?;
+            let arguments =
+                convert::mapping_arguments(module.heap(), request, prompt_context, &state);
+            let result = eval
+                .eval_function(handler, &arguments, &[])
+                .map_err(|error| describe(&error, deadline))?;
+            result
+                .to_json_value()
+                .map_err(|error| format!("the expression returned no JSON value: {error}"))
+        })
     }
 }
 

@@ -312,3 +312,35 @@ fn errors_at_the_end_point_at_the_last_line() {
     let error = StarlarkEngine::new().validate("return (1 +").unwrap_err();
     assert_eq!(error.line, 1, "{error}");
 }
+
+/// Prompts' computed placeholders and initial values (authentik's property mappings): the
+/// expression's return value comes back, with `user`, `request` and `prompt_context`.
+#[test]
+fn property_mappings_return_values() {
+    let engine = StarlarkEngine::new();
+    let prompt_context = json!({"email": "alice@example.com"});
+    let mapping = |expression: &str| {
+        engine.evaluate_mapping(
+            expression,
+            &request(json!({})),
+            prompt_context.as_object().unwrap(),
+            &Directory,
+            Duration::from_secs(1),
+        )
+    };
+    assert_eq!(
+        mapping("return user.username + ' <' + prompt_context['email'] + '>'"),
+        Ok(json!("alice <alice@example.com>"))
+    );
+    assert_eq!(
+        mapping("return ['red', 'green', request.user.username]"),
+        Ok(json!(["red", "green", "alice"]))
+    );
+    assert_eq!(mapping("return None"), Ok(Value::Null));
+    let failed = mapping("return prompt_context['missing']").unwrap_err();
+    assert!(failed.contains("missing"), "{failed}");
+    let slow = mapping("for i in range(100000000):\n    pass\nreturn 1").unwrap_err();
+    assert!(!slow.is_empty());
+    // A policy's variables are not a mapping's.
+    assert!(mapping("return context").is_err());
+}

@@ -325,6 +325,37 @@ pub async fn evaluate(
     Ok(verdict)
 }
 
+/// How long one computed prompt value may take: the person is waiting for the form.
+const MAPPING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Evaluates property-mapping `expressions` (a prompt stage's computed placeholders and
+/// initial values) for `request`, in one trip to a blocking thread; each result is the
+/// expression's value or why it failed.
+pub async fn evaluate_mappings(
+    engine: &Engine,
+    request: PolicyRequest,
+    prompt_context: Map<String, Value>,
+    expressions: Vec<String>,
+) -> FlowResult<Vec<Result<Value, String>>> {
+    let directory = directory(engine);
+    let engine = engine.expressions.clone();
+    Ok(tokio::task::spawn_blocking(move || {
+        expressions
+            .iter()
+            .map(|expression| {
+                engine.evaluate_mapping(
+                    expression,
+                    &request,
+                    &prompt_context,
+                    &directory,
+                    MAPPING_TIMEOUT,
+                )
+            })
+            .collect()
+    })
+    .await?)
+}
+
 /// Runs one expression as it is (no binding), keeping its log lines: the policy test.
 pub async fn evaluate_expression(
     engine: &Engine,

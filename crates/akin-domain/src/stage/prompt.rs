@@ -66,10 +66,21 @@ pub struct Prompt {
     pub initial_value: String,
     pub order: i64,
     pub sub_text: String,
+    /// The placeholder (a choice field's choices) is an expression to evaluate.
+    pub placeholder_expression: bool,
+    /// The initial value is an expression to evaluate.
+    pub initial_value_expression: bool,
 }
 
 impl Prompt {
-    fn is_choice(&self) -> bool {
+    /// Whether showing this prompt evaluates an expression (its placeholder or initial
+    /// value is computed for the person and the plan).
+    pub fn is_computed(&self) -> bool {
+        self.placeholder_expression || self.initial_value_expression
+    }
+
+    /// A dropdown or a radio group: its placeholder holds its choices.
+    pub fn is_choice(&self) -> bool {
         matches!(
             self.kind,
             PromptType::Dropdown | PromptType::RadioButtonGroup
@@ -146,7 +157,8 @@ fn render(
     }
 }
 
-fn as_text(value: &Value) -> String {
+/// A value as a form shows it: strings as they are, null as empty, anything else as JSON.
+pub fn as_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -349,6 +361,8 @@ mod tests {
             initial_value: String::new(),
             order: 0,
             sub_text: String::new(),
+            placeholder_expression: false,
+            initial_value_expression: false,
         }
     }
 

@@ -5,10 +5,11 @@
 use akin_domain::flow::plan::PROMPT_DATA;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::policy::EngineMode;
-use akin_domain::stage::prompt::{self, PromptStageSettings};
+use akin_domain::stage::prompt::{self, CHOICES_SUFFIX, Prompt, PromptStageSettings};
 use serde_json::{Map, Value};
 
 use super::{Outcome, StageKind, StageStep};
+use crate::executor::Run;
 use crate::{FlowResult, policy};
 
 fn prompt_data(plan: &FlowPlan) -> Map<String, Value> {
@@ -19,8 +20,72 @@ fn prompt_data(plan: &FlowPlan) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// The prompts as this person sees them now, and the `prompt_data` the form is built
+/// from: computed placeholders and initial values evaluated (authentik's
+/// `get_placeholder`, `get_initial_value`, `get_choices`); a choice field's computed
+/// choices go in as `<field_key>__choices`. A failing expression gives an empty value and
+/// a warning in the log, never its source as text.
+async fn computed(
+    settings: &PromptStageSettings,
+    run: &Run<'_>,
+    plan: &FlowPlan,
+) -> FlowResult<(Vec<Prompt>, Map<String, Value>)> {
+    let mut prompts = settings.prompts.clone();
+    let mut data = prompt_data(plan);
+    // (prompt index, which value, expression) for each value to compute.
+    let mut wanted: Vec<(usize, bool, String)> = Vec::new();
+    for (i, prompt) in prompts.iter().enumerate() {
+        let choices_key = format!("{}{CHOICES_SUFFIX}", prompt.field_key);
+        if prompt.placeholder_expression && !(prompt.is_choice() && data.contains_key(&choices_key))
+        {
+            wanted.push((i, true, prompt.placeholder.clone()));
+        }
+        if prompt.initial_value_expression && !data.contains_key(&prompt.field_key) {
+            wanted.push((i, false, prompt.initial_value.clone()));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok((prompts, data));
+    }
+    let request =
+        policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
+    let expressions = wanted.iter().map(|(_, _, e)| e.clone()).collect();
+    let results = policy::evaluate_mappings(run.engine, request, data.clone(), expressions).await?;
+    for ((i, is_placeholder, _), result) in wanted.into_iter().zip(results) {
+        let prompt = &mut prompts[i];
+        let value = result.unwrap_or_else(|error| {
+            tracing::warn!(%error, field = prompt.field_key, "a prompt's expression failed");
+            Value::Null
+        });
+        match (is_placeholder, prompt.is_choice()) {
+            (true, true) => {
+                let choices = if value.is_null() {
+                    Value::Array(Vec::new())
+                } else {
+                    value
+                };
+                data.insert(format!("{}{CHOICES_SUFFIX}", prompt.field_key), choices);
+            }
+            (true, false) => prompt.placeholder = prompt::as_text(&value),
+            (false, _) => {
+                // A list offers several defaults in authentik; a single field takes the first.
+                let value = match value {
+                    Value::Array(items) => items.into_iter().next().unwrap_or(Value::Null),
+                    other => other,
+                };
+                prompt.initial_value = prompt::as_text(&value);
+            }
+        }
+    }
+    Ok((prompts, data))
+}
+
 impl StageKind for PromptStageSettings {
     fn unchanged_challenge(&self, plan: &FlowPlan, _stage: &PlannedStage) -> Option<Challenge> {
+        // Computed values depend on who is asking and on the plan: they are computed anew.
+        if self.prompts.iter().any(Prompt::is_computed) {
+            return None;
+        }
         let empty = Map::new();
         let prompt_data = plan
             .context
@@ -37,18 +102,19 @@ impl StageKind for PromptStageSettings {
     async fn run(
         &self,
         step: &mut StageStep<'_, '_>,
-        stage: &PlannedStage,
+        _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
+        let (prompts, prompt_data) = computed(self, step.run, step.plan).await?;
+        let prompts = &prompts;
+        let fixed = step.plan.fixed_data();
         let Some(response) = response else {
-            return Ok(self
-                .unchanged_challenge(step.plan, stage)
-                .map_or(Outcome::Next, Outcome::Challenge));
+            return Ok(Outcome::Challenge(Challenge::Prompt {
+                fields: prompt::challenge_fields(prompts, &prompt_data, &fixed),
+                errors: Map::new(),
+            }));
         };
         let run = step.run;
-        let prompts = &self.prompts;
-        let fixed = step.plan.fixed_data();
-        let prompt_data = prompt_data(step.plan);
         let show_again = |errors| {
             Outcome::Invalid(Challenge::Prompt {
                 fields: prompt::challenge_fields(prompts, &prompt_data, &fixed),

@@ -1,6 +1,6 @@
-//! Prompts as authentik's own tests expect them (issue 13): choice fields take their choices
-//! from the plan (`<field_key>__choices`) or from the placeholder, and file fields take only
-//! inline base64 files.
+//! Prompts as authentik's own tests expect them (issue 13): computed placeholders and
+//! initial values, choice fields taking their choices from the plan (`<field_key>__choices`)
+//! or from the placeholder, and file fields taking only inline base64 files.
 
 use akin_testkit::Backend;
 use serde_json::json;
@@ -9,6 +9,7 @@ use crate::flows::{Browser, import};
 use crate::start;
 
 on_both_backends!(
+    computed_placeholders_and_initial_values_are_evaluated,
     choice_fields_offer_the_plans_choices_or_the_placeholder,
     file_fields_take_only_inline_base64_files,
 );
@@ -131,6 +132,79 @@ async fn file_fields_take_only_inline_base64_files(backend: Backend) {
         .answer(
             json!({"component": "ak-stage-prompt", "avatar": "data:image/png;base64,iVBORw0KGgo="}),
         )
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+/// `placeholder_expression` / `initial_value_expression`: the prompt shows what the
+/// expression returns for this person and plan (`prompt_context`, `user`, `request`); a
+/// choice field's expression may return its choices; a failing expression shows nothing,
+/// never its source (issue 13, point 1).
+async fn computed_placeholders_and_initial_values_are_evaluated(backend: Backend) {
+    let env = start(&backend).await;
+    let policy =
+        "context[\"flow_plan\"].context[\"prompt_data\"] = {\"nick\": \"kim\"}\nreturn True";
+    import(
+        &env,
+        &prompt_flow(
+            "computed",
+            &[
+                ("nick", "type: text"),
+                (
+                    "greeting",
+                    "type: text, required: false, placeholder_expression: true, placeholder: 'return \"e.g. \" + prompt_context[\"nick\"] + \" at \" + request.path'",
+                ),
+                (
+                    "shout",
+                    "type: text, initial_value_expression: true, initial_value: 'return prompt_context[\"nick\"].upper()'",
+                ),
+                (
+                    "color",
+                    "type: dropdown, placeholder_expression: true, placeholder: 'return [\"red\", \"green\"]'",
+                ),
+                (
+                    "broken",
+                    "type: text, required: false, placeholder_expression: true, placeholder: 'return prompt_context[\"missing\"]'",
+                ),
+            ],
+            Some(policy),
+        ),
+    )
+    .await;
+    let browser = Browser::new(&env.app, "computed", "");
+    let form = browser.challenge().await;
+    let fields = form["fields"].as_array().unwrap();
+    let field = |key: &str| {
+        fields
+            .iter()
+            .find(|f| f["field_key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        field("greeting")["placeholder"],
+        "e.g. kim at /api/v3/flows/executor/computed/"
+    );
+    assert_eq!(field("shout")["initial_value"], "KIM");
+    assert_eq!(
+        field("color")["choices"],
+        json!([{"value": "red", "label": "red"}, {"value": "green", "label": "green"}])
+    );
+    assert_eq!(field("color")["initial_value"], "red");
+    assert_eq!(field("broken")["placeholder"], "", "never the source");
+    assert!(!form.to_string().contains("prompt_context"), "{form}");
+
+    let refused = browser
+        .answer(
+            json!({"component": "ak-stage-prompt", "nick": "kim", "shout": "KIM", "color": "blue"}),
+        )
+        .await;
+    assert_eq!(
+        refused["response_errors"]["color"][0]["string"],
+        "\"blue\" is not a valid choice."
+    );
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "nick": "kim", "shout": "KIM", "color": "green"}))
         .await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
 }
