@@ -48,6 +48,28 @@ impl Engine {
         }
     }
 
+    /// `POST /api/v3/stages/prompt/prompts/preview/`: `prompt`'s challenge fields as a
+    /// flow would show them to `user`, its expressions evaluated (authentik's dry run); an
+    /// expression that fails is reported, not hidden.
+    pub async fn preview_prompt(
+        &self,
+        prompt: akin_domain::stage::prompt::Prompt,
+        origin: &RequestInfo,
+        user: Option<i64>,
+    ) -> FlowResult<Result<Vec<serde_json::Value>, String>> {
+        let request = policy::flow_request(self, origin, user, &serde_json::Map::new()).await?;
+        let computed =
+            stages::prompt::compute(self, request, vec![prompt], serde_json::Map::new()).await?;
+        if let Some((_, error)) = computed.errors.into_iter().next() {
+            return Ok(Err(error));
+        }
+        Ok(Ok(akin_domain::stage::prompt::challenge_fields(
+            &computed.prompts,
+            &computed.data,
+            &serde_json::Map::new(),
+        )))
+    }
+
     /// Hashes `password` off the async threads (Argon2id is slow on purpose).
     pub(crate) async fn hash_password(&self, password: String) -> FlowResult<String> {
         let hasher = self.hasher.clone();

@@ -4,13 +4,13 @@
 
 use akin_domain::flow::plan::PROMPT_DATA;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
-use akin_domain::policy::EngineMode;
+use akin_domain::policy::{EngineMode, PolicyRequest};
 use akin_domain::stage::prompt::{self, CHOICES_SUFFIX, Prompt, PromptStageSettings};
 use serde_json::{Map, Value};
 
 use super::{Outcome, StageKind, StageStep};
 use crate::executor::Run;
-use crate::{FlowResult, policy};
+use crate::{Engine, FlowResult, policy};
 
 fn prompt_data(plan: &FlowPlan) -> Map<String, Value> {
     plan.context
@@ -30,9 +30,36 @@ async fn computed(
     run: &Run<'_>,
     plan: &FlowPlan,
 ) -> FlowResult<(Vec<Prompt>, Map<String, Value>)> {
-    let mut prompts = settings.prompts.clone();
-    let mut data = prompt_data(plan);
-    // (prompt index, which value, expression) for each value to compute.
+    let prompts = settings.prompts.clone();
+    let data = prompt_data(plan);
+    if !prompts.iter().any(Prompt::is_computed) {
+        return Ok((prompts, data));
+    }
+    let request =
+        policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
+    let computed = compute(run.engine, request, prompts, data).await?;
+    for (field, error) in &computed.errors {
+        tracing::warn!(%error, field, "a prompt's expression failed");
+    }
+    Ok((computed.prompts, computed.data))
+}
+
+/// Prompts with their expressions evaluated for one request.
+pub(crate) struct Computed {
+    pub prompts: Vec<Prompt>,
+    pub data: Map<String, Value>,
+    /// `(field_key, error)` for each expression that failed (its value is empty).
+    pub errors: Vec<(String, String)>,
+}
+
+/// Evaluates `prompts`' expressions for `request` with `data` as `prompt_context`.
+pub(crate) async fn compute(
+    engine: &Engine,
+    request: PolicyRequest,
+    mut prompts: Vec<Prompt>,
+    mut data: Map<String, Value>,
+) -> FlowResult<Computed> {
+    // (prompt index, whether it is the placeholder, expression) for each value to compute.
     let mut wanted: Vec<(usize, bool, String)> = Vec::new();
     for (i, prompt) in prompts.iter().enumerate() {
         let choices_key = format!("{}{CHOICES_SUFFIX}", prompt.field_key);
@@ -44,17 +71,20 @@ async fn computed(
             wanted.push((i, false, prompt.initial_value.clone()));
         }
     }
+    let mut errors = Vec::new();
     if wanted.is_empty() {
-        return Ok((prompts, data));
+        return Ok(Computed {
+            prompts,
+            data,
+            errors,
+        });
     }
-    let request =
-        policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
     let expressions = wanted.iter().map(|(_, _, e)| e.clone()).collect();
-    let results = policy::evaluate_mappings(run.engine, request, data.clone(), expressions).await?;
+    let results = policy::evaluate_mappings(engine, request, data.clone(), expressions).await?;
     for ((i, is_placeholder, _), result) in wanted.into_iter().zip(results) {
         let prompt = &mut prompts[i];
         let value = result.unwrap_or_else(|error| {
-            tracing::warn!(%error, field = prompt.field_key, "a prompt's expression failed");
+            errors.push((prompt.field_key.clone(), error));
             Value::Null
         });
         match (is_placeholder, prompt.is_choice()) {
@@ -77,7 +107,11 @@ async fn computed(
             }
         }
     }
-    Ok((prompts, data))
+    Ok(Computed {
+        prompts,
+        data,
+        errors,
+    })
 }
 
 impl StageKind for PromptStageSettings {

@@ -60,10 +60,16 @@ pub(crate) async fn render_object(
 }
 
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new().route("/stages/all/", get(all_stages)).route(
-        "/stages/all/types/",
-        get(|_: Superuser| async { Json(types(|spec| spec.is_stage)) }),
-    );
+    let mut router = Router::new()
+        .route("/stages/all/", get(all_stages))
+        .route(
+            "/stages/all/types/",
+            get(|_: Superuser| async { Json(types(|spec| spec.is_stage)) }),
+        )
+        .route(
+            "/stages/prompt/prompts/preview/",
+            axum::routing::post(preview_prompt),
+        );
     for endpoint in ENDPOINTS.iter() {
         let item = format!("{}{{pk}}/", endpoint.path);
         let used_by_path = format!("{}{{pk}}/used_by/", endpoint.path);
@@ -250,6 +256,32 @@ async fn render(
         object.entry("user_obj").or_insert(Value::Null);
     }
     Ok(Value::Object(object))
+}
+
+/// `POST …/prompts/preview/`: the prompt in the body (as for a create; its name may be
+/// left out) as its challenge would show it, with its expressions evaluated for the caller;
+/// a failing expression is a 400 with its error, as authentik's.
+async fn preview_prompt(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    JsonObject(mut body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    body.insert("name".into(), Value::String("preview".into()));
+    let spec = catalog::spec(catalog::PROMPT).expect("the catalog has prompts");
+    let fields = catalog::validate(spec, &body, false).map_err(ApiError::Validation)?;
+    let prompt = catalog::typed(catalog::PROMPT, &fields)
+        .map_err(|e| ApiError::field("non_field_errors", e.to_string()))?;
+    match state
+        .engine
+        .preview_prompt(prompt, &meta, Some(caller.user.user.pk))
+        .await?
+    {
+        Ok(fields) => Ok(Json(
+            json!({"component": "ak-stage-prompt", "fields": fields}),
+        )),
+        Err(error) => Err(ApiError::field("non_field_errors", error)),
+    }
 }
 
 /// authentik's `types/` answer (`TypeCreate`): each kind of the catalog's models that

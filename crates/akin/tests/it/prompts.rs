@@ -6,10 +6,11 @@ use akin_testkit::Backend;
 use serde_json::json;
 
 use crate::flows::{Browser, import};
-use crate::start;
+use crate::{admin_json, start};
 
 on_both_backends!(
     computed_placeholders_and_initial_values_are_evaluated,
+    a_prompt_previews_as_its_challenge,
     choice_fields_offer_the_plans_choices_or_the_placeholder,
     file_fields_take_only_inline_base64_files,
 );
@@ -207,4 +208,45 @@ async fn computed_placeholders_and_initial_values_are_evaluated(backend: Backend
         .answer(json!({"component": "ak-stage-prompt", "nick": "kim", "shout": "KIM", "color": "green"}))
         .await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+/// `POST /api/v3/stages/prompt/prompts/preview/` shows a prompt as a flow would, its
+/// expressions evaluated for the administrator; a failing expression is reported
+/// (issue 13, point 4).
+async fn a_prompt_previews_as_its_challenge(backend: Backend) {
+    let env = start(&backend).await;
+    let preview = |body: serde_json::Value| {
+        let env = &env;
+        async move {
+            admin_json(
+                env,
+                reqwest::Method::POST,
+                "/api/v3/stages/prompt/prompts/preview/",
+                body,
+            )
+            .await
+        }
+    };
+    let (status, shown) = preview(json!({
+        "field_key": "greet", "label": "Greet", "type": "text",
+        "placeholder_expression": true, "placeholder": "return 'Hi ' + user.username",
+    }))
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{shown}");
+    assert_eq!(shown["component"], "ak-stage-prompt");
+    assert_eq!(shown["fields"][0]["placeholder"], "Hi akadmin");
+    assert_eq!(shown["fields"][0]["field_key"], "greet");
+
+    let (status, failed) = preview(json!({
+        "field_key": "greet", "label": "Greet", "type": "text",
+        "placeholder_expression": true, "placeholder": "return prompt_context['nope']",
+    }))
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let message = failed["non_field_errors"][0].as_str().unwrap();
+    assert!(message.contains("nope"), "{failed}");
+
+    let (status, invalid) = preview(json!({"field_key": "greet", "label": "Greet"})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(invalid, json!({"type": ["This field is required."]}));
 }

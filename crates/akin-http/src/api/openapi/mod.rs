@@ -533,6 +533,20 @@ fn document() -> Value {
             }),
         ),
     );
+    // A prompt as its challenge would show it (the request is a prompt, as for a create).
+    paths.insert(
+        "/api/v3/stages/prompt/prompts/preview/".into(),
+        json!({"post": {
+            "operationId": "stages_prompt_prompts_preview_create",
+            "tags": ["stages"],
+            "requestBody": json_body(reference("PromptRequest")),
+            "responses": {
+                "200": ok(json!({"type": "object", "required": ["component", "fields"], "additionalProperties": {}})),
+                "400": described(json!({"type": "object", "additionalProperties": {}}), "Bad request"),
+                "403": described(json!({"type": "object", "additionalProperties": {}}), "Forbidden"),
+            },
+        }}),
+    );
     for (path, id, tag) in [
         ("/stages/all/types/", "stages_all_types_list", "stages"),
         (
