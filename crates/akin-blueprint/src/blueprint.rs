@@ -164,12 +164,33 @@ pub fn from_node(root: Node) -> BlueprintResult<Blueprint> {
         Some(Node {
             value: NodeValue::Seq(items),
             ..
-        }) => items
-            .iter()
-            .enumerate()
-            .map(|(index, node)| entry(index, node).map_err(|e| e.in_entry(index)))
-            .collect::<BlueprintResult<_>>()?,
-        Some(node) => return Err(BlueprintError::new(node.at, "entries must be a list")),
+        }) => entries_of(items.iter())?,
+        // authentik's grouped form: named lists of entries, applied section by section.
+        Some(Node {
+            value: NodeValue::Map(sections),
+            ..
+        }) => {
+            let mut items = Vec::new();
+            for (section, node) in sections {
+                match &node.value {
+                    NodeValue::Seq(section_items) => items.extend(section_items),
+                    NodeValue::Null => {}
+                    _ => {
+                        return Err(BlueprintError::new(
+                            node.at,
+                            format!("entries' section {section:?} must be a list"),
+                        ));
+                    }
+                }
+            }
+            entries_of(items.into_iter())?
+        }
+        Some(node) => {
+            return Err(BlueprintError::new(
+                node.at,
+                "entries must be a list, or a mapping of named lists",
+            ));
+        }
     };
     Ok(Blueprint {
         name,
@@ -177,6 +198,14 @@ pub fn from_node(root: Node) -> BlueprintResult<Blueprint> {
         context,
         entries,
     })
+}
+
+/// Entries in order; an error names the entry's 0-based position across all of them.
+fn entries_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> BlueprintResult<Vec<Entry>> {
+    nodes
+        .enumerate()
+        .map(|(index, node)| entry(index, node).map_err(|e| e.in_entry(index)))
+        .collect()
 }
 
 fn entry(index: usize, node: &Node) -> BlueprintResult<Entry> {
@@ -310,5 +339,22 @@ mod tests {
         assert!(error.message.contains("app_label.modelname"), "{error}");
         let error = load(b"version: 1\nentries:\n  - model: a.b\n    state: maybe\n").unwrap_err();
         assert!(error.message.contains("present, created"), "{error}");
+    }
+
+    #[test]
+    fn entries_may_be_grouped_in_named_lists() {
+        let bp = load(b"version: 1\nentries:\n  flows:\n    - model: authentik_flows.flow\n      identifiers: {slug: a}\n  groups:\n    - model: authentik_core.group\n      identifiers: {name: g}\n    - model: authentik_core.group\n      identifiers: {name: h}\n  nothing:\n").unwrap();
+        let models: Vec<&str> = bp.entries.iter().map(|e| e.model.as_str()).collect();
+        assert_eq!(
+            models,
+            [
+                "authentik_flows.flow",
+                "authentik_core.group",
+                "authentik_core.group"
+            ]
+        );
+        assert_eq!(bp.entries[2].index, 2);
+        let error = load(b"version: 1\nentries:\n  flows: {model: x}\n").unwrap_err();
+        assert!(error.to_string().contains("must be a list"), "{error}");
     }
 }

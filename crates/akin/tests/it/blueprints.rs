@@ -19,6 +19,7 @@ on_both_backends!(
     imported_objects_match_the_file,
     broken_blueprints_are_refused_whole,
     the_cli_applies_and_validates_with_file_line_column,
+    entries_grouped_in_named_lists_apply_in_order,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -563,4 +564,22 @@ async fn the_cli_applies_and_validates_with_file_line_column(backend: Backend) {
             .await,
         "from-cli"
     );
+}
+
+/// authentik's grouped form: `entries` as a mapping of named lists, applied section by
+/// section, `!KeyOf` reaching across sections (issue 13, point 12).
+async fn entries_grouped_in_named_lists_apply_in_order(backend: Backend) {
+    let env = start(&backend).await;
+    let yaml = b"version: 1\nentries:\n  flows:\n    - model: authentik_flows.flow\n      id: flow\n      identifiers: {slug: grouped}\n      attrs: {name: G, title: G, designation: enrollment}\n  stages:\n    - model: authentik_stages_deny.denystage\n      id: deny\n      identifiers: {name: grouped-deny}\n    - model: authentik_flows.flowstagebinding\n      identifiers: {target: !KeyOf flow, stage: !KeyOf deny, order: 0}\n";
+    for _ in 0..2 {
+        let body = import(&env, yaml.to_vec()).await;
+        assert_eq!(body["success"], true, "{body}");
+    }
+    let (_, bindings) = crate::admin_get(&env, "/api/v3/flows/bindings/?search=").await;
+    let bound = bindings["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["stage_obj"]["name"] == "grouped-deny");
+    assert!(bound, "{bindings}");
 }
