@@ -135,7 +135,8 @@ pub fn validate_email(email: &str, errors: &mut FieldErrors) {
     }
 }
 
-fn validate_path(path: &str, errors: &mut FieldErrors) {
+/// A user's directory path: not blank, no leading or trailing slash (authentik's rule).
+pub fn validate_path(path: &str, errors: &mut FieldErrors) {
     if path.is_empty() {
         errors.add("path", "This field may not be blank.");
     } else if path.starts_with('/') || path.ends_with('/') {

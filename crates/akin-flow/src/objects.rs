@@ -3,9 +3,9 @@
 //! [`check`] then [`save`], so each model is validated, checked and written — and refused
 //! in the same words — whoever writes it.
 
-use akin_domain::FieldErrors;
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::policy::ExpressionEngine;
+use akin_domain::{FieldErrors, user};
 use akin_store::{StoreError, Tx};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -43,6 +43,23 @@ pub async fn check(
     partial: bool,
 ) -> Result<Map<String, Value>, WriteError> {
     let fields = catalog::validate(spec, input, partial).map_err(WriteError::Invalid)?;
+    if spec.name == catalog::USER {
+        // The users API's own rules (username characters, email, path), whoever writes.
+        let mut errors = FieldErrors::new();
+        let text = |field: &str| fields.get(field).and_then(Value::as_str);
+        if let Some(username) = text("username") {
+            user::validate_username(username, &mut errors);
+        }
+        if let Some(email) = text("email") {
+            user::validate_email(email, &mut errors);
+        }
+        if let Some(path) = text("path") {
+            user::validate_path(path, &mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(WriteError::Invalid(errors));
+        }
+    }
     if spec.name == catalog::EXPRESSION_POLICY
         && let Some(expression) = fields.get("expression").and_then(Value::as_str)
     {

@@ -423,6 +423,18 @@ async fn broken_blueprints_are_refused_whole(backend: Backend) {
     // The API's rules hold for blueprints too (one write path): a policy binding binds
     // exactly one of a policy, a group or a user.
     refused(&env, format!("{flow}  - model: authentik_policies.policybinding\n    identifiers: {{target: !KeyOf flow, order: 0}}\n").as_bytes(), "One of 'group', 'policy', 'user' must be set.", Some(7)).await;
+    // A user made by a blueprint passes the users API's rules too (issue 13, point 16).
+    refused(&env, format!("{flow}  - model: authentik_core.user\n    identifiers: {{username: ok-user}}\n    attrs: {{email: not-an-email}}\n").as_bytes(), "authentik_core.user is not valid: email: Enter a valid email address.", Some(7)).await;
+    refused(
+        &env,
+        format!(
+            "{flow}  - model: authentik_core.user\n    identifiers: {{username: 'has space'}}\n"
+        )
+        .as_bytes(),
+        "authentik_core.user is not valid: username:",
+        Some(7),
+    )
+    .await;
     refused(
         &env,
         b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: \xff}\n",
