@@ -245,20 +245,26 @@ impl Target for StoreTarget<'_> {
     ) -> BlueprintResult<Option<Value>> {
         let spec = Self::spec(model, at)?;
         // Identifiers are compared in their stored form (`"yes"` matches `true`).
-        let mut normalised = catalog::validate(spec, identifiers, true).map_err(|errors| {
+        let normalised = catalog::validate(spec, identifiers, true).map_err(|errors| {
             BlueprintError::new(
                 at,
                 format!("{} identifiers are not valid: {errors}", spec.name),
             )
         })?;
+        let pk_of = |o: Map<String, Value>| o.get("pk").cloned().unwrap_or(Value::Null);
+        // authentik's match: the primary key, or else the other identifiers (so an export's
+        // `{pk, slug}` finds an object made with another key but the same slug).
         if let Some(pk) = identifiers.get("pk") {
-            normalised.insert("pk".to_owned(), pk.clone());
+            let by_pk = [("pk".to_owned(), pk.clone())];
+            if let Some(found) = self.lookup(model, &by_pk, at).await? {
+                return Ok(Some(pk_of(found)));
+            }
+            if normalised.is_empty() {
+                return Ok(None);
+            }
         }
         let query: Vec<(String, Value)> = normalised.into_iter().collect();
-        Ok(self
-            .lookup(model, &query, at)
-            .await?
-            .map(|o| o.get("pk").cloned().unwrap_or(Value::Null)))
+        Ok(self.lookup(model, &query, at).await?.map(pk_of))
     }
 
     async fn create(
@@ -277,7 +283,11 @@ impl Target for StoreTarget<'_> {
                 self.acting_user.map_or(Value::Null, Value::from),
             );
         }
-        let valid = self.checked(spec, &fields, false, at).await?;
+        let mut valid = self.checked(spec, &fields, false, at).await?;
+        // An entry identified by its primary key (authentik's exports) keeps that key.
+        if let Some(pk) = identifiers.get("pk") {
+            valid.insert("pk".to_owned(), pk.clone());
+        }
         match objects::save(self.tx, spec, None, &valid, self.now).await {
             Ok(pk) => Ok(pk),
             Err(error) => Err(self.refused(spec, error, at)),

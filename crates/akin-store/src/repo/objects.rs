@@ -511,13 +511,27 @@ impl Tx {
         let table = table(model).ok_or_else(|| unknown(model))?;
         let mut names: Vec<&str> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
-        let pk = if table.int_pk {
-            None
-        } else {
-            let uuid = Uuid::new_v4();
-            names.push(table.pk);
-            args.push(Arg::Uuid(uuid));
-            Some(Value::String(uuid.to_string()))
+        // A given primary key (a blueprint entry identified by `pk`) is kept.
+        let given = fields.get("pk").filter(|pk| !pk.is_null());
+        let pk = match (table.int_pk, given) {
+            (true, None) => None,
+            (true, Some(pk)) => {
+                names.push(table.pk);
+                args.push(column_arg(Col::Int, pk)?);
+                None
+            }
+            (false, given) => {
+                let uuid = match given {
+                    Some(pk) => match column_arg(Col::Uuid, pk)? {
+                        Arg::Uuid(uuid) => uuid,
+                        _ => return Err(StoreError::InvalidValue(format!("pk {pk}"))),
+                    },
+                    None => Uuid::new_v4(),
+                };
+                names.push(table.pk);
+                args.push(Arg::Uuid(uuid));
+                Some(Value::String(uuid.to_string()))
+            }
         };
         for (field, column, col) in table.columns {
             if let Some(value) = fields.get(*field) {
@@ -563,6 +577,16 @@ impl Tx {
             }
             None => {
                 let (id,): (i64,) = self.fetch_one(sql).await?;
+                if given.is_some() && self.backend() == Backend::Postgres {
+                    // A key given by hand leaves PostgreSQL's identity behind: move it past
+                    // the largest key, or the next account would collide with this one.
+                    // (SQLite's AUTOINCREMENT follows the largest key by itself.)
+                    let advance = self.sql(&format!(
+                        "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), (SELECT MAX({1}) FROM {0}))",
+                        table.table, table.pk
+                    ));
+                    self.execute(advance).await?;
+                }
                 Value::from(id)
             }
         };

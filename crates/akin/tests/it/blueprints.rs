@@ -20,6 +20,7 @@ on_both_backends!(
     broken_blueprints_are_refused_whole,
     the_cli_applies_and_validates_with_file_line_column,
     entries_grouped_in_named_lists_apply_in_order,
+    entries_identified_by_pk_keep_their_keys,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -594,4 +595,48 @@ async fn entries_grouped_in_named_lists_apply_in_order(backend: Backend) {
         .iter()
         .any(|b| b["stage_obj"]["name"] == "grouped-deny");
     assert!(bound, "{bindings}");
+}
+
+/// authentik's exports identify entries by `pk`: such an entry is created with that key
+/// (UUIDs and users' integer keys), applies again as an update, and matches an object with
+/// another key by its other identifiers, as authentik's importer (issue 13, point 11).
+async fn entries_identified_by_pk_keep_their_keys(backend: Backend) {
+    let env = start(&backend).await;
+    let flow = "11111111-1111-4111-8111-111111111111";
+    let stage = "22222222-2222-4222-8222-222222222222";
+    let export = format!(
+        "version: 1\nentries:\n\
+         - identifiers: {{pk: {flow}, slug: exported-flow}}\n  model: authentik_flows.flow\n  attrs: {{name: E, title: E, designation: authentication}}\n\
+         - identifiers: {{pk: {stage}}}\n  model: authentik_stages_deny.denystage\n  attrs: {{name: exported-deny}}\n\
+         - identifiers: {{pk: 33333333-3333-4333-8333-333333333333, target: {flow}, stage: {stage}, order: 0}}\n  model: authentik_flows.flowstagebinding\n\
+         - identifiers: {{pk: 4242}}\n  model: authentik_core.user\n  attrs: {{username: exported-user, name: Exported}}\n\
+         - identifiers: {{pk: 44444444-4444-4444-8444-444444444444, slug: default-authentication-flow}}\n  model: authentik_flows.flow\n  attrs: {{title: Welcome back}}\n"
+    );
+    for round in 0..2 {
+        let body = import(&env, export.clone().into_bytes()).await;
+        assert_eq!(body["success"], true, "round {round}: {body}");
+    }
+    let (_, flows) = crate::admin_get(&env, "/api/v3/flows/instances/?slug=exported-flow").await;
+    assert_eq!(flows["results"][0]["pk"], flow);
+    assert_eq!(flows["results"][0]["stages"], serde_json::json!([stage]));
+    let (_, users) = crate::admin_get(&env, "/api/v3/core/users/?username=exported-user").await;
+    assert_eq!(users["results"][0]["pk"], 4242);
+    // The shipped flow was matched by its slug and changed, not duplicated.
+    let (_, default) = crate::admin_get(
+        &env,
+        "/api/v3/flows/instances/?slug=default-authentication-flow",
+    )
+    .await;
+    assert_eq!(default["pagination"]["count"], 1);
+    assert_eq!(default["results"][0]["title"], "Welcome back");
+    // New accounts get keys past the imported one.
+    let (status, created) = crate::admin_json(
+        &env,
+        reqwest::Method::POST,
+        "/api/v3/core/users/",
+        serde_json::json!({"username": "after-import", "name": "A"}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    assert!(created["pk"].as_i64().unwrap() > 4242, "{created}");
 }
