@@ -15,6 +15,31 @@ on_both_backends!(
     file_fields_take_only_inline_base64_files,
 );
 
+/// Imports a prompt flow (see [`prompt_flow`]) and opens it in a new browser: the browser
+/// and the form it shows first.
+async fn open(
+    env: &akin_testkit::TestEnv,
+    slug: &str,
+    prompts: &[(&str, &str)],
+    policy: Option<&str>,
+) -> (Browser, serde_json::Value) {
+    import(env, &prompt_flow(slug, prompts, policy)).await;
+    let browser = Browser::new(&env.app, slug, "");
+    let form = browser.challenge().await;
+    (browser, form)
+}
+
+/// The field `key` of a prompt challenge.
+fn field_of(form: &serde_json::Value, key: &str) -> serde_json::Value {
+    form["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field_key"] == key)
+        .unwrap_or_else(|| panic!("no field {key} in {form}"))
+        .clone()
+}
+
 /// A flow with one prompt stage holding `prompts` (YAML attrs, keyed by field key), bound
 /// after a flow-level policy with `policy` as its expression (when given).
 fn prompt_flow(slug: &str, prompts: &[(&str, &str)], policy: Option<&str>) -> String {
@@ -49,34 +74,23 @@ async fn choice_fields_offer_the_plans_choices_or_the_placeholder(backend: Backe
     let env = start(&backend).await;
     // A policy puts the choices into the plan, as authentik's docs show.
     let policy = "context[\"flow_plan\"].context[\"prompt_data\"] = {\"color__choices\": [\"green\", \"blue\"]}\nreturn True";
-    import(
+    let (browser, form) = open(
         &env,
-        &prompt_flow(
-            "choices",
-            &[
-                (
-                    "color",
-                    "type: dropdown, placeholder: red, initial_value: blue",
-                ),
-                (
-                    "size",
-                    "type: radio-button-group, placeholder: '', initial_value: big",
-                ),
-            ],
-            Some(policy),
-        ),
+        "choices",
+        &[
+            (
+                "color",
+                "type: dropdown, placeholder: red, initial_value: blue",
+            ),
+            (
+                "size",
+                "type: radio-button-group, placeholder: '', initial_value: big",
+            ),
+        ],
+        Some(policy),
     )
     .await;
-    let browser = Browser::new(&env.app, "choices", "");
-    let form = browser.challenge().await;
-    let fields = form["fields"].as_array().unwrap();
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|f| f["field_key"] == key)
-            .unwrap()
-            .clone()
-    };
+    let field = |key: &str| field_of(&form, key);
     assert_eq!(
         field("color")["choices"],
         json!([{"value": "green", "label": "green"}, {"value": "blue", "label": "blue"}])
@@ -145,11 +159,7 @@ async fn computed_placeholders_and_initial_values_are_evaluated(backend: Backend
     let env = start(&backend).await;
     let policy =
         "context[\"flow_plan\"].context[\"prompt_data\"] = {\"nick\": \"kim\"}\nreturn True";
-    import(
-        &env,
-        &prompt_flow(
-            "computed",
-            &[
+    let (browser, form) = open(&env, "computed", &[
                 ("nick", "type: text"),
                 (
                     "greeting",
@@ -167,21 +177,8 @@ async fn computed_placeholders_and_initial_values_are_evaluated(backend: Backend
                     "broken",
                     "type: text, required: false, placeholder_expression: true, placeholder: 'return prompt_context[\"missing\"]'",
                 ),
-            ],
-            Some(policy),
-        ),
-    )
-    .await;
-    let browser = Browser::new(&env.app, "computed", "");
-    let form = browser.challenge().await;
-    let fields = form["fields"].as_array().unwrap();
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|f| f["field_key"] == key)
-            .unwrap()
-            .clone()
-    };
+            ], Some(policy)).await;
+    let field = |key: &str| field_of(&form, key);
     assert_eq!(
         field("greeting")["placeholder"],
         "e.g. kim at /api/v3/flows/executor/computed/"
