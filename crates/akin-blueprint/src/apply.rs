@@ -117,6 +117,9 @@ pub async fn apply<T: Target>(
     apply_at_depth(blueprint, options, target, 0).await
 }
 
+/// How many times a blueprint's context is resolved against itself at most.
+const CONTEXT_PASSES: usize = 8;
+
 /// Boxed with a nameable type, because a `metaapplyblueprint` entry applies a blueprint
 /// from inside this one.
 fn apply_at_depth<'a, T: Target>(
@@ -127,24 +130,30 @@ fn apply_at_depth<'a, T: Target>(
 ) -> crate::resolve::BoxFuture<'a, BlueprintResult<Vec<Change>>> {
     Box::pin(async move {
         let mut ids: HashMap<String, Value> = HashMap::new();
-        let context = {
-            let empty = Map::new();
-            let scope = Scope {
-                context: &empty,
-                ids: &ids,
-                env: options.env,
-                files: options.files,
-            };
-            let mut context = match &blueprint.context {
-                Some(node) => match resolve(node, &scope, target, &[]).await? {
+        // The blueprint's context, with the import's values over it. A context value may
+        // itself be a tag (`b: !Context a`): as in authentik, it sees the rest of the
+        // context, so it is resolved again until nothing changes (chains of up to
+        // CONTEXT_PASSES links; a cycle stays at its default).
+        let mut context = options.context.clone();
+        if let Some(node) = &blueprint.context {
+            for _ in 0..CONTEXT_PASSES {
+                let scope = Scope {
+                    context: &context,
+                    ids: &ids,
+                    env: options.env,
+                    files: options.files,
+                };
+                let mut next = match resolve(node, &scope, target, &[]).await? {
                     Value::Object(map) => map,
                     _ => Map::new(),
-                },
-                None => Map::new(),
-            };
-            context.extend(options.context.clone());
-            context
-        };
+                };
+                next.extend(options.context.clone());
+                if next == context {
+                    break;
+                }
+                context = next;
+            }
+        }
 
         let mut changes = Vec::with_capacity(blueprint.entries.len());
         for entry in &blueprint.entries {

@@ -421,3 +421,33 @@ proptest! {
         let _ = load(text.as_bytes());
     }
 }
+
+/// A `context:` value may itself be a tag: `!Context` inside the context sees the rest of
+/// it (and the import's overrides), as authentik resolves it (issue 13, point 15).
+#[tokio::test]
+async fn context_values_may_refer_to_each_other() {
+    let yaml = b"version: 1\ncontext:\n  greeting: !Format ['%s team', !Context team]\n  team: blue\n  loop_a: !Context loop_b\n  loop_b: !Context loop_a\nentries:\n  - model: authentik_core.group\n    identifiers: {name: !Context greeting}\n";
+    let mut memory = Memory::default();
+    import(&mut memory, yaml, json!({})).await.unwrap();
+    assert!(
+        memory
+            .matching(
+                "authentik_core.group",
+                &[("name".into(), json!("blue team"))]
+            )
+            .is_some()
+    );
+    // The import's own context overrides the blueprint's, and what refers to it follows.
+    let mut memory = Memory::default();
+    import(&mut memory, yaml, json!({"team": "red"}))
+        .await
+        .unwrap();
+    assert!(
+        memory
+            .matching(
+                "authentik_core.group",
+                &[("name".into(), json!("red team"))]
+            )
+            .is_some()
+    );
+}

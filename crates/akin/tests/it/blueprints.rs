@@ -21,6 +21,7 @@ on_both_backends!(
     the_cli_applies_and_validates_with_file_line_column,
     entries_grouped_in_named_lists_apply_in_order,
     entries_identified_by_pk_keep_their_keys,
+    context_values_may_be_tags,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -639,4 +640,15 @@ async fn entries_identified_by_pk_keep_their_keys(backend: Backend) {
     .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
     assert!(created["pk"].as_i64().unwrap() > 4242, "{created}");
+}
+
+/// A `context:` value that is itself a tag resolves against the rest of the context
+/// (issue 13, point 15).
+async fn context_values_may_be_tags(backend: Backend) {
+    let env = start(&backend).await;
+    let yaml = b"version: 1\ncontext:\n  slug: !Format ['%s-flow', !Context team]\n  team: blue\nentries:\n  - model: authentik_flows.flow\n    identifiers: {slug: !Context slug}\n    attrs: {name: T, title: T, designation: authentication}\n";
+    let body = import(&env, yaml.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, flows) = crate::admin_get(&env, "/api/v3/flows/instances/?slug=blue-flow").await;
+    assert_eq!(flows["pagination"]["count"], 1, "{flows}");
 }
