@@ -275,8 +275,10 @@ impl Target for StoreTarget<'_> {
         at: Pos,
     ) -> BlueprintResult<Value> {
         let spec = Self::spec(model, at)?;
+        // A new object is its identifiers and attrs deep-merged, as authentik's importer:
+        // `identifiers: {attributes: {a: 1}}` with `attrs: {attributes: {b: 2}}` keeps both.
         let mut fields = identifiers.clone();
-        fields.extend(attrs.clone());
+        akin_domain::invitation::deep_merge(&mut fields, attrs);
         if model == catalog::INVITATION && !fields.contains_key("created_by") {
             fields.insert(
                 "created_by".to_owned(),

@@ -22,6 +22,7 @@ on_both_backends!(
     entries_grouped_in_named_lists_apply_in_order,
     entries_identified_by_pk_keep_their_keys,
     context_values_may_be_tags,
+    identifiers_and_attrs_merge_into_a_new_object,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -651,4 +652,19 @@ async fn context_values_may_be_tags(backend: Backend) {
     assert_eq!(body["success"], true, "{body}");
     let (_, flows) = crate::admin_get(&env, "/api/v3/flows/instances/?slug=blue-flow").await;
     assert_eq!(flows["pagination"]["count"], 1, "{flows}");
+}
+
+/// A new object is its identifiers and attrs deep-merged, as authentik's importer does:
+/// attributes named in the identifiers are kept when attrs add others (issue 13, point 14,
+/// second half).
+async fn identifiers_and_attrs_merge_into_a_new_object(backend: Backend) {
+    let env = start(&backend).await;
+    let yaml = b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: merged, attributes: {team: blue}}\n    attrs: {attributes: {floor: 3}}\n";
+    let body = import(&env, yaml.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, groups) = crate::admin_get(&env, "/api/v3/core/groups/?name=merged").await;
+    assert_eq!(
+        groups["results"][0]["attributes"],
+        serde_json::json!({"team": "blue", "floor": 3})
+    );
 }
