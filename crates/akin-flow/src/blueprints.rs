@@ -410,13 +410,9 @@ pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, St
         return Ok(None);
     };
     let flow_pk = flow["pk"].clone();
-    let mut bindings = tx
-        .find_objects(
-            catalog::FLOW_STAGE_BINDING,
-            &[("target".to_owned(), flow_pk.clone())],
-        )
+    let bindings = tx
+        .bindings_in_order(catalog::FLOW_STAGE_BINDING, &flow_pk)
         .await?;
-    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
 
     // Stages: the bound ones, then any they refer to, each once.
     let mut stages: Vec<(&'static str, Map<String, Value>)> = Vec::new();
@@ -440,14 +436,10 @@ pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, St
     targets.extend(bindings.iter().map(|b| b["pk"].clone()));
     let mut policy_bindings = Vec::new();
     for target in &targets {
-        let mut found = tx
-            .find_objects(
-                catalog::POLICY_BINDING,
-                &[("target".to_owned(), target.clone())],
-            )
-            .await?;
-        found.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
-        policy_bindings.extend(found);
+        policy_bindings.extend(
+            tx.bindings_in_order(catalog::POLICY_BINDING, target)
+                .await?,
+        );
     }
 
     let mut prompts = Vec::new();

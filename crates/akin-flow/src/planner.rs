@@ -113,13 +113,9 @@ pub(crate) async fn plan(
     }
     // Everything the plan needs, in a handful of queries however many stages the flow has.
     let mut tx = run.engine.store.db().begin().await?;
-    let mut bindings = tx
-        .find_objects(
-            catalog::FLOW_STAGE_BINDING,
-            &[("target".to_owned(), flow["pk"].clone())],
-        )
+    let bindings = tx
+        .bindings_in_order(catalog::FLOW_STAGE_BINDING, &flow["pk"])
         .await?;
-    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
     let stage_pks: Vec<Value> = bindings.iter().map(|b| b["stage"].clone()).collect();
     let mut stages_by_pk: HashMap<String, (String, StageSettings)> = tx
         .find_stages(&stage_pks)

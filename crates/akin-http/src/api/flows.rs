@@ -48,13 +48,9 @@ fn flow_ref(flow: &Map<String, Value>) -> ModelRef {
 /// The flow as JSON with the uuids of its bound stages, in order.
 async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<Value> {
     let mut tx = state.store.db().begin().await?;
-    let mut bindings = tx
-        .find_objects(
-            catalog::FLOW_STAGE_BINDING,
-            &[("target".to_owned(), flow["pk"].clone())],
-        )
+    let bindings = tx
+        .bindings_in_order(catalog::FLOW_STAGE_BINDING, &flow["pk"])
         .await?;
-    bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
     let stages: Vec<Value> = bindings.into_iter().map(|b| b["stage"].clone()).collect();
     Ok(shapes::flow(flow, &stages))
 }

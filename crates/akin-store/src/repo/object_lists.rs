@@ -291,10 +291,15 @@ impl Store {
             pk.and_then(Value::as_str)
                 .and_then(|p| Uuid::parse_str(p).ok())
         };
-        let order: Vec<Option<Uuid>> = pks.iter().map(|pk| uuid(Some(pk))).collect();
+        let order: std::collections::HashMap<Uuid, usize> = pks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, pk)| Some((uuid(Some(pk))?, i)))
+            .collect();
         let position = |object: &Map<String, Value>| {
-            let pk = uuid(object.get("pk"));
-            order.iter().position(|p| *p == pk).unwrap_or(usize::MAX)
+            uuid(object.get("pk"))
+                .and_then(|pk| order.get(&pk).copied())
+                .unwrap_or(usize::MAX)
         };
         found.sort_by_key(|(_, object)| position(object));
         Ok(Page {
