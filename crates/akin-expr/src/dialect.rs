@@ -18,6 +18,11 @@ pub const MAPPING_PARAMETERS: &[&str] = &["user", "request", "prompt_context", "
 /// Public (no leading underscore) so evaluations can import it from the frozen module.
 pub const HANDLER: &str = "akin_policy_handler";
 
+/// The most words and symbols an expression may have. Parsing recurses once per nesting
+/// level or chained operator; within this bound the compiler's stack (`COMPILE_STACK`)
+/// holds the deepest expression, so no expression can overflow it and abort the server.
+pub const MAX_TOKENS: usize = 10_000;
+
 /// Lines the wrapper puts before the body; errors are reported in the body's own lines.
 pub const WRAPPER_LINES: usize = 1;
 /// The body's indentation inside the wrapper.
@@ -165,6 +170,13 @@ fn unsupported(word: &str) -> Option<&'static str> {
 /// Rejects Python features the dialect lacks, naming the line and the alternative.
 pub fn check_features(body: &str) -> Result<(), ExpressionError> {
     let tokens = scan(body);
+    if tokens.len() > MAX_TOKENS {
+        return Err(ExpressionError {
+            line: 1,
+            column: 1,
+            message: format!("the expression is too long: at most {MAX_TOKENS} words and symbols"),
+        });
+    }
     for scanned in &tokens {
         let found = match &scanned.token {
             // `from` only starts an import at the start of a statement (`x = y from …`

@@ -31,6 +31,9 @@ const MAX_TICKS: u64 = 1_000_000;
 const MAX_CALL_DEPTH: usize = 64;
 /// Starlark heap per evaluation (checked periodically, as starlark does).
 const MAX_HEAP: usize = 64 << 20;
+/// The compiling thread's stack: enough for the deepest expression `dialect::MAX_TOKENS`
+/// allows (measured on a debug build, whose frames are the largest).
+const COMPILE_STACK: usize = 512 << 20;
 /// Compiled expressions kept; the cache starts over beyond this.
 const CACHE_SIZE: usize = 1024;
 
@@ -129,8 +132,48 @@ impl StarlarkEngine {
         self.builtins.get_or_init(Builtins::new)
     }
 
-    /// Parses, checks and freezes `expression`; errors in the body's own lines.
+    /// A fresh evaluation's state: nothing said or logged yet.
+    fn state<'a>(
+        &self,
+        request: &'a PolicyRequest,
+        directory: &'a dyn PolicyDirectory,
+        deadline: Instant,
+    ) -> state::EvalState<'a> {
+        state::EvalState {
+            messages: RefCell::new(Vec::new()),
+            logs: RefCell::new(Vec::new()),
+            directory,
+            request,
+            constant_true: self.builtins().constants.0,
+            constant_false: self.builtins().constants.1,
+            deadline,
+        }
+    }
+
+    /// Parses, checks and freezes `expression` on a thread with a large stack: parsing
+    /// recurses once per nesting level or chained operator, which could overflow a server
+    /// thread's stack and abort the process. The stack is reserved, not committed: only
+    /// what a deep expression touches is used. Evaluating the compiled form needs no more
+    /// than an ordinary thread.
     fn compile(&self, kind: Kind, expression: &str) -> Result<Compiled, ExpressionError> {
+        let failed = |message: String| ExpressionError {
+            line: 1,
+            column: 1,
+            message,
+        };
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("akin-expr-compile".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(scope, || self.compile_here(kind, expression))
+                .map_err(|e| failed(format!("could not start compiling: {e}")))?
+                .join()
+                .map_err(|_| failed("the expression could not be compiled".into()))?
+        })
+    }
+
+    /// [`StarlarkEngine::compile`]'s work, on the current thread.
+    fn compile_here(&self, kind: Kind, expression: &str) -> Result<Compiled, ExpressionError> {
         dialect::check_features(expression)?;
         let source = format!(
             "{PRELUDE}{}",
@@ -235,40 +278,13 @@ impl ExpressionEngine for StarlarkEngine {
             }
         };
         let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
-        let state = state::EvalState {
-            messages: RefCell::new(Vec::new()),
-            logs: RefCell::new(Vec::new()),
-            directory,
-            request,
-            constant_true: self.builtins().constants.0,
-            constant_false: self.builtins().constants.1,
-            deadline,
-        };
+        let state = self.state(request, directory, deadline);
         let mut updates = serde_json::Map::new();
         let outcome: Result<Option<bool>, String> = Module::with_temp_heap(|module| {
             let mut eval = Evaluator::new(&module);
-            eval.extra = Some(&state);
-            eval.set_print_handler(&state);
-            eval.set_check_cancelled(Box::new(move || Instant::now() >= deadline));
-            let limits = eval
-                .set_max_tick_count(MAX_TICKS)
-                .and_then(|_| eval.set_max_callstack_size(MAX_CALL_DEPTH))
-                .and_then(|_| eval.set_max_heap_size(MAX_HEAP));
-            if let Err(error) = limits {
-                return Err(error.to_string());
-            }
+            limit(&mut eval, &state)?;
             let heap = module.heap();
-            // The handler lives on the compiled module's frozen heap: this module keeps a
-            // reference to that heap for as long as the handler is used here.
-            module.frozen_heap().add_reference(compiled.handler.owner());
-            let mut frozen = None;
-            compiled.handler.map(|value| {
-                frozen = Some(value);
-                value
-            });
-            let Some(handler) = frozen.map(|f| f.to_value()) else {
-                return Err("the compiled expression has no handler".to_owned());
-            };
+            let handler = handler(module.frozen_heap(), &compiled)?;
             let (arguments, plan_context) = convert::arguments(heap, request, &state);
             let result = eval.eval_function(handler, &arguments, &[]);
             updates = convert::context_updates(heap, plan_context, &request.context);
@@ -306,33 +322,11 @@ impl ExpressionEngine for StarlarkEngine {
             .compiled(Kind::Mapping, expression)
             .map_err(|error| format!("Expression Syntax Error: {error}"))?;
         let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
-        let state = state::EvalState {
-            messages: RefCell::new(Vec::new()),
-            logs: RefCell::new(Vec::new()),
-            directory,
-            request,
-            constant_true: self.builtins().constants.0,
-            constant_false: self.builtins().constants.1,
-            deadline,
-        };
+        let state = self.state(request, directory, deadline);
         Module::with_temp_heap(|module| {
             let mut eval = Evaluator::new(&module);
-            eval.extra = Some(&state);
-            eval.set_print_handler(&state);
-            eval.set_check_cancelled(Box::new(move || Instant::now() >= deadline));
-            eval.set_max_tick_count(MAX_TICKS)
-                .and_then(|_| eval.set_max_callstack_size(MAX_CALL_DEPTH))
-                .and_then(|_| eval.set_max_heap_size(MAX_HEAP))
-                .map_err(|error| error.to_string())?;
-            module.frozen_heap().add_reference(compiled.handler.owner());
-            let mut frozen = None;
-            compiled.handler.map(|value| {
-                frozen = Some(value);
-                value
-            });
-            let handler = frozen
-                .map(|f| f.to_value())
-                .ok_or_else(|| "the compiled expression has no handler".to_owned())?;
+            limit(&mut eval, &state)?;
+            let handler = handler(module.frozen_heap(), &compiled)?;
             let arguments =
                 convert::mapping_arguments(module.heap(), request, prompt_context, &state);
             let result = eval
@@ -343,6 +337,40 @@ impl ExpressionEngine for StarlarkEngine {
                 .map_err(|error| format!("the expression returned no JSON value: {error}"))
         })
     }
+}
+
+/// Gives an evaluation its state and its limits: ticks, call depth, heap, and the
+/// deadline (checked while it runs).
+fn limit<'v, 'a, 'e>(
+    eval: &mut Evaluator<'v, 'a, 'e>,
+    state: &'a state::EvalState<'e>,
+) -> Result<(), String> {
+    let deadline = state.deadline;
+    eval.extra = Some(state);
+    eval.set_print_handler(state);
+    eval.set_check_cancelled(Box::new(move || Instant::now() >= deadline));
+    eval.set_max_tick_count(MAX_TICKS)
+        .and_then(|_| eval.set_max_callstack_size(MAX_CALL_DEPTH))
+        .and_then(|_| eval.set_max_heap_size(MAX_HEAP))
+        .map_err(|error| error.to_string())
+}
+
+/// The compiled expression's function, usable in an evaluation whose module's frozen heap
+/// is `frozen_heap`. It lives on the compiled module's frozen heap, which `frozen_heap`
+/// keeps a reference to for as long as it is used.
+fn handler<'v>(
+    frozen_heap: &starlark::values::FrozenHeap,
+    compiled: &Compiled,
+) -> Result<starlark::values::Value<'v>, String> {
+    frozen_heap.add_reference(compiled.handler.owner());
+    let mut frozen = None;
+    compiled.handler.map(|value| {
+        frozen = Some(value);
+        value
+    });
+    frozen
+        .map(|f| f.to_value())
+        .ok_or_else(|| "the compiled expression has no handler".to_owned())
 }
 
 /// An evaluation error in a line for the administrator: the message without starlark's

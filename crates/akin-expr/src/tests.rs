@@ -344,3 +344,40 @@ fn property_mappings_return_values() {
     // A policy's variables are not a mapping's.
     assert!(mapping("return context").is_err());
 }
+
+/// Parsing recurses once per nesting level or chained operator: deep or long expressions
+/// are compiled on a thread with a large stack, and ones past the size limit are refused,
+/// so none can overflow a stack and abort the server. Checked here on an ordinary 2 MiB
+/// thread, as the server's worker threads are.
+#[test]
+fn deep_or_long_expressions_cannot_crash_the_server() {
+    let checked = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let engine = StarlarkEngine::new();
+            let deep = [
+                format!("return {}1{}", "(".repeat(4_000), ")".repeat(4_000)),
+                format!("return {}1", "1+".repeat(4_000)),
+                format!("return {}True", "not ".repeat(4_000)),
+                format!("return {}1", "1 if True else ".repeat(1_500)),
+                format!("return str{}", "(1)".repeat(3_000)),
+            ];
+            for body in &deep {
+                // Compiles (or is refused) without overflowing; evaluating it is safe too.
+                if engine.validate(body).is_ok() {
+                    let _ = engine.evaluate(
+                        body,
+                        &request(json!({})),
+                        &Directory,
+                        Duration::from_secs(5),
+                    );
+                }
+            }
+            let long = format!("return {}1", "1+".repeat(20_000));
+            engine.validate(&long).unwrap_err().message
+        })
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert!(checked.contains("too long"), "{checked}");
+}

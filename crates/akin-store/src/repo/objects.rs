@@ -395,6 +395,20 @@ impl Tx {
         self.fetch_objects(&table, sql).await
     }
 
+    /// The bindings of `target` (`model` is flow-stage or policy bindings), in their
+    /// `order`.
+    pub async fn bindings_in_order(
+        &mut self,
+        model: &str,
+        target: &Value,
+    ) -> StoreResult<Vec<Map<String, Value>>> {
+        let mut bindings = self
+            .find_objects(model, &[("target".to_owned(), target.clone())])
+            .await?;
+        bindings.sort_by_key(|b| b["order"].as_i64().unwrap_or_default());
+        Ok(bindings)
+    }
+
     /// Runs `sql` (a `select_json` of `table`, filtered) in primary-key order; a prompt
     /// stage's objects get their prompts.
     async fn fetch_objects(
@@ -516,6 +530,17 @@ impl Tx {
         let pk = match (table.int_pk, given) {
             (true, None) => None,
             (true, Some(pk)) => {
+                // Django's integer keys (what authentik exports) fit in 1..=i32::MAX. A
+                // larger key would leave no room for the next account, which would fail.
+                if !pk
+                    .as_i64()
+                    .is_some_and(|n| (1..=i64::from(i32::MAX)).contains(&n))
+                {
+                    return Err(StoreError::InvalidValue(format!(
+                        "pk {pk}: must be a whole number from 1 to {}",
+                        i32::MAX
+                    )));
+                }
                 names.push(table.pk);
                 args.push(column_arg(Col::Int, pk)?);
                 None

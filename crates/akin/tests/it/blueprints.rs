@@ -631,6 +631,10 @@ async fn entries_identified_by_pk_keep_their_keys(backend: Backend) {
     .await;
     assert_eq!(default["pagination"]["count"], 1);
     assert_eq!(default["results"][0]["title"], "Welcome back");
+    // A key that would leave no room for the next account is refused, nothing applied.
+    let huge = b"version: 1\nentries:\n  - identifiers: {pk: 9223372036854775807}\n    model: authentik_core.user\n    attrs: {username: too-far}\n";
+    let body = import(&env, huge.to_vec()).await;
+    assert_eq!(body["success"], false, "{body}");
     // New accounts get keys past the imported one.
     let (status, created) = crate::admin_json(
         &env,
