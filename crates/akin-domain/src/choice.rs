@@ -12,8 +12,9 @@
 /// }
 /// ```
 /// gives `Mode::ALL` (the strings, in order: the catalog's choices), `as_str`, `parse`,
-/// `Display`, `Serialize`/`Deserialize` as the string, and, when one variant is marked
-/// `default`, `Default` and [`WithDefault`] (the catalog's choices and default).
+/// `Display`, `Serialize`/`Deserialize` as the string, its OpenAPI schema (a string enum),
+/// and, when one variant is marked `default`, `Default` and [`WithDefault`] (the catalog's
+/// choices and default).
 macro_rules! choice_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
         choice_enum!(@munch [$(#[$meta])*] $name [] [] $($body)*);
@@ -87,6 +88,17 @@ macro_rules! choice_enum {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::ALL.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
@@ -136,5 +148,10 @@ mod tests {
         );
         let error = serde_json::from_value::<Mode>("party".into()).unwrap_err();
         assert_eq!(error.to_string(), "\"party\" is not a valid choice.");
+        let schema = serde_json::to_value(<Mode as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(
+            schema,
+            serde_json::json!({"type": "string", "enum": ["all", "any", "radio-button-group"]})
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! invitation only when the account is written (the store's claim), and every refusal has
 //! its own reason.
 
+use crate::choice::choice_enum;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -68,6 +69,15 @@ impl Refusal {
     }
 }
 
+choice_enum! {
+    /// Where an invitation stands (its `status` in the API).
+    pub enum InvitationState {
+        Active = "active",
+        Used = "used",
+        Expired = "expired",
+    }
+}
+
 impl Invitation {
     /// Whether the invitation may be used in flow `flow` at `now`, and if not, why.
     /// Expiry is checked before use count so an old, used link says "expired".
@@ -85,13 +95,13 @@ impl Invitation {
     }
 
     /// active, used or expired: what the admin list filters on.
-    pub fn status(&self, now: OffsetDateTime) -> &'static str {
+    pub fn status(&self, now: OffsetDateTime) -> InvitationState {
         if self.max_uses.is_some_and(|max| self.uses >= max) {
-            "used"
+            InvitationState::Used
         } else if self.expires.is_some_and(|e| e <= now) {
-            "expired"
+            InvitationState::Expired
         } else {
-            "active"
+            InvitationState::Active
         }
     }
 
@@ -189,8 +199,8 @@ mod tests {
             ..invitation()
         };
         assert_eq!(unlimited.check(flow, now), Ok(()));
-        assert_eq!(used.status(now), "used");
-        assert_eq!(expired.status(now), "expired");
+        assert_eq!(used.status(now), InvitationState::Used);
+        assert_eq!(expired.status(now), InvitationState::Expired);
     }
 
     #[test]

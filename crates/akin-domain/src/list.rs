@@ -63,7 +63,7 @@ pub struct ListQuery {
 }
 
 /// The `pagination` object of a list response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Pagination {
     pub next: u64,
     pub previous: u64,

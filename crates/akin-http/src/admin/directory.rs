@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
 
-use super::{AdminSession, page, results};
+use super::{AdminSession, page};
 use crate::api::core::{groups, users};
 use crate::api::{catalog_api, events, policies};
 use crate::audit::RequestMeta;
@@ -45,6 +45,10 @@ fn list_query(q: &QueryParams, keys: &[&str], ordering: &str) -> QueryParams {
         pairs.push(("ordering".into(), ordering.into()));
     }
     QueryParams::from_pairs(pairs)
+}
+
+fn yes_no(value: bool) -> Value {
+    Value::from(if value { "yes" } else { "no" })
 }
 
 fn text(value: &Value) -> Value {
@@ -87,17 +91,18 @@ async fn user_list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["search"], "username");
     let axum::Json(body) = users::list(admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|u| {
-            let href = format!("/if/admin/users/{}/", u["pk"]);
+            let href = format!("/if/admin/users/{}/", u.pk);
             vec![
-                json_value!({"text": u["username"], "href": href}),
-                text(&u["name"]),
-                text(&u["email"]),
-                text(&u["is_active"]),
-                text(&u["is_superuser"]),
-                text(&u["last_login"]),
+                json_value!({"text": u.username, "href": href}),
+                Value::from(u.name.as_str()),
+                Value::from(u.email.as_str()),
+                yes_no(u.is_active),
+                yes_no(u.is_superuser),
+                Value::from(u.last_login.clone().unwrap_or_default()),
             ]
         })
         .collect();
@@ -125,14 +130,14 @@ async fn user_page(
     Path(pk): Path<String>,
 ) -> ApiResult<Response> {
     let axum::Json(user) = users::retrieve(admin.superuser(), State(state), Path(pk)).await?;
-    let attributes = serde_json::to_string_pretty(&user["attributes"]).unwrap_or_default();
-    let heading = format!("User {}", user["username"].as_str().unwrap_or_default());
+    let attributes = serde_json::to_string_pretty(&user.attributes).unwrap_or_default();
+    let heading = format!("User {}", user.username);
     page(
         &admin,
         "admin/user.html",
         &heading,
         "/if/admin/users/",
-        context! { user => template_value(&user), attributes_text => attributes },
+        context! { user => template_value(&json_value!(user)), attributes_text => attributes },
     )
 }
 
@@ -145,7 +150,7 @@ async fn confirm_deactivate(
         users::retrieve(admin.superuser(), State(state), Path(pk.clone())).await?;
     let question = format!(
         "Deactivate {}? They are signed out everywhere and cannot log in until activated again.",
-        user["username"].as_str().unwrap_or_default()
+        user.username
     );
     page(
         &admin,
@@ -206,14 +211,14 @@ async fn group_list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["search"], "name");
     let axum::Json(body) = groups::list(admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|g| {
-            let members = g["users"].as_array().map_or(0, Vec::len);
             vec![
-                text(&g["name"]),
-                text(&g["is_superuser"]),
-                Value::from(members),
+                Value::from(g.name.as_str()),
+                yes_no(g.is_superuser),
+                Value::from(g.users.len()),
             ]
         })
         .collect();
@@ -236,15 +241,16 @@ async fn event_list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["action", "username"], "-created");
     let axum::Json(body) = events::list(admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|e| {
             vec![
-                text(&e["created"]),
-                text(&e["action"]),
-                text(&e["user"]["username"]),
-                text(&e["client_ip"]),
-                Value::String(e["context"].to_string()),
+                Value::from(e.created.as_str()),
+                Value::from(e.action.as_str()),
+                text(&e.user["username"]),
+                Value::from(e.client_ip.clone().unwrap_or_default()),
+                Value::String(e.context.to_string()),
             ]
         })
         .collect();
@@ -266,7 +272,8 @@ async fn policy_list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["search"], "name");
     let axum::Json(body) = policies::list(admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|p| {
             vec![
@@ -294,7 +301,8 @@ async fn stage_list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["search"], "name");
     let axum::Json(body) = catalog_api::all_stages(admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|s| {
             let flows: Vec<String> = s["flow_set"]
@@ -330,7 +338,8 @@ async fn prompt_list(
     let query = list_query(&q, &["search"], "name");
     let axum::Json(body) =
         catalog_api::list(endpoint, admin.superuser(), State(state), query).await?;
-    let rows = results(body)
+    let rows = body
+        .results
         .iter()
         .map(|p| {
             vec![

@@ -8,7 +8,8 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::Value;
 
-use super::{AdminSession, page, results};
+use super::{AdminSession, page};
+use crate::api::shapes::ImportResult;
 use crate::api::{catalog_api, flows as flows_api, managed};
 use crate::audit::RequestMeta;
 use crate::error::ApiResult;
@@ -35,7 +36,7 @@ pub fn router() -> Router<AppState> {
 async fn flows(state: &AppState, admin: &AdminSession) -> ApiResult<Vec<Value>> {
     let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
     let axum::Json(body) = flows_api::list(admin.superuser(), State(state.clone()), q).await?;
-    Ok(results(body))
+    Ok(body.results.iter().map(|f| serde_json::json!(f)).collect())
 }
 
 async fn list(admin: AdminSession, State(state): State<AppState>) -> ApiResult<Response> {
@@ -64,9 +65,12 @@ async fn import(
                 managed::run(&state, admin.user.user.pk, &file, serde_json::Map::new()).await?;
             report
         }
-        None => {
-            serde_json::json!({"success": false, "logs": [{"log_level": "error", "event": "Choose a blueprint file to import."}]})
-        }
+        None => ImportResult {
+            success: false,
+            logs: vec![
+                serde_json::json!({"log_level": "error", "event": "Choose a blueprint file to import."}),
+            ],
+        },
     };
     let flows = flows(&state, &admin).await?;
     let mut response = page(
@@ -76,11 +80,11 @@ async fn import(
         "/if/admin/flows/",
         context! {
             flows => template_value(&Value::Array(flows)),
-            import_success => report["success"].as_bool().unwrap_or(false),
-            import_logs => template_value(&report["logs"]),
+            import_success => report.success,
+            import_logs => template_value(&Value::Array(report.logs.clone())),
         },
     )?;
-    if report["success"] != true {
+    if !report.success {
         *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
     }
     Ok(response)
@@ -97,7 +101,7 @@ async fn flow_page(
     let q = QueryParams::from_pairs(vec![
         (
             "target".into(),
-            flow["pk"].as_str().unwrap_or_default().to_owned(),
+            flow.pk.as_str().unwrap_or_default().to_owned(),
         ),
         ("ordering".into(), "order".into()),
         ("page_size".into(), "1000".into()),
@@ -105,14 +109,14 @@ async fn flow_page(
     let axum::Json(bindings) =
         catalog_api::list(endpoint, admin.superuser(), State(state.clone()), q).await?;
     // Each binding comes with its stage (`stage_obj`), as authentik's API sends it.
-    let bindings = Value::Array(results(bindings));
-    let title = format!("Flow {}", flow["name"].as_str().unwrap_or_default());
+    let bindings = Value::Array(bindings.results);
+    let title = format!("Flow {}", flow.name.as_str().unwrap_or_default());
     page(
         &admin,
         "admin/flow.html",
         &title,
         "/if/admin/flows/",
-        context! { flow => template_value(&flow), bindings => template_value(&bindings) },
+        context! { flow => template_value(&serde_json::json!(flow)), bindings => template_value(&bindings) },
     )
 }
 
@@ -131,8 +135,8 @@ async fn confirm_delete(
         "Delete flow",
         "/if/admin/flows/",
         context! {
-            name => flow["name"].as_str().unwrap_or_default().to_owned(),
-            used_by => template_value(&used_by),
+            name => flow.name.as_str().unwrap_or_default().to_owned(),
+            used_by => template_value(&serde_json::json!(used_by)),
             back => "/if/admin/flows/",
         },
     )

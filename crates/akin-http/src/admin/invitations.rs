@@ -11,9 +11,10 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, base_url, field, page, results};
+use super::{AdminSession, base_url, field, page};
 use crate::api::catalog_api;
 use crate::api::flows as flows_api;
+use crate::api::shapes;
 use crate::api::stages::invitations as api;
 use crate::audit::RequestMeta;
 use crate::error::{ApiError, ApiResult};
@@ -36,10 +37,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The link an invitation is used with, as this browser reaches the server.
-fn link(base: &str, invitation: &Value) -> Option<String> {
-    let slug = invitation["flow_obj"]["slug"].as_str()?;
-    let pk = invitation["pk"].as_str()?;
-    Some(format!("{base}/if/flow/{slug}/?itoken={pk}"))
+fn link(base: &str, invitation: &shapes::Invitation) -> Option<String> {
+    let slug = &invitation.flow_obj.as_ref()?.slug;
+    Some(format!("{base}/if/flow/{slug}/?itoken={}", invitation.pk))
 }
 
 /// A QR code of the invitation's link, for showing on a screen or printing.
@@ -134,27 +134,29 @@ async fn show(
     )
     .await?;
     let base = base_url(headers);
-    let invitations: Vec<Value> = results(body)
-        .into_iter()
-        .map(|mut i| {
-            if let Some(link) = link(&base, &i) {
-                i["link"] = Value::String(link);
+    let invitations: Vec<Value> = body
+        .results
+        .iter()
+        .map(|i| {
+            let mut row = json_value!(i);
+            if let Some(link) = link(&base, i) {
+                row["link"] = Value::String(link);
             }
-            i["expires_text"] = Value::String(match i["expires"].as_str() {
+            row["expires_text"] = Value::String(match &i.expires {
                 Some(expires) => {
                     expires.replace('T', " ").trim_end_matches('Z').to_owned() + " UTC"
                 }
                 None => "never".to_owned(),
             });
-            i["uses_text"] = Value::String(match i["max_uses"].as_i64() {
-                Some(max) => format!("{} / {max}", i["uses"].as_i64().unwrap_or(0)),
-                None => format!("{} / ∞", i["uses"].as_i64().unwrap_or(0)),
+            row["uses_text"] = Value::String(match i.max_uses {
+                Some(max) => format!("{} / {max}", i.uses),
+                None => format!("{} / ∞", i.uses),
             });
-            if i["fixed_data"].as_object().is_some_and(|f| !f.is_empty()) {
-                let text = serde_json::to_string_pretty(&i["fixed_data"]).unwrap_or_default();
-                i["fixed_data_text"] = Value::String(text);
+            if !i.fixed_data.is_empty() {
+                let text = serde_json::to_string_pretty(&i.fixed_data).unwrap_or_default();
+                row["fixed_data_text"] = Value::String(text);
             }
-            i
+            row
         })
         .collect();
     let flows = enrollment_flows(admin, state).await?;
@@ -185,20 +187,21 @@ async fn enrollment_flows(admin: &AdminSession, state: &AppState) -> ApiResult<V
     let q = QueryParams::from_pairs(vec![("page_size".into(), "1000".into())]);
     let axum::Json(stages) =
         catalog_api::all_stages(admin.superuser(), State(state.clone()), q).await?;
-    let invitation_stages: Vec<Value> = results(stages)
+    let invitation_stages: Vec<Value> = stages
+        .results
         .into_iter()
         .filter(|s| s["meta_model_name"] == catalog::INVITATION_STAGE)
         .map(|s| s["pk"].clone())
         .collect();
     Ok(Value::Array(
-        results(flows)
-            .into_iter()
-            .map(|mut f| {
-                let has = f["stages"]
-                    .as_array()
-                    .is_some_and(|stages| stages.iter().any(|s| invitation_stages.contains(s)));
-                f["has_invitation_stage"] = Value::Bool(has);
-                f
+        flows
+            .results
+            .iter()
+            .map(|f| {
+                let has = f.stages.iter().any(|s| invitation_stages.contains(s));
+                let mut row = json_value!(f);
+                row["has_invitation_stage"] = Value::Bool(has);
+                row
             })
             .collect(),
     ))
@@ -258,22 +261,23 @@ impl InvitationForm {
     }
 
     /// The form filled with an invitation as the API returns it.
-    fn from_invitation(invitation: &Value) -> InvitationForm {
-        let fixed = &invitation["fixed_data"];
+    fn from_invitation(invitation: &shapes::Invitation) -> InvitationForm {
+        let fixed = &invitation.fixed_data;
         InvitationForm {
-            name: invitation["name"].as_str().unwrap_or_default().to_owned(),
+            name: invitation.name.clone(),
             // `2026-12-01T10:00:00Z` -> a datetime-local value, `2026-12-01T10:00`.
-            expires: invitation["expires"]
-                .as_str()
+            expires: invitation
+                .expires
+                .as_deref()
                 .map(|e| e.get(..16).unwrap_or(e).to_owned())
                 .unwrap_or_default(),
-            flow: invitation["flow"].as_str().unwrap_or_default().to_owned(),
-            fixed_data: if fixed.as_object().is_some_and(|f| !f.is_empty()) {
-                serde_json::to_string_pretty(fixed).unwrap_or_default()
-            } else {
+            flow: invitation.flow.map(|f| f.to_string()).unwrap_or_default(),
+            fixed_data: if fixed.is_empty() {
                 String::new()
+            } else {
+                serde_json::to_string_pretty(fixed).unwrap_or_default()
             },
-            single_use: invitation["single_use"].as_bool().unwrap_or(false),
+            single_use: invitation.single_use,
         }
     }
 }
@@ -382,7 +386,7 @@ async fn create(
     };
     match created {
         Ok((_, axum::Json(invitation))) => {
-            let pk = invitation["pk"].as_str().unwrap_or_default();
+            let pk = invitation.pk;
             Ok(Redirect::to(&format!(
                 "/if/admin/invitations/?opened={pk}#invitation-{pk}"
             ))
@@ -404,7 +408,11 @@ fn all_statuses() -> QueryParams {
 }
 
 /// The invitation `pk` as the API returns it, whatever its status.
-async fn any_invitation(admin: &AdminSession, state: &AppState, pk: &str) -> ApiResult<Value> {
+async fn any_invitation(
+    admin: &AdminSession,
+    state: &AppState,
+    pk: &str,
+) -> ApiResult<shapes::Invitation> {
     let axum::Json(invitation) = api::retrieve(
         admin.superuser(),
         State(state.clone()),
@@ -434,8 +442,8 @@ async fn confirm_delete(
         "Delete invitation",
         "/if/admin/invitations/",
         context! {
-            name => invitation["name"].as_str().unwrap_or_default().to_owned(),
-            used_by => template_value(&used_by),
+            name => invitation.name,
+            used_by => template_value(&json_value!(used_by)),
             back => "/if/admin/invitations/",
         },
     )

@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::{Value as TemplateValue, context};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::auth::{Caller, Superuser};
@@ -178,17 +177,6 @@ fn page(
         ..extra
     };
     crate::pages::render(template, ctx)
-}
-
-/// The results of an API list response.
-fn results(body: Value) -> Vec<Value> {
-    match body {
-        Value::Object(mut map) => match map.remove("results") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
 }
 
 /// The address this server is reached at, as the administrator's browser sees it (for

@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 
 use akin_domain::catalog::{self, FieldType, ModelSpec};
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::list::Page;
 use akin_flow::objects;
 use akin_store::FieldMatch;
 use axum::extract::{Path, State};
@@ -17,7 +16,9 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::api::shapes;
+use crate::api::openapi::{Forbidden, InputErrors, ListParams};
+use crate::api::shapes::Challenge;
+use crate::api::shapes::{self, Paginated};
 use crate::audit::{self, RequestMeta};
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
@@ -62,10 +63,7 @@ pub(crate) async fn render_object(
 pub fn router() -> Router<AppState> {
     let mut router = Router::new()
         .route("/stages/all/", get(all_stages))
-        .route(
-            "/stages/all/types/",
-            get(|_: Superuser| async { Json(types(|spec| spec.is_stage)) }),
-        )
+        .route("/stages/all/types/", get(stage_types))
         .route(
             "/stages/prompt/prompts/preview/",
             axum::routing::post(preview_prompt),
@@ -129,7 +127,7 @@ async fn used_by(
     _: Superuser,
     State(state): State<AppState>,
     Path(pk): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     let object = find(&state, endpoint, &pk).await?;
     let referrers = state.store.used_by(endpoint.model, &object["pk"]).await?;
     Ok(Json(shapes::used_by(&referrers)))
@@ -185,7 +183,7 @@ async fn render(
                 .into_iter()
                 .next()
             {
-                flow_set.push(shapes::flow(&flow, &[]));
+                flow_set.push(json!(shapes::flow(&flow, &[])));
             }
         }
         object.insert("component".into(), json!(endpoint.component));
@@ -261,7 +259,11 @@ async fn render(
 /// `POST …/prompts/preview/`: the prompt in the body (as for a create; its name may be
 /// left out) as its challenge would show it, with its expressions evaluated for the caller;
 /// a failing expression is a 400 with its error, as authentik's.
-async fn preview_prompt(
+#[utoipa::path(post, path = "/api/v3/stages/prompt/prompts/preview/",
+    operation_id = "stages_prompt_prompts_preview_create", tag = "stages",
+    request_body = ref("#/components/schemas/PromptRequest"),
+    responses((status = 200, description = "OK", body = Challenge), InputErrors))]
+pub(crate) async fn preview_prompt(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -284,25 +286,32 @@ async fn preview_prompt(
     }
 }
 
+/// The kinds of stage there are to create.
+#[utoipa::path(get, path = "/api/v3/stages/all/types/", operation_id = "stages_all_types_list",
+    tag = "stages", responses((status = 200, description = "OK", body = Vec<shapes::TypeCreate>), Forbidden))]
+pub(crate) async fn stage_types(_: Superuser) -> Json<Vec<shapes::TypeCreate>> {
+    Json(types(|spec| spec.is_stage))
+}
+
 /// authentik's `types/` answer (`TypeCreate`): each kind of the catalog's models that
 /// `kind` selects, by name, as the admin interface offers them to create.
-pub(crate) fn types(kind: impl Fn(&ModelSpec) -> bool) -> Vec<Value> {
-    let mut types: Vec<Value> = catalog::MODELS
+pub(crate) fn types(kind: impl Fn(&ModelSpec) -> bool) -> Vec<shapes::TypeCreate> {
+    let mut types: Vec<shapes::TypeCreate> = catalog::MODELS
         .iter()
         .filter(|spec| kind(spec))
         .filter_map(|spec| {
             let api = spec.api.as_ref()?;
-            Some(json!({
-                "name": spec.verbose_name(),
-                "description": api.description,
-                "component": api.component,
-                "model_name": spec.model_name(),
-                "icon_url": null,
-                "requires_enterprise": false,
-            }))
+            Some(shapes::TypeCreate {
+                name: spec.verbose_name(),
+                description: api.description,
+                component: api.component,
+                model_name: spec.model_name(),
+                icon_url: None,
+                requires_enterprise: false,
+            })
         })
         .collect();
-    types.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    types.sort_by(|a, b| a.name.cmp(&b.name));
     types
 }
 
@@ -390,7 +399,7 @@ pub(crate) async fn list(
     _: Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<Value>>> {
     let spec = spec(endpoint);
     let query = q.list_query("")?;
     let default_order = if spec.field("order").is_some() {
@@ -412,14 +421,7 @@ pub(crate) async fn list(
     for object in page.results {
         results.push(render(&state, endpoint, object).await?);
     }
-    let pagination = page.pagination;
-    Ok(Json(shapes::paginated(
-        Page {
-            pagination,
-            results,
-        },
-        |v| v,
-    )))
+    Ok(Json(Paginated::with(page.pagination, results)))
 }
 
 async fn retrieve(
@@ -518,11 +520,14 @@ async fn destroy(
 
 /// `GET /api/v3/stages/all/`: every stage of every kind with the base fields only,
 /// read-only, as authentik's polymorphic list.
+#[utoipa::path(get, path = "/api/v3/stages/all/", operation_id = "stages_all_list", tag = "stages",
+    params(ListParams, ("name" = Option<String>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<Object>), InputErrors))]
 pub(crate) async fn all_stages(
     _: Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<Value>>> {
     let query = q.list_query("name")?;
     let page = state.store.list_stages(q.get("name"), &query).await?;
     let pagination = page.pagination;
@@ -545,13 +550,7 @@ pub(crate) async fn all_stages(
         }
         results.push(full);
     }
-    Ok(Json(shapes::paginated(
-        Page {
-            pagination,
-            results,
-        },
-        |v| v,
-    )))
+    Ok(Json(Paginated::with(pagination, results)))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::list::Page;
 use akin_flow::objects;
 use akin_store::FieldMatch;
 use axum::extract::{Path, State};
@@ -14,7 +13,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 
-use crate::api::shapes;
+use crate::api::openapi::{InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::shapes::{self, Paginated};
+use crate::api::shapes::{Flow, UsedBy};
 use crate::audit::{self, RequestMeta};
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
@@ -46,7 +47,7 @@ fn flow_ref(flow: &Map<String, Value>) -> ModelRef {
 }
 
 /// The flow as JSON with the uuids of its bound stages, in order.
-async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<Value> {
+async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<shapes::Flow> {
     let mut tx = state.store.db().begin().await?;
     let bindings = tx
         .bindings_in_order(catalog::FLOW_STAGE_BINDING, &flow["pk"])
@@ -67,11 +68,16 @@ async fn find(state: &AppState, slug: &str) -> ApiResult<Map<String, Value>> {
     .ok_or(ApiError::NotFound("Flow"))
 }
 
+#[utoipa::path(get, path = "/api/v3/flows/instances/", operation_id = "flows_instances_list", tag = "flows",
+    params(ListParams, ("slug" = Option<String>, Query,), ("name" = Option<String>, Query,),
+        ("designation" = Option<akin_domain::flow::options::Designation>, Query,),
+        ("flow_uuid" = Option<Uuid>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<Flow>), InputErrors))]
 pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<shapes::Flow>>> {
     let query = q.list_query("slug")?;
     let mut filters: Vec<(String, FieldMatch)> = ["slug", "name", "designation", "denied_action"]
         .into_iter()
@@ -97,30 +103,28 @@ pub(crate) async fn list(
     for flow in &page.results {
         results.push(render(&state, flow).await?);
     }
-    let pagination = page.pagination;
-    Ok(Json(shapes::paginated(
-        Page {
-            pagination,
-            results,
-        },
-        |v| v,
-    )))
+    Ok(Json(Paginated::with(page.pagination, results)))
 }
 
+#[utoipa::path(get, path = "/api/v3/flows/instances/{slug}/", operation_id = "flows_instances_retrieve",
+    tag = "flows", params(("slug" = String, Path,)), responses((status = 200, description = "OK", body = Flow), ObjectErrors))]
 pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Flow>> {
     let flow = find(&state, &slug).await?;
     Ok(Json(render(&state, &flow).await?))
 }
 
+#[utoipa::path(get, path = "/api/v3/flows/instances/{slug}/used_by/",
+    operation_id = "flows_instances_used_by_list", tag = "flows", params(("slug" = String, Path,)),
+    responses((status = 200, description = "OK", body = Vec<UsedBy>), ObjectErrors))]
 pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     let flow = find(&state, &slug).await?;
     let referrers = state.store.used_by(catalog::FLOW, &flow["pk"]).await?;
     Ok(Json(shapes::used_by(&referrers)))
@@ -151,12 +155,15 @@ async fn reread(state: &AppState, pk: &Value) -> ApiResult<Map<String, Value>> {
         .ok_or(ApiError::NotFound("Flow"))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v3/flows/instances/", operation_id = "flows_instances_create",
+    tag = "flows", request_body = ref("#/components/schemas/FlowRequest"),
+    responses((status = 201, description = "Created", body = Flow), InputErrors))]
+pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<shapes::Flow>)> {
     let pk = write(&state, None, body, false).await?;
     let flow = reread(&state, &pk).await?;
     audit::record(
@@ -177,7 +184,7 @@ async fn change(
     slug: String,
     body: JsonObject,
     partial: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Flow>> {
     let existing = find(&state, &slug).await?;
     write(&state, Some(&existing["pk"]), body, partial).await?;
     let flow = reread(&state, &existing["pk"]).await?;
@@ -192,26 +199,37 @@ async fn change(
     Ok(Json(render(&state, &flow).await?))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/v3/flows/instances/{slug}/", operation_id = "flows_instances_update",
+    tag = "flows", params(("slug" = String, Path,)),
+    request_body = ref("#/components/schemas/FlowRequest"),
+    responses((status = 200, description = "OK", body = Flow), ObjectInputErrors))]
+pub(crate) async fn update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(slug): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Flow>> {
     change(state, caller, meta, slug, body, false).await
 }
 
-async fn partial_update(
+#[utoipa::path(patch, path = "/api/v3/flows/instances/{slug}/",
+    operation_id = "flows_instances_partial_update", tag = "flows", params(("slug" = String, Path,)),
+    request_body = ref("#/components/schemas/PatchedFlowRequest"),
+    responses((status = 200, description = "OK", body = Flow), ObjectInputErrors))]
+pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(slug): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Flow>> {
     change(state, caller, meta, slug, body, true).await
 }
 
+#[utoipa::path(delete, path = "/api/v3/flows/instances/{slug}/", operation_id = "flows_instances_destroy",
+    tag = "flows", params(("slug" = String, Path,)),
+    responses((status = 204, description = "Deleted"), ObjectErrors))]
 pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
@@ -234,7 +252,11 @@ pub(crate) async fn destroy(
 }
 
 /// The flow as a blueprint file, downloaded as `<slug>.yaml`.
-async fn export(
+#[utoipa::path(get, path = "/api/v3/flows/instances/{slug}/export/",
+    operation_id = "flows_instances_export_retrieve", tag = "flows", params(("slug" = String, Path,)),
+    responses((status = 200, description = "The flow as a blueprint", content_type = "application/yaml", body = String),
+        ObjectErrors))]
+pub(crate) async fn export(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(slug): Path<String>,

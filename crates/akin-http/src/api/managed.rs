@@ -9,6 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
+use crate::api::openapi::Forbidden;
+use crate::api::shapes::{ImportFormSchema, ImportResult};
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -57,20 +59,26 @@ pub(crate) async fn read_form(mut form: Multipart) -> ApiResult<ImportForm> {
     Ok(out)
 }
 
-fn respond(report: &ImportReport) -> (StatusCode, Json<Value>) {
+fn respond(report: &ImportReport) -> (StatusCode, Json<ImportResult>) {
     (
         StatusCode::OK,
-        Json(json!({"success": report.success(), "logs": report.logs()})),
+        Json(ImportResult {
+            success: report.success(),
+            logs: report.logs(),
+        }),
     )
 }
 
-fn nothing_to_import(message: &str) -> (StatusCode, Json<Value>) {
+fn nothing_to_import(message: &str) -> (StatusCode, Json<ImportResult>) {
     (
         StatusCode::BAD_REQUEST,
-        Json(json!({"success": false, "logs": [{
-            "timestamp": crate::format::datetime(time::OffsetDateTime::now_utc()),
-            "log_level": "error", "logger": "akin.blueprints", "event": message, "attributes": {},
-        }]})),
+        Json(ImportResult {
+            success: false,
+            logs: vec![json!({
+                "timestamp": crate::format::datetime(time::OffsetDateTime::now_utc()),
+                "log_level": "error", "logger": "akin.blueprints", "event": message, "attributes": {},
+            })],
+        }),
     )
 }
 
@@ -79,7 +87,7 @@ pub(crate) async fn run(
     caller_pk: i64,
     bytes: &[u8],
     context: Map<String, Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let report = import(
         &state.store,
         ImportRequest {
@@ -98,11 +106,15 @@ pub(crate) async fn run(
     Ok(respond(&report))
 }
 
-async fn import_blueprint(
+#[utoipa::path(post, path = "/api/v3/managed/blueprints/import/",
+    operation_id = "managed_blueprints_import_create", tag = "managed",
+    request_body(content = ImportFormSchema, content_type = "multipart/form-data"),
+    responses((status = 200, description = "OK", body = ImportResult), (status = 400, description = "Refused", body = ImportResult), Forbidden))]
+pub(crate) async fn import_blueprint(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     form: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let form = read_form(form).await?;
     let context = match form.context.as_deref().map(str::trim) {
         None | Some("") => Map::new(),
@@ -127,11 +139,15 @@ async fn import_blueprint(
     run(&state, caller.user.user.pk, &bytes, context).await
 }
 
-async fn import_flow(
+#[utoipa::path(post, path = "/api/v3/flows/instances/import/",
+    operation_id = "flows_instances_import_create", tag = "flows",
+    request_body(content = ImportFormSchema, content_type = "multipart/form-data"),
+    responses((status = 200, description = "OK", body = ImportResult), (status = 400, description = "Refused", body = ImportResult), Forbidden))]
+pub(crate) async fn import_flow(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     form: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let form = read_form(form).await?;
     match form.file {
         Some(file) if !file.is_empty() => run(&state, caller.user.user.pk, &file, Map::new()).await,
@@ -140,7 +156,10 @@ async fn import_flow(
 }
 
 /// The blueprints akin ships, for `path` imports: authentik's `BlueprintFile` shape.
-async fn available(Superuser(_): Superuser) -> Json<Value> {
+#[utoipa::path(get, path = "/api/v3/managed/blueprints/available/",
+    operation_id = "managed_blueprints_available_list", tag = "managed",
+    responses((status = 200, description = "OK", body = Vec<Object>), Forbidden))]
+pub(crate) async fn available(Superuser(_): Superuser) -> Json<Value> {
     let started =
         crate::format::datetime(*crate::STARTED.get_or_init(time::OffsetDateTime::now_utc));
     let files: Vec<Value> = akin_blueprint::shipped::SHIPPED

@@ -11,6 +11,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::api::catalog_api::{self, endpoint_for, render_object};
+use crate::api::openapi::{Forbidden, InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::requests::PolicyTestRequest;
+use crate::api::shapes::Paginated;
+use crate::api::shapes::{PolicyTestResult, TypeCreate};
 use crate::audit::RequestMeta;
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
@@ -22,16 +26,18 @@ use akin_flow::policy;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/policies/all/", get(list))
-        .route(
-            "/policies/all/types/",
-            get(|_: Superuser| async {
-                Json(catalog_api::types(|spec| {
-                    spec.name == catalog::EXPRESSION_POLICY
-                }))
-            }),
-        )
+        .route("/policies/all/types/", get(policy_types))
         .route("/policies/all/{pk}/", get(retrieve))
         .route("/policies/all/{pk}/test/", post(test))
+}
+
+/// The kinds of policy there are to create.
+#[utoipa::path(get, path = "/api/v3/policies/all/types/", operation_id = "policies_all_types_list",
+    tag = "policies", responses((status = 200, description = "OK", body = Vec<TypeCreate>), Forbidden))]
+pub(crate) async fn policy_types(_: Superuser) -> Json<Vec<TypeCreate>> {
+    Json(catalog_api::types(|spec| {
+        spec.name == catalog::EXPRESSION_POLICY
+    }))
 }
 
 /// The fields authentik's polymorphic policy list shows.
@@ -72,22 +78,25 @@ async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
 
 /// The expression policies' list (their filters, search, ordering and paging), with
 /// the base fields only.
+#[utoipa::path(get, path = "/api/v3/policies/all/", operation_id = "policies_all_list", tag = "policies",
+    params(ListParams, ("name" = Option<String>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<Object>), InputErrors))]
 pub(crate) async fn list(
     caller: Superuser,
     state: State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<Value>>> {
     let endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
     let Json(mut page) = catalog_api::list(endpoint, caller, state, q).await?;
-    if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {
-        for policy in results.iter_mut().filter_map(Value::as_object_mut) {
-            policy.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
-        }
+    for policy in page.results.iter_mut().filter_map(Value::as_object_mut) {
+        policy.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
     }
     Ok(Json(page))
 }
 
-async fn retrieve(
+#[utoipa::path(get, path = "/api/v3/policies/all/{policy_uuid}/", operation_id = "policies_all_retrieve",
+    tag = "policies", params(("policy_uuid" = Uuid, Path,)), responses((status = 200, description = "OK", body = Object), ObjectErrors))]
+pub(crate) async fn retrieve(
     _: Superuser,
     State(state): State<AppState>,
     Path(pk): Path<String>,
@@ -97,13 +106,16 @@ async fn retrieve(
 }
 
 /// `{"user": pk, "context": {...}}` → `{"passing", "messages", "log_messages"}`.
-async fn test(
+#[utoipa::path(post, path = "/api/v3/policies/all/{policy_uuid}/test/", operation_id = "policies_all_test_create",
+    tag = "policies", params(("policy_uuid" = Uuid, Path,)), request_body = PolicyTestRequest,
+    responses((status = 200, description = "OK", body = PolicyTestResult), ObjectInputErrors))]
+pub(crate) async fn test(
     _: Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(pk): Path<String>,
     JsonObject(body): JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyTestResult>> {
     let object = find(&state, &pk).await?;
     let user_pk = match body.get("user") {
         Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
@@ -164,9 +176,9 @@ async fn test(
             })
         })
         .collect();
-    Ok(Json(json!({
-        "passing": verdict.passing && verdict.error.is_none(),
-        "messages": messages,
-        "log_messages": log_messages,
-    })))
+    Ok(Json(PolicyTestResult {
+        passing: verdict.passing && verdict.error.is_none(),
+        messages,
+        log_messages,
+    }))
 }

@@ -4,8 +4,10 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::api::openapi::Forbidden;
+use crate::api::shapes::{Config, Version};
 use crate::auth::Superuser;
 use crate::state::AppState;
 
@@ -19,33 +21,38 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Open to everyone, as authentik's: the login page reads it before anyone signs in.
-async fn config() -> Json<Value> {
-    Json(json!({
+#[utoipa::path(get, path = "/api/v3/root/config/", operation_id = "root_config_retrieve",
+    tag = "root", security((), ("authentik" = [])),
+    responses((status = 200, description = "OK", body = Config)))]
+pub(crate) async fn config() -> Json<Config> {
+    Json(Config {
         // akin reports nothing anywhere: there is no Sentry, and nothing leaves the host.
-        "error_reporting": {
+        error_reporting: json!({
             "enabled": false,
             "sentry_dsn": "",
             "environment": "",
             "send_pii": false,
             "traces_sample_rate": 0.0,
-        },
+        }),
         // None of authentik's capabilities (media uploads, GeoIP, impersonation, …) exist.
-        "capabilities": [],
-        "cache_timeout": 300,
-        "cache_timeout_flows": 300,
-        "cache_timeout_policies": 300,
-    }))
+        capabilities: Vec::new(),
+        cache_timeout: 300,
+        cache_timeout_flows: 300,
+        cache_timeout_policies: 300,
+    })
 }
 
 /// akin does not call home, so the latest version is the one running and nothing is
 /// reported outdated.
-async fn version(Superuser(_): Superuser) -> Json<Value> {
-    Json(json!({
-        "version_current": VERSION,
-        "version_latest": VERSION,
-        "version_latest_valid": false,
-        "build_hash": option_env!("AKIN_BUILD_HASH").unwrap_or(""),
-        "outdated": false,
-        "outpost_outdated": false,
-    }))
+#[utoipa::path(get, path = "/api/v3/admin/version/", operation_id = "admin_version_retrieve",
+    tag = "admin", responses((status = 200, description = "OK", body = Version), Forbidden))]
+pub(crate) async fn version(Superuser(_): Superuser) -> Json<Version> {
+    Json(Version {
+        version_current: VERSION,
+        version_latest: VERSION,
+        version_latest_valid: false,
+        build_hash: option_env!("AKIN_BUILD_HASH").unwrap_or(""),
+        outdated: false,
+        outpost_outdated: false,
+    })
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::session::Session;
+use crate::api::shapes::{Challenge, GenericError, ValidationError};
 use crate::audit::RequestMeta;
 use crate::error::ApiResult;
 use crate::extract::{JsonObject, QueryParams};
@@ -23,7 +24,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/flows/executor/{slug}/", get(get_stage).post(post_stage))
 }
 
-async fn get_stage(
+#[utoipa::path(get, path = "/api/v3/flows/executor/{flow_slug}/", operation_id = "flows_executor_get",
+    tag = "flows", security((), ("authentik" = [])),
+    params(("flow_slug" = String, Path,), ("query" = String, Query,)),
+    responses((status = 200, description = "OK", body = Challenge), (status = 302, description = "On to the next stage"),
+        (status = 404, body = GenericError, description = "No such flow")))]
+pub(crate) async fn get_stage(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     query: QueryParams,
@@ -35,7 +41,13 @@ async fn get_stage(
     Ok(executed.into_json(&slug, page_query))
 }
 
-async fn post_stage(
+#[utoipa::path(post, path = "/api/v3/flows/executor/{flow_slug}/", operation_id = "flows_executor_solve",
+    tag = "flows", security((), ("authentik" = [])),
+    params(("flow_slug" = String, Path,), ("query" = String, Query,)), request_body = Challenge,
+    responses((status = 200, description = "OK", body = Challenge), (status = 302, description = "On to the next stage"),
+        (status = 400, body = ValidationError, description = "Not a JSON object"),
+        (status = 404, body = GenericError, description = "No such flow")))]
+pub(crate) async fn post_stage(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     query: QueryParams,

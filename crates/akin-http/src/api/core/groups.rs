@@ -9,7 +9,10 @@ use axum::{Json, Router};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::api::shapes::{self, GroupEmbeds};
+use crate::api::openapi::{InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::requests::{GroupRequest, UserAccountRequest};
+use crate::api::shapes::{self, GroupEmbeds, Paginated};
+use crate::api::shapes::{Group, UsedBy};
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Superuser};
 use crate::error::{ApiError, ApiResult};
@@ -68,7 +71,11 @@ impl Includes {
     };
 }
 
-async fn render(state: &AppState, entries: &[GroupEntry], inc: Includes) -> ApiResult<Vec<Value>> {
+async fn render(
+    state: &AppState,
+    entries: &[GroupEntry],
+    inc: Includes,
+) -> ApiResult<Vec<shapes::Group>> {
     let mut user_pks: Vec<i64> = Vec::new();
     let mut related: Vec<Uuid> = Vec::new();
     for e in entries {
@@ -116,16 +123,20 @@ async fn render(state: &AppState, entries: &[GroupEntry], inc: Includes) -> ApiR
         .collect())
 }
 
-async fn render_one(state: &AppState, entry: &GroupEntry) -> ApiResult<Json<Value>> {
-    let mut values = render(state, std::slice::from_ref(entry), Includes::SINGLE).await?;
-    Ok(Json(values.pop().unwrap_or(Value::Null)))
+async fn render_one(state: &AppState, entry: &GroupEntry) -> ApiResult<Json<shapes::Group>> {
+    let mut groups = render(state, std::slice::from_ref(entry), Includes::SINGLE).await?;
+    Ok(Json(groups.remove(0)))
 }
 
+#[utoipa::path(get, path = "/api/v3/core/groups/", operation_id = "core_groups_list", tag = "core",
+    params(ListParams, ("name" = Option<String>, Query,), ("include_users" = Option<bool>, Query,),
+        ("include_parents" = Option<bool>, Query,), ("include_children" = Option<bool>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<Group>), InputErrors))]
 pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<shapes::Group>>> {
     let filter = GroupFilter {
         name: q.string("name"),
         is_superuser: q.bool("is_superuser")?,
@@ -136,9 +147,7 @@ pub(crate) async fn list(
     let query = q.list_query("name")?;
     let page = state.store.list_groups(&filter, &query).await?;
     let results = render(&state, &page.results, includes).await?;
-    let mut body = shapes::paginated(page, |_| Value::Null);
-    body["results"] = Value::Array(results);
-    Ok(Json(body))
+    Ok(Json(Paginated::with(page.pagination, results)))
 }
 
 /// The group `id` (the path's uuid), or 404.
@@ -150,20 +159,25 @@ async fn find(state: &AppState, id: &str) -> ApiResult<GroupEntry> {
         .ok_or(ApiError::NotFound("Group"))
 }
 
-async fn retrieve(
+#[utoipa::path(get, path = "/api/v3/core/groups/{group_uuid}/", operation_id = "core_groups_retrieve",
+    tag = "core", params(("group_uuid" = Uuid, Path,)), responses((status = 200, description = "OK", body = Group), ObjectErrors))]
+pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Group>> {
     let entry = find(&state, &id).await?;
     render_one(&state, &entry).await
 }
 
-async fn used_by(
+#[utoipa::path(get, path = "/api/v3/core/groups/{group_uuid}/used_by/",
+    operation_id = "core_groups_used_by_list", tag = "core", params(("group_uuid" = Uuid, Path,)),
+    responses((status = 200, description = "OK", body = Vec<UsedBy>), ObjectErrors))]
+pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     let entry = find(&state, &id).await?;
     let pk = Value::String(entry.group.uuid.to_string());
     let referrers = state
@@ -220,12 +234,14 @@ async fn read_group(
     Ok((base, users))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v3/core/groups/", operation_id = "core_groups_create", tag = "core",
+    request_body = GroupRequest, responses((status = 201, description = "Created", body = Group), InputErrors))]
+pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<shapes::Group>)> {
     let (fields, users) = read_group(&state, body, Mode::Full, GroupFields::named("")).await?;
     let entry = state
         .store
@@ -249,7 +265,7 @@ async fn write(
     id: String,
     body: JsonObject,
     mode: Mode,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Group>> {
     let uuid = parse_uuid(&id)?;
     let existing = state
         .store
@@ -279,27 +295,36 @@ async fn write(
     render_one(&state, &entry).await
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/v3/core/groups/{group_uuid}/", operation_id = "core_groups_update",
+    tag = "core", params(("group_uuid" = Uuid, Path,)), request_body = GroupRequest,
+    responses((status = 200, description = "OK", body = Group), ObjectInputErrors))]
+pub(crate) async fn update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Group>> {
     write(caller, state, meta, id, body, Mode::Full).await
 }
 
-async fn partial_update(
+#[utoipa::path(patch, path = "/api/v3/core/groups/{group_uuid}/",
+    operation_id = "core_groups_partial_update", tag = "core", params(("group_uuid" = Uuid, Path,)),
+    request_body = ref("#/components/schemas/PatchedGroupRequest"), responses((status = 200, description = "OK", body = Group), ObjectInputErrors))]
+pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Group>> {
     write(caller, state, meta, id, body, Mode::Partial).await
 }
 
-async fn destroy(
+#[utoipa::path(delete, path = "/api/v3/core/groups/{group_uuid}/", operation_id = "core_groups_destroy",
+    tag = "core", params(("group_uuid" = Uuid, Path,)),
+    responses((status = 204, description = "Deleted"), ObjectErrors))]
+pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -347,7 +372,11 @@ async fn membership_target(
     Ok((group, pk))
 }
 
-async fn add_user(
+#[utoipa::path(post, path = "/api/v3/core/groups/{group_uuid}/add_user/",
+    operation_id = "core_groups_add_user_create", tag = "core", params(("group_uuid" = Uuid, Path,)),
+    request_body = UserAccountRequest,
+    responses((status = 204, description = "Added"), ObjectInputErrors))]
+pub(crate) async fn add_user(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -367,7 +396,11 @@ async fn add_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_user(
+#[utoipa::path(post, path = "/api/v3/core/groups/{group_uuid}/remove_user/",
+    operation_id = "core_groups_remove_user_create", tag = "core", params(("group_uuid" = Uuid, Path,)),
+    request_body = UserAccountRequest,
+    responses((status = 204, description = "Removed"), ObjectInputErrors))]
+pub(crate) async fn remove_user(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

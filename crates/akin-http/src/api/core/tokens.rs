@@ -9,10 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::api::shapes;
+use crate::api::openapi::{InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::requests::{TokenRequest, TokenSetKeyRequest};
+use crate::api::shapes::{self, Paginated};
+use crate::api::shapes::{Token as TokenShape, TokenView, UsedBy};
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Superuser};
 use crate::error::{ApiError, ApiResult};
@@ -49,27 +51,28 @@ fn token_ref(token: &Token) -> ModelRef {
 }
 
 /// Tokens as JSON, each with its owner as a full `User`.
-async fn render(state: &AppState, tokens: &[Token]) -> ApiResult<Vec<Value>> {
-    let mut owners: HashMap<i64, Value> = HashMap::new();
+async fn render(state: &AppState, tokens: &[Token]) -> ApiResult<Vec<shapes::Token>> {
+    let mut owners: HashMap<i64, Option<shapes::User>> = HashMap::new();
     for token in tokens {
         if owners.contains_key(&token.user_pk) {
             continue;
         }
-        let owner = match state.store.user_by_pk(token.user_pk).await? {
-            Some(entry) => shapes::user(&entry, &state.install_id, None),
-            None => Value::Null,
-        };
+        let owner = state
+            .store
+            .user_by_pk(token.user_pk)
+            .await?
+            .map(|entry| shapes::user(&entry, &state.install_id, None));
         owners.insert(token.user_pk, owner);
     }
     Ok(tokens
         .iter()
-        .map(|t| shapes::token(t, &owners[&t.user_pk]))
+        .map(|t| shapes::token(t, owners[&t.user_pk].clone()))
         .collect())
 }
 
-async fn render_one(state: &AppState, token: &Token) -> ApiResult<Json<Value>> {
-    let mut values = render(state, std::slice::from_ref(token)).await?;
-    Ok(Json(values.pop().unwrap_or(Value::Null)))
+async fn render_one(state: &AppState, token: &Token) -> ApiResult<Json<shapes::Token>> {
+    let mut tokens = render(state, std::slice::from_ref(token)).await?;
+    Ok(Json(tokens.remove(0)))
 }
 
 async fn find(state: &AppState, identifier: &str) -> ApiResult<Token> {
@@ -80,11 +83,14 @@ async fn find(state: &AppState, identifier: &str) -> ApiResult<Token> {
         .ok_or(ApiError::NotFound("Token"))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v3/core/tokens/", operation_id = "core_tokens_list", tag = "core",
+    params(ListParams, ("identifier" = Option<String>, Query,), ("intent" = Option<TokenIntent>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<TokenShape>), InputErrors))]
+pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<shapes::Token>>> {
     let intent = match q.get("intent") {
         None => None,
         Some(v) => Some(TokenIntent::parse(v).ok_or_else(|| {
@@ -107,28 +113,31 @@ async fn list(
     let query = q.list_query("identifier")?;
     let page = state.store.list_tokens(&filter, &query).await?;
     let results = render(&state, &page.results).await?;
-    let mut body = shapes::paginated(page, |_| Value::Null);
-    body["results"] = Value::Array(results);
-    Ok(Json(body))
+    Ok(Json(Paginated::with(page.pagination, results)))
 }
 
-async fn retrieve(
+#[utoipa::path(get, path = "/api/v3/core/tokens/{identifier}/", operation_id = "core_tokens_retrieve",
+    tag = "core", params(("identifier" = String, Path,)), responses((status = 200, description = "OK", body = TokenShape), ObjectErrors))]
+pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(identifier): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Token>> {
     let token = find(&state, &identifier).await?;
     render_one(&state, &token).await
 }
 
 /// Nothing refers to a token: always empty, once the token is found.
-async fn used_by(
+#[utoipa::path(get, path = "/api/v3/core/tokens/{identifier}/used_by/",
+    operation_id = "core_tokens_used_by_list", tag = "core", params(("identifier" = String, Path,)),
+    responses((status = 200, description = "OK", body = Vec<UsedBy>), ObjectErrors))]
+pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(identifier): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     find(&state, &identifier).await?;
-    Ok(Json(Value::Array(Vec::new())))
+    Ok(Json(Vec::new()))
 }
 
 /// Reads the writable token fields over `base`.
@@ -171,12 +180,14 @@ async fn read_token(
     Ok(base)
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v3/core/tokens/", operation_id = "core_tokens_create", tag = "core",
+    request_body = TokenRequest, responses((status = 201, description = "Created", body = TokenShape), InputErrors))]
+pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<shapes::Token>)> {
     let base = TokenFields {
         identifier: String::new(),
         intent: TokenIntent::default(),
@@ -212,7 +223,7 @@ async fn write(
     identifier: String,
     body: JsonObject,
     mode: Mode,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Token>> {
     let existing = find(&state, &identifier).await?;
     let base = TokenFields {
         identifier: existing.identifier.clone(),
@@ -243,27 +254,36 @@ async fn write(
     render_one(&state, &token).await
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/v3/core/tokens/{identifier}/", operation_id = "core_tokens_update",
+    tag = "core", params(("identifier" = String, Path,)), request_body = TokenRequest,
+    responses((status = 200, description = "OK", body = TokenShape), ObjectInputErrors))]
+pub(crate) async fn update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(identifier): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Token>> {
     write(caller, state, meta, identifier, body, Mode::Full).await
 }
 
-async fn partial_update(
+#[utoipa::path(patch, path = "/api/v3/core/tokens/{identifier}/",
+    operation_id = "core_tokens_partial_update", tag = "core", params(("identifier" = String, Path,)),
+    request_body = ref("#/components/schemas/PatchedTokenRequest"), responses((status = 200, description = "OK", body = TokenShape), ObjectInputErrors))]
+pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(identifier): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Token>> {
     write(caller, state, meta, identifier, body, Mode::Partial).await
 }
 
-async fn destroy(
+#[utoipa::path(delete, path = "/api/v3/core/tokens/{identifier}/", operation_id = "core_tokens_destroy",
+    tag = "core", params(("identifier" = String, Path,)),
+    responses((status = 204, description = "Deleted"), ObjectErrors))]
+pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -284,12 +304,15 @@ async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn view_key(
+#[utoipa::path(get, path = "/api/v3/core/tokens/{identifier}/view_key/",
+    operation_id = "core_tokens_view_key_retrieve", tag = "core", params(("identifier" = String, Path,)),
+    responses((status = 200, description = "OK", body = TokenView), ObjectErrors))]
+pub(crate) async fn view_key(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(identifier): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::TokenView>> {
     let token = find(&state, &identifier).await?;
     audit::record(
         &state,
@@ -299,11 +322,15 @@ async fn view_key(
         token_ref(&token),
     )
     .await;
-    Ok(Json(json!({"key": token.key})))
+    Ok(Json(shapes::TokenView { key: token.key }))
 }
 
 /// `POST {"key": "…"}`: replaces the key (for tokens managed outside akin); 204.
-async fn set_key(
+#[utoipa::path(post, path = "/api/v3/core/tokens/{identifier}/set_key/",
+    operation_id = "core_tokens_set_key_create", tag = "core", params(("identifier" = String, Path,)),
+    request_body = TokenSetKeyRequest,
+    responses((status = 204, description = "Key set"), ObjectInputErrors))]
+pub(crate) async fn set_key(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

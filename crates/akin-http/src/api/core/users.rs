@@ -6,11 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::shapes;
+use crate::api::openapi::{Forbidden, InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::requests::{UserPasswordSetRequest, UserRequest};
+use crate::api::shapes::{self, Paginated};
+use crate::api::shapes::{SessionUser, UsedBy, User};
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Superuser};
 use crate::error::{ApiError, ApiResult};
@@ -46,7 +49,11 @@ fn parse_pk(id: &str) -> ApiResult<i64> {
 }
 
 /// The user as JSON, with `groups_obj` filled in when `include_groups`.
-async fn render(state: &AppState, entry: &UserEntry, include_groups: bool) -> ApiResult<Value> {
+async fn render(
+    state: &AppState,
+    entry: &UserEntry,
+    include_groups: bool,
+) -> ApiResult<shapes::User> {
     let groups = if include_groups {
         let uuids: Vec<Uuid> = entry.groups.iter().map(|g| g.uuid).collect();
         Some(state.store.groups_by_uuid(&uuids).await?)
@@ -56,17 +63,26 @@ async fn render(state: &AppState, entry: &UserEntry, include_groups: bool) -> Ap
     Ok(shapes::user(entry, &state.install_id, groups.as_deref()))
 }
 
-async fn me(caller: Caller, State(state): State<AppState>) -> Json<Value> {
-    let mut this = shapes::user_self(&caller.user, &state.install_id);
-    this["is_current"] = json!(true);
-    Json(json!({"user": this, "original": null, "users": [this]}))
+#[utoipa::path(get, path = "/api/v3/core/users/me/", operation_id = "core_users_me_retrieve",
+    tag = "core", responses((status = 200, description = "OK", body = SessionUser), Forbidden))]
+pub(crate) async fn me(caller: Caller, State(state): State<AppState>) -> Json<shapes::SessionUser> {
+    let this = shapes::user_self(&caller.user, &state.install_id, true);
+    Json(shapes::SessionUser {
+        user: this.clone(),
+        original: None,
+        users: vec![this],
+    })
 }
 
+#[utoipa::path(get, path = "/api/v3/core/users/", operation_id = "core_users_list", tag = "core",
+    params(ListParams, ("username" = Option<String>, Query,), ("email" = Option<String>, Query,),
+        ("is_active" = Option<bool>, Query,), ("include_groups" = Option<bool>, Query,)),
+    responses((status = 200, description = "OK", body = Paginated<User>), InputErrors))]
 pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<shapes::User>>> {
     let attributes = match q.get("attributes") {
         None => None,
         Some(raw) => match serde_json::from_str::<Value>(raw) {
@@ -126,7 +142,7 @@ pub(crate) async fn list(
     } else {
         Vec::new()
     };
-    let body = shapes::paginated(page, |entry| {
+    let body = Paginated::of(page, |entry| {
         let mine: Option<Vec<_>> = include_groups.then(|| {
             groups
                 .iter()
@@ -156,20 +172,24 @@ async fn find(state: &AppState, id: &str) -> ApiResult<UserEntry> {
         .ok_or(ApiError::NotFound("User"))
 }
 
+#[utoipa::path(get, path = "/api/v3/core/users/{id}/", operation_id = "core_users_retrieve",
+    tag = "core", params(("id" = i64, Path,)), responses((status = 200, description = "OK", body = User), ObjectErrors))]
 pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::User>> {
     let entry = find(&state, &id).await?;
     Ok(Json(render(&state, &entry, true).await?))
 }
 
-async fn used_by(
+#[utoipa::path(get, path = "/api/v3/core/users/{id}/used_by/", operation_id = "core_users_used_by_list",
+    tag = "core", params(("id" = i64, Path,)), responses((status = 200, description = "OK", body = Vec<UsedBy>), ObjectErrors))]
+pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     let entry = find(&state, &id).await?;
     let referrers = state
         .store
@@ -225,12 +245,14 @@ async fn check_groups(state: &AppState, groups: Option<&[Uuid]>) -> ApiResult<()
     Ok(())
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v3/core/users/", operation_id = "core_users_create", tag = "core",
+    request_body = UserRequest, responses((status = 201, description = "Created", body = User), InputErrors))]
+pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<shapes::User>)> {
     let mut fields = Fields::new(body, Mode::Full);
     let mut changes = UserChanges::from_user(&blank_user());
     read_user_fields(&mut fields, &mut changes);
@@ -296,7 +318,7 @@ async fn write(
     id: String,
     body: JsonObject,
     mode: Mode,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::User>> {
     let pk = parse_pk(&id)?;
     let existing = state
         .store
@@ -330,27 +352,36 @@ async fn write(
     Ok(Json(render(&state, &entry, true).await?))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/v3/core/users/{id}/", operation_id = "core_users_update",
+    tag = "core", params(("id" = i64, Path,)), request_body = UserRequest,
+    responses((status = 200, description = "OK", body = User), ObjectInputErrors))]
+pub(crate) async fn update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::User>> {
     write(caller, state, meta, id, body, Mode::Full).await
 }
 
+#[utoipa::path(patch, path = "/api/v3/core/users/{id}/", operation_id = "core_users_partial_update",
+    tag = "core", params(("id" = i64, Path,)), request_body = ref("#/components/schemas/PatchedUserRequest"),
+    responses((status = 200, description = "OK", body = User), ObjectInputErrors))]
 pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::User>> {
     write(caller, state, meta, id, body, Mode::Partial).await
 }
 
-async fn destroy(
+#[utoipa::path(delete, path = "/api/v3/core/users/{id}/", operation_id = "core_users_destroy",
+    tag = "core", params(("id" = i64, Path,)),
+    responses((status = 204, description = "Deleted"), ObjectErrors))]
+pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -377,7 +408,11 @@ async fn destroy(
 }
 
 /// `POST {"password": "…"}`: sets the password (Argon2id); 204.
-async fn set_password(
+#[utoipa::path(post, path = "/api/v3/core/users/{id}/set_password/",
+    operation_id = "core_users_set_password_create", tag = "core", params(("id" = i64, Path,)),
+    request_body = UserPasswordSetRequest,
+    responses((status = 204, description = "Password set"), ObjectInputErrors))]
+pub(crate) async fn set_password(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,

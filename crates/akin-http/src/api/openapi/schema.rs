@@ -1,5 +1,6 @@
-//! The pieces the OpenAPI document is built from: JSON Schema for catalog fields and
-//! models, DRF's pagination and error responses, and a DRF viewset's operations.
+//! The pieces the catalog's part of the OpenAPI document is built from: JSON Schema
+//! (2020-12, as OpenAPI 3.1 has it) for catalog fields and models, and a DRF viewset's
+//! operations.
 
 use akin_domain::catalog::{self, Field, FieldType, ModelSpec};
 use serde_json::{Map, Value, json};
@@ -16,11 +17,22 @@ pub(super) fn date_time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
+/// A free-form JSON object.
+pub(super) fn any_object() -> Value {
+    json!({"type": "object", "additionalProperties": true})
+}
+
+/// `schema`, or null.
 pub(super) fn nullable(mut schema: Value) -> Value {
     if schema.get("$ref").is_some() {
-        return json!({"allOf": [schema], "nullable": true});
+        return json!({"oneOf": [schema, {"type": "null"}]});
     }
-    schema["nullable"] = Value::Bool(true);
+    if let Some(Value::String(ty)) = schema.get("type") {
+        schema["type"] = json!([ty, "null"]);
+    }
+    if let Some(Value::Array(choices)) = schema.get_mut("enum") {
+        choices.push(Value::Null);
+    }
     schema
 }
 
@@ -31,7 +43,7 @@ pub(super) fn field_schema(field: &Field) -> Value {
         FieldType::Slug => json!({"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}),
         FieldType::Bool => json!({"type": "boolean"}),
         FieldType::Int => json!({"type": "integer"}),
-        FieldType::Object => json!({"type": "object", "additionalProperties": {}}),
+        FieldType::Object => any_object(),
         FieldType::Datetime => date_time(),
         FieldType::Choice(choices) => json!({"type": "string", "enum": choices}),
         FieldType::Ref(catalog::USER) => json!({"type": "integer"}),
@@ -93,7 +105,7 @@ pub(super) fn paginated(item: &str) -> Value {
         "properties": {
             "pagination": reference("Pagination"),
             "results": {"type": "array", "items": reference(item)},
-            "autocomplete": {"type": "object", "additionalProperties": {}},
+            "autocomplete": any_object(),
         },
     })
 }
@@ -111,7 +123,7 @@ pub(super) fn described(schema: Value, text: &str) -> Value {
 
 pub(super) fn ok(schema: Value) -> Value {
     let mut response = json_body(schema);
-    response["description"] = json!("");
+    response["description"] = json!("OK");
     response
 }
 
@@ -137,13 +149,13 @@ pub(super) fn errors(responses: &mut Map<String, Value>, with_body: bool, with_p
 
 pub(super) fn list_parameters(filters: &[(&str, Value)]) -> Vec<Value> {
     let mut parameters = vec![
-        json!({"name": "page", "in": "query", "schema": {"type": "integer"}}),
-        json!({"name": "page_size", "in": "query", "schema": {"type": "integer"}}),
-        json!({"name": "search", "in": "query", "schema": {"type": "string"}}),
-        json!({"name": "ordering", "in": "query", "schema": {"type": "string"}}),
+        json!({"name": "page", "in": "query", "required": false, "schema": {"type": "integer"}}),
+        json!({"name": "page_size", "in": "query", "required": false, "schema": {"type": "integer"}}),
+        json!({"name": "search", "in": "query", "required": false, "schema": {"type": "string"}}),
+        json!({"name": "ordering", "in": "query", "required": false, "schema": {"type": "string"}}),
     ];
     for (name, schema) in filters {
-        parameters.push(json!({"name": name, "in": "query", "schema": schema}));
+        parameters.push(json!({"name": name, "in": "query", "required": false, "schema": schema}));
     }
     parameters
 }
@@ -242,24 +254,4 @@ impl Resource<'_> {
 /// `Invitation Stage` -> `InvitationStage`.
 pub(super) fn schema_name(verbose: &str) -> String {
     verbose.split_whitespace().collect()
-}
-
-pub(super) fn simple_get(
-    paths: &mut Map<String, Value>,
-    path: &str,
-    id: &str,
-    tag: &str,
-    schema: Value,
-) {
-    let mut responses = Map::new();
-    responses.insert("200".into(), ok(schema));
-    errors(&mut responses, false, false);
-    paths.insert(
-        format!("/api/v3{path}"),
-        json!({"get": {"operationId": id, "tags": [tag], "responses": responses}}),
-    );
-}
-
-pub(super) fn object(required: &[&str], properties: Value) -> Value {
-    json!({"type": "object", "required": required, "properties": properties})
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::invitation::Invitation;
+use akin_domain::invitation::{Invitation, InvitationState};
 use akin_flow::objects;
 use akin_store::{InvitationFilter, InvitationStatus};
 use axum::extract::{Path, State};
@@ -16,7 +16,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::api::shapes;
+use crate::api::openapi::{InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
+use crate::api::shapes::UsedBy;
+use crate::api::shapes::{self, Paginated};
 use crate::audit::{self, RequestMeta};
 use crate::auth::{Caller, Superuser};
 use crate::error::{ApiError, ApiResult};
@@ -62,20 +64,20 @@ async fn render(
     state: &AppState,
     invitations: &[Invitation],
     now: OffsetDateTime,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<shapes::Invitation>> {
     // Creators in one query, before the transaction below is opened: holding one pooled
     // connection while waiting for another deadlocks under load.
     let mut creators: Vec<i64> = invitations.iter().filter_map(|i| i.created_by).collect();
     creators.sort_unstable();
     creators.dedup();
-    let users: HashMap<i64, Value> = state
+    let users: HashMap<i64, shapes::PartialUser> = state
         .store
         .users_by_pk(&creators)
         .await?
         .iter()
         .map(|u| (u.pk, shapes::partial_user(u, &state.install_id)))
         .collect();
-    let mut flows: HashMap<Uuid, Value> = HashMap::new();
+    let mut flows: HashMap<Uuid, Option<shapes::Flow>> = HashMap::new();
     let mut tx = state.store.db().begin().await?;
     for i in invitations {
         if let Some(flow) = i.flow
@@ -93,10 +95,7 @@ async fn render(
                 .into_iter()
                 .map(|b| b["stage"].clone())
                 .collect();
-            flows.insert(
-                flow,
-                object.map_or(Value::Null, |o| shapes::flow(&o, &stages)),
-            );
+            flows.insert(flow, object.map(|o| shapes::flow(&o, &stages)));
         }
     }
     Ok(invitations
@@ -106,20 +105,22 @@ async fn render(
                 .created_by
                 .and_then(|pk| users.get(&pk).cloned())
                 .unwrap_or_else(shapes::anonymous_partial_user);
-            let flow_obj = i
-                .flow
-                .and_then(|f| flows.get(&f).cloned())
-                .unwrap_or(Value::Null);
+            let flow_obj = i.flow.and_then(|f| flows.get(&f).cloned().flatten());
             shapes::invitation(i, created_by, flow_obj, now)
         })
         .collect())
 }
 
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/", operation_id = "stages_invitation_invitations_list",
+    tag = "stages", params(ListParams, ("name" = Option<String>, Query,), ("flow__slug" = Option<String>, Query,),
+        ("created_by__username" = Option<String>, Query,),
+        ("status" = Option<String>, Query, description = "active (the default), used, expired or all")),
+    responses((status = 200, description = "OK", body = Paginated<shapes::Invitation>), InputErrors))]
 pub(crate) async fn list(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paginated<shapes::Invitation>>> {
     let now = OffsetDateTime::now_utc();
     let filter = InvitationFilter {
         name: q.string("name"),
@@ -131,9 +132,7 @@ pub(crate) async fn list(
     let query = q.list_query("")?;
     let page = state.store.list_invitations(&filter, &query, now).await?;
     let results = render(&state, &page.results, now).await?;
-    let mut body = shapes::paginated(page, |_| Value::Null);
-    body["results"] = Value::Array(results);
-    Ok(Json(body))
+    Ok(Json(Paginated::with(page.pagination, results)))
 }
 
 /// The invitation `id`, hidden when used or expired unless `?status=` asks for those.
@@ -151,9 +150,9 @@ async fn find(
         .ok_or(ApiError::NotFound("Invitation"))?;
     let visible = match status_of(q)? {
         InvitationStatus::All => true,
-        InvitationStatus::Active => invitation.status(now) == "active",
-        InvitationStatus::Used => invitation.status(now) == "used",
-        InvitationStatus::Expired => invitation.status(now) == "expired",
+        InvitationStatus::Active => invitation.status(now) == InvitationState::Active,
+        InvitationStatus::Used => invitation.status(now) == InvitationState::Used,
+        InvitationStatus::Expired => invitation.status(now) == InvitationState::Expired,
     };
     if visible {
         Ok(invitation)
@@ -162,12 +161,15 @@ async fn find(
     }
 }
 
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/", operation_id = "stages_invitation_invitations_retrieve",
+    tag = "stages", params(("invite_uuid" = Uuid, Path,), ("status" = Option<String>, Query,)),
+    responses((status = 200, description = "OK", body = shapes::Invitation), ObjectErrors))]
 pub(crate) async fn retrieve(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Invitation>> {
     let now = OffsetDateTime::now_utc();
     let invitation = find(&state, &id, &q, now).await?;
     Ok(Json(render(&state, &[invitation], now).await?.remove(0)))
@@ -175,12 +177,16 @@ pub(crate) async fn retrieve(
 
 /// Nothing refers to an invitation (users keep no link to theirs): always empty, after
 /// the same visibility check as retrieve.
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/used_by/",
+    operation_id = "stages_invitation_invitations_used_by_list", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,), ("status" = Option<String>, Query,)),
+    responses((status = 200, description = "OK", body = Vec<UsedBy>), ObjectErrors))]
 pub(crate) async fn used_by(
     Superuser(_): Superuser,
     State(state): State<AppState>,
     Path(id): Path<String>,
     q: QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
     let invitation = find(&state, &id, &q, OffsetDateTime::now_utc()).await?;
     let pk = Value::String(invitation.uuid.to_string());
     let referrers = state.store.used_by(catalog::INVITATION, &pk).await?;
@@ -225,12 +231,15 @@ async fn write(
     Uuid::parse_str(pk.as_str().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+#[utoipa::path(post, path = "/api/v3/stages/invitation/invitations/", operation_id = "stages_invitation_invitations_create",
+    tag = "stages", request_body = ref("#/components/schemas/InvitationRequest"),
+    responses((status = 201, description = "Created", body = shapes::Invitation), InputErrors))]
 pub(crate) async fn create(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<shapes::Invitation>)> {
     let uuid = write(&state, &caller, None, body, false).await?;
     let now = OffsetDateTime::now_utc();
     let invitation = state
@@ -260,7 +269,7 @@ async fn change(
     q: QueryParams,
     body: JsonObject,
     partial: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Invitation>> {
     let now = OffsetDateTime::now_utc();
     let existing = find(&state, &id, &q, now).await?;
     let pk = Value::String(existing.uuid.to_string());
@@ -281,17 +290,26 @@ async fn change(
     Ok(Json(render(&state, &[invitation], now).await?.remove(0)))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/", operation_id = "stages_invitation_invitations_update",
+    tag = "stages", params(("invite_uuid" = Uuid, Path,)),
+    request_body = ref("#/components/schemas/InvitationRequest"),
+    responses((status = 200, description = "OK", body = shapes::Invitation), ObjectInputErrors))]
+pub(crate) async fn update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
     q: QueryParams,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Invitation>> {
     change(state, caller, meta, id, q, body, false).await
 }
 
+#[utoipa::path(patch, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/",
+    operation_id = "stages_invitation_invitations_partial_update", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,)),
+    request_body = ref("#/components/schemas/PatchedInvitationRequest"),
+    responses((status = 200, description = "OK", body = shapes::Invitation), ObjectInputErrors))]
 pub(crate) async fn partial_update(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
@@ -299,10 +317,13 @@ pub(crate) async fn partial_update(
     Path(id): Path<String>,
     q: QueryParams,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<shapes::Invitation>> {
     change(state, caller, meta, id, q, body, true).await
 }
 
+#[utoipa::path(delete, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/", operation_id = "stages_invitation_invitations_destroy",
+    tag = "stages", params(("invite_uuid" = Uuid, Path,)),
+    responses((status = 204, description = "Deleted"), ObjectErrors))]
 pub(crate) async fn destroy(
     Superuser(caller): Superuser,
     State(state): State<AppState>,
