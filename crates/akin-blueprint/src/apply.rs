@@ -35,12 +35,14 @@ pub trait Target: Lookup {
         at: Pos,
     ) -> impl Future<Output = BlueprintResult<Value>> + Send;
 
-    /// Changes the named fields of an existing object; `false` when they already held
-    /// those values (nothing was written).
+    /// Changes an existing object (found by `identifiers`) to attrs with the identifiers
+    /// merged in, as authentik's importer writes them; `false` when it already held those
+    /// values (nothing was written).
     fn update(
         &mut self,
         model: &str,
         pk: &Value,
+        identifiers: &Map<String, Value>,
         attrs: &Map<String, Value>,
         at: Pos,
     ) -> impl Future<Output = BlueprintResult<bool>> + Send;
@@ -260,7 +262,10 @@ async fn apply_entry<T: Target>(
         }
         (State::Created, Some(pk)) => (Action::Unchanged, Some(pk)),
         (State::Present, Some(pk)) => {
-            if !attrs.is_empty() && target.update(&entry.model, &pk, &attrs, entry.at).await? {
+            if target
+                .update(&entry.model, &pk, &identifiers, &attrs, entry.at)
+                .await?
+            {
                 (Action::Updated, Some(pk))
             } else {
                 (Action::Unchanged, Some(pk))

@@ -53,13 +53,19 @@ pub struct Scope<'a> {
     pub files: Option<&'a Path>,
 }
 
-/// Resolves `node`. `iteration` holds the `(index, value)` of each enclosing `!Enumerate`,
+/// One enclosing `!Enumerate`: its current `(index, value)`, or `None` while it is still
+/// reading its iterable. authentik counts an `!Enumerate` from the moment it starts, so
+/// inside its own iterable `!Value 0` is that `!Enumerate` (which has no item yet) and the
+/// enclosing one is `!Value 1`.
+pub type Frame = Option<(Value, Value)>;
+
+/// Resolves `node`. `iteration` holds a [`Frame`] for each enclosing `!Enumerate`,
 /// innermost last.
 pub fn resolve<'a, L: Lookup>(
     node: &'a Node,
     scope: &'a Scope<'a>,
     lookup: &'a mut L,
-    iteration: &'a [(Value, Value)],
+    iteration: &'a [Frame],
 ) -> BoxFuture<'a, BlueprintResult<Value>> {
     Box::pin(async move {
         Ok(match &node.value {
@@ -109,7 +115,7 @@ async fn tag_value<'a, L: Lookup>(
     at: Pos,
     scope: &'a Scope<'a>,
     lookup: &'a mut L,
-    iteration: &'a [(Value, Value)],
+    iteration: &'a [Frame],
 ) -> BlueprintResult<Value> {
     let items = args(inner);
     match tag {
@@ -220,7 +226,9 @@ async fn tag_value<'a, L: Lookup>(
             let [iterable, mode, body] = items.as_slice() else {
                 return Err(err(at, "!Enumerate needs [iterable, SEQ|MAP, item]"));
             };
-            let iterable = resolve(iterable, scope, lookup, iteration).await?;
+            let mut reading = iteration.to_vec();
+            reading.push(None);
+            let iterable = resolve(iterable, scope, lookup, &reading).await?;
             let mode = scalar_text(&resolve(mode, scope, lookup, iteration).await?);
             let pairs: Vec<(Value, Value)> = match iterable {
                 Value::Array(items) => items
@@ -244,7 +252,7 @@ async fn tag_value<'a, L: Lookup>(
                     let mut out = Vec::new();
                     for pair in pairs {
                         let mut inner_iteration = iteration.to_vec();
-                        inner_iteration.push(pair);
+                        inner_iteration.push(Some(pair));
                         out.push(resolve(body, scope, lookup, &inner_iteration).await?);
                     }
                     Ok(Value::Array(out))
@@ -253,7 +261,7 @@ async fn tag_value<'a, L: Lookup>(
                     let mut out = Map::new();
                     for pair in pairs {
                         let mut inner_iteration = iteration.to_vec();
-                        inner_iteration.push(pair);
+                        inner_iteration.push(Some(pair));
                         match resolve(body, scope, lookup, &inner_iteration).await? {
                             Value::Object(map) => out.extend(map),
                             Value::Array(kv) if kv.len() == 2 => {
@@ -300,7 +308,16 @@ async fn tag_value<'a, L: Lookup>(
                     format!("!{tag} {depth}: not inside that many !Enumerate"),
                 ));
             };
-            let (index, value) = &iteration[position];
+            let Some((index, value)) = &iteration[position] else {
+                return Err(err(
+                    at,
+                    format!(
+                        "!{tag} {depth} names an !Enumerate that is still reading its iterable \
+                         (there, depth 0 is that !Enumerate itself: the enclosing one is {})",
+                        depth + 1
+                    ),
+                ));
+            };
             Ok(if tag == "Index" {
                 index.clone()
             } else {
@@ -349,7 +366,7 @@ async fn key_and_default<'a, L: Lookup>(
     items: &[&'a Node],
     scope: &'a Scope<'a>,
     lookup: &'a mut L,
-    iteration: &'a [(Value, Value)],
+    iteration: &'a [Frame],
 ) -> BlueprintResult<(Value, Value)> {
     let key = match items.first() {
         Some(node) => resolve(node, scope, lookup, iteration).await?,
@@ -617,9 +634,19 @@ mod tests {
             json!({"k_x": 1, "k_y": 2})
         );
         assert_eq!(
-            eval("!Enumerate [[[1, 2], [3]], SEQ, !Enumerate [!Value 0, SEQ, !Format ['%s.%s', !Index 1, !Value 0]]]").await,
+            eval("!Enumerate [[[1, 2], [3]], SEQ, !Enumerate [!Value 1, SEQ, !Format ['%s.%s', !Index 1, !Value 0]]]").await,
             json!([["0.1", "0.2"], ["1.3"]])
         );
+        // In its own iterable an !Enumerate is depth 0 and has no item yet, as authentik
+        // counts it.
+        let error = eval_with(
+            "!Enumerate [[[1]], SEQ, !Enumerate [!Value 0, SEQ, x]]",
+            json!({}),
+            &[],
+        )
+        .await
+        .unwrap_err();
+        assert!(error.message.contains("enclosing one is 1"), "{error}");
     }
 
     #[tokio::test]

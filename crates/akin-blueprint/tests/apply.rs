@@ -112,9 +112,12 @@ impl Target for Memory {
         &mut self,
         model: &str,
         pk: &Value,
+        identifiers: &Map<String, Value>,
         attrs: &Map<String, Value>,
         _at: Pos,
     ) -> BlueprintResult<bool> {
+        let mut attrs = attrs.clone();
+        attrs.extend(identifiers.clone().into_iter().filter(|(k, _)| k != "pk"));
         let object = self
             .objects
             .get_mut(model)

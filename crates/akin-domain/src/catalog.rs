@@ -12,6 +12,7 @@ use crate::flow::options::{
 use crate::policy::EngineMode;
 use crate::stage::prompt::PromptType;
 use crate::stage::user_write::UserCreationMode;
+use crate::token::TokenIntent;
 use crate::user::UserType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +143,7 @@ pub const EXPRESSION_POLICY: &str = "authentik_policies_expression.expressionpol
 pub const POLICY_BINDING: &str = "authentik_policies.policybinding";
 pub const GROUP: &str = "authentik_core.group";
 pub const USER: &str = "authentik_core.user";
+pub const TOKEN: &str = "authentik_core.token";
 /// Placeholder model name for "any stage".
 pub const STAGE: &str = "authentik_flows.stage";
 /// Placeholder model name for "a flow or a binding" (authentik's PolicyBindingModel).
@@ -438,6 +440,30 @@ pub static MODELS: &[ModelSpec] = &[
             choice::<UserType>("type"),
         ],
     },
+    // Written by blueprints (`/core/tokens/` has handlers of its own). A token created
+    // without a `key` gets a random one, as authentik's default.
+    ModelSpec {
+        name: TOKEN,
+        verbose: "token",
+        is_stage: false,
+        api: None,
+        fields: &[
+            req("identifier", Slug),
+            Field {
+                name: "key",
+                ty: Text,
+                required: false,
+                nullable: false,
+                default: None,
+            },
+            choice::<TokenIntent>("intent"),
+            req("user", Ref(USER)),
+            opt("description", Text, "\"\""),
+            null("expires", Datetime),
+            opt("expiring", Bool, "true"),
+            null("managed", Text),
+        ],
+    },
     ModelSpec {
         name: EXPRESSION_POLICY,
         verbose: "expression policy",
@@ -548,6 +574,8 @@ pub fn validate(
                 errors.add(field.name, "This field is required.");
                 continue;
             }
+            // Optional without a default: the writer decides (a token's random key).
+            None if field.default.is_none() => continue,
             None => serde_json::from_str(field.default.unwrap_or("null")).unwrap_or(Value::Null),
         };
         if value.is_null() {

@@ -300,11 +300,21 @@ impl Target for StoreTarget<'_> {
         &mut self,
         model: &str,
         pk: &Value,
+        identifiers: &Map<String, Value>,
         attrs: &Map<String, Value>,
         at: Pos,
     ) -> BlueprintResult<bool> {
         let spec = Self::spec(model, at)?;
-        let valid = self.checked(spec, attrs, true, at).await?;
+        // authentik writes attrs with the identifiers merged in (so an object found by part
+        // of its `attributes` gets those attributes); the key itself is not rewritten.
+        let mut fields = attrs.clone();
+        let mut named = identifiers.clone();
+        named.remove("pk");
+        akin_domain::invitation::deep_merge(&mut fields, &named);
+        if fields.is_empty() {
+            return Ok(false);
+        }
+        let valid = self.checked(spec, &fields, true, at).await?;
         let current = self
             .lookup(model, &[("pk".to_owned(), pk.clone())], at)
             .await?

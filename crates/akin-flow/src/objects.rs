@@ -42,7 +42,7 @@ pub async fn check(
     input: &Map<String, Value>,
     partial: bool,
 ) -> Result<Map<String, Value>, WriteError> {
-    let fields = catalog::validate(spec, input, partial).map_err(WriteError::Invalid)?;
+    let mut fields = catalog::validate(spec, input, partial).map_err(WriteError::Invalid)?;
     if spec.name == catalog::USER {
         // The users API's own rules (username characters, email, path), whoever writes.
         let mut errors = FieldErrors::new();
@@ -59,6 +59,15 @@ pub async fn check(
         if !errors.is_empty() {
             return Err(WriteError::Invalid(errors));
         }
+    }
+    if spec.name == catalog::TOKEN && !partial && !fields.contains_key("key") {
+        // authentik's default: a random key for a token written without one.
+        fields.insert(
+            "key".to_owned(),
+            Value::String(akin_domain::token::generate_key(|n| {
+                rand::random_range(0..n)
+            })),
+        );
     }
     if spec.name == catalog::EXPRESSION_POLICY
         && let Some(expression) = fields.get("expression").and_then(Value::as_str)

@@ -566,6 +566,7 @@ mod tests {
             catalog::INVITATION,
             catalog::USER,
             catalog::GROUP,
+            catalog::TOKEN,
         ];
         for spec in catalog::MODELS {
             if !own_router.contains(&spec.name) {

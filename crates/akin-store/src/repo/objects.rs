@@ -13,6 +13,7 @@ use akin_domain::catalog;
 use akin_domain::time_format::{format_datetime, parse_datetime};
 
 use super::Store;
+use super::tokens::key_digest;
 use crate::db::{Arg, Backend, Sql, Tx};
 use crate::error::{StoreError, StoreResult};
 
@@ -177,6 +178,25 @@ static TABLES: &[Table] = &[
             ("last_updated", true),
         ],
     },
+    Table {
+        model: catalog::TOKEN,
+        table: "tokens",
+        pk: "token_uuid",
+        int_pk: false,
+        columns: &[
+            ("identifier", "identifier", Col::Text),
+            ("key", "key", Col::Text),
+            ("intent", "intent", Col::Text),
+            ("user", "user_id", Col::Int),
+            ("description", "description", Col::Text),
+            ("expires", "expires", Col::Time),
+            ("expiring", "expiring", Col::Bool),
+            ("managed", "managed", Col::Text),
+        ],
+        kind: None,
+        extra: false,
+        stamped: &[],
+    },
 ];
 
 /// The join table that holds a prompt stage's `fields`, in order.
@@ -329,6 +349,11 @@ fn push_field_condition(
         return Ok(());
     }
     if let Some((_, column, col)) = table.columns.iter().find(|(f, _, _)| *f == field) {
+        if *col == Col::Json
+            && let Value::Object(wanted) = value
+        {
+            return push_json_contains(sql, backend, column, &[], wanted);
+        }
         if value.is_null() {
             sql.push(column).push(" IS NULL");
         } else {
@@ -342,7 +367,72 @@ fn push_field_condition(
             table.model
         )));
     }
+    if let Value::Object(wanted) = value {
+        return push_json_contains(sql, backend, "extra", &[field], wanted);
+    }
     push_extra_equals(sql, backend, field, value);
+    Ok(())
+}
+
+/// The JSON in `column` (under `prefix`) contains `wanted`, as PostgreSQL's `@>` and
+/// Django's `__contains` on a JSON field: every key of `wanted` is there, objects compared
+/// the same way, other values equal. SQLite has no containment, so each leaf of `wanted`
+/// is compared at its path (lists are compared whole there).
+fn push_json_contains(
+    sql: &mut Sql,
+    backend: Backend,
+    column: &str,
+    prefix: &[&str],
+    wanted: &Map<String, Value>,
+) -> StoreResult<()> {
+    match backend {
+        Backend::Postgres => {
+            let mut target = column.to_owned();
+            for key in prefix {
+                target = format!("{target}->'{key}'");
+            }
+            sql.push(&target)
+                .push(" @> ")
+                .arg(Value::Object(wanted.clone()));
+        }
+        Backend::Sqlite => {
+            // `$."a"."b"`: SQLite's JSON path, each key quoted (a key holding a quote
+            // cannot be written in one, and is refused).
+            fn leaves(
+                path: &str,
+                value: &Map<String, Value>,
+                out: &mut Vec<(String, Value)>,
+            ) -> StoreResult<()> {
+                for (key, value) in value {
+                    if key.contains('"') {
+                        return Err(StoreError::InvalidValue(format!(
+                            "the JSON key {key:?} cannot be matched"
+                        )));
+                    }
+                    let path = format!("{path}.\"{key}\"");
+                    match value {
+                        Value::Object(inner) if !inner.is_empty() => leaves(&path, inner, out)?,
+                        other => out.push((path, other.clone())),
+                    }
+                }
+                Ok(())
+            }
+            let base = prefix
+                .iter()
+                .fold("$".to_owned(), |path, key| format!("{path}.\"{key}\""));
+            let mut pairs = Vec::new();
+            leaves(&base, wanted, &mut pairs)?;
+            sql.push("(1 = 1");
+            for (path, value) in pairs {
+                sql.push(&format!(" AND json_extract({column}, "))
+                    .arg(path)
+                    .push(") IS json_extract(")
+                    .arg(value.to_string())
+                    .push(", '$')");
+            }
+            sql.push(")");
+        }
+    }
     Ok(())
 }
 
@@ -580,6 +670,13 @@ impl Tx {
             names.push("uuid");
             args.push(Arg::Uuid(Uuid::new_v4()));
         }
+        if model == catalog::TOKEN
+            && let Some(key) = fields.get("key").and_then(Value::as_str)
+        {
+            // Requests are matched on the key's digest.
+            names.push("key_digest");
+            args.push(Arg::Text(key_digest(key)));
+        }
         if model == catalog::INVITATION {
             let single = fields
                 .get("single_use")
@@ -659,6 +756,11 @@ impl Tx {
             if *on_update {
                 sql.push(", ").push(column).push(" = ").arg(now);
             }
+        }
+        if model == catalog::TOKEN
+            && let Some(key) = fields.get("key").and_then(Value::as_str)
+        {
+            sql.push(", key_digest = ").arg(key_digest(key));
         }
         if model == catalog::INVITATION
             && let Some(single) = fields.get("single_use").and_then(Value::as_bool)

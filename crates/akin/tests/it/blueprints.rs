@@ -23,6 +23,7 @@ on_both_backends!(
     entries_identified_by_pk_keep_their_keys,
     context_values_may_be_tags,
     identifiers_and_attrs_merge_into_a_new_object,
+    tokens_are_a_blueprint_model,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -656,11 +657,31 @@ async fn context_values_may_be_tags(backend: Backend) {
     assert_eq!(body["success"], true, "{body}");
     let (_, flows) = crate::admin_get(&env, "/api/v3/flows/instances/?slug=blue-flow").await;
     assert_eq!(flows["pagination"]["count"], 1, "{flows}");
+
+    // Inside an !Enumerate's own iterable, depth 0 is that !Enumerate (as authentik counts
+    // it), so the enclosing item is `!Value 1` there (issue 13, point 15, second half).
+    let nested = b"version: 1\ncontext:\n  teams: {blue: [alice, bob], red: [carol]}\nentries:\n  - model: authentik_core.group\n    identifiers: {name: teams}\n    attrs:\n      attributes:\n        members: !Enumerate [!Context teams, MAP, [!Index 0, !Enumerate [!Value 1, SEQ, !Format ['%s@%s', !Value 0, !Index 1]]]]\n";
+    let body = import(&env, nested.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, groups) = crate::admin_get(&env, "/api/v3/core/groups/?name=teams").await;
+    assert_eq!(
+        groups["results"][0]["attributes"]["members"],
+        serde_json::json!({"blue": ["alice@blue", "bob@blue"], "red": ["carol@red"]})
+    );
+    let own = b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: own}\n    attrs:\n      attributes: {x: !Enumerate [[[1]], SEQ, !Enumerate [!Value 0, SEQ, y]]}\n";
+    let body = import(&env, own.to_vec()).await;
+    assert_eq!(body["success"], false, "{body}");
+    assert!(
+        body["logs"][0]["event"]
+            .as_str()
+            .is_some_and(|e| e.contains("still reading its iterable")),
+        "{body}"
+    );
 }
 
 /// A new object is its identifiers and attrs deep-merged, as authentik's importer does:
-/// attributes named in the identifiers are kept when attrs add others (issue 13, point 14,
-/// second half).
+/// attributes named in the identifiers are kept when attrs add others; dict identifiers
+/// find existing objects by containment (issue 13, point 14).
 async fn identifiers_and_attrs_merge_into_a_new_object(backend: Backend) {
     let env = start(&backend).await;
     let yaml = b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: merged, attributes: {team: blue}}\n    attrs: {attributes: {floor: 3}}\n";
@@ -671,4 +692,85 @@ async fn identifiers_and_attrs_merge_into_a_new_object(backend: Backend) {
         groups["results"][0]["attributes"],
         serde_json::json!({"team": "blue", "floor": 3})
     );
+
+    // Dict identifiers match by JSON containment (authentik's `__contains`), so the same
+    // file applies again as an update of that group, not a second one.
+    let body = import(&env, yaml.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, groups) = crate::admin_get(&env, "/api/v3/core/groups/?name=merged").await;
+    assert_eq!(groups["pagination"]["count"], 1, "{groups}");
+
+    // An object found by a nested part of its attributes alone, and renamed.
+    let by_attributes = b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {attributes: {team: blue}}\n    attrs: {name: renamed}\n";
+    let body = import(&env, by_attributes.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, groups) = crate::admin_get(&env, "/api/v3/core/groups/?name=renamed").await;
+    assert_eq!(groups["pagination"]["count"], 1, "{groups}");
+    let (_, old) = crate::admin_get(&env, "/api/v3/core/groups/?name=merged").await;
+    assert_eq!(old["pagination"]["count"], 0, "{old}");
+
+    // No object contains this one: a new group.
+    let other = b"version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {attributes: {team: red, floor: 3}}\n    attrs: {name: reds}\n";
+    let body = import(&env, other.to_vec()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let (_, reds) = crate::admin_get(&env, "/api/v3/core/groups/?name=reds").await;
+    assert_eq!(
+        reds["results"][0]["attributes"],
+        serde_json::json!({"team": "red", "floor": 3})
+    );
+}
+
+/// `authentik_core.token` entries (issue 13, point 13): a token with a given key signs API
+/// requests in as its user; one without a key gets a random one; applying again updates it
+/// (a new key replaces the old, which stops working); a bad reference is refused whole.
+async fn tokens_are_a_blueprint_model(backend: Backend) {
+    let env = start(&backend).await;
+    let with_key = |key: &str| {
+        format!(
+            "version: 1\nentries:\n  - model: authentik_core.token\n    identifiers: {{identifier: ci-deploy}}\n    attrs:\n      user: !Find [authentik_core.user, [username, akadmin]]\n      intent: api\n      expiring: false\n      key: {key}\n  - model: authentik_core.token\n    identifiers: {{identifier: generated}}\n    attrs: {{user: !Find [authentik_core.user, [username, akadmin]], intent: api, description: made by a blueprint}}\n"
+        )
+    };
+    let body = import(&env, with_key("first-key-0123456789abcdef").into_bytes()).await;
+    assert_eq!(body["success"], true, "{body}");
+    let me = |key: &'static str| {
+        let client = reqwest::Client::new();
+        let url = format!("{}/api/v3/core/users/me/", env.app.base_url);
+        async move {
+            client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me("first-key-0123456789abcdef").await, StatusCode::OK);
+
+    let (status, generated) = crate::admin_get(&env, "/api/v3/core/tokens/generated/").await;
+    assert_eq!(status, StatusCode::OK, "{generated}");
+    assert_eq!(generated["intent"], "api");
+    assert_eq!(generated["description"], "made by a blueprint");
+    let (_, key) = crate::admin_get(&env, "/api/v3/core/tokens/generated/view_key/").await;
+    let key = key["key"].as_str().unwrap().to_owned();
+    assert!(key.len() >= 32, "{key}");
+
+    // Again, with another key: the token is updated, the generated one keeps its key.
+    let body = import(&env, with_key("second-key-0123456789abcdef").into_bytes()).await;
+    assert_eq!(body["success"], true, "{body}");
+    assert_eq!(
+        me("first-key-0123456789abcdef").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(me("second-key-0123456789abcdef").await, StatusCode::OK);
+    let (_, again) = crate::admin_get(&env, "/api/v3/core/tokens/generated/view_key/").await;
+    assert_eq!(again["key"], key.as_str());
+    let (_, tokens) = crate::admin_get(&env, "/api/v3/core/tokens/?identifier=ci-deploy").await;
+    assert_eq!(tokens["pagination"]["count"], 1, "{tokens}");
+
+    let bad = b"version: 1\nentries:\n  - model: authentik_core.token\n    identifiers: {identifier: orphan}\n    attrs: {user: 999999, intent: api}\n";
+    let body = import(&env, bad.to_vec()).await;
+    assert_eq!(body["success"], false, "{body}");
+    let (status, _) = crate::admin_get(&env, "/api/v3/core/tokens/orphan/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
