@@ -4,6 +4,7 @@
 //! Pure Rust: no HTTP, no SQL, no clock or randomness it does not receive. The adapters
 //! (`akin-store`, `akin-http`, the `akin` binary) depend on this crate, never the reverse.
 
+pub mod blueprint_instance;
 pub mod catalog;
 mod choice;
 pub mod error;

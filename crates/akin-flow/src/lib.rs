@@ -5,6 +5,7 @@
 //! [`FlowSession`], and renders the [`Step`] it gets back as JSON or HTML.
 
 pub mod audit;
+pub mod blueprint_instances;
 pub mod blueprints;
 mod error;
 mod executor;
@@ -21,6 +22,7 @@ use akin_domain::policy::ExpressionEngine;
 use akin_domain::ports::PasswordHasher;
 use akin_store::Store;
 
+pub use blueprint_instances::{AvailableBlueprint, BlueprintFolder};
 pub use error::{FlowError, FlowResult};
 pub use executor::{FlowRequest, FlowSession, Step, is_local_path};
 pub use request::RequestInfo;
@@ -33,7 +35,13 @@ pub struct Engine {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Runs expression policies (sandboxed Starlark in the binary).
     pub expressions: Arc<dyn ExpressionEngine>,
+    /// Where blueprint instances and `path` imports read blueprints from.
+    pub blueprints: BlueprintFolder,
 }
+
+/// When this process started serving: the `last_m` of shipped blueprints, which are part
+/// of the binary.
+pub static STARTED: std::sync::OnceLock<time::OffsetDateTime> = std::sync::OnceLock::new();
 
 impl Engine {
     pub fn new(
@@ -45,7 +53,14 @@ impl Engine {
             store,
             hasher,
             expressions,
+            blueprints: BlueprintFolder::default(),
         }
+    }
+
+    /// The engine reading blueprints from `folder` too.
+    pub fn with_blueprints(mut self, folder: BlueprintFolder) -> Self {
+        self.blueprints = folder;
+        self
     }
 
     /// `POST /api/v3/stages/prompt/prompts/preview/`: `prompt`'s challenge fields as a

@@ -30,16 +30,12 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use state::AppState;
 
-/// When this process started serving: the `last_m` of shipped blueprints, which are part
-/// of the binary.
-pub(crate) static STARTED: std::sync::OnceLock<time::OffsetDateTime> = std::sync::OnceLock::new();
-
 /// How long one request may take before it is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole application: API, health checks, and the layers every request passes.
 pub fn router(state: AppState) -> Router {
-    STARTED.get_or_init(time::OffsetDateTime::now_utc);
+    akin_flow::STARTED.get_or_init(time::OffsetDateTime::now_utc);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .nest("/api/v3", api::router())

@@ -46,6 +46,10 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/admin/invitations.html"),
         ),
         (
+            "admin/blueprints.html",
+            include_str!("../templates/admin/blueprints.html"),
+        ),
+        (
             "admin/confirm_delete.html",
             include_str!("../templates/admin/confirm_delete.html"),
         ),

@@ -166,6 +166,16 @@ pub struct ServeOptions {
     /// akadmin's email address when it is created
     #[arg(long, env = "AKIN_BOOTSTRAP_EMAIL", value_parser = config::parse_bootstrap_email)]
     pub bootstrap_email: Option<String>,
+
+    /// A folder of authentik blueprint files: each becomes a blueprint instance, applied at
+    /// start and again whenever the file changes (by one node of several)
+    #[arg(long, env = "AKIN_BLUEPRINTS_DIR", value_parser = config::parse_blueprints_dir)]
+    pub blueprints_dir: Option<std::path::PathBuf>,
+
+    /// How often the blueprints folder is checked for changes, in seconds
+    #[arg(long, env = "AKIN_BLUEPRINTS_INTERVAL", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub blueprints_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]

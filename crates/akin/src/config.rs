@@ -61,6 +61,17 @@ pub fn parse_listen(value: &str) -> Result<String, String> {
     }
 }
 
+pub fn parse_blueprints_dir(value: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(value);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "AKIN_BLUEPRINTS_DIR must be an existing folder, {value:?} is not one"
+        ))
+    }
+}
+
 pub fn parse_secret_key(value: &str) -> Result<String, String> {
     if value.chars().count() >= MIN_SECRET_KEY_LENGTH {
         Ok(value.to_owned())

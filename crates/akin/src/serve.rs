@@ -54,8 +54,20 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             source,
         })?;
     let addr = listener.local_addr()?;
+    let engine = akin_flow::Engine::new(store.clone(), hasher, expressions).with_blueprints(
+        akin_flow::BlueprintFolder {
+            dir: options.blueprints_dir.clone(),
+        },
+    );
+    if options.blueprints_dir.is_some() {
+        let every = std::time::Duration::from_secs(options.blueprints_interval);
+        let node = uuid::Uuid::new_v4().to_string();
+        // The first pass before serving, so the folder's flows are there when it answers.
+        watch_blueprints_once(&engine, &node, every).await;
+        tokio::spawn(watch_blueprints(engine.clone(), node, every));
+    }
     let state = AppState {
-        engine: akin_flow::Engine::new(store.clone(), hasher, expressions),
+        engine,
         install_id: install_id.into(),
     };
     let app = akin_http::router(state);
@@ -99,8 +111,6 @@ async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
     }
 }
 
-/// Deletes expired sessions every five minutes. Any number of nodes may do this at once:
-/// the delete is idempotent and uses the expiry index.
 /// Frees Argon2 buffers no hash has used for a while (see `password::MEMORY_IDLE`).
 async fn release_argon2_memory() {
     let mut every = tokio::time::interval(akin_flow::password::MEMORY_IDLE);
@@ -110,6 +120,8 @@ async fn release_argon2_memory() {
     }
 }
 
+/// Deletes expired sessions every five minutes. Any number of nodes may do this at once:
+/// the delete is idempotent and uses the expiry index.
 async fn sweep_sessions(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
@@ -119,6 +131,28 @@ async fn sweep_sessions(store: Store) {
             Ok(n) => tracing::debug!(sessions = n, "removed expired sessions"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
         }
+    }
+}
+
+/// One pass over the blueprints folder (see `Engine::watch_blueprints_once`). The lease
+/// outlives three passes and at least half a minute, so a slow pass keeps it; a node that
+/// stops is replaced by another within that time.
+async fn watch_blueprints_once(engine: &akin_flow::Engine, node: &str, every: std::time::Duration) {
+    let lease = (every * 3).max(std::time::Duration::from_secs(30));
+    match engine.watch_blueprints_once(node, lease).await {
+        Ok(applied) if applied.is_empty() => {}
+        Ok(applied) => tracing::info!(instances = ?applied, "applied blueprint instances"),
+        Err(error) => tracing::warn!(%error, "could not apply the blueprints folder"),
+    }
+}
+
+/// Watches the blueprints folder: a pass every `every`.
+async fn watch_blueprints(engine: akin_flow::Engine, node: String, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        watch_blueprints_once(&engine, &node, every).await;
     }
 }
 

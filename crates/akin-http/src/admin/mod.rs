@@ -6,6 +6,7 @@
 //! Superusers only: visitors are sent to log in and come back, other users are refused.
 //! Forms carry a token derived from the session (CSRF); destructive actions ask first.
 
+mod blueprints;
 mod directory;
 mod flows;
 mod invitations;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
             get(|_: AdminSession| async { Redirect::to("/if/admin/invitations/") }),
         )
         .merge(flows::router())
+        .merge(blueprints::router())
         .merge(invitations::router())
         .merge(directory::router())
         .layer(axum::middleware::from_fn(crate::pages::errors_as_pages))
@@ -156,7 +158,13 @@ fn nav() -> TemplateValue {
             ],
         ),
         group("Events", &[("Logs", "/if/admin/events/")]),
-        group("Customization", &[("Policies", "/if/admin/policies/")]),
+        group(
+            "Customization",
+            &[
+                ("Policies", "/if/admin/policies/"),
+                ("Blueprints", "/if/admin/blueprints/"),
+            ],
+        ),
     ])
 }
 

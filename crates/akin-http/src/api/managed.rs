@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::api::openapi::Forbidden;
-use crate::api::shapes::{ImportFormSchema, ImportResult};
+use crate::api::shapes::{BlueprintFile, ImportFormSchema, ImportResult};
 use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -125,8 +125,8 @@ pub(crate) async fn import_blueprint(
     };
     let bytes = match (form.file, form.path.filter(|p| !p.is_empty())) {
         (Some(file), _) if !file.is_empty() => file,
-        (_, Some(path)) => match akin_blueprint::shipped::find(Some(&path), None) {
-            Some(shipped) => shipped.text.as_bytes().to_vec(),
+        (_, Some(path)) => match state.blueprints.read(&path) {
+            Some(text) => text.into_bytes(),
             None => {
                 return Ok(nothing_to_import(&format!(
                     "no available blueprint has the path {path:?}; \
@@ -155,26 +155,28 @@ pub(crate) async fn import_flow(
     }
 }
 
-/// The blueprints akin ships, for `path` imports: authentik's `BlueprintFile` shape.
+/// The blueprints that can be imported or instantiated by `path`: the blueprints folder's,
+/// then those akin ships (authentik's `BlueprintFile`).
 #[utoipa::path(get, path = "/api/v3/managed/blueprints/available/",
     operation_id = "managed_blueprints_available_list", tag = "managed",
-    responses((status = 200, description = "OK", body = Vec<Object>), Forbidden))]
-pub(crate) async fn available(Superuser(_): Superuser) -> Json<Value> {
-    let started =
-        crate::format::datetime(*crate::STARTED.get_or_init(time::OffsetDateTime::now_utc));
-    let files: Vec<Value> = akin_blueprint::shipped::SHIPPED
-        .iter()
-        .map(|shipped| {
-            let meta = akin_blueprint::blueprint::load(shipped.text.as_bytes())
-                .map(|b| json!({"name": b.name, "labels": b.labels}))
-                .unwrap_or(Value::Null);
-            json!({
-                "path": shipped.path,
-                "last_m": started,
-                "hash": akin_flow::blueprints::content_hash(shipped.text),
-                "meta": meta,
+    responses((status = 200, description = "OK", body = Vec<BlueprintFile>), Forbidden))]
+pub(crate) async fn available(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+) -> Json<Vec<BlueprintFile>> {
+    let folder = state.blueprints.clone();
+    let files = tokio::task::spawn_blocking(move || folder.available())
+        .await
+        .unwrap_or_default();
+    Json(
+        files
+            .into_iter()
+            .map(|file| BlueprintFile {
+                path: file.path,
+                last_m: crate::format::datetime(file.last_modified),
+                hash: file.hash,
+                meta: file.metadata,
             })
-        })
-        .collect();
-    Json(Value::Array(files))
+            .collect(),
+    )
 }

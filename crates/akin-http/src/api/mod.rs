@@ -1,5 +1,6 @@
 //! `/api/v3/`: authentik's REST API, one module per resource.
 
+pub(crate) mod blueprint_instances;
 pub(crate) mod catalog_api;
 pub(crate) mod core;
 pub(crate) mod events;
@@ -32,5 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(system::router())
         .merge(openapi::router())
         .merge(crate::flow::executor::router());
-    body_limit(json, MAX_JSON_BODY).merge(body_limit(managed::router(), managed::MAX_IMPORT_BODY))
+    // Instances carry blueprint `content`: a blueprint's limit, as imports.
+    let blueprints = managed::router().merge(blueprint_instances::router());
+    body_limit(json, MAX_JSON_BODY).merge(body_limit(blueprints, managed::MAX_IMPORT_BODY))
 }

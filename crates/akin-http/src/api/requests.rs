@@ -81,3 +81,15 @@ pub struct PolicyTestRequest {
     #[schema(value_type = Option<Object>)]
     pub context: Option<Map<String, Value>>,
 }
+
+/// authentik's `BlueprintInstanceRequest`: a blueprint file (`path`) or inline `content`.
+#[derive(ToSchema)]
+pub struct BlueprintInstanceRequest {
+    #[schema(min_length = 1)]
+    pub name: String,
+    pub path: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+    pub enabled: Option<bool>,
+    pub content: Option<String>,
+}

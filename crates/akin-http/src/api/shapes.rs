@@ -3,6 +3,7 @@
 //! follow `authentik-client` 2026.8, whose models reject a response that lacks a required
 //! key; a field is required in the schema unless it is an `Option`.
 
+use akin_domain::blueprint_instance::{BlueprintInstance as StoredInstance, InstanceStatus};
 use akin_domain::event::Event as StoredEvent;
 use akin_domain::group::{Group as StoredGroup, GroupEntry};
 use akin_domain::invitation::InvitationState;
@@ -631,6 +632,56 @@ pub struct ImportFormSchema {
     pub file: Option<Vec<u8>>,
     pub path: Option<String>,
     pub context: Option<String>,
+}
+
+/// authentik's `BlueprintFile`: a blueprint that can be imported or instantiated by path.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BlueprintFile {
+    pub path: String,
+    #[schema(format = DateTime)]
+    pub last_m: String,
+    pub hash: String,
+    /// The blueprint's `metadata` (`name`, `labels`).
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Value>,
+}
+
+/// authentik's `BlueprintInstance`, plus akin's `logs` (the last apply's log).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BlueprintInstance {
+    pub pk: Uuid,
+    pub name: String,
+    pub path: String,
+    #[schema(value_type = Object)]
+    pub context: Map<String, Value>,
+    #[schema(format = DateTime)]
+    pub last_applied: Option<String>,
+    pub last_applied_hash: String,
+    pub status: InstanceStatus,
+    pub enabled: bool,
+    pub managed_models: Vec<String>,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub content: String,
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<Value>,
+}
+
+pub fn blueprint_instance(i: &StoredInstance) -> BlueprintInstance {
+    BlueprintInstance {
+        pk: i.uuid,
+        name: i.name.clone(),
+        path: i.path.clone(),
+        context: i.context.clone(),
+        last_applied: i.last_applied.map(datetime),
+        last_applied_hash: i.last_applied_hash.clone(),
+        status: i.status,
+        enabled: i.enabled,
+        managed_models: i.managed_models.clone(),
+        metadata: i.metadata.clone(),
+        content: i.content.clone(),
+        logs: i.logs.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! One module per kind of object; each adds its methods to [`Store`].
 
+mod blueprint_instances;
 mod events;
 mod groups;
 mod invitations;
@@ -16,6 +17,7 @@ use akin_domain::list::{ListQuery, Page, Pagination};
 use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
+pub use blueprint_instances::InstanceFilter;
 pub use groups::GroupWriteError;
 pub use invitations::{ClaimError, InvitationFilter, InvitationStatus, UserWrite};
 pub use object_lists::FieldMatch;

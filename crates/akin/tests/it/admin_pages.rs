@@ -12,7 +12,7 @@ use crate::{admin_get, admin_json, flows, start};
 on_both_backends!(the_admin_pages_manage_invitations_through_forms);
 
 /// Logs `username` in through the default authentication flow's pages.
-async fn log_in(env: &TestEnv, username: &str, password: &str) -> PageBrowser {
+pub(crate) async fn log_in(env: &TestEnv, username: &str, password: &str) -> PageBrowser {
     let browser = PageBrowser::new(env);
     let (_, location, _) = browser.get("/if/admin/").await;
     assert_eq!(
@@ -43,7 +43,7 @@ async fn log_in(env: &TestEnv, username: &str, password: &str) -> PageBrowser {
     browser
 }
 
-fn csrf_token(html: &str) -> String {
+pub(crate) fn csrf_token(html: &str) -> String {
     let marker = r#"name="csrf_token" value=""#;
     let start = html.find(marker).expect("a CSRF token") + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()

@@ -28,6 +28,7 @@ macro_rules! on_both_backends {
 
 mod admin_pages;
 mod auth;
+mod blueprint_instances;
 mod blueprints;
 mod browser;
 mod config_api;

@@ -27,7 +27,9 @@ use schema::{Resource, catalog_response, reference, request_schemas, schema_name
 
 use super::shapes::*;
 use super::system::VERSION;
-use super::{catalog_api, core, events, flows, managed, policies, stages, system};
+use super::{
+    blueprint_instances, catalog_api, core, events, flows, managed, policies, stages, system,
+};
 use crate::extract::QueryParams;
 use crate::state::AppState;
 
@@ -122,6 +124,9 @@ pub struct ListParams {
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,
         managed::import_blueprint, managed::import_flow, managed::available,
+        blueprint_instances::list, blueprint_instances::create, blueprint_instances::retrieve,
+        blueprint_instances::update, blueprint_instances::partial_update,
+        blueprint_instances::destroy, blueprint_instances::apply, blueprint_instances::used_by,
         crate::flow::executor::get_stage, crate::flow::executor::post_stage,
     ),
     components(schemas(Pagination, GenericError, ValidationError, UsedBy)),
@@ -160,7 +165,12 @@ impl Modify for PatchedRequests {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        for name in ["UserRequest", "GroupRequest", "TokenRequest"] {
+        for name in [
+            "UserRequest",
+            "GroupRequest",
+            "TokenRequest",
+            "BlueprintInstanceRequest",
+        ] {
             let Some(schema) = components.schemas.get(name) else {
                 continue;
             };
