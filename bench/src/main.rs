@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod flows;
 mod invitations;
+mod mail;
 
 const TOKEN: &str = "akin-bench-token-0123456789abcdef";
 
@@ -77,6 +78,9 @@ enum Bench {
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
+    /// Mail through the outbox to aiosmtpd on loopback: send_email → delivered latency,
+    /// messages/s for 1000 queued at once
+    Mail,
     /// Requests/s of GET URL against a running server (for experiments)
     Load {
         url: String,
@@ -143,6 +147,7 @@ fn main() -> Result<()> {
             seconds,
             connections,
         } => throughput(seconds, connections),
+        Bench::Mail => mail::run(),
         Bench::All {
             seconds,
             connections,
@@ -194,9 +199,15 @@ fn spawn_akin(data: &Path) -> Result<Server> {
 
 /// akin serving the database at `url`.
 fn spawn_akin_on(url: &str) -> Result<Server> {
+    spawn_akin_with(url, &[])
+}
+
+/// akin serving the database at `url` with more settings.
+fn spawn_akin_with(url: &str, env: &[(&str, String)]) -> Result<Server> {
     let port = free_port()?;
     let child = Command::new(akin_binary()?)
         .arg("serve")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("AKIN_LISTEN", format!("127.0.0.1:{port}"))
         .env("AKIN_DATABASE_URL", url)
         .env("AKIN_BOOTSTRAP_PASSWORD", "bench-password")

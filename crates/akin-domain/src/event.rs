@@ -21,6 +21,10 @@ pub enum EventAction {
     ConfigurationError,
     PolicyException,
     PolicyExecution,
+    /// The SMTP server accepted a message from the outbox.
+    EmailSent,
+    /// The outbox gave a message up (refused for good, or too many attempts).
+    EmailFailed,
 }
 
 impl EventAction {
@@ -39,6 +43,8 @@ impl EventAction {
             EventAction::ConfigurationError => "configuration_error",
             EventAction::PolicyException => "policy_exception",
             EventAction::PolicyExecution => "policy_execution",
+            EventAction::EmailSent => "email_sent",
+            EventAction::EmailFailed => "email_failed",
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod blueprint_instance;
 pub mod catalog;
 mod choice;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod flow;

@@ -9,6 +9,7 @@ pub mod blueprint_instances;
 pub mod blueprints;
 mod error;
 mod executor;
+pub mod mail;
 pub mod objects;
 pub mod password;
 mod planner;
@@ -37,6 +38,10 @@ pub struct Engine {
     pub expressions: Arc<dyn ExpressionEngine>,
     /// Where blueprint instances and `path` imports read blueprints from.
     pub blueprints: BlueprintFolder,
+    /// How mail is composed and sent.
+    pub mail: mail::SharedMail,
+    /// Wakes this node's delivery worker when mail is queued (other nodes poll).
+    pub outbox_waker: Arc<tokio::sync::Notify>,
 }
 
 /// When this process started serving: the `last_m` of shipped blueprints, which are part
@@ -54,7 +59,15 @@ impl Engine {
             hasher,
             expressions,
             blueprints: BlueprintFolder::default(),
+            mail: mail::SharedMail::default(),
+            outbox_waker: Arc::default(),
         }
+    }
+
+    /// The engine sending mail with `settings`.
+    pub fn with_mail(mut self, settings: mail::MailSettings) -> Self {
+        self.mail = std::sync::Arc::new(settings);
+        self
     }
 
     /// The engine reading blueprints from `folder` too.

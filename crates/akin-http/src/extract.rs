@@ -286,6 +286,35 @@ impl Fields {
         }
     }
 
+    /// A list of email addresses (DRF's `ListField(child=EmailField())`).
+    pub fn email_list(&mut self, key: &str, required: bool) -> Option<Vec<String>> {
+        let items = match self.take(key, required, false)? {
+            Value::Array(items) => items,
+            other => {
+                self.errors.add(
+                    key,
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        type_name(&other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let address = item.as_str().map(str::trim).unwrap_or_default();
+            let mut problems = akin_domain::FieldErrors::new();
+            akin_domain::user::validate_email(address, &mut problems);
+            if address.is_empty() || !problems.is_empty() {
+                self.errors.add(key, "Enter a valid email address.");
+                return None;
+            }
+            out.push(address.to_owned());
+        }
+        Some(out)
+    }
+
     pub fn uuid_list(&mut self, key: &str) -> Option<Vec<Uuid>> {
         let items = self.list(key)?;
         let mut out = Vec::with_capacity(items.len());
@@ -470,4 +499,22 @@ impl QueryParams {
             search: self.string("search"),
         })
     }
+}
+
+/// The address people reach this server at, for links sent to others: `AKIN_EXTERNAL_URL`
+/// when it is set, else the scheme and host this request came to.
+pub(crate) fn public_base_url(configured: Option<&str>, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = configured {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if crate::flow::executor::is_https(headers) {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }

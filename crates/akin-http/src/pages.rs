@@ -46,6 +46,10 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/admin/invitations.html"),
         ),
         (
+            "admin/outbox.html",
+            include_str!("../templates/admin/outbox.html"),
+        ),
+        (
             "admin/blueprints.html",
             include_str!("../templates/admin/blueprints.html"),
         ),
@@ -133,26 +137,7 @@ pub(crate) async fn errors_as_pages(
     page
 }
 
-/// JSON as template data. (Not through serde: with serde_json's arbitrary precision, which
-/// a dependency turns on, numbers would arrive as maps.)
-pub(crate) fn template_value(value: &Value) -> minijinja::Value {
-    match value {
-        Value::Null => minijinja::Value::from(()),
-        Value::Bool(b) => minijinja::Value::from(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => minijinja::Value::from(i),
-            (None, Some(f)) => minijinja::Value::from(f),
-            (None, None) => minijinja::Value::from(n.to_string()),
-        },
-        Value::String(s) => minijinja::Value::from(s.as_str()),
-        Value::Array(items) => items.iter().map(template_value).collect(),
-        Value::Object(map) => minijinja::Value::from(
-            map.iter()
-                .map(|(k, v)| (k.clone(), template_value(v)))
-                .collect::<std::collections::BTreeMap<String, minijinja::Value>>(),
-        ),
-    }
-}
+pub(crate) use akin_mail::template_value;
 
 /// Renders one of the embedded templates as a page that is never cached or framed.
 pub(crate) fn render(template: &str, ctx: minijinja::Value) -> ApiResult<Response> {

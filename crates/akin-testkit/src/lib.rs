@@ -311,6 +311,11 @@ impl TestApp {
         self.logs.lock().expect("logs").clone()
     }
 
+    /// Kills the process at once (SIGKILL, as `kill -9`) and waits until it is gone.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub async fn terminate(mut self) -> bool {
         if let Some(pid) = self.child.id() {

@@ -17,8 +17,21 @@ Environment variables (each also a flag; flags win):
   AKIN_BOOTSTRAP_PASSWORD   on start: create the superuser akadmin with this password
   AKIN_BOOTSTRAP_TOKEN      on start: create an API token for akadmin with this key
   AKIN_BOOTSTRAP_EMAIL      on start: akadmin's email address
-  AKIN_EXTERNAL_URL         base URL in invitation links printed by the CLI
-                                                           [default: http://127.0.0.1:9000]";
+  AKIN_EXTERNAL_URL         scheme and host people reach akin at, for links in mail and
+                            printed by the CLI              [default: http://127.0.0.1:9000]
+  AKIN_BLUEPRINTS_DIR       a folder of blueprints applied at start and when they change
+  AKIN_BLUEPRINTS_INTERVAL  seconds between checks of that folder       [default: 5]
+  AKIN_EMAIL__HOST          SMTP server                               [default: localhost]
+  AKIN_EMAIL__PORT          SMTP port                                 [default: 25]
+  AKIN_EMAIL__USERNAME      SMTP user (with AKIN_EMAIL__PASSWORD)
+  AKIN_EMAIL__PASSWORD      SMTP password
+  AKIN_EMAIL__USE_TLS       STARTTLS after connecting: true | false   [default: false]
+  AKIN_EMAIL__USE_SSL       TLS from the start (port 465): true | false [default: false]
+  AKIN_EMAIL__TIMEOUT       seconds to wait for the SMTP server       [default: 10]
+  AKIN_EMAIL__FROM          sender of every message                   [default: akin@localhost]
+  AKIN_EMAIL__RETRY         seconds before a failed delivery is tried again (then longer)
+                                                                      [default: 60]
+  AKIN_TEMPLATES_DIR        a folder whose email/*.html (and .txt) replace akin's";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,17 +82,115 @@ pub enum Command {
     /// Import authentik blueprints
     #[command(subcommand)]
     Blueprint(BlueprintCommand),
+    /// Check the SMTP settings
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// Create and list invitations
     #[command(subcommand)]
     Invitation(InvitationCommand),
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Send a test message now (not through the outbox) and print the server's answer
+    Test(EmailTestOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct EmailTestOptions {
+    /// Where to send it
+    pub address: String,
+    #[command(flatten)]
+    pub email: EmailOptions,
+}
+
+/// authentik's global email settings.
+#[derive(Debug, Clone, Args)]
+pub struct EmailOptions {
+    /// SMTP server
+    #[arg(
+        long = "email-host",
+        env = "AKIN_EMAIL__HOST",
+        default_value = "localhost"
+    )]
+    pub host: String,
+    /// SMTP port
+    #[arg(long = "email-port", env = "AKIN_EMAIL__PORT", default_value_t = 25)]
+    pub port: u16,
+    /// SMTP user
+    #[arg(long = "email-username", env = "AKIN_EMAIL__USERNAME")]
+    pub username: Option<String>,
+    /// SMTP password
+    #[arg(
+        long = "email-password",
+        env = "AKIN_EMAIL__PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// STARTTLS after connecting
+    #[arg(long = "email-use-tls", env = "AKIN_EMAIL__USE_TLS", default_value_t = false, action = clap::ArgAction::Set, value_parser = config::parse_flag)]
+    pub use_tls: bool,
+    /// TLS from the first byte (usually port 465)
+    #[arg(long = "email-use-ssl", env = "AKIN_EMAIL__USE_SSL", default_value_t = false, action = clap::ArgAction::Set, value_parser = config::parse_flag)]
+    pub use_ssl: bool,
+    /// Seconds to wait for the SMTP server
+    #[arg(long = "email-timeout", env = "AKIN_EMAIL__TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+    /// Sender of every message, `akin@example.com` or `akin <akin@example.com>`
+    #[arg(
+        long = "email-from",
+        env = "AKIN_EMAIL__FROM",
+        default_value = "akin@localhost"
+    )]
+    pub from: String,
+}
+
+impl EmailOptions {
+    /// The settings, or why they cannot work (naming the variable).
+    pub fn settings(&self) -> Result<akin_mail::EmailSettings, String> {
+        let settings = akin_mail::EmailSettings {
+            host: self.host.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            use_tls: self.use_tls,
+            use_ssl: self.use_ssl,
+            timeout: std::time::Duration::from_secs(self.timeout),
+            from: self.from.clone(),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum InvitationCommand {
     /// Create an invitation and print its link
     Create(InvitationCreateOptions),
+    /// Send an invitation's link by mail (queued; a running server delivers it)
+    Send(InvitationSendOptions),
     /// List invitations with their links and status
     List(InvitationListOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationSendOptions {
+    /// The invitation's pk (its uuid)
+    pub pk: String,
+    /// Recipient; repeatable, one message each
+    #[arg(long = "to", required = true, value_name = "ADDRESS")]
+    pub to: Vec<String>,
+    /// Copy to; repeatable
+    #[arg(long = "cc", value_name = "ADDRESS")]
+    pub cc: Vec<String>,
+    /// Blind copy to; repeatable
+    #[arg(long = "bcc", value_name = "ADDRESS")]
+    pub bcc: Vec<String>,
+    /// Base URL of the link (scheme and host people reach akin at)
+    #[arg(long, env = "AKIN_EXTERNAL_URL", default_value = "http://127.0.0.1:9000", value_parser = config::parse_external_url)]
+    pub external_url: String,
+    #[command(flatten)]
+    pub email: EmailOptions,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +221,12 @@ pub struct InvitationCreateOptions {
         default_value = "http://127.0.0.1:9000"
     )]
     pub external_url: String,
+    /// Also send the link by mail to this address; repeatable (queued; a running server
+    /// delivers it)
+    #[arg(long = "send-to", value_name = "ADDRESS")]
+    pub send_to: Vec<String>,
+    #[command(flatten)]
+    pub email: EmailOptions,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +293,23 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_BLUEPRINTS_INTERVAL", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub blueprints_interval: u64,
+
+    /// Scheme and host people reach akin at, for links in mail and on the admin pages; the
+    /// host each request came to when unset
+    #[arg(long, env = "AKIN_EXTERNAL_URL", value_parser = config::parse_external_url)]
+    pub external_url: Option<String>,
+
+    #[command(flatten)]
+    pub email: EmailOptions,
+
+    /// Seconds before a failed delivery is tried again (later attempts wait longer, up to a day)
+    #[arg(long = "email-retry", env = "AKIN_EMAIL__RETRY", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub email_retry: u64,
+
+    /// A folder whose email templates (email/invitation.html, …) replace akin's
+    #[arg(long, env = "AKIN_TEMPLATES_DIR", value_parser = config::parse_templates_dir)]
+    pub templates_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,41 @@ pub fn parse_listen(value: &str) -> Result<String, String> {
     }
 }
 
+pub fn parse_flag(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+pub fn parse_external_url(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    let valid = (value.starts_with("http://") || value.starts_with("https://"))
+        && value
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "AKIN_EXTERNAL_URL must be http(s)://HOST[:PORT], e.g. https://id.example.com, got {value:?}"
+        ))
+    }
+}
+
+pub fn parse_templates_dir(value: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(value);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "AKIN_TEMPLATES_DIR must be an existing folder, {value:?} is not one"
+        ))
+    }
+}
+
 pub fn parse_blueprints_dir(value: &str) -> Result<std::path::PathBuf, String> {
     let path = std::path::PathBuf::from(value);
     if path.is_dir() {

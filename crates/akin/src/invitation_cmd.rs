@@ -9,7 +9,9 @@ use akin_store::{InvitationFilter, InvitationStatus};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::cli::{InvitationCreateOptions, InvitationListOptions};
+use crate::cli::{
+    EmailOptions, InvitationCreateOptions, InvitationListOptions, InvitationSendOptions,
+};
 use crate::config::Expiry;
 use crate::error::AppError;
 use crate::serve::open_store;
@@ -92,7 +94,6 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
         tx.set_invitation_max_uses(&pk, Some(max_uses)).await?;
     }
     tx.commit().await?;
-    store.db().close().await;
     let token = pk.as_str().unwrap_or_default();
     eprintln!(
         "created invitation {name} ({}; {})",
@@ -107,7 +108,111 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
         }
     );
     println!("{}", link(&options.external_url, &options.flow, token));
+    if !options.send_to.is_empty() {
+        let uuid = uuid::Uuid::parse_str(token).map_err(|e| AppError::Usage(e.to_string()))?;
+        let recipients = Recipients {
+            to: &options.send_to,
+            cc: &[],
+            bcc: &[],
+        };
+        queue_mail(
+            &store,
+            uuid,
+            &recipients,
+            &options.email,
+            &options.external_url,
+        )
+        .await?;
+    }
+    store.db().close().await;
     Ok(())
+}
+
+/// Who an invitation is mailed to.
+struct Recipients<'a> {
+    to: &'a [String],
+    cc: &'a [String],
+    bcc: &'a [String],
+}
+
+/// Queues invitation `uuid`'s link in the outbox, one message per address.
+async fn queue_mail(
+    store: &akin_store::Store,
+    uuid: uuid::Uuid,
+    recipients: &Recipients<'_>,
+    email: &EmailOptions,
+    external_url: &str,
+) -> Result<(), AppError> {
+    let smtp = email.settings().map_err(AppError::Usage)?;
+    let invitation = store
+        .invitation(uuid)
+        .await?
+        .ok_or_else(|| AppError::Usage(format!("no invitation has the pk {uuid}")))?;
+    let flow = invitation
+        .flow
+        .ok_or_else(|| AppError::Usage("the invitation has no flow to link to".into()))?;
+    let slug = store
+        .find_objects(
+            catalog::FLOW,
+            &[("pk".to_owned(), Value::String(flow.to_string()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned))
+        .ok_or_else(|| AppError::Usage("the invitation's flow is gone".into()))?;
+    let engine = akin_flow::Engine::new(
+        store.clone(),
+        std::sync::Arc::new(akin_flow::password::Argon2Hasher),
+        std::sync::Arc::new(akin_expr::StarlarkEngine::new()),
+    )
+    .with_mail(akin_flow::mail::MailSettings {
+        smtp,
+        external_url: Some(external_url.to_owned()),
+        ..akin_flow::mail::MailSettings::default()
+    });
+    let mail = akin_flow::mail::InvitationMail {
+        invitation: &invitation,
+        flow_slug: &slug,
+        to: recipients.to,
+        cc: recipients.cc,
+        bcc: recipients.bcc,
+        template: "email/invitation.html",
+        base_url: external_url,
+        inviter: None,
+    };
+    let queued = engine
+        .queue_invitation_mail(&mail)
+        .await
+        .map_err(|e| AppError::Usage(format!("cannot queue the mail: {e}")))?;
+    eprintln!(
+        "queued {} message(s) to {}; a running akin server delivers them (GET /api/v3/akin/outbox/ shows how it went)",
+        queued.len(),
+        recipients.to.join(", ")
+    );
+    Ok(())
+}
+
+pub async fn send(database_url: &str, options: InvitationSendOptions) -> Result<(), AppError> {
+    let uuid = uuid::Uuid::parse_str(options.pk.trim()).map_err(|_| {
+        AppError::Usage(format!("{:?} is not an invitation pk (a uuid)", options.pk))
+    })?;
+    let store = open_store(database_url).await?;
+    let recipients = Recipients {
+        to: &options.to,
+        cc: &options.cc,
+        bcc: &options.bcc,
+    };
+    let result = queue_mail(
+        &store,
+        uuid,
+        &recipients,
+        &options.email,
+        &options.external_url,
+    )
+    .await;
+    store.db().close().await;
+    result
 }
 
 pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<(), AppError> {

@@ -4,6 +4,7 @@ mod blueprint_cmd;
 mod bootstrap;
 mod cli;
 mod config;
+mod email_cmd;
 mod error;
 mod invitation_cmd;
 mod serve;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{BlueprintCommand, Cli, Command, InvitationCommand, UserCommand};
+use crate::cli::{BlueprintCommand, Cli, Command, EmailCommand, InvitationCommand, UserCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::User(UserCommand::Create(options)) => user_cmd::create(&url, options).await,
+            Command::Email(EmailCommand::Test(options)) => email_cmd::test(options).await,
             Command::Blueprint(BlueprintCommand::Apply(options)) => {
                 blueprint_cmd::run(&url, options, false).await
             }
@@ -49,6 +51,9 @@ fn main() -> ExitCode {
             }
             Command::Invitation(InvitationCommand::Create(options)) => {
                 invitation_cmd::create(&url, options).await
+            }
+            Command::Invitation(InvitationCommand::Send(options)) => {
+                invitation_cmd::send(&url, options).await
             }
             Command::Invitation(InvitationCommand::List(options)) => {
                 invitation_cmd::list(&url, options).await

@@ -27,6 +27,16 @@ pub async fn open_store(url: &str) -> Result<Store, AppError> {
 pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppError> {
     // Installed first, so a SIGTERM that arrives during start-up is a clean stop too.
     let shutdown = shutdown_signal()?;
+    let smtp = options.email.settings().map_err(AppError::Usage)?;
+    let mailer = akin_mail::Mailer::new(&smtp).map_err(|e| AppError::Usage(e.to_string()))?;
+    let mail = akin_flow::mail::MailSettings {
+        smtp,
+        templates: akin_mail::Templates {
+            dir: options.templates_dir.clone(),
+        },
+        first_retry: std::time::Duration::from_secs(options.email_retry),
+        external_url: options.external_url.clone(),
+    };
     let store = open_store(database_url).await?;
     let install_id = store
         .setting_or_insert(INSTALL_ID_SETTING, &uuid::Uuid::new_v4().to_string())
@@ -54,11 +64,12 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             source,
         })?;
     let addr = listener.local_addr()?;
-    let engine = akin_flow::Engine::new(store.clone(), hasher, expressions).with_blueprints(
-        akin_flow::BlueprintFolder {
+    let engine = akin_flow::Engine::new(store.clone(), hasher, expressions)
+        .with_blueprints(akin_flow::BlueprintFolder {
             dir: options.blueprints_dir.clone(),
-        },
-    );
+        })
+        .with_mail(mail);
+    tokio::spawn(deliver_mail(engine.clone(), mailer));
     if options.blueprints_dir.is_some() {
         let every = std::time::Duration::from_secs(options.blueprints_interval);
         let node = uuid::Uuid::new_v4().to_string();
@@ -143,6 +154,23 @@ async fn watch_blueprints_once(engine: &akin_flow::Engine, node: &str, every: st
         Ok(applied) if applied.is_empty() => {}
         Ok(applied) => tracing::info!(instances = ?applied, "applied blueprint instances"),
         Err(error) => tracing::warn!(%error, "could not apply the blueprints folder"),
+    }
+}
+
+/// Delivers the outbox: whenever this node queues mail, and every few seconds for what
+/// other nodes queued, retries that came due, and messages a stopped node was sending.
+async fn deliver_mail(engine: akin_flow::Engine, mailer: akin_mail::Mailer) {
+    const POLL: std::time::Duration = std::time::Duration::from_secs(5);
+    loop {
+        match engine.deliver_due_mail(&mailer).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(sent, "delivered mail"),
+            Err(error) => tracing::warn!(%error, "could not deliver the outbox"),
+        }
+        tokio::select! {
+            () = engine.outbox_waker.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
     }
 }
 

@@ -11,13 +11,14 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, base_url, field, page};
+use super::{AdminSession, field, page};
 use crate::api::catalog_api;
 use crate::api::flows as flows_api;
 use crate::api::shapes;
 use crate::api::stages::invitations as api;
 use crate::audit::RequestMeta;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::public_base_url;
 use crate::extract::{JsonObject, QueryParams};
 use crate::pages::template_value;
 use crate::state::AppState;
@@ -30,6 +31,10 @@ pub fn router() -> Router<AppState> {
             get(confirm_delete).post(delete),
         )
         .route("/if/admin/invitations/{pk}/qr.svg", get(qr_code))
+        .route(
+            "/if/admin/invitations/{pk}/send/",
+            axum::routing::post(send_by_email),
+        )
         .route(
             "/if/admin/invitations/{pk}/edit/",
             get(edit_page).post(save),
@@ -50,7 +55,8 @@ async fn qr_code(
     Path(pk): Path<String>,
 ) -> ApiResult<Response> {
     let invitation = any_invitation(&admin, &state, &pk).await?;
-    let link = link(&base_url(&headers), &invitation).ok_or(ApiError::NotFound("Invitation"))?;
+    let base = public_base_url(state.mail.external_url.as_deref(), &headers);
+    let link = link(&base, &invitation).ok_or(ApiError::NotFound("Invitation"))?;
     let code = qrcode::QrCode::new(link.as_bytes())
         .map_err(|e| ApiError::Internal(format!("QR code of {link:?}: {e}")))?;
     let svg = code
@@ -133,7 +139,7 @@ async fn show(
         QueryParams::from_pairs(pairs),
     )
     .await?;
-    let base = base_url(headers);
+    let base = public_base_url(state.mail.external_url.as_deref(), headers);
     let invitations: Vec<Value> = body
         .results
         .iter()
@@ -170,6 +176,8 @@ async fn show(
             search => search,
             status => status,
             opened => q.get("opened").unwrap_or_default().to_owned(),
+            sent_to => q.get("sent_to").unwrap_or_default().to_owned(),
+            send_error => q.get("send_error").unwrap_or_default().to_owned(),
             enrollment_flows => template_value(&flows),
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
             errors => template_value(&errors),
@@ -466,6 +474,60 @@ async fn delete(
     )
     .await?;
     Ok(Redirect::to("/if/admin/invitations/").into_response())
+}
+
+/// "Send by email" on an invitation's row: the addresses (separated by commas, semicolons
+/// or spaces) through the API's `send_email/`; back to the row with what happened.
+async fn send_by_email(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = admin.form(&body)?;
+    let addresses: Vec<Value> = field(&fields, "to")
+        .unwrap_or_default()
+        .split([',', ';', ' ', '\n'])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| Value::String(a.to_owned()))
+        .collect();
+    let mut request = Map::new();
+    request.insert("email_addresses".into(), Value::Array(addresses.clone()));
+    let outcome = api::send_email(
+        admin.superuser(),
+        State(state),
+        headers,
+        Path(pk.clone()),
+        all_statuses(),
+        JsonObject(request),
+    )
+    .await;
+    let shown: Vec<&str> = addresses.iter().filter_map(Value::as_str).collect();
+    let (key, message) = match outcome {
+        Ok(response) if response.status().is_success() => ("sent_to", shown.join(", ")),
+        Ok(response) => {
+            let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let error: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            (
+                "send_error",
+                error["error"]
+                    .as_str()
+                    .unwrap_or("The mail was not queued.")
+                    .to_owned(),
+            )
+        }
+        Err(ApiError::Validation(errors)) => ("send_error", errors.to_string()),
+        Err(other) => return Err(other),
+    };
+    let text: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
+    Ok(Redirect::to(&format!(
+        "/if/admin/invitations/?status=all&opened={pk}&{key}={text}#invitation-{pk}"
+    ))
+    .into_response())
 }
 
 #[cfg(test)]

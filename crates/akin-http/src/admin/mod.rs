@@ -10,11 +10,12 @@ mod blueprints;
 mod directory;
 mod flows;
 mod invitations;
+mod outbox;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::{Value as TemplateValue, context};
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(flows::router())
         .merge(blueprints::router())
+        .merge(outbox::router())
         .merge(invitations::router())
         .merge(directory::router())
         .layer(axum::middleware::from_fn(crate::pages::errors_as_pages))
@@ -157,7 +159,13 @@ fn nav() -> TemplateValue {
                 ("Invitations", "/if/admin/invitations/"),
             ],
         ),
-        group("Events", &[("Logs", "/if/admin/events/")]),
+        group(
+            "Events",
+            &[
+                ("Logs", "/if/admin/events/"),
+                ("Outbox", "/if/admin/outbox/"),
+            ],
+        ),
         group(
             "Customization",
             &[
@@ -185,21 +193,6 @@ fn page(
         ..extra
     };
     crate::pages::render(template, ctx)
-}
-
-/// The address this server is reached at, as the administrator's browser sees it (for
-/// links to send to others).
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if crate::flow::executor::is_https(headers) {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
 }
 
 /// The fields of a submitted `application/x-www-form-urlencoded` form.

@@ -7,6 +7,7 @@ pub(crate) mod events;
 pub(crate) mod flows;
 pub mod managed;
 pub mod openapi;
+pub(crate) mod outbox;
 pub(crate) mod policies;
 pub mod requests;
 pub mod shapes;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalog_api::router())
         .merge(policies::router())
         .merge(system::router())
+        .merge(outbox::router())
         .merge(openapi::router())
         .merge(crate::flow::executor::router());
     // Instances carry blueprint `content`: a blueprint's limit, as imports.

@@ -93,3 +93,13 @@ pub struct BlueprintInstanceRequest {
     pub enabled: Option<bool>,
     pub content: Option<String>,
 }
+
+/// authentik's `InvitationSendEmailRequest`.
+#[derive(ToSchema)]
+pub struct InvitationSendEmailRequest {
+    pub email_addresses: Vec<String>,
+    pub cc_addresses: Option<Vec<String>>,
+    pub bcc_addresses: Option<Vec<String>>,
+    /// An email template, `email/invitation.html` by default.
+    pub template: Option<String>,
+}

@@ -4,6 +4,7 @@
 //! key; a field is required in the schema unless it is an `Option`.
 
 use akin_domain::blueprint_instance::{BlueprintInstance as StoredInstance, InstanceStatus};
+use akin_domain::email::{MessageStatus, OutboxMessage as StoredMessage};
 use akin_domain::event::Event as StoredEvent;
 use akin_domain::group::{Group as StoredGroup, GroupEntry};
 use akin_domain::invitation::InvitationState;
@@ -681,6 +682,55 @@ pub fn blueprint_instance(i: &StoredInstance) -> BlueprintInstance {
         metadata: i.metadata.clone(),
         content: i.content.clone(),
         logs: i.logs.clone(),
+    }
+}
+
+/// `send_email/`'s refusal, in authentik's shape.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SendEmailError {
+    pub error: String,
+}
+
+/// A message in akin's outbox (akin's own resource; see `docs/api.md`). The body is not
+/// shown: it may carry one-time links.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutboxMessage {
+    pub pk: Uuid,
+    #[schema(format = DateTime)]
+    pub created: String,
+    pub message_id: String,
+    pub subject: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub status: MessageStatus,
+    pub attempts: u32,
+    #[schema(format = DateTime)]
+    pub next_attempt: String,
+    /// The SMTP server's last answer, or why it could not be reached.
+    pub last_response: String,
+    #[schema(format = DateTime)]
+    pub sent: Option<String>,
+    /// What the message is about (`{"invitation": pk}`).
+    #[schema(value_type = Object)]
+    pub related: Value,
+}
+
+pub fn outbox_message(m: &StoredMessage) -> OutboxMessage {
+    OutboxMessage {
+        pk: m.uuid,
+        created: datetime(m.created),
+        message_id: m.message_id.clone(),
+        subject: m.subject.clone(),
+        from: m.from.clone(),
+        to: m.to.clone(),
+        cc: m.cc.clone(),
+        status: m.status,
+        attempts: m.attempts,
+        next_attempt: datetime(m.next_attempt),
+        last_response: m.last_response.clone(),
+        sent: m.sent.map(datetime),
+        related: m.related.clone(),
     }
 }
 

@@ -40,6 +40,7 @@ mod flows;
 mod groups;
 mod invitations;
 mod login;
+mod mail;
 mod policies;
 mod prompts;
 mod python_client;

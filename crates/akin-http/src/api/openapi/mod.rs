@@ -28,7 +28,8 @@ use schema::{Resource, catalog_response, reference, request_schemas, schema_name
 use super::shapes::*;
 use super::system::VERSION;
 use super::{
-    blueprint_instances, catalog_api, core, events, flows, managed, policies, stages, system,
+    blueprint_instances, catalog_api, core, events, flows, managed, outbox, policies, stages,
+    system,
 };
 use crate::extract::QueryParams;
 use crate::state::AppState;
@@ -121,12 +122,14 @@ pub struct ListParams {
         stages::invitations::list, stages::invitations::create, stages::invitations::retrieve,
         stages::invitations::update, stages::invitations::partial_update,
         stages::invitations::destroy, stages::invitations::used_by,
+        stages::invitations::send_email,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,
         managed::import_blueprint, managed::import_flow, managed::available,
         blueprint_instances::list, blueprint_instances::create, blueprint_instances::retrieve,
         blueprint_instances::update, blueprint_instances::partial_update,
         blueprint_instances::destroy, blueprint_instances::apply, blueprint_instances::used_by,
+        outbox::list, outbox::retrieve, outbox::retry,
         crate::flow::executor::get_stage, crate::flow::executor::post_stage,
     ),
     components(schemas(Pagination, GenericError, ValidationError, UsedBy)),

@@ -1,0 +1,210 @@
+//! Mail through the outbox: composing and queueing messages (in the caller's transaction
+//! where there is one), and the delivery worker with its retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use akin_domain::email::{MAX_ATTEMPTS, NewMessage, OutboxMessage, retry_delay};
+use akin_domain::event::EventAction;
+use akin_domain::invitation::Invitation;
+use akin_mail::{Draft, EmailSettings, MailError, Mailer, Templates, compose};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Engine;
+use crate::audit::record_event;
+use crate::error::FlowError;
+use crate::request::RequestInfo;
+
+/// What the engine sends mail with.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp: EmailSettings,
+    pub templates: Templates,
+    /// The delay after a first failed attempt; later ones grow (see `retry_delay`).
+    pub first_retry: Duration,
+    /// Scheme and host people reach akin at (`AKIN_EXTERNAL_URL`), for links in mail and
+    /// on the admin pages; `None`: the host each request came to.
+    pub external_url: Option<String>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp: EmailSettings::default(),
+            templates: Templates::default(),
+            first_retry: Duration::from_secs(60),
+            external_url: None,
+        }
+    }
+}
+
+/// An invitation to send: to whom, with which template, and the link's base.
+#[derive(Debug, Clone)]
+pub struct InvitationMail<'a> {
+    pub invitation: &'a Invitation,
+    pub flow_slug: &'a str,
+    pub to: &'a [String],
+    pub cc: &'a [String],
+    pub bcc: &'a [String],
+    pub template: &'a str,
+    /// Scheme and host the link is built on (`https://id.example.com`).
+    pub base_url: &'a str,
+    /// Who sent it (their name or username), shown in the mail.
+    pub inviter: Option<&'a str>,
+}
+
+/// Why mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<akin_store::StoreError> for QueueError {
+    fn from(error: akin_store::StoreError) -> Self {
+        QueueError::Flow(error.into())
+    }
+}
+
+impl Engine {
+    /// Queues one message per address of `mail.to` (each with the copies), as authentik
+    /// sends invitations, all in one transaction. Returns the queued messages' ids.
+    pub async fn queue_invitation_mail(
+        &self,
+        mail: &InvitationMail<'_>,
+    ) -> Result<Vec<Uuid>, QueueError> {
+        let base = mail.base_url.trim_end_matches('/');
+        let host = base.split("://").nth(1).unwrap_or(base).to_owned();
+        let url = format!(
+            "{base}/if/flow/{}/?itoken={}",
+            mail.flow_slug, mail.invitation.uuid
+        );
+        let expires = mail
+            .invitation
+            .expires
+            .map(akin_domain::time_format::format_datetime);
+        let context = json!({
+            "url": url,
+            "host": host,
+            "expires": expires,
+            "inviter": mail.inviter,
+            "invitation": {"name": mail.invitation.name, "pk": mail.invitation.uuid},
+        });
+        let rendered = self.mail.templates.render(mail.template, &context)?;
+        let subject = format!("You have been invited to {host}");
+        let mut messages = Vec::new();
+        for address in mail.to {
+            let to = std::slice::from_ref(address);
+            let composed = compose(&Draft {
+                from: &self.mail.smtp.from,
+                to,
+                cc: mail.cc,
+                bcc: mail.bcc,
+                subject: &subject,
+                html: &rendered.html,
+                text: &rendered.text,
+            })?;
+            messages.push(NewMessage {
+                message_id: composed.message_id,
+                subject: subject.clone(),
+                from: composed.sender,
+                to: to.to_vec(),
+                cc: mail.cc.to_vec(),
+                recipients: composed.recipients,
+                raw: composed.raw,
+                related: json!({"invitation": mail.invitation.uuid}),
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.store.db().begin().await?;
+        let mut queued = Vec::new();
+        for message in &messages {
+            queued.push(tx.queue_message(message, now).await?);
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Delivers every message that is due, one at a time; returns how many were sent.
+    pub async fn deliver_due_mail(&self, mailer: &Mailer) -> Result<usize, FlowError> {
+        // How long a worker holds a message it is delivering before another node may take
+        // it over: well past the SMTP timeout, so only a node that died gives one up.
+        let claim = self.mail.smtp.timeout * 3 + Duration::from_secs(15);
+        let mut sent = 0;
+        loop {
+            let now = OffsetDateTime::now_utc();
+            let Some(message) = self.store.claim_due_message(now, now + claim).await? else {
+                return Ok(sent);
+            };
+            if self.deliver(mailer, &message).await? {
+                sent += 1;
+            }
+        }
+    }
+
+    /// One attempt at `message`, recorded; `true` when the server accepted it.
+    async fn deliver(&self, mailer: &Mailer, message: &OutboxMessage) -> Result<bool, FlowError> {
+        let outcome = mailer
+            .send_raw(&message.from, &message.recipients, &message.raw)
+            .await;
+        let now = OffsetDateTime::now_utc();
+        let context = |extra: Value| {
+            let mut context = json!({
+                "message": message.uuid,
+                "message_id": message.message_id,
+                "subject": message.subject,
+                "to": message.to,
+                "attempt": message.attempts,
+            });
+            if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
+                c.extend(e);
+            }
+            context
+        };
+        let request = RequestInfo::default();
+        match outcome {
+            Ok(answer) => {
+                self.store.message_sent(message.uuid, &answer, now).await?;
+                record_event(
+                    &self.store,
+                    &request,
+                    EventAction::EmailSent,
+                    None,
+                    context(json!({"response": answer})),
+                )
+                .await;
+                Ok(true)
+            }
+            Err(error) => {
+                let why = error.to_string();
+                let give_up = matches!(error, MailError::Permanent(_) | MailError::Address(..))
+                    || message.attempts >= MAX_ATTEMPTS;
+                let next =
+                    (!give_up).then(|| now + retry_delay(message.attempts, self.mail.first_retry));
+                self.store
+                    .message_not_sent(message.uuid, &why, next)
+                    .await?;
+                if give_up {
+                    record_event(
+                        &self.store,
+                        &request,
+                        EventAction::EmailFailed,
+                        None,
+                        context(json!({"error": why})),
+                    )
+                    .await;
+                } else {
+                    tracing::info!(message = %message.uuid, error = %why, "mail not delivered; it will be tried again");
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The mail settings shared by the engine's clones.
+pub type SharedMail = Arc<MailSettings>;

@@ -1,0 +1,514 @@
+//! Mail through a real SMTP server on loopback (aiosmtpd, see `tests/python/smtp_sink.py`):
+//! invitations sent with `send_email/`, delivered, followed to an account; an SMTP server
+//! that is down loses nothing; a server killed mid-delivery delivers after its restart.
+//! Skipped without aiosmtpd unless `AKIN_TEST_REQUIRE_SMTP` is set (CI installs it into the
+//! virtualenv `AKIN_TEST_PYTHON` names).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use akin_testkit::{ADMIN_PASSWORD, Backend, SpawnOptions, TestApp, TestEnv};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::flows::{self, Browser, FOR_ENROLLMENT};
+use crate::{BIN, admin_get, admin_json};
+
+on_both_backends!(
+    invitations_are_mailed_and_the_link_enrolls,
+    send_email_refuses_as_authentik_does,
+    mail_waits_while_the_smtp_server_is_down,
+    a_server_killed_mid_delivery_delivers_after_restart,
+);
+
+fn python() -> String {
+    std::env::var("AKIN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn aiosmtpd_available() -> bool {
+    let available = std::process::Command::new(python())
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("AKIN_TEST_REQUIRE_SMTP").is_none(),
+            "AKIN_TEST_REQUIRE_SMTP is set but {} cannot import aiosmtpd",
+            python()
+        );
+        eprintln!("skipped: pip install aiosmtpd==1.4.6 (or apt-get install python3-aiosmtpd)");
+    }
+    available
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running SMTP server that files what it receives.
+struct SmtpSink {
+    child: tokio::process::Child,
+    dir: PathBuf,
+}
+
+impl SmtpSink {
+    async fn start(dir: &Path, port: u16) -> SmtpSink {
+        std::fs::create_dir_all(dir).unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/smtp_sink.py");
+        let mut child = tokio::process::Command::new(python())
+            .arg(script)
+            .arg(dir)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SMTP sink");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+        assert!(
+            matches!(ready, Ok(Ok(Some(ref line))) if line == "ready"),
+            "the SMTP sink did not start: {ready:?}"
+        );
+        SmtpSink {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Waits up to 30 seconds for `n` messages.
+    async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let messages = self.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.messages()
+    }
+
+    async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+fn mail_options(port: u16, extra: &[(&str, &str)]) -> SpawnOptions {
+    let mut env = vec![
+        ("AKIN_EMAIL__HOST".to_owned(), "127.0.0.1".to_owned()),
+        ("AKIN_EMAIL__PORT".to_owned(), port.to_string()),
+        (
+            "AKIN_EMAIL__FROM".to_owned(),
+            "akin <akin@example.test>".to_owned(),
+        ),
+        ("AKIN_EMAIL__TIMEOUT".to_owned(), "2".to_owned()),
+        ("AKIN_EMAIL__RETRY".to_owned(), "1".to_owned()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    SpawnOptions {
+        env,
+        ..SpawnOptions::default()
+    }
+}
+
+/// The message's text with quoted-printable soft breaks and `=3D` undone.
+fn decoded(data: &str) -> String {
+    data.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+/// The invitation link in a delivered message.
+fn link_in(message: &Value) -> String {
+    let text = decoded(message["data"].as_str().unwrap());
+    let start = text
+        .find("http://")
+        .or_else(|| text.find("https://"))
+        .expect("a link");
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect()
+}
+
+async fn enrollment_invitation(env: &TestEnv, name: &str) -> String {
+    flows::two_stage_flow(env).await;
+    flows::invitation(
+        env,
+        name,
+        &format!(
+            "{{{FOR_ENROLLMENT}, single_use: true, fixed_data: {{email: {name}@example.com}}}}"
+        ),
+    )
+    .await
+}
+
+async fn send(env: &TestEnv, invitation: &str, body: Value) -> (StatusCode, Value) {
+    admin_json(
+        env,
+        Method::POST,
+        &format!("/api/v3/stages/invitation/invitations/{invitation}/send_email/"),
+        body,
+    )
+    .await
+}
+
+async fn outbox(env: &TestEnv) -> Vec<Value> {
+    let (status, body) = admin_get(env, "/api/v3/akin/outbox/").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["results"].as_array().unwrap().clone()
+}
+
+async fn invitations_are_mailed_and_the_link_enrolls(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(BIN, &db.url, &mail_options(port, &[])).await;
+    let env = TestEnv { app, db };
+    let invitation = enrollment_invitation(&env, "jane").await;
+
+    let (status, body) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["jane@example.com", "joe@example.com"], "cc_addresses": ["team@example.com"], "bcc_addresses": ["audit@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let messages = sink.wait_for(2).await;
+    assert_eq!(messages.len(), 2, "one message per address: {messages:?}");
+    let host = env.app.base_url.trim_start_matches("http://").to_owned();
+    for (message, to) in messages.iter().zip(["jane@example.com", "joe@example.com"]) {
+        let mut rcpt: Vec<&str> = message["rcpt_tos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        rcpt.sort_unstable();
+        let mut expected = vec![to, "team@example.com", "audit@example.com"];
+        expected.sort_unstable();
+        assert_eq!(rcpt, expected);
+        assert_eq!(message["mail_from"], "akin@example.test");
+        let data = decoded(message["data"].as_str().unwrap());
+        assert!(
+            data.contains(&format!("Subject: You have been invited to {host}")),
+            "{data}"
+        );
+        assert!(data.contains("Message-ID: <"), "{data}");
+        assert!(!data.contains("audit@example.com"), "no Bcc header: {data}");
+        assert!(
+            data.contains("text/plain") && data.contains("text/html"),
+            "{data}"
+        );
+        assert!(
+            data.contains("Accept Invitation")
+                && data.contains("akin administrator has invited you"),
+            "{data}"
+        );
+        assert_eq!(
+            link_in(message),
+            format!(
+                "{}/if/flow/default-enrollment-flow/?itoken={invitation}",
+                env.app.base_url
+            )
+        );
+    }
+
+    // The outbox says what happened, with the server's answer; so do the events.
+    let sent = outbox(&env).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for message in &sent {
+        assert_eq!(message["status"], "sent", "{message}");
+        assert_eq!(message["attempts"], 1);
+        assert!(
+            message["last_response"]
+                .as_str()
+                .unwrap()
+                .starts_with("250"),
+            "{message}"
+        );
+        assert_eq!(message["related"]["invitation"], invitation.as_str());
+    }
+    let (_, events) = admin_get(&env, "/api/v3/events/events/?action=email_sent").await;
+    assert_eq!(events["pagination"]["count"], 2, "{events}");
+
+    // The invitee follows the link and enrolls.
+    let link = link_in(&messages[0]);
+    let query = link.split_once('?').unwrap().1;
+    let browser = Browser::new(&env.app, "default-enrollment-flow", query);
+    assert_eq!(browser.challenge().await["component"], "ak-stage-prompt");
+    browser.answer(flows::credentials("jane")).await;
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "name": "Jane"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=jane").await;
+    assert_eq!(users["results"][0]["email"], "jane@example.com");
+
+    // In the admin UI: "Send by email" on the invitation's row, then Events → Outbox.
+    let admin = crate::admin_pages::log_in(&env, "akadmin", ADMIN_PASSWORD).await;
+    let (_, _, html) = admin.get("/if/admin/invitations/?status=all").await;
+    let (status, location, _) = admin
+        .post(
+            &format!("/if/admin/invitations/{invitation}/send/"),
+            &[
+                ("csrf_token", &crate::admin_pages::csrf_token(&html)),
+                ("to", "row@example.com, other@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&location).await;
+    assert!(
+        page.contains("Queued for row@example.com, other@example.com"),
+        "{page}"
+    );
+    assert_eq!(sink.wait_for(4).await.len(), 4);
+    let (status, _, page) = admin.get("/if/admin/outbox/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("row@example.com") && page.contains("250 2.0.0 Ok"),
+        "{page}"
+    );
+    let (_, location, _) = admin
+        .post(
+            &format!("/if/admin/invitations/{invitation}/send/"),
+            &[
+                ("csrf_token", &crate::admin_pages::csrf_token(&html)),
+                ("to", "nonsense"),
+            ],
+        )
+        .await;
+    let (_, _, page) = admin.get(&location).await;
+    assert!(page.contains("Enter a valid email address."), "{page}");
+
+    // From the command line: queued by the CLI, delivered by the running server.
+    let output = tokio::process::Command::new(BIN)
+        .args(["invitation", "send", &invitation, "--to", "cli@example.com"])
+        .env("AKIN_DATABASE_URL", &env.db.url)
+        .env("AKIN_EXTERNAL_URL", "https://id.example.test")
+        .env("AKIN_EMAIL__FROM", "akin@example.test")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let messages = sink.wait_for(5).await;
+    assert_eq!(messages.len(), 5);
+    assert_eq!(messages[4]["rcpt_tos"], json!(["cli@example.com"]));
+    assert_eq!(
+        link_in(&messages[4]).replace("http://", "https://"),
+        format!("https://id.example.test/if/flow/default-enrollment-flow/?itoken={invitation}")
+    );
+    sink.stop().await;
+}
+
+async fn send_email_refuses_as_authentik_does(backend: Backend) {
+    let env = crate::start(&backend).await;
+    let invitation = enrollment_invitation(&env, "ann").await;
+    let (status, body) = send(&env, &invitation, json!({"email_addresses": []})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"error": "No email addresses provided"}));
+    let (status, body) = send(&env, &invitation, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["email_addresses"], json!(["This field is required."]));
+    let (status, body) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["not an address"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["email_addresses"],
+        json!(["Enter a valid email address."])
+    );
+    let (status, body) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["a@example.com"], "template": "../../etc/passwd"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["template"].is_array(), "{body}");
+    let flowless = flows::invitation(&env, "flowless", "{single_use: true}").await;
+    let (status, body) = send(
+        &env,
+        &flowless,
+        json!({"email_addresses": ["a@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"error": "Invitation has no associated flow"}));
+    let (status, _) = send(
+        &env,
+        "00000000-0000-4000-8000-000000000000",
+        json!({"email_addresses": ["a@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // authentik's old default template name works as its new one.
+    let (status, body) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["a@example.com"], "template": "invitation"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(outbox(&env).await.iter().all(|m| {
+        m["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("You have been invited to")
+    }));
+}
+
+async fn mail_waits_while_the_smtp_server_is_down(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let app = TestApp::start(BIN, &db.url, &mail_options(port, &[])).await;
+    let env = TestEnv { app, db };
+    let invitation = enrollment_invitation(&env, "kim").await;
+    let (status, _) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["kim@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Nobody listens: the message waits, saying why.
+    let mut waiting = Value::Null;
+    for _ in 0..100 {
+        waiting = outbox(&env).await[0].clone();
+        if waiting["attempts"].as_u64() >= Some(1) && waiting["status"] == "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert!(
+        !waiting["last_response"].as_str().unwrap().is_empty(),
+        "{waiting}"
+    );
+
+    // The server comes back: delivered at the next attempt.
+    let sink = SmtpSink::start(&env.db.dir().join("mail"), port).await;
+    let messages = sink.wait_for(1).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["rcpt_tos"], json!(["kim@example.com"]));
+    let mut sent = Value::Null;
+    for _ in 0..50 {
+        sent = outbox(&env).await[0].clone();
+        if sent["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert!(sent["attempts"].as_u64().unwrap() >= 2, "{sent}");
+    // A sent message is not sent again.
+    let pk = sent["pk"].as_str().unwrap();
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/akin/outbox/{pk}/retry/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    sink.stop().await;
+}
+
+/// A node killed while the SMTP server holds its message (an SMTP server that accepts the
+/// connection and never answers) leaves the message claimed; once the claim runs out, a
+/// restarted node delivers it. Delivery is at least once: the same `Message-ID` every time.
+async fn a_server_killed_mid_delivery_delivers_after_restart(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    // Accepts and stays silent.
+    let silent = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let options = mail_options(port, &[("AKIN_EMAIL__TIMEOUT", "1")]);
+    let app = TestApp::start(BIN, &db.url, &options).await;
+    let env = TestEnv { app, db };
+    let invitation = enrollment_invitation(&env, "lee").await;
+    let (status, _) = send(
+        &env,
+        &invitation,
+        json!({"email_addresses": ["lee@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let message_id = loop {
+        let message = outbox(&env).await[0].clone();
+        if message["status"] == "sending" {
+            break message["message_id"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let TestEnv { app, db } = env;
+    app.kill().await;
+    held.abort();
+    let _ = held.await;
+
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(BIN, &db.url, &options).await;
+    let env = TestEnv { app, db };
+    let messages = sink.wait_for(1).await;
+    assert_eq!(messages.len(), 1, "delivered after the restart");
+    assert!(
+        messages[0]["data"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Message-ID: <{message_id}>")),
+        "the same Message-ID"
+    );
+    let sent = outbox(&env).await;
+    assert_eq!(sent[0]["status"], "sent", "{sent:?}");
+    sink.stop().await;
+}
