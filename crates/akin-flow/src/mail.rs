@@ -17,6 +17,10 @@ use crate::audit::record_event;
 use crate::error::FlowError;
 use crate::request::RequestInfo;
 
+/// How many messages a node delivers at once: SMTP round trips overlap, and a slow
+/// recipient server does not hold up the others.
+const DELIVERIES_IN_FLIGHT: usize = 8;
+
 /// What the engine sends mail with.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
@@ -129,8 +133,30 @@ impl Engine {
         Ok(queued)
     }
 
-    /// Delivers every message that is due, one at a time; returns how many were sent.
+    /// Delivers every message that is due, with several deliveries in flight at once (each
+    /// claims its own message); returns how many were sent.
     pub async fn deliver_due_mail(&self, mailer: &Mailer) -> Result<usize, FlowError> {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..DELIVERIES_IN_FLIGHT {
+            let (engine, mailer) = (self.clone(), mailer.clone());
+            workers.spawn(async move { engine.deliver_until_none_due(&mailer).await });
+        }
+        let mut sent = 0;
+        let mut failure = None;
+        while let Some(joined) = workers.join_next().await {
+            match joined.map_err(FlowError::from).and_then(|r| r) {
+                Ok(n) => sent += n,
+                Err(error) => failure = Some(error),
+            }
+        }
+        match failure {
+            Some(error) if sent == 0 => Err(error),
+            _ => Ok(sent),
+        }
+    }
+
+    /// Claims and delivers messages one after another until none is due.
+    async fn deliver_until_none_due(&self, mailer: &Mailer) -> Result<usize, FlowError> {
         // How long a worker holds a message it is delivering before another node may take
         // it over: well past the SMTP timeout, so only a node that died gives one up.
         let claim = self.mail.smtp.timeout * 3 + Duration::from_secs(15);

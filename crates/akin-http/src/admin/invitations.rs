@@ -395,8 +395,15 @@ async fn create(
     match created {
         Ok((_, axum::Json(invitation))) => {
             let pk = invitation.pk;
+            let send_to = field(&fields, "send_to").unwrap_or_default().trim();
+            let sent = if send_to.is_empty() {
+                String::new()
+            } else {
+                let outcome = mail_link(&admin, state, headers, &pk.to_string(), send_to).await?;
+                format!("&{outcome}")
+            };
             Ok(Redirect::to(&format!(
-                "/if/admin/invitations/?opened={pk}#invitation-{pk}"
+                "/if/admin/invitations/?opened={pk}{sent}#invitation-{pk}"
             ))
             .into_response())
         }
@@ -476,8 +483,8 @@ async fn delete(
     Ok(Redirect::to("/if/admin/invitations/").into_response())
 }
 
-/// "Send by email" on an invitation's row: the addresses (separated by commas, semicolons
-/// or spaces) through the API's `send_email/`; back to the row with what happened.
+/// "Send by email" on an invitation's row: the addresses through the API's `send_email/`;
+/// back to the row with what happened.
 async fn send_by_email(
     admin: AdminSession,
     State(state): State<AppState>,
@@ -486,25 +493,46 @@ async fn send_by_email(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let fields = admin.form(&body)?;
-    let addresses: Vec<Value> = field(&fields, "to")
-        .unwrap_or_default()
+    let to = field(&fields, "to").unwrap_or_default().to_owned();
+    let outcome = mail_link(&admin, state, headers, &pk, &to).await?;
+    Ok(Redirect::to(&format!(
+        "/if/admin/invitations/?status=all&opened={pk}&{outcome}#invitation-{pk}"
+    ))
+    .into_response())
+}
+
+/// Sends invitation `pk`'s link to `to` (addresses separated by commas, semicolons or
+/// spaces) through the API's `send_email/`; what happened, as the list page's query
+/// (`sent_to=…` or `send_error=…`).
+async fn mail_link(
+    admin: &AdminSession,
+    state: AppState,
+    headers: HeaderMap,
+    pk: &str,
+    to: &str,
+) -> ApiResult<String> {
+    let addresses: Vec<Value> = to
         .split([',', ';', ' ', '\n'])
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map(|a| Value::String(a.to_owned()))
         .collect();
+    let shown: Vec<String> = addresses
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
     let mut request = Map::new();
-    request.insert("email_addresses".into(), Value::Array(addresses.clone()));
+    request.insert("email_addresses".into(), Value::Array(addresses));
     let outcome = api::send_email(
         admin.superuser(),
         State(state),
         headers,
-        Path(pk.clone()),
+        Path(pk.to_owned()),
         all_statuses(),
         JsonObject(request),
     )
     .await;
-    let shown: Vec<&str> = addresses.iter().filter_map(Value::as_str).collect();
     let (key, message) = match outcome {
         Ok(response) if response.status().is_success() => ("sent_to", shown.join(", ")),
         Ok(response) => {
@@ -524,10 +552,7 @@ async fn send_by_email(
         Err(other) => return Err(other),
     };
     let text: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-    Ok(Redirect::to(&format!(
-        "/if/admin/invitations/?status=all&opened={pk}&{key}={text}#invitation-{pk}"
-    ))
-    .into_response())
+    Ok(format!("{key}={text}"))
 }
 
 #[cfg(test)]

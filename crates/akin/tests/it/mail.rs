@@ -205,7 +205,12 @@ async fn invitations_are_mailed_and_the_link_enrolls(backend: Backend) {
     let messages = sink.wait_for(2).await;
     assert_eq!(messages.len(), 2, "one message per address: {messages:?}");
     let host = env.app.base_url.trim_start_matches("http://").to_owned();
-    for (message, to) in messages.iter().zip(["jane@example.com", "joe@example.com"]) {
+    // Delivered several at a time: in either order.
+    for to in ["jane@example.com", "joe@example.com"] {
+        let message = messages
+            .iter()
+            .find(|m| m["data"].as_str().unwrap().contains(&format!("To: {to}")))
+            .unwrap_or_else(|| panic!("a message to {to}: {messages:?}"));
         let mut rcpt: Vec<&str> = message["rcpt_tos"]
             .as_array()
             .unwrap()
@@ -309,6 +314,24 @@ async fn invitations_are_mailed_and_the_link_enrolls(backend: Backend) {
         .await;
     let (_, _, page) = admin.get(&location).await;
     assert!(page.contains("Enter a valid email address."), "{page}");
+    // Create's optional "Send to".
+    let (_, flow) = admin_get(&env, "/api/v3/flows/instances/default-enrollment-flow/").await;
+    let (status, location, _) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &crate::admin_pages::csrf_token(&html)),
+                ("name", "mailed-on-create"),
+                ("flow", flow["pk"].as_str().unwrap()),
+                ("send_to", "new@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&location).await;
+    assert!(page.contains("Queued for new@example.com"), "{page}");
+    let messages = sink.wait_for(5).await;
+    assert_eq!(messages[4]["rcpt_tos"], json!(["new@example.com"]));
 
     // From the command line: queued by the CLI, delivered by the running server.
     let output = tokio::process::Command::new(BIN)
@@ -324,11 +347,11 @@ async fn invitations_are_mailed_and_the_link_enrolls(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let messages = sink.wait_for(5).await;
-    assert_eq!(messages.len(), 5);
-    assert_eq!(messages[4]["rcpt_tos"], json!(["cli@example.com"]));
+    let messages = sink.wait_for(6).await;
+    assert_eq!(messages.len(), 6);
+    assert_eq!(messages[5]["rcpt_tos"], json!(["cli@example.com"]));
     assert_eq!(
-        link_in(&messages[4]).replace("http://", "https://"),
+        link_in(&messages[5]).replace("http://", "https://"),
         format!("https://id.example.test/if/flow/default-enrollment-flow/?itoken={invitation}")
     );
     sink.stop().await;
