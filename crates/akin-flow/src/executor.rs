@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use akin_domain::flow::plan::{FLOW_TOKEN, IS_RESTORED};
 use akin_domain::flow::{Challenge, FlowInfo, FlowPlan, InvalidResponseAction};
 use akin_domain::invitation;
 use serde_json::{Map, Value};
@@ -114,6 +115,19 @@ impl Engine {
             now: request.now,
             signed_in: session.user(),
         };
+
+        // An email stage's link: the plan parked behind its one-time key continues in this
+        // browser, whichever it is (authentik's flow token). A spent or expired key is
+        // ignored: the session's own plan, or a new one, goes on.
+        if let Some(key) = run.page_param(FLOW_TOKEN)
+            && let Some(parked) = self.store.take_parked_plan(key, run.now).await?
+            && parked.flow_slug == run.slug
+            && let Ok(mut plan) = serde_json::from_value::<FlowPlan>(parked.plan)
+        {
+            plan.context
+                .insert(IS_RESTORED.to_owned(), Value::from(parked.user));
+            session.set_plan(Some(plan));
+        }
 
         // A plan for this flow continues, unless the link carries another invitation: then
         // the old plan (and its data) is dropped and the new invitation starts over.

@@ -9,4 +9,7 @@ pub struct RequestInfo {
     pub path: String,
     pub user_agent: String,
     pub request_id: String,
+    /// Scheme and host the request came to (`https://id.example.com`), for links mailed
+    /// from a flow when `AKIN_EXTERNAL_URL` is not set.
+    pub site: String,
 }

@@ -122,6 +122,7 @@ impl Setup {
             path: format!("/if/flow/{SLUG}/"),
             user_agent: "engine test".into(),
             request_id: String::new(),
+            site: "http://127.0.0.1".into(),
         };
         let request = FlowRequest {
             slug: SLUG,

@@ -52,6 +52,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             ),
             user_agent: header("user-agent"),
             request_id: header("x-request-id"),
+            site: crate::extract::public_base_url(None, &parts.headers),
         }))
     }
 }

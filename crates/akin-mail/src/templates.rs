@@ -19,6 +19,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         "email/invitation.txt",
         include_str!("../templates/email/invitation.txt"),
     ),
+    (
+        "email/account_confirmation.html",
+        include_str!("../templates/email/account_confirmation.html"),
+    ),
+    (
+        "email/account_confirmation.txt",
+        include_str!("../templates/email/account_confirmation.txt"),
+    ),
+    (
+        "email/password_reset.html",
+        include_str!("../templates/email/password_reset.html"),
+    ),
+    (
+        "email/password_reset.txt",
+        include_str!("../templates/email/password_reset.txt"),
+    ),
 ];
 
 /// A rendered message body.

@@ -30,6 +30,11 @@ pub enum Challenge {
     UserLogin {
         pending_user: String,
     },
+    /// The email stage sent its link: the flow goes on when it is opened. `errors` says the
+    /// mail was sent again (authentik answers every POST with `email-sent`).
+    Email {
+        errors: Map<String, Value>,
+    },
     /// The flow stopped. `code` is akin's machine-readable reason.
     AccessDenied {
         message: String,
@@ -55,6 +60,7 @@ impl Challenge {
             Challenge::Identification { .. } => "ak-stage-identification",
             Challenge::Password { .. } => "ak-stage-password",
             Challenge::UserLogin { .. } => "ak-stage-user-login",
+            Challenge::Email { .. } => "ak-stage-email",
             Challenge::AccessDenied { .. } => "ak-stage-access-denied",
             Challenge::Redirect { .. } => "xak-flow-redirect",
         }
@@ -118,6 +124,13 @@ impl Challenge {
                     "pending_user_avatar": DEFAULT_AVATAR,
                     "allow_show_password": false,
                 });
+                if !errors.is_empty() {
+                    body["response_errors"] = Value::Object(errors.clone());
+                }
+                body
+            }
+            Challenge::Email { errors } => {
+                let mut body = json!({});
                 if !errors.is_empty() {
                     body["response_errors"] = Value::Object(errors.clone());
                 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::prompt::PromptStageSettings;
 use super::user_write::UserWriteSettings;
 use crate::catalog;
+use crate::catalog::EMAIL_STAGE;
 use crate::flow::plan::{
     DENY_STAGE, IDENTIFICATION_STAGE, INVITATION_STAGE, PASSWORD_STAGE, PROMPT_STAGE,
     USER_LOGIN_STAGE, USER_LOGOUT_STAGE, USER_WRITE_STAGE,
@@ -27,6 +28,7 @@ pub enum StageSettings {
     Identification(IdentificationSettings),
     Password(PasswordSettings),
     Deny(DenySettings),
+    Email(EmailStageSettings),
     /// A kind akin stores but does not run (yet): the flow stops there and says so.
     Unsupported {
         model: String,
@@ -46,6 +48,7 @@ impl StageSettings {
             IDENTIFICATION_STAGE => StageSettings::Identification(catalog::typed(model, row)?),
             PASSWORD_STAGE => StageSettings::Password(catalog::typed(model, row)?),
             DENY_STAGE => StageSettings::Deny(catalog::typed(model, row)?),
+            EMAIL_STAGE => StageSettings::Email(catalog::typed(model, row)?),
             other => StageSettings::Unsupported {
                 model: other.to_owned(),
             },
@@ -63,9 +66,24 @@ impl StageSettings {
             StageSettings::Identification(_) => IDENTIFICATION_STAGE,
             StageSettings::Password(_) => PASSWORD_STAGE,
             StageSettings::Deny(_) => DENY_STAGE,
+            StageSettings::Email(_) => EMAIL_STAGE,
             StageSettings::Unsupported { model } => model,
         }
     }
+}
+
+/// authentik's email stage: a link with a one-time token, which continues the flow in
+/// whichever browser opens it. Mail goes through the outbox with the global SMTP settings
+/// (a stage's own server settings are stored but not used: see docs/api.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailStageSettings {
+    /// How long the link works.
+    #[serde(with = "duration_text")]
+    pub token_expiry: Duration,
+    pub subject: String,
+    pub template: String,
+    /// The pending user (written inactive before) is activated when the link is opened.
+    pub activate_user_on_success: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

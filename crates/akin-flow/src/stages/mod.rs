@@ -4,6 +4,7 @@
 //! (docs/architecture.md lists the rest).
 
 pub(crate) mod deny;
+pub(crate) mod email;
 pub(crate) mod identification;
 pub(crate) mod invitation;
 pub(crate) mod password;
@@ -90,6 +91,7 @@ macro_rules! with_settings {
             StageSettings::Identification($settings) => $body,
             StageSettings::Password($settings) => $body,
             StageSettings::Deny($settings) => $body,
+            StageSettings::Email($settings) => $body,
             StageSettings::Unsupported { model: $model } => $other,
         }
     };

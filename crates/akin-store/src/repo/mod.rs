@@ -2,6 +2,7 @@
 
 mod blueprint_instances;
 mod events;
+mod flow_tokens;
 mod groups;
 mod invitations;
 mod object_lists;
@@ -19,6 +20,7 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use blueprint_instances::InstanceFilter;
+pub use flow_tokens::ParkedPlan;
 pub use groups::GroupWriteError;
 pub use invitations::{ClaimError, InvitationFilter, InvitationStatus, UserWrite};
 pub use object_lists::FieldMatch;

@@ -21,6 +21,7 @@ on_both_backends!(
     send_email_refuses_as_authentik_does,
     mail_waits_while_the_smtp_server_is_down,
     a_server_killed_mid_delivery_delivers_after_restart,
+    the_email_verification_blueprint_enrolls_through_its_link,
 );
 
 fn python() -> String {
@@ -533,5 +534,81 @@ async fn a_server_killed_mid_delivery_delivers_after_restart(backend: Backend) {
     );
     let sent = outbox(&env).await;
     assert_eq!(sent[0]["status"], "sent", "{sent:?}");
+    sink.stop().await;
+}
+
+/// authentik's `flows-enrollment-email-verification.yaml`, unchanged: the account is
+/// written inactive, the email stage mails a link, and opening it in another browser
+/// continues the flow there, activates the account and signs it in. The link works once.
+async fn the_email_verification_blueprint_enrolls_through_its_link(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(BIN, &db.url, &mail_options(port, &[])).await;
+    let env = TestEnv { app, db };
+    let yaml = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/blueprints/example/flows-enrollment-email-verification.yaml"),
+    )
+    .unwrap();
+    flows::import(&env, &yaml).await;
+
+    let first = Browser::new(&env.app, "default-enrollment-flow", "next=/welcome");
+    assert_eq!(first.challenge().await["component"], "ak-stage-prompt");
+    first.answer(flows::credentials("vera")).await;
+    let sent = first
+        .answer(
+            json!({"component": "ak-stage-prompt", "name": "Vera", "email": "vera@example.com"}),
+        )
+        .await;
+    assert_eq!(sent["component"], "ak-stage-email", "{sent}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=vera").await;
+    assert_eq!(users["results"][0]["is_active"], false, "written inactive");
+
+    let messages = sink.wait_for(1).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["rcpt_tos"], json!(["vera@example.com"]));
+    let link = link_in(&messages[0]);
+    assert!(link.contains("flow_token="), "{link}");
+    assert!(
+        link.contains("next=%2Fwelcome") || link.contains("next=/welcome"),
+        "{link}"
+    );
+
+    // Another browser (no cookies of the first) opens the link and goes on.
+    let query = link.split_once('?').unwrap().1.to_owned();
+    let second = Browser::new(&env.app, "default-enrollment-flow", &query);
+    let done = second.challenge().await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    assert_eq!(done["to"], "/welcome");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=vera").await;
+    assert_eq!(
+        users["results"][0]["is_active"], true,
+        "activated by the link"
+    );
+    assert!(users["results"][0]["last_login"].is_string(), "signed in");
+
+    // The link is spent: a third browser gets a fresh enrollment, not Vera's.
+    let third = Browser::new(&env.app, "default-enrollment-flow", &query);
+    let again = third.challenge().await;
+    assert_eq!(again["component"], "ak-stage-prompt", "{again}");
+
+    // Answering the email stage sends the mail again.
+    let fourth = Browser::new(&env.app, "default-enrollment-flow", "");
+    fourth.challenge().await;
+    fourth.answer(flows::credentials("wim")).await;
+    fourth
+        .answer(json!({"component": "ak-stage-prompt", "name": "Wim", "email": "wim@example.com"}))
+        .await;
+    let resent = fourth.answer(json!({"component": "ak-stage-email"})).await;
+    assert_eq!(resent["component"], "ak-stage-email");
+    assert_eq!(
+        resent["response_errors"]["non_field_errors"][0]["code"],
+        "email-sent"
+    );
+    assert_eq!(sink.wait_for(3).await.len(), 3);
     sink.stop().await;
 }
