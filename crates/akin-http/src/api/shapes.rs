@@ -514,12 +514,15 @@ pub struct Invitation {
     pub uses: i64,
     pub max_uses: Option<i64>,
     pub status: InvitationState,
+    /// akin's: where the invitation was mailed (`send_email/`), in order.
+    pub sent_to: Vec<String>,
 }
 
 pub fn invitation(
     i: &akin_domain::invitation::Invitation,
     created_by: PartialUser,
     flow_obj: Option<Flow>,
+    sent_to: Vec<String>,
     now: time::OffsetDateTime,
 ) -> Invitation {
     Invitation {
@@ -534,6 +537,7 @@ pub fn invitation(
         uses: i.uses,
         max_uses: i.max_uses,
         status: i.status(now),
+        sent_to,
     }
 }
 

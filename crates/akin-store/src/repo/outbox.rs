@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Listing, Store};
-use crate::db::{Backend, Tx};
+use std::collections::HashMap;
+
+use crate::db::{Arg, Backend, Tx};
 use crate::error::StoreResult;
 use crate::types::{DbTime, DbUuid};
 
@@ -94,7 +96,7 @@ impl Tx {
     ) -> StoreResult<Uuid> {
         let uuid = Uuid::new_v4();
         let sql = self
-            .sql("INSERT INTO outbox (message_uuid, created, message_id, subject, sender, to_addresses, cc_addresses, recipients, raw, next_attempt, related) VALUES (")
+            .sql("INSERT INTO outbox (message_uuid, created, message_id, subject, sender, to_addresses, cc_addresses, recipients, raw, next_attempt, related, invitation_uuid) VALUES (")
             .bind(uuid)
             .then(", ")
             .bind(now)
@@ -116,6 +118,12 @@ impl Tx {
             .bind(now)
             .then(", ")
             .bind(message.related.clone())
+            .then(", ")
+            .bind(Arg::OptUuid(
+                message.related["invitation"]
+                    .as_str()
+                    .and_then(|u| Uuid::parse_str(u).ok()),
+            ))
             .then(")");
         self.execute(sql).await?;
         Ok(uuid)
@@ -204,6 +212,33 @@ impl Store {
         let sql = sql.then(" WHERE message_uuid = ").bind(uuid);
         self.db().execute(sql).await?;
         Ok(())
+    }
+
+    /// The addresses each of `invitations` was mailed to (the `to` of its messages, each
+    /// once, in the order they were queued; alphabetically among those queued together).
+    pub async fn invitation_recipients(
+        &self,
+        invitations: &[Uuid],
+    ) -> StoreResult<HashMap<Uuid, Vec<String>>> {
+        let mut out: HashMap<Uuid, Vec<String>> = HashMap::new();
+        if invitations.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = self
+            .db()
+            .sql("SELECT invitation_uuid, to_addresses FROM outbox WHERE invitation_uuid IN ");
+        sql.arg_list(invitations.iter().copied());
+        sql.push(" ORDER BY created, CAST(to_addresses AS TEXT)");
+        let rows: Vec<(DbUuid, Json<Value>)> = self.db().fetch_all(sql).await?;
+        for (invitation, to) in rows {
+            let seen = out.entry(invitation.0).or_default();
+            for address in strings(to.0) {
+                if !seen.contains(&address) {
+                    seen.push(address);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Queues a failed or waiting message for an attempt now; `false` when there is no such

@@ -265,6 +265,16 @@ async fn invitations_are_mailed_and_the_link_enrolls(backend: Backend) {
     }
     let (_, events) = admin_get(&env, "/api/v3/events/events/?action=email_sent").await;
     assert_eq!(events["pagination"]["count"], 2, "{events}");
+    // Where it was sent is kept with the invitation.
+    let (_, listed) = admin_get(
+        &env,
+        &format!("/api/v3/stages/invitation/invitations/{invitation}/"),
+    )
+    .await;
+    assert_eq!(
+        listed["sent_to"],
+        json!(["jane@example.com", "joe@example.com"])
+    );
 
     // The invitee follows the link and enrolls.
     let link = link_in(&messages[0]);

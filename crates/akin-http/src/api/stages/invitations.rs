@@ -85,6 +85,8 @@ async fn render(
         .iter()
         .map(|u| (u.pk, shapes::partial_user(u, &state.install_id)))
         .collect();
+    let uuids: Vec<Uuid> = invitations.iter().map(|i| i.uuid).collect();
+    let mut sent_to = state.store.invitation_recipients(&uuids).await?;
     let mut flows: HashMap<Uuid, Option<shapes::Flow>> = HashMap::new();
     let mut tx = state.store.db().begin().await?;
     for i in invitations {
@@ -114,7 +116,8 @@ async fn render(
                 .and_then(|pk| users.get(&pk).cloned())
                 .unwrap_or_else(shapes::anonymous_partial_user);
             let flow_obj = i.flow.and_then(|f| flows.get(&f).cloned().flatten());
-            shapes::invitation(i, created_by, flow_obj, now)
+            let sent_to = sent_to.remove(&i.uuid).unwrap_or_default();
+            shapes::invitation(i, created_by, flow_obj, sent_to, now)
         })
         .collect())
 }
