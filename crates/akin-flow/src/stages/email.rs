@@ -4,7 +4,7 @@
 //! stage shows "email sent"; answering it sends the mail again.
 
 use akin_domain::email::NewMessage;
-use akin_domain::flow::plan::{EMAIL_SENT, FLOW_TOKEN, IS_RESTORED, PENDING_USER};
+use akin_domain::flow::plan::{EMAIL_SENT, FLOW_TOKEN, IS_RESTORED};
 use akin_domain::flow::{Challenge, PlannedStage};
 use akin_domain::stage::settings::EmailStageSettings;
 use akin_domain::user::UserChanges;
@@ -26,11 +26,7 @@ impl StageKind for EmailStageSettings {
     ) -> FlowResult<Outcome> {
         let run = step.run;
         let store = &run.engine.store;
-        let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
-        let Some(entry) = (match pending {
-            Some(pk) => store.user_by_pk(pk).await?,
-            None => None,
-        }) else {
+        let Some(entry) = super::pending_user(step.run, step.plan).await? else {
             return Ok(Outcome::denied("No pending user.", "no_pending_user"));
         };
 

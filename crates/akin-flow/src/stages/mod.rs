@@ -56,6 +56,23 @@ pub(crate) struct StageStep<'a, 'r> {
     pub session: &'a mut dyn FlowSession,
 }
 
+/// The plan's pending user (`pending_user`), as stored now; `None` when there is none or it
+/// is gone. (Takes the parts, not the `StageStep`: a step holds the session, which is not
+/// `Sync`, and the request's future must stay `Send`.)
+pub(crate) async fn pending_user(
+    run: &Run<'_>,
+    plan: &FlowPlan,
+) -> FlowResult<Option<akin_domain::user::UserEntry>> {
+    match plan
+        .context
+        .get(akin_domain::flow::plan::PENDING_USER)
+        .and_then(Value::as_i64)
+    {
+        Some(pk) => Ok(run.engine.store.user_by_pk(pk).await?),
+        None => Ok(None),
+    }
+}
+
 /// One kind of stage.
 pub(crate) trait StageKind: Sync {
     /// The challenge a GET shows again when showing it changes nothing in the plan (a form

@@ -3,7 +3,6 @@
 //! verified hash imported from authentik is replaced by Argon2id.
 
 use akin_domain::event::EventAction;
-use akin_domain::flow::plan::PENDING_USER;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::stage::settings::PasswordSettings;
 use akin_domain::user::User;
@@ -23,12 +22,7 @@ impl StageKind for PasswordSettings {
         _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
-        let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
-        let user = match pending {
-            Some(pk) => step.run.engine.store.user_by_pk(pk).await?,
-            None => None,
-        };
-        let Some(user) = user else {
+        let Some(user) = super::pending_user(step.run, step.plan).await? else {
             return Ok(Outcome::denied("No pending user.", "no_pending_user"));
         };
         let pending_user = step

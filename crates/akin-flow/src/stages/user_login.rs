@@ -3,7 +3,6 @@
 //! a yes lengthens the session by the offset.
 
 use akin_domain::event::EventAction;
-use akin_domain::flow::plan::PENDING_USER;
 use akin_domain::flow::{Challenge, PlannedStage};
 use akin_domain::stage::settings::UserLoginSettings;
 use serde_json::{Map, Value, json};
@@ -20,12 +19,7 @@ impl StageKind for UserLoginSettings {
     ) -> FlowResult<Outcome> {
         let run = step.run;
         let store = &run.engine.store;
-        let pending = step.plan.context.get(PENDING_USER).and_then(Value::as_i64);
-        let entry = match pending {
-            Some(pk) => store.user_by_pk(pk).await?,
-            None => None,
-        };
-        let Some(entry) = entry else {
+        let Some(entry) = super::pending_user(step.run, step.plan).await? else {
             return Ok(Outcome::denied(
                 "No Pending user to login.",
                 "no_pending_user",
