@@ -25,6 +25,15 @@ const INSTANCE_SORTABLE: &[(&str, &str)] = &[
     ("last_applied", "last_applied"),
 ];
 
+const INSTANCE_LISTING: Listing<'static> = Listing {
+    prefix: "",
+    select: INSTANCE_SELECT,
+    from: "blueprint_instances",
+    sortable: INSTANCE_SORTABLE,
+    default_order: "name ASC",
+    tiebreak: "instance_uuid ASC",
+};
+
 #[derive(sqlx::FromRow)]
 struct InstanceRow {
     instance_uuid: DbUuid,
@@ -86,16 +95,8 @@ impl Store {
         filter: &InstanceFilter,
         query: &ListQuery,
     ) -> StoreResult<Page<BlueprintInstance>> {
-        let listing = Listing {
-            prefix: "",
-            select: INSTANCE_SELECT,
-            from: "blueprint_instances",
-            sortable: INSTANCE_SORTABLE,
-            default_order: "name ASC",
-            tiebreak: "instance_uuid ASC",
-        };
         let page: Page<InstanceRow> = self
-            .list_page(&listing, query, |w| {
+            .list_page(&INSTANCE_LISTING, query, |w| {
                 w.eq("name", filter.name.clone());
                 w.eq("path", filter.path.clone());
                 w.search(&["name", "path"], query.search.as_deref());

@@ -28,6 +28,16 @@ const MESSAGE_SORTABLE: &[(&str, &str)] = &[
     ("attempts", "attempts"),
 ];
 
+/// Newest first by default.
+const MESSAGE_LISTING: Listing<'static> = Listing {
+    prefix: "",
+    select: MESSAGE_SELECT,
+    from: "outbox",
+    sortable: MESSAGE_SORTABLE,
+    default_order: "created DESC",
+    tiebreak: "message_uuid ASC",
+};
+
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     message_uuid: DbUuid,
@@ -271,16 +281,8 @@ impl Store {
         filter: &OutboxFilter,
         query: &ListQuery,
     ) -> StoreResult<Page<OutboxMessage>> {
-        let listing = Listing {
-            prefix: "",
-            select: MESSAGE_SELECT,
-            from: "outbox",
-            sortable: MESSAGE_SORTABLE,
-            default_order: "created DESC",
-            tiebreak: "message_uuid ASC",
-        };
         let page: Page<MessageRow> = self
-            .list_page(&listing, query, |w| {
+            .list_page(&MESSAGE_LISTING, query, |w| {
                 w.eq("status", filter.status.map(|s| s.as_str()));
                 w.search(
                     &["subject", "CAST(recipients AS TEXT)"],

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use akin_domain::catalog::{self, FieldType};
 
 use super::Store;
-use super::objects::{is_stage_model, table_has_column};
+use super::tables::{is_stage_model, table_has_column};
 use crate::error::StoreResult;
 use crate::types::DbUuid;
 
