@@ -153,6 +153,15 @@ pub fn fixed_value<'a>(fixed: &'a Map<String, Value>, field_key: &str) -> Option
     Some(current)
 }
 
+/// The link an invitation is used with, `<base>/if/flow/<slug>/?itoken=<pk>`: the format
+/// authentik's UI shows and mails. `base` is scheme and host (a trailing `/` is dropped).
+pub fn link(base: &str, flow_slug: &str, invitation: Uuid) -> String {
+    format!(
+        "{}/if/flow/{flow_slug}/?itoken={invitation}",
+        base.trim_end_matches('/')
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

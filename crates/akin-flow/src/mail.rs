@@ -83,10 +83,7 @@ impl Engine {
     ) -> Result<Vec<Uuid>, QueueError> {
         let base = mail.base_url.trim_end_matches('/');
         let host = base.split("://").nth(1).unwrap_or(base).to_owned();
-        let url = format!(
-            "{base}/if/flow/{}/?itoken={}",
-            mail.flow_slug, mail.invitation.uuid
-        );
+        let url = akin_domain::invitation::link(base, mail.flow_slug, mail.invitation.uuid);
         let expires = mail
             .invitation
             .expires
@@ -134,14 +131,17 @@ impl Engine {
     }
 
     /// Delivers every message that is due, with several deliveries in flight at once (each
-    /// claims its own message); returns how many were sent.
+    /// claims its own message); returns how many were sent. An idle outbox costs one query.
     pub async fn deliver_due_mail(&self, mailer: &Mailer) -> Result<usize, FlowError> {
+        let Some(first) = self.claim_due().await? else {
+            return Ok(0);
+        };
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..DELIVERIES_IN_FLIGHT {
             let (engine, mailer) = (self.clone(), mailer.clone());
             workers.spawn(async move { engine.deliver_until_none_due(&mailer).await });
         }
-        let mut sent = 0;
+        let mut sent = usize::from(self.deliver(mailer, &first).await?);
         let mut failure = None;
         while let Some(joined) = workers.join_next().await {
             match joined.map_err(FlowError::from).and_then(|r| r) {
@@ -155,21 +155,23 @@ impl Engine {
         }
     }
 
+    /// Claims the message due first, for long enough to deliver it: well past the SMTP
+    /// timeout, so only a node that died gives one up to another.
+    async fn claim_due(&self) -> Result<Option<OutboxMessage>, FlowError> {
+        let claim = self.mail.smtp.timeout * 3 + Duration::from_secs(15);
+        let now = OffsetDateTime::now_utc();
+        Ok(self.store.claim_due_message(now, now + claim).await?)
+    }
+
     /// Claims and delivers messages one after another until none is due.
     async fn deliver_until_none_due(&self, mailer: &Mailer) -> Result<usize, FlowError> {
-        // How long a worker holds a message it is delivering before another node may take
-        // it over: well past the SMTP timeout, so only a node that died gives one up.
-        let claim = self.mail.smtp.timeout * 3 + Duration::from_secs(15);
         let mut sent = 0;
-        loop {
-            let now = OffsetDateTime::now_utc();
-            let Some(message) = self.store.claim_due_message(now, now + claim).await? else {
-                return Ok(sent);
-            };
+        while let Some(message) = self.claim_due().await? {
             if self.deliver(mailer, &message).await? {
                 sent += 1;
             }
         }
+        Ok(sent)
     }
 
     /// One attempt at `message`, recorded; `true` when the server accepted it.

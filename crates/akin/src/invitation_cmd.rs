@@ -2,6 +2,7 @@
 //! to send.
 
 use akin_domain::catalog;
+use akin_domain::invitation::link;
 use akin_domain::list::{ListQuery, PageRequest};
 use akin_domain::time_format::format_datetime;
 use akin_flow::objects::{self, WriteError};
@@ -15,14 +16,6 @@ use crate::cli::{
 use crate::config::Expiry;
 use crate::error::AppError;
 use crate::serve::open_store;
-
-/// `<base>/if/flow/<slug>/?itoken=<uuid>`, the link format authentik's UI shows.
-pub fn link(base: &str, slug: &str, token: &str) -> String {
-    format!(
-        "{}/if/flow/{slug}/?itoken={token}",
-        base.trim_end_matches('/')
-    )
-}
 
 /// Puts `value` at a dotted key (`attributes.team`) in fixed data.
 fn set_fixed(fixed: &mut Map<String, Value>, key: &str, value: Value) {
@@ -107,9 +100,9 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
             _ => "unlimited uses".to_owned(),
         }
     );
-    println!("{}", link(&options.external_url, &options.flow, token));
+    let uuid = uuid::Uuid::parse_str(token).map_err(|e| AppError::Usage(e.to_string()))?;
+    println!("{}", link(&options.external_url, &options.flow, uuid));
     if !options.send_to.is_empty() {
-        let uuid = uuid::Uuid::parse_str(token).map_err(|e| AppError::Usage(e.to_string()))?;
         let recipients = Recipients {
             to: &options.send_to,
             cc: &[],
@@ -261,7 +254,7 @@ pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<
         };
         let link = slug.map_or_else(
             || "(no flow: pick one in the link)".to_owned(),
-            |s| link(&options.external_url, &s, &invitation.uuid.to_string()),
+            |s| link(&options.external_url, &s, invitation.uuid),
         );
         println!(
             "{}\t{}\t{uses}\t{}\t{link}",

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{AdminSession, page};
+use super::{AdminSession, page, readable_time};
 use crate::api::blueprint_instances as api;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -37,7 +37,7 @@ async fn list(admin: AdminSession, State(state): State<AppState>) -> ApiResult<R
             row["last_applied_text"] = Value::String(
                 i.last_applied
                     .as_deref()
-                    .map_or_else(|| "never".to_owned(), |t| t.replace('T', " ")),
+                    .map_or_else(|| "never".to_owned(), readable_time),
             );
             row
         })

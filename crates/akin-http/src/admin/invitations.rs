@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 /// The link an invitation is used with, as this browser reaches the server.
 fn link(base: &str, invitation: &shapes::Invitation) -> Option<String> {
     let slug = &invitation.flow_obj.as_ref()?.slug;
-    Some(format!("{base}/if/flow/{slug}/?itoken={}", invitation.pk))
+    Some(akin_domain::invitation::link(base, slug, invitation.pk))
 }
 
 /// A QR code of the invitation's link, for showing on a screen or printing.

@@ -195,6 +195,12 @@ fn page(
     crate::pages::render(template, ctx)
 }
 
+/// An API timestamp (`2026-11-29T01:02:03.456789Z`) as the admin pages show it:
+/// `2026-11-29 01:02:03 UTC`.
+fn readable_time(time: &str) -> String {
+    time.get(..19).unwrap_or(time).replace('T', " ") + " UTC"
+}
+
 /// The fields of a submitted `application/x-www-form-urlencoded` form.
 /// The fields of a form, without U+0000 (no browser sends it from what people type, and
 /// the database could not store it).

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{AdminSession, page};
+use super::{AdminSession, page, readable_time};
 use crate::api::outbox as api;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -19,10 +19,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/if/admin/outbox/", get(list))
         .route("/if/admin/outbox/{pk}/retry/", post(retry))
-}
-
-fn readable(time: &str) -> String {
-    time.get(..19).unwrap_or(time).replace('T', " ") + " UTC"
 }
 
 async fn list(
@@ -46,8 +42,8 @@ async fn list(
         .iter()
         .map(|m| {
             let mut row = json!(m);
-            row["created_text"] = Value::String(readable(&m.created));
-            row["next_attempt_text"] = Value::String(readable(&m.next_attempt));
+            row["created_text"] = Value::String(readable_time(&m.created));
+            row["next_attempt_text"] = Value::String(readable_time(&m.next_attempt));
             row
         })
         .collect();
