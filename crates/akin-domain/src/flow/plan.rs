@@ -23,7 +23,7 @@ pub const PROMPT_DATA: &str = "prompt_data";
 pub const PENDING_USER: &str = "pending_user";
 /// Set when the plan was continued from an email link: the user the link was sent for.
 pub const IS_RESTORED: &str = "is_restored";
-/// Set once the email stage sent its mail (authentik's `email_sent`).
+/// How many times the email stage sent its link (authentik's `email_sent`, counted).
 pub const EMAIL_SENT: &str = "email_sent";
 /// The page query key of an email link's one-time token.
 pub const FLOW_TOKEN: &str = "flow_token";

@@ -14,6 +14,9 @@ use serde_json::{Map, Value, json};
 use super::{Outcome, StageKind, StageStep};
 use crate::{FlowError, FlowResult};
 
+/// How many times one flow execution may send its link (the first, then resends).
+const MAX_SENDS: u64 = 5;
+
 /// How long a parked plan outlives the link's own expiry (authentik: one minute).
 const GRACE: time::Duration = time::Duration::minutes(1);
 
@@ -46,9 +49,24 @@ impl StageKind for EmailStageSettings {
             return Ok(Outcome::Next);
         }
 
-        let sent_before = step.plan.context.contains_key(EMAIL_SENT);
-        if response.is_none() && sent_before {
+        // How many times this plan sent the link (authentik's flag, counted here).
+        let sent = match step.plan.context.get(EMAIL_SENT) {
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(u64::MAX),
+            Some(Value::Bool(true)) => 1,
+            _ => 0,
+        };
+        if response.is_none() && sent > 0 {
             return Ok(Outcome::Challenge(Challenge::Email { errors: Map::new() }));
+        }
+        if sent >= MAX_SENDS {
+            // Anyone can start an enrollment with someone else's address: without a limit,
+            // answering the stage over and over would make akin mail that address at will.
+            let mut errors = Map::new();
+            errors.insert(
+                "non_field_errors".into(),
+                json!([{"string": "The email was sent several times already: look for it in your inbox and spam folder.", "code": "email-limit"}]),
+            );
+            return Ok(Outcome::Challenge(Challenge::Email { errors }));
         }
         let address = step
             .plan
@@ -66,7 +84,7 @@ impl StageKind for EmailStageSettings {
         send_link(self, step, &entry.user, &address).await?;
         step.plan
             .context
-            .insert(EMAIL_SENT.to_owned(), Value::Bool(true));
+            .insert(EMAIL_SENT.to_owned(), Value::from(sent + 1));
         // authentik answers every POST with `email-sent` (and sent the mail again).
         let mut errors = Map::new();
         if response.is_some() {

@@ -362,6 +362,9 @@ pub(crate) async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The most addresses one `send_email/` takes (and copies).
+const MAX_ADDRESSES: usize = 1000;
+
 /// The template authentik's 2026.8 schema names by default (`invitation`), as its code does.
 const DEFAULT_TEMPLATE: &str = "email/invitation.html";
 
@@ -397,6 +400,19 @@ pub(crate) async fn send_email(
     let template = fields.string("template", false, true);
     fields.finish()?;
     let to = to.unwrap_or_default();
+    // One request composes one message per address, each with the copies: bounded, so
+    // one request cannot occupy the server (or the SMTP relay) for minutes.
+    if to.len() > MAX_ADDRESSES || cc.len() + bcc.len() > MAX_ADDRESSES {
+        let field = if to.len() > MAX_ADDRESSES {
+            "email_addresses"
+        } else {
+            "cc_addresses"
+        };
+        return Err(ApiError::field(
+            field,
+            format!("Ensure this field has no more than {MAX_ADDRESSES} elements."),
+        ));
+    }
     if to.is_empty() {
         return Ok(send_error(
             StatusCode::BAD_REQUEST,
