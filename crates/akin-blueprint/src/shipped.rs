@@ -14,6 +14,12 @@ pub struct Shipped {
 }
 
 pub static SHIPPED: &[Shipped] = &[
+    // Before authentication.yaml, whose sign-in page links to it.
+    Shipped {
+        path: "default/recovery.yaml",
+        text: include_str!("../../../blueprints/default/recovery.yaml"),
+        default: true,
+    },
     Shipped {
         path: "default/authentication.yaml",
         text: include_str!("../../../blueprints/default/authentication.yaml"),

@@ -43,6 +43,8 @@ pub struct Field {
     pub nullable: bool,
     /// JSON text of the default, used on create when the field is absent.
     pub default: Option<&'static str>,
+    /// Accepted in requests, never answered (DRF's `write_only`): a secret.
+    pub write_only: bool,
 }
 
 const fn req(name: &'static str, ty: FieldType) -> Field {
@@ -52,6 +54,7 @@ const fn req(name: &'static str, ty: FieldType) -> Field {
         required: true,
         nullable: false,
         default: None,
+        write_only: false,
     }
 }
 
@@ -62,6 +65,15 @@ const fn opt(name: &'static str, ty: FieldType, default: &'static str) -> Field 
         required: false,
         nullable: false,
         default: Some(default),
+        write_only: false,
+    }
+}
+
+/// A secret text field, empty by default: written, never read back through the API.
+const fn secret(name: &'static str) -> Field {
+    Field {
+        write_only: true,
+        ..opt(name, Text, "\"\"")
     }
 }
 
@@ -92,6 +104,7 @@ const fn null(name: &'static str, ty: FieldType) -> Field {
         required: false,
         nullable: true,
         default: Some("null"),
+        write_only: false,
     }
 }
 
@@ -368,7 +381,7 @@ pub static MODELS: &[ModelSpec] = &[
             opt("host", Text, "\"localhost\""),
             opt("port", Int, "25"),
             opt("username", Text, "\"\""),
-            opt("password", Text, "\"\""),
+            secret("password"),
             opt("use_tls", Bool, "false"),
             opt("use_ssl", Bool, "false"),
             opt("timeout", Int, "10"),
@@ -377,6 +390,8 @@ pub static MODELS: &[ModelSpec] = &[
             opt("subject", Text, "\"authentik\""),
             opt("template", Text, "\"email/password_reset.html\""),
             opt("activate_user_on_success", Bool, "false"),
+            opt("recovery_max_attempts", Int, "5"),
+            opt("recovery_cache_timeout", Text, "\"minutes=5\""),
         ],
     },
     ModelSpec {
@@ -455,6 +470,7 @@ pub static MODELS: &[ModelSpec] = &[
                 required: false,
                 nullable: false,
                 default: None,
+                write_only: false,
             },
             choice::<TokenIntent>("intent"),
             req("user", Ref(USER)),

@@ -68,6 +68,9 @@ pub struct OutboxMessage {
     pub sent: Option<OffsetDateTime>,
     /// What the message is about (`{"invitation": pk}`), for the admin page.
     pub related: Value,
+    /// The email stage whose own SMTP settings deliver it (one with `use_global_settings`
+    /// off); `None`: the global settings (`AKIN_EMAIL__*`).
+    pub transport: Option<Uuid>,
 }
 
 /// A message to queue.
@@ -81,6 +84,8 @@ pub struct NewMessage {
     pub recipients: Vec<String>,
     pub raw: String,
     pub related: Value,
+    /// As [`OutboxMessage::transport`].
+    pub transport: Option<Uuid>,
 }
 
 #[cfg(test)]

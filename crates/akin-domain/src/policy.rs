@@ -147,6 +147,44 @@ pub trait PolicyDirectory {
         request: &PolicyRequest,
         timeout: Duration,
     ) -> Option<PolicyVerdict>;
+    /// `ak_send_email(...)`: queues the message through the outbox; why not, if it
+    /// cannot be.
+    fn send_email(&self, _mail: &ExpressionMail) -> Result<(), String> {
+        Err("sending mail is not available here".into())
+    }
+}
+
+/// A message an expression asks for (`ak_send_email`), checked by the expression engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpressionMail {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub body: MailBody,
+    /// The email stage (by name) whose settings send it; `None`: the global settings.
+    pub stage: Option<String>,
+}
+
+/// What an expression's message says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailBody {
+    /// Plain text, sent as is (and as escaped HTML).
+    Text(String),
+    /// A template (`email/setup.html`) rendered with this context.
+    Template {
+        name: String,
+        context: Map<String, Value>,
+    },
+}
+
+impl ExpressionMail {
+    /// The most messages one evaluation may queue.
+    pub const MAX_PER_EVALUATION: usize = 10;
+    /// The most addresses (to, cc and bcc together) one message may have.
+    pub const MAX_RECIPIENTS: usize = 100;
+    /// The longest text body.
+    pub const MAX_BODY: usize = 1 << 20;
 }
 
 /// Who a binding is about.

@@ -1,9 +1,12 @@
 //! authentik's expression helpers (`ak_message`, `regex_match`, `ak_user_by`, …) as
 //! Starlark built-ins, and guards on the operators that could allocate without bound.
+// `ak_send_email` takes authentik's eight parameters (the lint fires on the code
+// `starlark_module` generates, out of reach of an attribute on the function).
+#![allow(clippy::too_many_arguments)]
 
 use std::net::IpAddr;
 
-use akin_domain::policy::PolicyUser;
+use akin_domain::policy::{ExpressionMail, MailBody, PolicyUser};
 use serde_json::{Map, Value as Json};
 use starlark::environment::GlobalsBuilder;
 use starlark::eval::Evaluator;
@@ -31,6 +34,31 @@ fn kwargs_json(kwargs: &SmallMap<String, Value>) -> anyhow::Result<Map<String, J
     kwargs
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.to_json_value()?)))
+        .collect()
+}
+
+/// One address or a list of them.
+fn addresses(value: Option<Value>) -> anyhow::Result<Vec<String>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    if let Some(one) = value.unpack_str() {
+        return Ok(vec![one.to_owned()]);
+    }
+    let Some(list) = starlark::values::list::ListRef::from_value(value) else {
+        anyhow::bail!("ak_send_email: an address is a string or a list of strings");
+    };
+    anyhow::ensure!(
+        list.len() <= ExpressionMail::MAX_RECIPIENTS,
+        "ak_send_email: more than {} addresses",
+        ExpressionMail::MAX_RECIPIENTS
+    );
+    list.iter()
+        .map(|v| {
+            v.unpack_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("ak_send_email: an address is a string"))
+        })
         .collect()
 }
 
@@ -137,6 +165,73 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
             .borrow_mut()
             .push(format!("{level}: {}", message.to_str()));
         Ok(NoneType)
+    }
+
+    /// Queues a message through the outbox (authentik's `ak_send_email`): to `address`
+    /// (one or a list), with `body` (plain text) or `template` (rendered with `context`),
+    /// through the email stage named `stage` or the global settings. True once queued.
+    fn ak_send_email<'v>(
+        address: Value<'v>,
+        subject: &str,
+        body: Option<Value<'v>>,
+        stage: Option<Value<'v>>,
+        template: Option<Value<'v>>,
+        context: Option<Value<'v>>,
+        cc: Option<Value<'v>>,
+        bcc: Option<Value<'v>>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> anyhow::Result<bool> {
+        let state = state(eval)?;
+        let given = |v: Option<Value<'v>>| v.filter(|v| !v.is_none());
+        let body = match (given(body), given(template)) {
+            (Some(_), Some(_)) => anyhow::bail!("ak_send_email takes body or template, not both"),
+            (None, None) => anyhow::bail!("ak_send_email needs body or template"),
+            (Some(body), None) => {
+                let text = body.to_str();
+                anyhow::ensure!(
+                    text.len() <= ExpressionMail::MAX_BODY,
+                    "ak_send_email: the body is longer than {} bytes",
+                    ExpressionMail::MAX_BODY
+                );
+                MailBody::Text(text)
+            }
+            (None, Some(template)) => MailBody::Template {
+                name: template.to_str(),
+                context: match given(context).map(|c| c.to_json_value()).transpose()? {
+                    Some(Json::Object(map)) => map,
+                    None => Map::new(),
+                    Some(_) => anyhow::bail!("ak_send_email: context must be a dict"),
+                },
+            },
+        };
+        let mail = ExpressionMail {
+            to: addresses(Some(address))?,
+            cc: addresses(given(cc))?,
+            bcc: addresses(given(bcc))?,
+            subject: subject.to_owned(),
+            body,
+            stage: given(stage).map(|s| s.to_str()),
+        };
+        anyhow::ensure!(!mail.to.is_empty(), "ak_send_email needs an address");
+        anyhow::ensure!(
+            mail.to.len() + mail.cc.len() + mail.bcc.len() <= ExpressionMail::MAX_RECIPIENTS,
+            "ak_send_email: more than {} addresses",
+            ExpressionMail::MAX_RECIPIENTS
+        );
+        {
+            let mut sent = state.mail_sent.borrow_mut();
+            anyhow::ensure!(
+                *sent < ExpressionMail::MAX_PER_EVALUATION,
+                "ak_send_email: at most {} messages per evaluation",
+                ExpressionMail::MAX_PER_EVALUATION
+            );
+            *sent += 1;
+        }
+        state
+            .directory
+            .send_email(&mail)
+            .map_err(|e| anyhow::anyhow!("ak_send_email: {e}"))?;
+        Ok(true)
     }
 
     fn _ak_true() -> anyhow::Result<bool> {

@@ -142,6 +142,7 @@ impl StarlarkEngine {
         state::EvalState {
             messages: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
+            mail_sent: RefCell::new(0),
             directory,
             request,
             constant_true: self.builtins().constants.0,

@@ -15,6 +15,8 @@ pub struct EvalState<'a> {
     pub messages: RefCell<Vec<String>>,
     /// `ak_logger` and `print` lines.
     pub logs: RefCell<Vec<String>>,
+    /// How many messages `ak_send_email` queued.
+    pub mail_sent: RefCell<usize>,
     pub directory: &'a dyn PolicyDirectory,
     pub request: &'a PolicyRequest,
     /// Built-ins returning True and False, for user methods such as

@@ -626,7 +626,8 @@ impl Exporter<'_> {
             catalog::spec(model).ok_or_else(|| StoreError::UnsupportedModel(model.to_owned()))?;
         let mut identifiers = Vec::new();
         let mut attrs = Vec::new();
-        for field in spec.fields {
+        // Secrets (an email stage's SMTP password) stay out of the file.
+        for field in spec.fields.iter().filter(|f| !f.write_only) {
             let Some(value) = object.get(field.name) else {
                 continue;
             };

@@ -42,6 +42,9 @@ pub struct Engine {
     pub mail: mail::SharedMail,
     /// Wakes this node's delivery worker when mail is queued (other nodes poll).
     pub outbox_waker: Arc<tokio::sync::Notify>,
+    /// A hash of nothing anyone knows, checked in place of a missing account's so that a
+    /// wrong identifier costs the time a wrong password does.
+    pub(crate) decoy_hash: Arc<std::sync::OnceLock<String>>,
 }
 
 /// When this process started serving: the `last_m` of shipped blueprints, which are part
@@ -61,6 +64,7 @@ impl Engine {
             blueprints: BlueprintFolder::default(),
             mail: mail::SharedMail::default(),
             outbox_waker: Arc::default(),
+            decoy_hash: Arc::default(),
         }
     }
 

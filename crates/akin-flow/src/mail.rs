@@ -4,9 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use akin_domain::catalog::{self, EMAIL_STAGE};
 use akin_domain::email::{MAX_ATTEMPTS, NewMessage, OutboxMessage, retry_delay};
 use akin_domain::event::EventAction;
 use akin_domain::invitation::Invitation;
+use akin_domain::policy::{ExpressionMail, MailBody};
+use akin_domain::stage::settings::EmailStageTransport;
 use akin_mail::{Draft, EmailSettings, MailError, Mailer, Templates, compose};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -118,6 +121,7 @@ impl Engine {
                 recipients: composed.recipients,
                 raw: composed.raw,
                 related: json!({"invitation": mail.invitation.uuid}),
+                transport: None,
             });
         }
         let now = OffsetDateTime::now_utc();
@@ -127,6 +131,75 @@ impl Engine {
             queued.push(tx.queue_message(message, now).await?);
         }
         tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Queues what an expression asked for (`ak_send_email`): its text (also as HTML) or
+    /// template, through the email stage it names or the global settings. `Err`: why it
+    /// cannot be sent, for the expression's error.
+    pub async fn queue_expression_mail(&self, mail: &ExpressionMail) -> Result<Uuid, String> {
+        let (from, transport) = match &mail.stage {
+            None => (self.mail.smtp.from.clone(), None),
+            Some(name) => {
+                let rows = self
+                    .store
+                    .find_objects(EMAIL_STAGE, &[("name".to_owned(), json!(name))])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let row = rows
+                    .first()
+                    .ok_or_else(|| format!("there is no email stage named {name:?}"))?;
+                let own: EmailStageTransport = catalog::typed(EMAIL_STAGE, row)
+                    .map_err(|e| format!("the email stage's settings are invalid: {e}"))?;
+                let pk = row["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok());
+                if own.use_global_settings {
+                    (self.mail.smtp.from.clone(), None)
+                } else {
+                    (own.from_address, pk)
+                }
+            }
+        };
+        let (html, text) = match &mail.body {
+            MailBody::Text(text) => (akin_mail::text_as_html(text), text.clone()),
+            MailBody::Template { name, context } => {
+                if !self.mail.templates.exists(name) {
+                    return Err(format!("there is no template {name:?}"));
+                }
+                let rendered = self
+                    .mail
+                    .templates
+                    .render(name, &Value::Object(context.clone()))
+                    .map_err(|e| e.to_string())?;
+                (rendered.html, rendered.text)
+            }
+        };
+        let composed = compose(&Draft {
+            from: &from,
+            to: &mail.to,
+            cc: &mail.cc,
+            bcc: &mail.bcc,
+            subject: &mail.subject,
+            html: &html,
+            text: &text,
+        })
+        .map_err(|e| e.to_string())?;
+        let message = NewMessage {
+            message_id: composed.message_id,
+            subject: mail.subject.clone(),
+            from: composed.sender,
+            to: mail.to.clone(),
+            cc: mail.cc.clone(),
+            recipients: composed.recipients,
+            raw: composed.raw,
+            related: json!({"expression": true}),
+            transport,
+        };
+        let queued = self
+            .store
+            .queue_message(&message, OffsetDateTime::now_utc())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.outbox_waker.notify_one();
         Ok(queued)
     }
 
@@ -174,11 +247,61 @@ impl Engine {
         Ok(sent)
     }
 
+    /// What delivers `message`: the global mailer, or the settings of the email stage that
+    /// queued it, read now (`Err`: why they cannot be used, a permanent failure).
+    async fn transport_for(
+        &self,
+        global: &Mailer,
+        message: &OutboxMessage,
+    ) -> Result<Result<Mailer, String>, FlowError> {
+        let Some(stage) = message.transport else {
+            return Ok(Ok(global.clone()));
+        };
+        let rows = self
+            .store
+            .find_objects(EMAIL_STAGE, &[("pk".to_owned(), json!(stage))])
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(Err(format!(
+                "the email stage {stage} that queued it no longer exists"
+            )));
+        };
+        let own: EmailStageTransport = match catalog::typed(EMAIL_STAGE, row) {
+            Ok(own) => own,
+            Err(e) => return Ok(Err(format!("the email stage's settings are invalid: {e}"))),
+        };
+        if own.use_global_settings {
+            return Ok(Ok(global.clone()));
+        }
+        let login = (!own.username.is_empty()).then_some((own.username, own.password));
+        let settings = EmailSettings {
+            host: own.host,
+            port: own.port,
+            username: login.as_ref().map(|(u, _)| u.clone()),
+            password: login.map(|(_, p)| p),
+            use_tls: own.use_tls,
+            use_ssl: own.use_ssl,
+            timeout: Duration::from_secs(own.timeout.clamp(1, 600)),
+            from: own.from_address,
+        };
+        if settings.timeout > self.mail.smtp.timeout {
+            // The claim was made for the global timeout: keep it for this one.
+            let until = OffsetDateTime::now_utc() + settings.timeout * 3 + Duration::from_secs(15);
+            self.store.extend_claim(message.uuid, until).await?;
+        }
+        Ok(Mailer::new(&settings).map_err(|e| format!("the email stage's settings: {e}")))
+    }
+
     /// One attempt at `message`, recorded; `true` when the server accepted it.
     async fn deliver(&self, mailer: &Mailer, message: &OutboxMessage) -> Result<bool, FlowError> {
-        let outcome = mailer
-            .send_raw(&message.from, &message.recipients, &message.raw)
-            .await;
+        let outcome = match self.transport_for(mailer, message).await? {
+            Ok(mailer) => {
+                mailer
+                    .send_raw(&message.from, &message.recipients, &message.raw)
+                    .await
+            }
+            Err(why) => Err(MailError::Permanent(why)),
+        };
         let now = OffsetDateTime::now_utc();
         let context = |extra: Value| {
             let mut context = json!({

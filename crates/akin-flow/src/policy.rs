@@ -7,13 +7,11 @@ use std::time::Duration;
 use akin_domain::catalog;
 use akin_domain::event::EventAction;
 use akin_domain::policy::{
-    self, Binding, BindingSubject, EngineMode, ExpressionEngine, PolicyDirectory, PolicyRequest,
+    self, Binding, BindingSubject, EngineMode, ExpressionMail, PolicyDirectory, PolicyRequest,
     PolicyUser, PolicyVerdict,
 };
-use akin_store::Store;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use tokio::runtime::Handle;
 use uuid::Uuid;
 
@@ -62,17 +60,26 @@ pub async fn flow_request(
     signed_in: Option<i64>,
     context: &Map<String, Value>,
 ) -> FlowResult<PolicyRequest> {
-    let pending = context
-        .get(akin_domain::flow::plan::PENDING_USER)
-        .and_then(Value::as_i64);
+    use akin_domain::flow::plan::{PENDING_USER, PendingUser};
+    let pending = PendingUser::of(context);
     let mut context = context.clone();
     let mut user = Value::Null;
-    if let Some(pk) = pending.or(signed_in)
+    if let Some(PendingUser::Unknown(identifier)) = &pending {
+        // As authentik's unsaved stand-in: the identifier as username and email, no pk.
+        user = serde_json::json!({
+            "pk": null, "username": identifier, "email": identifier, "name": "",
+            "is_active": true, "is_superuser": false, "attributes": {}, "groups": [],
+        });
+        context.insert(PENDING_USER.into(), user.clone());
+    } else if let Some(pk) = pending
+        .as_ref()
+        .and_then(PendingUser::account)
+        .or(signed_in)
         && let Some(found) = policy_user(engine, pk).await?
     {
         user = found.to_value();
         if pending.is_some() {
-            context.insert(akin_domain::flow::plan::PENDING_USER.into(), user.clone());
+            context.insert(PENDING_USER.into(), user.clone());
         }
     }
     Ok(PolicyRequest {
@@ -391,31 +398,33 @@ async fn record_exception(engine: &Engine, origin: &RequestInfo, name: &str, mes
 
 fn directory(engine: &Engine) -> StoreDirectory {
     StoreDirectory {
-        store: engine.store.clone(),
-        engine: engine.expressions.clone(),
+        engine: engine.clone(),
         handle: Handle::current(),
     }
 }
 
-/// What expressions may look up, answered from the store on the evaluating (blocking)
-/// thread.
+/// What expressions may look up (and the mail they may queue), answered from the store on
+/// the evaluating (blocking) thread.
 struct StoreDirectory {
-    store: Store,
-    engine: Arc<dyn ExpressionEngine>,
+    engine: Engine,
     handle: Handle,
 }
 
 impl PolicyDirectory for StoreDirectory {
     fn user_by(&self, filters: &Map<String, Value>) -> Option<PolicyUser> {
         self.handle.block_on(async {
-            let entry = self.store.user_matching(filters).await.ok()??;
-            let groups = self.store.groups_with_ancestors(entry.user.pk).await.ok()?;
+            let store = &self.engine.store;
+            let entry = store.user_matching(filters).await.ok()??;
+            let groups = store.groups_with_ancestors(entry.user.pk).await.ok()?;
             Some(to_policy_user(entry, groups))
         })
     }
 
     fn is_group_member(&self, user: i64, filters: &Map<String, Value>) -> bool {
-        let Ok(groups) = self.handle.block_on(self.store.groups_with_ancestors(user)) else {
+        let Ok(groups) = self
+            .handle
+            .block_on(self.engine.store.groups_with_ancestors(user))
+        else {
             return false;
         };
         groups.iter().any(|(uuid, name)| {
@@ -437,7 +446,8 @@ impl PolicyDirectory for StoreDirectory {
         timeout: Duration,
     ) -> Option<PolicyVerdict> {
         let row = self.handle.block_on(async {
-            self.store
+            self.engine
+                .store
                 .find_objects(
                     catalog::EXPRESSION_POLICY,
                     &[("name".to_owned(), Value::String(name.to_owned()))],
@@ -450,7 +460,14 @@ impl PolicyDirectory for StoreDirectory {
         let policy = stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row)?;
         Some(
             self.engine
+                .expressions
                 .evaluate(&policy.expression, request, self, timeout),
         )
+    }
+
+    fn send_email(&self, mail: &ExpressionMail) -> Result<(), String> {
+        self.handle
+            .block_on(self.engine.queue_expression_mail(mail))
+            .map(|_| ())
     }
 }

@@ -11,7 +11,7 @@ mod transport;
 
 pub use compose::{Composed, Draft, compose};
 pub use settings::EmailSettings;
-pub use templates::{Rendered, Templates, template_value};
+pub use templates::{Rendered, Templates, template_value, text_as_html};
 pub use transport::{Mailer, SmtpAnswer};
 
 #[derive(Debug, thiserror::Error)]

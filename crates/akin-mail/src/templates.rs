@@ -35,6 +35,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         "email/password_reset.txt",
         include_str!("../templates/email/password_reset.txt"),
     ),
+    (
+        "email/setup.html",
+        include_str!("../templates/email/setup.html"),
+    ),
+    (
+        "email/setup.txt",
+        include_str!("../templates/email/setup.txt"),
+    ),
 ];
 
 /// A rendered message body.
@@ -112,6 +120,14 @@ impl Templates {
         };
         Ok(Rendered { html, text })
     }
+}
+
+/// Plain text as an HTML body, escaped, its lines kept.
+pub fn text_as_html(text: &str) -> String {
+    format!(
+        "<pre style=\"font-family: sans-serif; white-space: pre-wrap\">{}</pre>",
+        minijinja::HtmlEscape(text)
+    )
 }
 
 /// JSON as template data. (Not through serde: with serde_json's arbitrary precision, which

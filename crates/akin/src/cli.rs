@@ -102,6 +102,9 @@ pub struct EmailTestOptions {
     pub address: String,
     #[command(flatten)]
     pub email: EmailOptions,
+    /// A folder whose email/setup.html (and .txt) replace akin's test message
+    #[arg(long, env = "AKIN_TEMPLATES_DIR", value_parser = config::parse_templates_dir)]
+    pub templates_dir: Option<std::path::PathBuf>,
 }
 
 /// authentik's global email settings.

@@ -1,7 +1,8 @@
 //! `akin email test ADDRESS`: one message straight to the SMTP server (not through the
-//! outbox), and the server's answer, to check the settings.
+//! outbox), and the server's answer, to check the settings. The message is the template
+//! `email/setup.html` (authentik's test mail), overridable like the others.
 
-use akin_mail::{Draft, Mailer, compose};
+use akin_mail::{Draft, Mailer, Templates, compose};
 
 use crate::cli::EmailTestOptions;
 use crate::error::AppError;
@@ -10,18 +11,22 @@ pub async fn test(options: EmailTestOptions) -> Result<(), AppError> {
     let settings = options.email.settings().map_err(AppError::Usage)?;
     let mailer = Mailer::new(&settings).map_err(|e| AppError::Usage(e.to_string()))?;
     let to = [options.address.clone()];
-    let text = format!(
-        "This is a test message from akin, sent through {}:{}.",
-        settings.host, settings.port
-    );
+    let rendered = Templates {
+        dir: options.templates_dir.clone(),
+    }
+    .render(
+        "email/setup.html",
+        &serde_json::json!({"host": settings.host, "port": settings.port}),
+    )
+    .map_err(|e| AppError::Usage(e.to_string()))?;
     let composed = compose(&Draft {
         from: &settings.from,
         to: &to,
         cc: &[],
         bcc: &[],
         subject: "akin test message",
-        html: &format!("<p>{text}</p>"),
-        text: &text,
+        html: &rendered.html,
+        text: &rendered.text,
     })
     .map_err(|e| AppError::Usage(e.to_string()))?;
     let answer = mailer

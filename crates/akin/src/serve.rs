@@ -131,8 +131,8 @@ async fn release_argon2_memory() {
     }
 }
 
-/// Deletes expired sessions every five minutes. Any number of nodes may do this at once:
-/// the delete is idempotent and uses the expiry index.
+/// Deletes expired sessions, flow tokens and rate-limit uses every five minutes. Any number
+/// of nodes may do this at once: the deletes are idempotent and use the expiry indexes.
 async fn sweep_sessions(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
@@ -141,6 +141,9 @@ async fn sweep_sessions(store: Store) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(sessions = n, "removed expired sessions"),
             Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        if let Err(error) = store.sweep_expired(time::OffsetDateTime::now_utc()).await {
+            tracing::warn!(%error, "could not remove expired flow tokens and rate limits");
         }
     }
 }

@@ -28,6 +28,56 @@ pub const EMAIL_SENT: &str = "email_sent";
 /// The page query key of an email link's one-time token.
 pub const FLOW_TOKEN: &str = "flow_token";
 
+/// Who the flow acts for (`pending_user` in the context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingUser {
+    /// An account, by primary key.
+    Account(i64),
+    /// No account matched what was typed in, and the identification stage pretends one did
+    /// (authentik's `pretend_user_exists`): later stages answer as for an account that
+    /// fails (a wrong password, a link "sent"), so no answer tells the two apart.
+    Unknown(String),
+}
+
+/// How [`PendingUser::Unknown`] is kept in the context: an object, never a number, so code
+/// reading the pending account's key finds none.
+const UNKNOWN_IDENTIFIER: &str = "unknown_identifier";
+
+impl PendingUser {
+    /// The pending user in `context`, if any.
+    pub fn of(context: &Map<String, Value>) -> Option<Self> {
+        match context.get(PENDING_USER)? {
+            Value::Number(n) => n.as_i64().map(PendingUser::Account),
+            Value::Object(o) => o
+                .get(UNKNOWN_IDENTIFIER)
+                .and_then(Value::as_str)
+                .map(|id| PendingUser::Unknown(id.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// Makes this the pending user in `context`.
+    pub fn put(self, context: &mut Map<String, Value>) {
+        let value = match self {
+            PendingUser::Account(pk) => Value::from(pk),
+            PendingUser::Unknown(id) => {
+                let mut o = Map::new();
+                o.insert(UNKNOWN_IDENTIFIER.into(), Value::String(id));
+                Value::Object(o)
+            }
+        };
+        context.insert(PENDING_USER.into(), value);
+    }
+
+    /// The account's key; `None` for an unknown identifier.
+    pub fn account(&self) -> Option<i64> {
+        match self {
+            PendingUser::Account(pk) => Some(*pk),
+            PendingUser::Unknown(_) => None,
+        }
+    }
+}
+
 /// What the challenges say about the flow, and what its planning needs; read from the
 /// flow's stored row (catalog field names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,6 +270,19 @@ mod tests {
             None,
         );
         assert!(plan.current().is_none());
+    }
+
+    #[test]
+    fn pending_user_round_trips_and_unknown_has_no_account_key() {
+        let mut context = Map::new();
+        assert_eq!(PendingUser::of(&context), None);
+        PendingUser::Account(7).put(&mut context);
+        assert_eq!(PendingUser::of(&context), Some(PendingUser::Account(7)));
+        PendingUser::Unknown("who@example.com".into()).put(&mut context);
+        let back = PendingUser::of(&context).unwrap();
+        assert_eq!(back, PendingUser::Unknown("who@example.com".into()));
+        assert_eq!(back.account(), None);
+        assert_eq!(context[PENDING_USER].as_i64(), None);
     }
 
     #[test]

@@ -84,6 +84,50 @@ pub struct EmailStageSettings {
     pub template: String,
     /// The pending user (written inactive before) is activated when the link is opened.
     pub activate_user_on_success: bool,
+    /// At most this many links to one address within `recovery_cache_timeout`, across
+    /// flow executions and nodes: a stranger cannot flood someone's inbox. (Signed as
+    /// stored; below one, nothing is sent.)
+    pub recovery_max_attempts: i64,
+    #[serde(with = "duration_text")]
+    pub recovery_cache_timeout: Duration,
+    /// Mail goes through the global settings (`AKIN_EMAIL__*`) rather than the stage's
+    /// own ([`EmailStageTransport`], read when it is delivered).
+    pub use_global_settings: bool,
+    /// The `From` of the stage's mail when it uses its own settings.
+    pub from_address: String,
+}
+
+/// An email stage's own SMTP settings. Read from the stage's row by the delivery worker at
+/// each attempt, never kept in a plan (a plan lives in the session; the password stays in
+/// the stage).
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct EmailStageTransport {
+    pub use_global_settings: bool,
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    pub use_tls: bool,
+    pub use_ssl: bool,
+    /// Seconds.
+    pub timeout: u64,
+    pub from_address: String,
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for EmailStageTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailStageTransport")
+            .field("use_global_settings", &self.use_global_settings)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("use_tls", &self.use_tls)
+            .field("use_ssl", &self.use_ssl)
+            .field("timeout", &self.timeout)
+            .field("from_address", &self.from_address)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +155,9 @@ pub struct IdentificationSettings {
     /// A password stage whose field is shown on this stage and checked here.
     pub password_stage: Option<Uuid>,
     pub case_insensitive_matching: bool,
+    /// An unknown identifier goes on as if it were known (when no password is asked on
+    /// this stage), so the next stage's answer cannot tell whether the account exists.
+    pub pretend_user_exists: bool,
     /// Flows the page links to: "Sign up", "Forgot password?", passwordless sign-in.
     pub enrollment_flow: Option<Uuid>,
     pub recovery_flow: Option<Uuid>,

@@ -1,13 +1,14 @@
 //! Identification stage: who is signing in, by username or email as the stage allows; a
-//! password field on the stage is checked here too, as authentik does. One message whether
-//! or not the account exists: no account enumeration.
+//! password field on the stage is checked here too, as authentik does. One message, in the
+//! same time, whether or not the account exists; without a password field an unknown
+//! identifier goes on as if it were known (`pretend_user_exists`): no account enumeration.
 
-use akin_domain::flow::plan::PENDING_USER;
+use akin_domain::flow::plan::{PENDING_USER, PendingUser};
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::stage::settings::IdentificationSettings;
 use serde_json::{Map, Value};
 
-use super::password::check_password;
+use super::password::{check_password, check_unknown};
 use super::{Outcome, StageKind, StageStep, one_error};
 use crate::FlowResult;
 
@@ -58,24 +59,30 @@ impl StageKind for IdentificationSettings {
             .user_by_identifier(&uid, &fields, self.case_insensitive_matching)
             .await?
             .filter(|u| u.user.is_active);
-        let Some(user) = found else {
-            return Ok(Outcome::Invalid(challenge(self, step.plan, failed())));
-        };
+        let password = response
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let plan = &mut *step.plan;
         plan.context
-            .insert(PENDING_USER.into(), Value::from(user.user.pk));
-        plan.context
-            .insert("pending_user_identifier".into(), Value::String(uid));
-        if self.password_stage.is_some() {
-            let password = response
-                .get("password")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !check_password(step.run, plan, &user.user, password).await? {
-                plan.context.remove(PENDING_USER);
-                // The same words as for an unknown account: no account enumeration.
-                return Ok(Outcome::Invalid(challenge(self, plan, failed())));
+            .insert("pending_user_identifier".into(), Value::String(uid.clone()));
+        let Some(user) = found else {
+            if self.password_stage.is_some() {
+                // As long as a wrong password takes: no account enumeration by timing.
+                check_unknown(step.run, plan, &uid, password).await?;
+            } else if self.pretend_user_exists {
+                PendingUser::Unknown(uid).put(&mut plan.context);
+                return Ok(Outcome::Next);
             }
+            return Ok(Outcome::Invalid(challenge(self, plan, failed())));
+        };
+        PendingUser::Account(user.user.pk).put(&mut plan.context);
+        if self.password_stage.is_some()
+            && !check_password(step.run, plan, &user.user, password).await?
+        {
+            plan.context.remove(PENDING_USER);
+            // The same words as for an unknown account: no account enumeration.
+            return Ok(Outcome::Invalid(challenge(self, plan, failed())));
         }
         Ok(Outcome::Next)
     }

@@ -13,6 +13,7 @@ pub(crate) mod user_login;
 pub(crate) mod user_logout;
 pub(crate) mod user_write;
 
+use akin_domain::flow::plan::PendingUser;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::invitation::Refusal;
 use akin_domain::stage::StageSettings;
@@ -56,21 +57,49 @@ pub(crate) struct StageStep<'a, 'r> {
     pub session: &'a mut dyn FlowSession,
 }
 
-/// The plan's pending user (`pending_user`), as stored now; `None` when there is none or it
-/// is gone. (Takes the parts, not the `StageStep`: a step holds the session, which is not
-/// `Sync`, and the request's future must stay `Send`.)
-pub(crate) async fn pending_user(
+/// Who the flow acts for, as stored now ([`PendingUser`], its account read).
+pub(crate) enum Pending {
+    Account(Box<akin_domain::user::UserEntry>),
+    /// An identifier without an account, which the flow pretends has one.
+    Unknown(String),
+}
+
+impl Pending {
+    /// The name the pending user is shown by.
+    pub fn username(&self) -> &str {
+        match self {
+            Pending::Account(entry) => &entry.user.username,
+            Pending::Unknown(identifier) => identifier,
+        }
+    }
+}
+
+/// The plan's pending user; `None` when there is none or its account is gone. (Takes the
+/// parts, not the `StageStep`: a step holds the session, which is not `Sync`, and the
+/// request's future must stay `Send`.)
+pub(crate) async fn pending(run: &Run<'_>, plan: &FlowPlan) -> FlowResult<Option<Pending>> {
+    Ok(match PendingUser::of(&plan.context) {
+        Some(PendingUser::Account(pk)) => run
+            .engine
+            .store
+            .user_by_pk(pk)
+            .await?
+            .map(|entry| Pending::Account(Box::new(entry))),
+        Some(PendingUser::Unknown(identifier)) => Some(Pending::Unknown(identifier)),
+        None => None,
+    })
+}
+
+/// The plan's pending account; `None` when there is none, it is gone, or the identifier
+/// had none.
+pub(crate) async fn pending_account(
     run: &Run<'_>,
     plan: &FlowPlan,
 ) -> FlowResult<Option<akin_domain::user::UserEntry>> {
-    match plan
-        .context
-        .get(akin_domain::flow::plan::PENDING_USER)
-        .and_then(Value::as_i64)
-    {
-        Some(pk) => Ok(run.engine.store.user_by_pk(pk).await?),
-        None => Ok(None),
-    }
+    Ok(match pending(run, plan).await? {
+        Some(Pending::Account(entry)) => Some(*entry),
+        _ => None,
+    })
 }
 
 /// One kind of stage.

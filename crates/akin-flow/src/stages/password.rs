@@ -8,7 +8,7 @@ use akin_domain::stage::settings::PasswordSettings;
 use akin_domain::user::User;
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, StageKind, StageStep, one_error};
+use super::{Outcome, Pending, StageKind, StageStep, one_error};
 use crate::executor::Run;
 use crate::{FlowResult, audit};
 
@@ -22,7 +22,7 @@ impl StageKind for PasswordSettings {
         _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
-        let Some(user) = super::pending_user(step.run, step.plan).await? else {
+        let Some(pending) = super::pending(step.run, step.plan).await? else {
             return Ok(Outcome::denied("No pending user.", "no_pending_user"));
         };
         let pending_user = step
@@ -30,7 +30,7 @@ impl StageKind for PasswordSettings {
             .context
             .get("pending_user_identifier")
             .and_then(Value::as_str)
-            .unwrap_or(&user.user.username)
+            .unwrap_or(pending.username())
             .to_owned();
         let Some(response) = response else {
             return Ok(Outcome::Challenge(Challenge::Password {
@@ -42,8 +42,15 @@ impl StageKind for PasswordSettings {
             .get("password")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if check_password(step.run, step.plan, &user.user, password).await? {
-            return Ok(Outcome::Next);
+        match &pending {
+            Pending::Account(entry) => {
+                if check_password(step.run, step.plan, &entry.user, password).await? {
+                    return Ok(Outcome::Next);
+                }
+            }
+            Pending::Unknown(identifier) => {
+                check_unknown(step.run, step.plan, identifier, password).await?;
+            }
         }
         if failures(step.plan) >= self.failed_attempts_before_cancel {
             return Ok(Outcome::denied(
@@ -74,6 +81,7 @@ pub(crate) async fn check_password(
     password: &str,
 ) -> FlowResult<bool> {
     let Some(stored) = user.password.clone() else {
+        check_unknown(run, plan, &user.username, password).await?;
         return Ok(false);
     };
     let hasher = run.engine.hasher.clone();
@@ -84,24 +92,55 @@ pub(crate) async fn check_password(
         (valid, rehash)
     })
     .await?;
-    let store = &run.engine.store;
     if let Some(fresh) = rehash {
-        store.set_password(user.pk, Some(fresh?), run.now).await?;
+        run.engine
+            .store
+            .set_password(user.pk, Some(fresh?), run.now)
+            .await?;
     }
     if valid {
         plan.context
             .insert("auth_method".into(), Value::String("password".into()));
     } else {
-        plan.context
-            .insert(FAILED_ATTEMPTS.into(), Value::from(failures(plan) + 1));
-        audit::record_event(
-            store,
-            run.origin,
-            EventAction::LoginFailed,
-            None,
-            json!({"username": user.username, "stage": "password"}),
-        )
-        .await;
+        record_failure(run, plan, &user.username).await;
     }
     Ok(valid)
+}
+
+/// A password for an identifier without an account (or an account without a password):
+/// always wrong, but only after checking it against a decoy hash, so that it takes as long
+/// and is counted and recorded as a wrong password for an account would be.
+pub(crate) async fn check_unknown(
+    run: &Run<'_>,
+    plan: &mut FlowPlan,
+    identifier: &str,
+    password: &str,
+) -> FlowResult<()> {
+    let hasher = run.engine.hasher.clone();
+    let decoy = run.engine.decoy_hash.clone();
+    let candidate = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let decoy = decoy.get_or_init(|| {
+            let secret: [u8; 16] = rand::random();
+            hasher.hash(&format!("{secret:x?}")).unwrap_or_default()
+        });
+        hasher.verify(&candidate, decoy)
+    })
+    .await?;
+    record_failure(run, plan, identifier).await;
+    Ok(())
+}
+
+/// Counts a failed attempt in the plan and records a `login_failed` event.
+async fn record_failure(run: &Run<'_>, plan: &mut FlowPlan, username: &str) {
+    plan.context
+        .insert(FAILED_ATTEMPTS.into(), Value::from(failures(plan) + 1));
+    audit::record_event(
+        &run.engine.store,
+        run.origin,
+        EventAction::LoginFailed,
+        None,
+        json!({"username": username, "stage": "password"}),
+    )
+    .await;
 }

@@ -19,7 +19,7 @@ impl StageKind for UserLoginSettings {
     ) -> FlowResult<Outcome> {
         let run = step.run;
         let store = &run.engine.store;
-        let Some(entry) = super::pending_user(step.run, step.plan).await? else {
+        let Some(entry) = super::pending_account(step.run, step.plan).await? else {
             return Ok(Outcome::denied(
                 "No Pending user to login.",
                 "no_pending_user",

@@ -163,7 +163,7 @@ async fn render(
     mut object: Map<String, Value>,
 ) -> ApiResult<Value> {
     let spec = spec(endpoint);
-    object.retain(|k, _| k == "pk" || spec.field(k).is_some());
+    object.retain(|k, _| k == "pk" || spec.field(k).is_some_and(|f| !f.write_only));
     if spec.is_stage {
         let mut tx = state.store.db().begin().await?;
         let bindings = tx

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::Store;
 use super::tokens::key_digest;
+use crate::db::Tx;
 use crate::error::StoreResult;
 
 /// A parked plan, taken back.
@@ -17,10 +18,10 @@ pub struct ParkedPlan {
     pub user: Option<i64>,
 }
 
-impl Store {
-    /// Parks `plan` of flow `slug` behind `key` until `expires`.
+impl Tx {
+    /// Parks `plan` of flow `slug` behind `key` until `expires`, in this transaction.
     pub async fn park_plan(
-        &self,
+        &mut self,
         key: &str,
         slug: &str,
         plan: &Value,
@@ -28,7 +29,6 @@ impl Store {
         expires: OffsetDateTime,
     ) -> StoreResult<()> {
         let sql = self
-            .db()
             .sql("INSERT INTO flow_tokens (key_digest, flow_slug, plan, user_id, expires) VALUES (")
             .bind(key_digest(key))
             .then(", ")
@@ -40,10 +40,12 @@ impl Store {
             .then(", ")
             .bind(expires)
             .then(")");
-        self.db().execute(sql).await?;
+        self.execute(sql).await?;
         Ok(())
     }
+}
 
+impl Store {
     /// The plan parked behind `key`, once: it is deleted as it is read (so two browsers
     /// opening the same link cannot both continue it). `None` when there is none or it
     /// expired.

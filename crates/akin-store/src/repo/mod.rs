@@ -8,6 +8,7 @@ mod invitations;
 mod object_lists;
 mod objects;
 mod outbox;
+mod rate_limits;
 mod sessions;
 mod settings;
 mod tables;

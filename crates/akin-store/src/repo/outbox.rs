@@ -18,7 +18,7 @@ use crate::types::{DbTime, DbUuid};
 
 const MESSAGE_SELECT: &str = "message_uuid, created, message_id, subject, sender, to_addresses, \
     cc_addresses, recipients, raw, status, attempts, next_attempt, claimed_until, \
-    last_response, sent, related";
+    last_response, sent, related, transport_stage";
 
 const MESSAGE_SORTABLE: &[(&str, &str)] = &[
     ("created", "created"),
@@ -56,6 +56,7 @@ struct MessageRow {
     last_response: String,
     sent: Option<DbTime>,
     related: Json<Value>,
+    transport_stage: Option<DbUuid>,
 }
 
 fn strings(value: Value) -> Vec<String> {
@@ -87,6 +88,7 @@ impl From<MessageRow> for OutboxMessage {
             last_response: row.last_response,
             sent: row.sent.map(|t| t.0),
             related: row.related.0,
+            transport: row.transport_stage.map(|u| u.0),
         }
     }
 }
@@ -106,7 +108,7 @@ impl Tx {
     ) -> StoreResult<Uuid> {
         let uuid = Uuid::new_v4();
         let sql = self
-            .sql("INSERT INTO outbox (message_uuid, created, message_id, subject, sender, to_addresses, cc_addresses, recipients, raw, next_attempt, related, invitation_uuid) VALUES (")
+            .sql("INSERT INTO outbox (message_uuid, created, message_id, subject, sender, to_addresses, cc_addresses, recipients, raw, next_attempt, related, invitation_uuid, transport_stage) VALUES (")
             .bind(uuid)
             .then(", ")
             .bind(now)
@@ -134,6 +136,8 @@ impl Tx {
                     .as_str()
                     .and_then(|u| Uuid::parse_str(u).ok()),
             ))
+            .then(", ")
+            .bind(Arg::OptUuid(message.transport))
             .then(")");
         self.execute(sql).await?;
         Ok(uuid)
@@ -177,6 +181,19 @@ impl Store {
             ));
         let row: Option<MessageRow> = self.db().fetch_optional(sql).await?;
         Ok(row.map(Into::into))
+    }
+
+    /// Keeps the claim on a message being delivered until `until` (a transport whose
+    /// timeout is longer than the one the claim was made for).
+    pub async fn extend_claim(&self, uuid: Uuid, until: OffsetDateTime) -> StoreResult<()> {
+        let sql = self
+            .db()
+            .sql("UPDATE outbox SET claimed_until = ")
+            .bind(until)
+            .then(" WHERE status = 'sending' AND message_uuid = ")
+            .bind(uuid);
+        self.db().execute(sql).await?;
+        Ok(())
     }
 
     /// The server accepted it.

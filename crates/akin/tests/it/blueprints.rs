@@ -50,9 +50,13 @@ async fn default_flows_are_applied_once_at_start(backend: Backend) {
     for slug in [
         "default-authentication-flow",
         "default-invalidation-flow",
+        "default-recovery-flow",
         "initial-setup",
     ] {
         let sql: &'static str = match slug {
+            "default-recovery-flow" => {
+                "SELECT COUNT(*) FROM flows WHERE slug = 'default-recovery-flow'"
+            }
             "default-authentication-flow" => {
                 "SELECT COUNT(*) FROM flows WHERE slug = 'default-authentication-flow'"
             }
@@ -77,7 +81,7 @@ async fn default_flows_are_applied_once_at_start(backend: Backend) {
         !app.logs().join("\n").contains("applied default blueprints"),
         "unchanged defaults are not re-applied"
     );
-    assert_eq!(db.number("SELECT COUNT(*) FROM flows").await, 3);
+    assert_eq!(db.number("SELECT COUNT(*) FROM flows").await, 4);
     assert!(app.terminate().await);
 }
 

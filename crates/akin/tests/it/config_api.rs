@@ -236,7 +236,10 @@ async fn configuration_lists_filter_order_and_page_in_the_database(backend: Back
     let body = list("/api/v3/stages/identification/?user_fields=email".into()).await;
     assert_eq!(
         keys(&body, "name"),
-        ["default-authentication-identification"]
+        [
+            "default-authentication-identification",
+            "default-recovery-identification"
+        ]
     );
     let body = list("/api/v3/stages/identification/?user_fields=upn".into()).await;
     assert_eq!(body["pagination"]["count"], 0);

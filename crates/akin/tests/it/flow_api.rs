@@ -44,6 +44,7 @@ async fn flows_are_listed_created_changed_and_deleted(backend: Backend) {
         [
             "default-authentication-flow",
             "default-invalidation-flow",
+            "default-recovery-flow",
             "initial-setup"
         ]
     );

@@ -31,12 +31,26 @@ async fn akadmin_signs_in_through_the_default_flow(backend: Backend) {
     assert_eq!(first["component"], "ak-stage-identification");
     assert_eq!(first["user_fields"], json!(["username", "email"]));
 
-    let unknown = browser
+    // An unknown name is not told apart (authentik's `pretend_user_exists`): the password
+    // step follows and the password is wrong, as for an account.
+    let stranger = Browser::new(&env.app, FLOW, "");
+    stranger.challenge().await;
+    let unknown = stranger
         .answer(json!({"component": "ak-stage-identification", "uid_field": "nobody"}))
         .await;
     assert_eq!(
-        unknown["response_errors"]["non_field_errors"][0]["string"],
-        "Failed to authenticate."
+        (
+            unknown["component"].as_str(),
+            unknown["pending_user"].as_str()
+        ),
+        (Some("ak-stage-password"), Some("nobody"))
+    );
+    let refused = stranger
+        .answer(json!({"component": "ak-stage-password", "password": "wrong"}))
+        .await;
+    assert_eq!(
+        refused["response_errors"]["password"][0]["string"],
+        "Invalid password"
     );
 
     let password = browser
@@ -77,7 +91,7 @@ async fn akadmin_signs_in_through_the_default_flow(backend: Backend) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, ["login", "login_failed"]);
+    assert_eq!(actions, ["login", "login_failed", "login_failed"]);
 }
 
 async fn failed_attempts_cancel_the_flow(backend: Backend) {
@@ -463,9 +477,10 @@ async fn identification_links_to_sign_up_and_recovery_flows(backend: Backend) {
         "/if/flow/forgot/?next=%2Fif%2Fuser%2F"
     );
     assert!(challenge.get("passwordless_url").is_none(), "{challenge}");
-    // A stage without them sends none.
+    // A stage without them sends none; the default sign-in links the shipped recovery.
     let plain = Browser::new(&env.app, FLOW, "").challenge().await;
     assert!(plain.get("enroll_url").is_none(), "{plain}");
+    assert_eq!(plain["recovery_url"], "/if/flow/default-recovery-flow/");
 
     let page = crate::flow_pages::PageBrowser::new(&env);
     let (status, _, html) = page.get("/if/flow/with-links/?next=/if/user/").await;

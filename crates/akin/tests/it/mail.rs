@@ -22,6 +22,10 @@ on_both_backends!(
     mail_waits_while_the_smtp_server_is_down,
     a_server_killed_mid_delivery_delivers_after_restart,
     the_email_verification_blueprint_enrolls_through_its_link,
+    a_forgotten_password_is_reset_through_the_mailed_link,
+    recovery_answers_the_same_for_unknown_addresses_and_limits_links,
+    an_email_stage_with_its_own_settings_sends_through_them,
+    expressions_queue_mail_with_ak_send_email,
 );
 
 fn python() -> String {
@@ -651,6 +655,373 @@ async fn the_email_verification_blueprint_enrolls_through_its_link(backend: Back
         sink.wait_for(6).await.len(),
         6,
         "five sends for Wim, one for Vera"
+    );
+    sink.stop().await;
+}
+
+const RECOVERY: &str = "default-recovery-flow";
+
+/// A user with an address and a password, made by the administrator.
+async fn user_with_password(env: &TestEnv, username: &str, email: &str, password: &str) {
+    let (status, created) = admin_json(
+        env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": username, "name": username, "email": email}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let pk = created["pk"].as_i64().unwrap();
+    let (status, _) = admin_json(
+        env,
+        Method::POST,
+        &format!("/api/v3/core/users/{pk}/set_password/"),
+        json!({"password": password}),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+}
+
+/// Signs in through the default flow; whether it worked.
+async fn signs_in(env: &TestEnv, username: &str, password: &str) -> bool {
+    let browser = Browser::new(&env.app, "default-authentication-flow", "");
+    browser.challenge().await;
+    browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": username}))
+        .await;
+    let done = browser
+        .answer(json!({"component": "ak-stage-password", "password": password}))
+        .await;
+    done["component"] == "xak-flow-redirect"
+}
+
+/// A recovery flow started for `identifier`: its answer to the identifier.
+async fn ask_for_link(env: &TestEnv, identifier: &str) -> (Browser, Value) {
+    let browser = Browser::new(&env.app, RECOVERY, "");
+    assert_eq!(
+        browser.challenge().await["component"],
+        "ak-stage-identification"
+    );
+    let answer = browser
+        .answer(json!({"component": "ak-stage-identification", "uid_field": identifier}))
+        .await;
+    (browser, answer)
+}
+
+/// Issue 14, point 5: the shipped recovery flow, linked from the sign-in page, mails a
+/// one-time link; opening it in any browser asks for a new password and signs in with it.
+async fn a_forgotten_password_is_reset_through_the_mailed_link(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(
+        BIN,
+        &db.url,
+        &mail_options(port, &[("AKIN_EXTERNAL_URL", "https://id.example.test")]),
+    )
+    .await;
+    let env = TestEnv { app, db };
+    user_with_password(&env, "rita", "rita@example.com", "Old-passw0rd").await;
+
+    let login = Browser::new(&env.app, "default-authentication-flow", "")
+        .challenge()
+        .await;
+    assert_eq!(login["recovery_url"], "/if/flow/default-recovery-flow/");
+
+    let (_, sent) = ask_for_link(&env, "Rita@Example.com").await;
+    assert_eq!(sent["component"], "ak-stage-email", "{sent}");
+    let messages = sink.wait_for(1).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["rcpt_tos"], json!(["rita@example.com"]));
+    let body = decoded(messages[0]["data"].as_str().unwrap());
+    assert!(body.contains("Subject: Reset your password"), "{body}");
+    let link = link_in(&messages[0]);
+    assert!(
+        link.starts_with("https://id.example.test/if/flow/default-recovery-flow/?flow_token="),
+        "{link}"
+    );
+
+    // Another browser opens the link: a new password, then signed in.
+    let query = link.split_once('?').unwrap().1.to_owned();
+    let phone = Browser::new(&env.app, RECOVERY, &query);
+    let prompt = phone.challenge().await;
+    assert_eq!(prompt["component"], "ak-stage-prompt", "{prompt}");
+    let mismatch = phone
+        .answer(json!({"component": "ak-stage-prompt", "password": "New-passw0rd", "password_repeat": "other"}))
+        .await;
+    assert_eq!(mismatch["component"], "ak-stage-prompt", "{mismatch}");
+    let done = phone
+        .answer(json!({"component": "ak-stage-prompt", "password": "New-passw0rd", "password_repeat": "New-passw0rd"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let me: Value = phone
+        .client
+        .get(format!("{}/api/v3/core/users/me/", phone.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["username"], "rita", "{me}");
+
+    assert!(signs_in(&env, "rita", "New-passw0rd").await);
+    assert!(!signs_in(&env, "rita", "Old-passw0rd").await);
+
+    // The link worked once: opened again, it starts a new recovery.
+    let again = Browser::new(&env.app, RECOVERY, &query).challenge().await;
+    assert_eq!(again["component"], "ak-stage-identification", "{again}");
+    sink.stop().await;
+}
+
+/// Issue 14, point 5: whether an account exists is not told by the answers, and links to
+/// one address are limited (`recovery_max_attempts`) across flows, for a known address and
+/// an unknown one alike.
+async fn recovery_answers_the_same_for_unknown_addresses_and_limits_links(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(BIN, &db.url, &mail_options(port, &[])).await;
+    let env = TestEnv { app, db };
+    user_with_password(&env, "sam", "sam@example.com", "Sams-passw0rd").await;
+
+    let (known, for_known) = ask_for_link(&env, "sam@example.com").await;
+    let (unknown, for_unknown) = ask_for_link(&env, "ghost@example.com").await;
+    assert_eq!(for_known, for_unknown, "the same answer");
+    let resent_known = known.answer(json!({"component": "ak-stage-email"})).await;
+    let resent_unknown = unknown.answer(json!({"component": "ak-stage-email"})).await;
+    assert_eq!(resent_known, resent_unknown, "the same answer to a resend");
+    assert_eq!(
+        resent_known["response_errors"]["non_field_errors"][0]["code"],
+        "email-sent"
+    );
+
+    // Three more flows each (five links in five minutes), then the limit: the same for
+    // both, and nothing more is mailed.
+    for _ in 0..3 {
+        let (_, known) = ask_for_link(&env, "sam@example.com").await;
+        let (_, unknown) = ask_for_link(&env, "ghost@example.com").await;
+        assert_eq!(known, unknown);
+        assert!(known.get("response_errors").is_none(), "{known}");
+    }
+    let (_, limited_known) = ask_for_link(&env, "sam@example.com").await;
+    let (_, limited_unknown) = ask_for_link(&env, "ghost@example.com").await;
+    assert_eq!(limited_known, limited_unknown);
+    let error = &limited_known["response_errors"]["non_field_errors"][0];
+    assert_eq!(error["code"], "email-rate-limited", "{limited_known}");
+    assert!(
+        error["string"]
+            .as_str()
+            .unwrap()
+            .contains("Please try again after 5 minutes"),
+        "{error}"
+    );
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let messages = sink.wait_for(5).await;
+    assert_eq!(messages.len(), 5, "five links, all to Sam");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["rcpt_tos"] == json!(["sam@example.com"])),
+        "nothing to the unknown address"
+    );
+    let (_, events) = admin_get(&env, "/api/v3/events/events/?action=email_sent").await;
+    assert!(
+        !events.to_string().contains("ghost"),
+        "no trace of the unknown address in mail events"
+    );
+    sink.stop().await;
+}
+
+/// Issue 14, point 4: an email stage with `use_global_settings` off sends through its own
+/// SMTP server and `from_address`; its password is accepted but never answered.
+async fn an_email_stage_with_its_own_settings_sends_through_them(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let (global_port, own_port) = (free_port(), free_port());
+    let global = SmtpSink::start(&db.dir().join("global"), global_port).await;
+    let own = SmtpSink::start(&db.dir().join("own"), own_port).await;
+    let app = TestApp::start(BIN, &db.url, &mail_options(global_port, &[])).await;
+    let env = TestEnv { app, db };
+    let yaml = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/blueprints/example/flows-enrollment-email-verification.yaml"),
+    )
+    .unwrap();
+    flows::import(&env, &yaml).await;
+    let (_, stages) = admin_get(&env, "/api/v3/stages/email/").await;
+    let stage = stages["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, changed) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/stages/email/{stage}/"),
+        json!({
+            "use_global_settings": false, "host": "127.0.0.1", "port": own_port,
+            "username": "", "password": "smtp-secret", "timeout": 5,
+            "from_address": "verify@stage.example.test",
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert!(changed.get("password").is_none(), "{changed}");
+    let (_, read) = admin_get(&env, &format!("/api/v3/stages/email/{stage}/")).await;
+    assert!(!read.to_string().contains("smtp-secret"), "{read}");
+    let export = env
+        .app
+        .admin(
+            Method::GET,
+            "/api/v3/flows/instances/default-enrollment-flow/export/",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(export.contains("from_address"), "{export}");
+    assert!(!export.contains("smtp-secret"), "{export}");
+
+    let browser = Browser::new(&env.app, "default-enrollment-flow", "");
+    browser.challenge().await;
+    browser.answer(flows::credentials("otto")).await;
+    let sent = browser
+        .answer(
+            json!({"component": "ak-stage-prompt", "name": "Otto", "email": "otto@example.com"}),
+        )
+        .await;
+    assert_eq!(sent["component"], "ak-stage-email", "{sent}");
+    let messages = own.wait_for(1).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["mail_from"], "verify@stage.example.test");
+    assert_eq!(messages[0]["rcpt_tos"], json!(["otto@example.com"]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        global.messages().is_empty(),
+        "nothing through the global server"
+    );
+
+    // Its link works as with the global settings.
+    let query = link_in(&messages[0]).split_once('?').unwrap().1.to_owned();
+    let done = Browser::new(&env.app, "default-enrollment-flow", &query)
+        .challenge()
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    own.stop().await;
+    global.stop().await;
+}
+
+/// Issue 14, point 6: `ak_send_email` in an expression queues through the outbox, with a
+/// text body (escaped in the HTML part) or a template (`email/setup.html`), and fails the
+/// expression, sending nothing, when it is called wrong.
+async fn expressions_queue_mail_with_ak_send_email(backend: Backend) {
+    if !aiosmtpd_available() {
+        return;
+    }
+    let db = akin_testkit::TestDatabase::create(&backend).await;
+    let port = free_port();
+    let sink = SmtpSink::start(&db.dir().join("mail"), port).await;
+    let app = TestApp::start(BIN, &db.url, &mail_options(port, &[])).await;
+    let env = TestEnv { app, db };
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let test = |pk: String| {
+        let env = &env;
+        async move {
+            let (status, body) = admin_json(
+                env,
+                Method::POST,
+                &format!("/api/v3/policies/all/{pk}/test/"),
+                json!({"user": akadmin, "context": {}}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+
+    let text = crate::policies::create_policy(
+        &env,
+        "notify-text",
+        "return ak_send_email(['ops@example.com', 'sec@example.com'], 'New sign-in', \
+         body='User ' + request.user.username + ' <signed in> & left', cc='audit@example.com')",
+    )
+    .await;
+    let answer = test(text).await;
+    assert_eq!(answer["passing"], true, "{answer}");
+    let template = crate::policies::create_policy(
+        &env,
+        "notify-template",
+        "return ak_send_email('ops@example.com', 'Setup', template='email/setup.html', \
+         context={'host': 'smtp.example.test', 'port': 2525})",
+    )
+    .await;
+    assert_eq!(test(template).await["passing"], true);
+
+    let messages = sink.wait_for(2).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let by_subject = |subject: &str| {
+        messages
+            .iter()
+            .find(|m| decoded(m["data"].as_str().unwrap()).contains(&format!("Subject: {subject}")))
+            .unwrap_or_else(|| panic!("no message {subject}"))
+            .clone()
+    };
+    let notified = by_subject("New sign-in");
+    assert_eq!(
+        notified["rcpt_tos"],
+        json!(["ops@example.com", "sec@example.com", "audit@example.com"])
+    );
+    let data = decoded(notified["data"].as_str().unwrap());
+    assert!(
+        data.contains("User akadmin <signed in> & left"),
+        "the text part: {data}"
+    );
+    assert!(
+        data.contains("User akadmin &lt;signed in&gt; &amp; left"),
+        "the HTML part, escaped: {data}"
+    );
+    let setup = decoded(by_subject("Setup")["data"].as_str().unwrap());
+    assert!(setup.contains("smtp.example.test:2525"), "{setup}");
+
+    for (name, expression) in [
+        (
+            "both",
+            "return ak_send_email('a@example.com', 'x', body='b', template='email/setup.html')",
+        ),
+        ("neither", "return ak_send_email('a@example.com', 'x')"),
+        (
+            "no-template",
+            "return ak_send_email('a@example.com', 'x', template='email/nope.html')",
+        ),
+        (
+            "no-stage",
+            "return ak_send_email('a@example.com', 'x', body='b', stage='nope')",
+        ),
+        (
+            "flood",
+            "for i in range(20):\n    ak_send_email('a@example.com', 'x', body='b')\nreturn True",
+        ),
+    ] {
+        let pk = crate::policies::create_policy(&env, name, expression).await;
+        let answer = test(pk).await;
+        assert_eq!(answer["passing"], false, "{name}: {answer}");
+    }
+    sink.wait_for(12).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = sink.messages();
+    assert_eq!(
+        after.len(),
+        12,
+        "the flood stopped at ten messages; the others sent nothing"
     );
     sink.stop().await;
 }

@@ -27,7 +27,7 @@ on_both_backends!(
 
 const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
 
-async fn create_policy(env: &TestEnv, name: &str, expression: &str) -> String {
+pub async fn create_policy(env: &TestEnv, name: &str, expression: &str) -> String {
     let (status, body) = admin_json(
         env,
         Method::POST,

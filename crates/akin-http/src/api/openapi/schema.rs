@@ -82,7 +82,7 @@ pub(super) fn request_schemas(name: &str, spec: &ModelSpec, schemas: &mut Map<St
 pub(super) fn catalog_response(spec: &ModelSpec, pk: Value, extra: &[(&str, Value)]) -> Value {
     let mut properties = Map::new();
     properties.insert("pk".into(), pk);
-    for field in spec.fields {
+    for field in spec.fields.iter().filter(|f| !f.write_only) {
         let mut schema = field_schema(field);
         // Stored values may be null where a request may not send null (unset optional).
         if !field.required {

@@ -1,0 +1,73 @@
+//! Rate limits shared by every node: each use of a limited action is a row, counted over a
+//! sliding window. A use is recorded first and withdrawn when it was one too many, so
+//! racing nodes can refuse each other but never exceed the limit together.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::Store;
+use super::tokens::key_digest;
+use crate::error::StoreResult;
+
+impl Store {
+    /// Records one use of `bucket` for `subject` (kept as its digest) at `now`, allowing at
+    /// most `max` within `window`. `None` when allowed; otherwise the use is not recorded
+    /// and the answer is when the oldest use in the window leaves it.
+    pub async fn use_rate_limited(
+        &self,
+        bucket: &str,
+        subject: &str,
+        max: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<OffsetDateTime>> {
+        let digest = key_digest(subject);
+        let hit = Uuid::new_v4();
+        let insert = self
+            .db()
+            .sql("INSERT INTO rate_limit_hits (hit_uuid, bucket, subject_digest, at, expires) VALUES (")
+            .bind(hit)
+            .then(", ")
+            .bind(bucket.to_owned())
+            .then(", ")
+            .bind(digest.clone())
+            .then(", ")
+            .bind(now)
+            .then(", ")
+            .bind(now + window)
+            .then(")");
+        self.db().execute(insert).await?;
+        let count = self
+            .db()
+            .sql("SELECT COUNT(*), MIN(at) FROM rate_limit_hits WHERE bucket = ")
+            .bind(bucket.to_owned())
+            .then(" AND subject_digest = ")
+            .bind(digest)
+            .then(" AND at > ")
+            .bind(now - window);
+        let (uses, oldest): (i64, Option<OffsetDateTime>) = self.db().fetch_one(count).await?;
+        if uses <= i64::from(max) {
+            return Ok(None);
+        }
+        let withdraw = self
+            .db()
+            .sql("DELETE FROM rate_limit_hits WHERE hit_uuid = ")
+            .bind(hit);
+        self.db().execute(withdraw).await?;
+        Ok(Some(oldest.unwrap_or(now) + window))
+    }
+
+    /// Removes uses whose window has passed, and spent or expired flow tokens' plans;
+    /// returns how many rows went.
+    pub async fn sweep_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        let mut swept = 0;
+        for table in ["rate_limit_hits", "flow_tokens"] {
+            let sql = self
+                .db()
+                .sql(&format!("DELETE FROM {table} WHERE expires <= "))
+                .bind(now);
+            swept += self.db().execute(sql).await?;
+        }
+        Ok(swept)
+    }
+}
