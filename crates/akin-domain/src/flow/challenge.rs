@@ -94,7 +94,12 @@ impl Challenge {
                 let mut body = json!({
                     "user_fields": user_fields,
                     "password_fields": password_fields,
-                    "primary_action": "Log in",
+                    // authentik's label: signing in says so; any other flow goes on.
+                    "primary_action": if *designation == Designation::Authentication {
+                        "Log in"
+                    } else {
+                        "Continue"
+                    },
                     "sources": [],
                     "show_source_labels": false,
                     "flow_designation": designation,

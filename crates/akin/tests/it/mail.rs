@@ -32,7 +32,7 @@ fn python() -> String {
     std::env::var("AKIN_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-fn aiosmtpd_available() -> bool {
+pub(crate) fn aiosmtpd_available() -> bool {
     let available = std::process::Command::new(python())
         .args(["-c", "import aiosmtpd"])
         .output()
@@ -48,7 +48,7 @@ fn aiosmtpd_available() -> bool {
     available
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,13 +57,13 @@ fn free_port() -> u16 {
 }
 
 /// A running SMTP server that files what it receives.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: tokio::process::Child,
     dir: PathBuf,
 }
 
 impl SmtpSink {
-    async fn start(dir: &Path, port: u16) -> SmtpSink {
+    pub(crate) async fn start(dir: &Path, port: u16) -> SmtpSink {
         std::fs::create_dir_all(dir).unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/smtp_sink.py");
         let mut child = tokio::process::Command::new(python())
@@ -113,13 +113,13 @@ impl SmtpSink {
         self.messages()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         drop(self.child.stdin.take());
         let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
     }
 }
 
-fn mail_options(port: u16, extra: &[(&str, &str)]) -> SpawnOptions {
+pub(crate) fn mail_options(port: u16, extra: &[(&str, &str)]) -> SpawnOptions {
     let mut env = vec![
         ("AKIN_EMAIL__HOST".to_owned(), "127.0.0.1".to_owned()),
         ("AKIN_EMAIL__PORT".to_owned(), port.to_string()),
@@ -662,7 +662,7 @@ async fn the_email_verification_blueprint_enrolls_through_its_link(backend: Back
 const RECOVERY: &str = "default-recovery-flow";
 
 /// A user with an address and a password, made by the administrator.
-async fn user_with_password(env: &TestEnv, username: &str, email: &str, password: &str) {
+pub(crate) async fn user_with_password(env: &TestEnv, username: &str, email: &str, password: &str) {
     let (status, created) = admin_json(
         env,
         Method::POST,
