@@ -134,7 +134,11 @@ async fn release_argon2_memory() {
 /// Deletes expired sessions, flow tokens and rate-limit uses every five minutes. Any number
 /// of nodes may do this at once: the deletes are idempotent and use the expiry indexes.
 async fn sweep_sessions(store: Store) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+    // The first sweep waits a period too: at start-up nothing has expired yet that a
+    // previous run's sweep missed for long, and SQLite's writes are better left to the
+    // requests the server starts taking.
+    let period = std::time::Duration::from_secs(300);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         every.tick().await;
         match store.sweep_sessions(time::OffsetDateTime::now_utc()).await {
