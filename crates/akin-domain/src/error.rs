@@ -44,6 +44,20 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every message, each with its field (`expires: …`) unless it is about the whole
+    /// input: for places that show one line, not a form.
+    pub fn messages(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flat_map(|(field, messages)| {
+                messages.iter().map(move |m| match field.as_str() {
+                    "non_field_errors" => m.clone(),
+                    field => format!("{field}: {m}"),
+                })
+            })
+            .collect()
+    }
+
     pub fn get(&self, field: &str) -> Option<&[String]> {
         self.0.get(field).map(Vec::as_slice)
     }

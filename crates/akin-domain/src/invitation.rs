@@ -28,6 +28,18 @@ pub struct Invitation {
     pub uses: i64,
     /// `None`: unlimited.
     pub max_uses: Option<i64>,
+    /// When, and by whom, it was withdrawn: its link is refused from then on.
+    pub revoked: Option<Revocation>,
+    /// The invitation that replaced it (`reissue/`): its link is refused from then on.
+    pub replaced_by: Option<Uuid>,
+}
+
+/// An invitation's withdrawal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    pub at: OffsetDateTime,
+    /// The administrator (`None` once their account is gone).
+    pub by: Option<i64>,
 }
 
 /// Why an invitation cannot be used. Each has a code for machines and words for people.
@@ -39,6 +51,8 @@ pub enum Refusal {
     Expired,
     AlreadyUsed,
     OtherFlow,
+    Revoked,
+    Replaced,
 }
 
 impl Refusal {
@@ -49,6 +63,8 @@ impl Refusal {
             Refusal::Expired => "invitation_expired",
             Refusal::AlreadyUsed => "invitation_used",
             Refusal::OtherFlow => "invitation_other_flow",
+            Refusal::Revoked => "invitation_revoked",
+            Refusal::Replaced => "invitation_replaced",
         }
     }
 
@@ -65,6 +81,12 @@ impl Refusal {
             }
             Refusal::AlreadyUsed => "This invitation has already been used.",
             Refusal::OtherFlow => "This invitation is for a different sign-up page.",
+            Refusal::Revoked => {
+                "This invitation has been withdrawn. Ask the person who invited you if you still need one."
+            }
+            Refusal::Replaced => {
+                "This invitation was replaced by a newer one. Use the link from your latest invitation."
+            }
         }
     }
 }
@@ -75,13 +97,37 @@ choice_enum! {
         Active = "active",
         Used = "used",
         Expired = "expired",
+        /// Withdrawn by an administrator (`revoke/`).
+        Revoked = "revoked",
+        /// A newer invitation took its place (`reissue/`).
+        Replaced = "replaced",
     }
 }
 
+impl InvitationState {
+    /// A list's `?status=`: one state, or `all` (`Some(None)`); `None` for anything else.
+    pub fn parse_filter(text: &str) -> Option<Option<InvitationState>> {
+        match text {
+            "all" => Some(None),
+            other => InvitationState::parse(other).map(Some),
+        }
+    }
+
+    /// What `?status=` accepts, for messages.
+    pub const FILTER_CHOICES: &'static str = "active, used, expired, revoked, replaced, all";
+}
+
 impl Invitation {
-    /// Whether the invitation may be used in flow `flow` at `now`, and if not, why.
-    /// Expiry is checked before use count so an old, used link says "expired".
+    /// Whether the invitation may be used in flow `flow` at `now`, and if not, why. An
+    /// administrator's decision (revoked, replaced) is said first; expiry is checked
+    /// before use count so an old, used link says "expired".
     pub fn check(&self, flow: Uuid, now: OffsetDateTime) -> Result<(), Refusal> {
+        if self.revoked.is_some() {
+            return Err(Refusal::Revoked);
+        }
+        if self.replaced_by.is_some() {
+            return Err(Refusal::Replaced);
+        }
         if self.expires.is_some_and(|e| e <= now) {
             return Err(Refusal::Expired);
         }
@@ -94,9 +140,13 @@ impl Invitation {
         Ok(())
     }
 
-    /// active, used or expired: what the admin list filters on.
+    /// Where it stands: what the admin list filters on.
     pub fn status(&self, now: OffsetDateTime) -> InvitationState {
-        if self.max_uses.is_some_and(|max| self.uses >= max) {
+        if self.revoked.is_some() {
+            InvitationState::Revoked
+        } else if self.replaced_by.is_some() {
+            InvitationState::Replaced
+        } else if self.max_uses.is_some_and(|max| self.uses >= max) {
             InvitationState::Used
         } else if self.expires.is_some_and(|e| e <= now) {
             InvitationState::Expired
@@ -179,6 +229,8 @@ mod tests {
             created_by: None,
             uses: 0,
             max_uses: Some(1),
+            revoked: None,
+            replaced_by: None,
         }
     }
 
@@ -210,6 +262,19 @@ mod tests {
         assert_eq!(unlimited.check(flow, now), Ok(()));
         assert_eq!(used.status(now), InvitationState::Used);
         assert_eq!(expired.status(now), InvitationState::Expired);
+        // An administrator's decision is what a used or expired link says first.
+        let revoked = Invitation {
+            revoked: Some(Revocation { at: now, by: None }),
+            ..expired.clone()
+        };
+        assert_eq!(revoked.check(flow, now), Err(Refusal::Revoked));
+        assert_eq!(revoked.status(now), InvitationState::Revoked);
+        let replaced = Invitation {
+            replaced_by: Some(Uuid::new_v4()),
+            ..used.clone()
+        };
+        assert_eq!(replaced.check(flow, now), Err(Refusal::Replaced));
+        assert_eq!(replaced.status(now), InvitationState::Replaced);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod blueprint_instances;
 pub mod blueprints;
 mod error;
 mod executor;
+pub mod invitations;
 pub mod mail;
 pub mod objects;
 pub mod password;

@@ -13,6 +13,6 @@ pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
     ClaimError, DeleteAction, FieldMatch, GroupWriteError, InstanceFilter, InvitationFilter,
-    InvitationStatus, OutboxFilter, ParkedPlan, Referrer, SECRET_KEY_SETTING, SessionRecord, Store,
-    UserWrite, key_digest, stores,
+    OutboxFilter, ParkedPlan, Referrer, SECRET_KEY_SETTING, SessionRecord, Store, UserWrite,
+    key_digest, stores,
 };

@@ -174,6 +174,30 @@ pub enum InvitationCommand {
     Send(InvitationSendOptions),
     /// List invitations with their links and status
     List(InvitationListOptions),
+    /// Withdraw an invitation: its link is refused from now on (it stays listed as revoked)
+    Revoke(InvitationRevokeOptions),
+    /// Replace an invitation by a new one with the same data; prints the new link (the old
+    /// one is refused from now on)
+    Reissue(InvitationReissueOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationRevokeOptions {
+    /// The invitation's pk (its uuid)
+    pub pk: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationReissueOptions {
+    /// The invitation's pk (its uuid)
+    pub pk: String,
+    /// The new invitation's expiry: 30m, 12h, 7d, 2w, or an ISO 8601 date-time (default:
+    /// the old one's, which must not have passed)
+    #[arg(long, value_parser = config::parse_expiry)]
+    pub expires: Option<config::Expiry>,
+    /// Base URL of the link (scheme and host people reach akin at)
+    #[arg(long, env = "AKIN_EXTERNAL_URL", default_value = "http://127.0.0.1:9000", value_parser = config::parse_external_url)]
+    pub external_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -234,7 +258,7 @@ pub struct InvitationCreateOptions {
 
 #[derive(Debug, Args)]
 pub struct InvitationListOptions {
-    /// active, used, expired or all
+    /// active, used, expired, revoked, replaced or all
     #[arg(long, default_value = "active")]
     pub status: String,
     /// Base URL of the links

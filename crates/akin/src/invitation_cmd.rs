@@ -1,17 +1,19 @@
-//! `akin invitation create|list`: invitations from the command line, printed as the links
-//! to send.
+//! `akin invitation create|send|list|revoke|reissue`: invitations from the command line,
+//! printed as the links to send.
 
 use akin_domain::catalog;
+use akin_domain::invitation::InvitationState;
 use akin_domain::invitation::link;
 use akin_domain::list::{ListQuery, PageRequest};
 use akin_domain::time_format::format_datetime;
 use akin_flow::objects::{self, WriteError};
-use akin_store::{InvitationFilter, InvitationStatus};
+use akin_store::InvitationFilter;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::cli::{
-    EmailOptions, InvitationCreateOptions, InvitationListOptions, InvitationSendOptions,
+    EmailOptions, InvitationCreateOptions, InvitationListOptions, InvitationReissueOptions,
+    InvitationRevokeOptions, InvitationSendOptions,
 };
 use crate::config::Expiry;
 use crate::error::AppError;
@@ -209,9 +211,10 @@ pub async fn send(database_url: &str, options: InvitationSendOptions) -> Result<
 }
 
 pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<(), AppError> {
-    let status = InvitationStatus::parse(&options.status).ok_or_else(|| {
+    let status = InvitationState::parse_filter(&options.status).ok_or_else(|| {
         AppError::Usage(format!(
-            "--status takes active, used, expired or all, got {:?}",
+            "--status takes {}, got {:?}",
+            InvitationState::FILTER_CHOICES,
             options.status
         ))
     })?;
@@ -266,6 +269,104 @@ pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<
         );
     }
     drop(tx);
+    store.db().close().await;
+    Ok(())
+}
+
+fn parse_pk(pk: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(pk.trim())
+        .map_err(|_| AppError::Usage(format!("{pk:?} is not an invitation pk (a uuid)")))
+}
+
+/// An engine over `store` for the lifecycle actions (no mail, no requests).
+fn engine(store: &akin_store::Store) -> akin_flow::Engine {
+    akin_flow::Engine::new(
+        store.clone(),
+        std::sync::Arc::new(akin_flow::password::Argon2Hasher),
+        std::sync::Arc::new(akin_expr::StarlarkEngine::new()),
+    )
+}
+
+pub async fn revoke(database_url: &str, options: InvitationRevokeOptions) -> Result<(), AppError> {
+    let uuid = parse_pk(&options.pk)?;
+    let store = open_store(database_url).await?;
+    let revoked = engine(&store)
+        .revoke_invitation(uuid, None, OffsetDateTime::now_utc())
+        .await?
+        .ok_or_else(|| AppError::Usage(format!("no invitation has the pk {uuid}")))?;
+    let invitation = revoked.invitation;
+    let when = invitation
+        .revoked
+        .map(|r| format_datetime(r.at))
+        .unwrap_or_default();
+    if revoked.now_revoked {
+        eprintln!(
+            "revoked invitation {}: its link is refused from now on",
+            invitation.name
+        );
+    } else {
+        eprintln!(
+            "invitation {} was revoked already, at {when}",
+            invitation.name
+        );
+    }
+    store.db().close().await;
+    Ok(())
+}
+
+pub async fn reissue(
+    database_url: &str,
+    options: InvitationReissueOptions,
+) -> Result<(), AppError> {
+    let uuid = parse_pk(&options.pk)?;
+    let store = open_store(database_url).await?;
+    let now = OffsetDateTime::now_utc();
+    let old = store
+        .invitation(uuid)
+        .await?
+        .ok_or_else(|| AppError::Usage(format!("no invitation has the pk {uuid}")))?;
+    let expires = options.expires.map(|e| {
+        Some(match e {
+            Expiry::After(d) => now + d,
+            Expiry::At(at) => at,
+        })
+    });
+    let created = engine(&store)
+        .reissue_invitation(&old, expires, None, now)
+        .await
+        .map_err(|error| match error {
+            WriteError::Invalid(errors) => AppError::Usage(format!(
+                "cannot reissue {}: {}",
+                old.name,
+                errors.messages().join("; ")
+            )),
+            WriteError::Store(error) => error.into(),
+        })?;
+    let slug = match created.flow {
+        Some(flow) => store
+            .find_objects(
+                catalog::FLOW,
+                &[("pk".to_owned(), Value::String(flow.to_string()))],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+        None => None,
+    };
+    eprintln!(
+        "reissued {} as {} ({}); the old link is refused from now on",
+        old.name,
+        created.uuid,
+        match created.expires {
+            Some(t) => format!("expires {}", format_datetime(t)),
+            None => "never expires".to_owned(),
+        }
+    );
+    match slug {
+        Some(slug) => println!("{}", link(&options.external_url, &slug, created.uuid)),
+        None => println!("{}", created.uuid),
+    }
     store.db().close().await;
     Ok(())
 }

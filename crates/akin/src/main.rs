@@ -58,6 +58,12 @@ fn main() -> ExitCode {
             Command::Invitation(InvitationCommand::List(options)) => {
                 invitation_cmd::list(&url, options).await
             }
+            Command::Invitation(InvitationCommand::Revoke(options)) => {
+                invitation_cmd::revoke(&url, options).await
+            }
+            Command::Invitation(InvitationCommand::Reissue(options)) => {
+                invitation_cmd::reissue(&url, options).await
+            }
         }
     });
     match result {

@@ -39,6 +39,81 @@ pub fn router() -> Router<AppState> {
             "/if/admin/invitations/{pk}/edit/",
             get(edit_page).post(save),
         )
+        .route(
+            "/if/admin/invitations/{pk}/revoke/",
+            axum::routing::post(revoke),
+        )
+        .route(
+            "/if/admin/invitations/{pk}/reissue/",
+            axum::routing::post(reissue),
+        )
+}
+
+/// The list page with invitation `pk` open, saying `key=message` there.
+fn back_to(pk: &str, key: &str, message: &str) -> Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("status", "all")
+        .append_pair("opened", pk)
+        .append_pair(key, message)
+        .finish();
+    Redirect::to(&format!("/if/admin/invitations/?{query}#invitation-{pk}")).into_response()
+}
+
+/// Revokes the invitation through the API's `revoke/`.
+async fn revoke(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    admin.form(&body)?;
+    let _revoked = api::revoke(admin.superuser(), State(state), meta, Path(pk.clone())).await?;
+    Ok(back_to(
+        &pk,
+        "notice",
+        "Revoked: its link is refused from now on.",
+    ))
+}
+
+/// Reissues the invitation through the API's `reissue/` (with the form's new expiry, if
+/// any), then opens the new one.
+async fn reissue(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(pk): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let fields = admin.form(&body)?;
+    let mut request = Map::new();
+    if let Some(expires) = field(&fields, "expires").filter(|e| !e.trim().is_empty()) {
+        request.insert("expires".into(), Value::String(expires.trim().to_owned()));
+    }
+    match api::reissue(
+        admin.superuser(),
+        State(state),
+        meta,
+        Path(pk.clone()),
+        JsonObject(request),
+    )
+    .await
+    {
+        Ok((_, axum::Json(new))) => Ok(back_to(
+            &new.pk.to_string(),
+            "notice",
+            "Reissued: this is the new invitation; the old link is refused from now on.",
+        )),
+        Err(ApiError::Validation(errors)) => {
+            let message = errors
+                .messages()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "The invitation was not reissued.".to_owned());
+            Ok(back_to(&pk, "action_error", &message))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The link an invitation is used with, as this browser reaches the server.
@@ -154,6 +229,9 @@ async fn show(
                 }
                 None => "never".to_owned(),
             });
+            if let Some(revoked) = &i.revoked {
+                row["revoked_text"] = Value::String(super::readable_time(revoked));
+            }
             row["uses_text"] = Value::String(match i.max_uses {
                 Some(max) => format!("{} / {max}", i.uses),
                 None => format!("{} / ∞", i.uses),
@@ -177,6 +255,8 @@ async fn show(
             status => status,
             opened => q.get("opened").unwrap_or_default().to_owned(),
             sent_to => q.get("sent_to").unwrap_or_default().to_owned(),
+            notice => q.get("notice").unwrap_or_default().to_owned(),
+            action_error => q.get("action_error").unwrap_or_default().to_owned(),
             send_error => q.get("send_error").unwrap_or_default().to_owned(),
             enrollment_flows => template_value(&flows),
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),

@@ -103,3 +103,11 @@ pub struct InvitationSendEmailRequest {
     /// An email template, `email/invitation.html` by default.
     pub template: Option<String>,
 }
+
+/// `POST …/invitations/{pk}/reissue/` (akin's): the body is optional.
+#[derive(ToSchema)]
+pub struct InvitationReissueRequest {
+    /// The new invitation's expiry; by default the old one's (required when that passed).
+    #[schema(format = DateTime)]
+    pub expires: Option<String>,
+}

@@ -516,11 +516,23 @@ pub struct Invitation {
     pub status: InvitationState,
     /// akin's: where the invitation was mailed (`send_email/`), in order.
     pub sent_to: Vec<String>,
+    /// akin's: when it was withdrawn (`revoke/`), and by whom.
+    #[schema(format = DateTime)]
+    pub revoked: Option<String>,
+    pub revoked_by: Option<PartialUser>,
+    /// akin's: the invitation that replaced it (`reissue/`).
+    pub replaced_by: Option<Uuid>,
+}
+
+/// Who an invitation is about besides itself: its creator and who withdrew it.
+pub struct InvitationPeople {
+    pub created_by: PartialUser,
+    pub revoked_by: Option<PartialUser>,
 }
 
 pub fn invitation(
     i: &akin_domain::invitation::Invitation,
-    created_by: PartialUser,
+    people: InvitationPeople,
     flow_obj: Option<Flow>,
     sent_to: Vec<String>,
     now: time::OffsetDateTime,
@@ -530,7 +542,7 @@ pub fn invitation(
         name: i.name.clone(),
         expires: i.expires.map(datetime),
         fixed_data: i.fixed_data.clone(),
-        created_by,
+        created_by: people.created_by,
         single_use: i.single_use,
         flow: i.flow,
         flow_obj,
@@ -538,6 +550,9 @@ pub fn invitation(
         max_uses: i.max_uses,
         status: i.status(now),
         sent_to,
+        revoked: i.revoked.map(|r| datetime(r.at)),
+        revoked_by: people.revoked_by,
+        replaced_by: i.replaced_by,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Invitations, and the claim that makes a single-use invitation yield exactly one account:
 //! one conditional update in the transaction that inserts the user.
 
-use akin_domain::invitation::{Invitation, Refusal};
+use akin_domain::invitation::{Invitation, InvitationState, Refusal, Revocation};
 use akin_domain::user::{NewUser, UserChanges, UserEntry};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -14,7 +14,8 @@ use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use crate::types::{DbTime, DbUuid};
 
-const INVITATION_SELECT: &str = "SELECT invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses FROM invitations";
+const INVITATION_COLUMNS: &str = "invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by";
+const INVITATION_SELECT: &str = "SELECT invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by FROM invitations";
 
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
@@ -27,6 +28,9 @@ struct InvitationRow {
     created_by: Option<i64>,
     uses: i64,
     max_uses: Option<i64>,
+    revoked: Option<DbTime>,
+    revoked_by: Option<i64>,
+    replaced_by: Option<DbUuid>,
 }
 
 impl From<InvitationRow> for Invitation {
@@ -44,6 +48,11 @@ impl From<InvitationRow> for Invitation {
             created_by: row.created_by,
             uses: row.uses,
             max_uses: row.max_uses,
+            revoked: row.revoked.map(|at| Revocation {
+                at: at.0,
+                by: row.revoked_by,
+            }),
+            replaced_by: row.replaced_by.map(|u| u.0),
         }
     }
 }
@@ -95,7 +104,7 @@ impl Store {
                 .bind(now)
                 .then(") AND (flow_uuid IS NULL OR flow_uuid = ")
                 .bind(flow)
-                .then(")");
+                .then(") AND revoked IS NULL AND replaced_by IS NULL");
             if tx.execute(sql).await? == 0 {
                 return Err(ClaimError::Refused(
                     refusal(&mut tx, invitation, flow, now).await?,
@@ -176,33 +185,25 @@ async fn refusal(
 }
 
 /// What an invitation list may be narrowed to.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InvitationFilter {
     pub name: Option<String>,
     pub created_by_username: Option<String>,
     pub expires: Option<OffsetDateTime>,
     pub flow_slug: Option<String>,
-    /// `active` (the default, as authentik shows), `used`, `expired` or `all`.
-    pub status: InvitationStatus,
+    /// Where they stand; `None`: all of them.
+    pub status: Option<InvitationState>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum InvitationStatus {
-    #[default]
-    Active,
-    Used,
-    Expired,
-    All,
-}
-
-impl InvitationStatus {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "active" => Some(Self::Active),
-            "used" => Some(Self::Used),
-            "expired" => Some(Self::Expired),
-            "all" => Some(Self::All),
-            _ => None,
+/// The active ones, as authentik's list shows them.
+impl Default for InvitationFilter {
+    fn default() -> Self {
+        InvitationFilter {
+            name: None,
+            created_by_username: None,
+            expires: None,
+            flow_slug: None,
+            status: Some(InvitationState::Active),
         }
     }
 }
@@ -223,7 +224,7 @@ impl Store {
     ) -> StoreResult<akin_domain::list::Page<Invitation>> {
         let listing = super::Listing {
             prefix: "",
-            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses",
+            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses, i.revoked, i.revoked_by, i.replaced_by",
             from: "invitations i",
             sortable: INVITATION_SORTABLE,
             // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
@@ -246,31 +247,84 @@ impl Store {
                         .arg(slug.clone())
                         .push(")");
                 }
+                // The same order of precedence as `Invitation::status`.
+                let live = "i.revoked IS NULL AND i.replaced_by IS NULL";
                 let used = "(i.max_uses IS NOT NULL AND i.uses >= i.max_uses)";
                 match filter.status {
-                    InvitationStatus::Active => {
+                    Some(InvitationState::Active) => {
                         w.and()
-                            .push("NOT ")
+                            .push(live)
+                            .push(" AND NOT ")
                             .push(used)
                             .push(" AND (i.expires IS NULL OR i.expires > ")
                             .arg(now)
                             .push(")");
                     }
-                    InvitationStatus::Used => {
-                        w.and().push(used);
+                    Some(InvitationState::Used) => {
+                        w.and().push(live).push(" AND ").push(used);
                     }
-                    InvitationStatus::Expired => {
+                    Some(InvitationState::Expired) => {
                         w.and()
-                            .push("NOT ")
+                            .push(live)
+                            .push(" AND NOT ")
                             .push(used)
                             .push(" AND i.expires IS NOT NULL AND i.expires <= ")
                             .arg(now);
                     }
-                    InvitationStatus::All => {}
+                    Some(InvitationState::Revoked) => {
+                        w.and().push("i.revoked IS NOT NULL");
+                    }
+                    Some(InvitationState::Replaced) => {
+                        w.and()
+                            .push("i.revoked IS NULL AND i.replaced_by IS NOT NULL");
+                    }
+                    None => {}
                 }
                 w.search(&["i.name"], query.search.as_deref());
             })
             .await?;
         Ok(page.map(Into::into))
+    }
+}
+
+impl Tx {
+    /// Withdraws the invitation (`by` an administrator) at `now`; `false` when it is gone
+    /// or was withdrawn already (the first withdrawal is kept).
+    pub async fn revoke_invitation(
+        &mut self,
+        uuid: Uuid,
+        by: Option<i64>,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let sql = self
+            .sql("UPDATE invitations SET revoked = ")
+            .bind(now)
+            .then(", revoked_by = ")
+            .bind(crate::db::Arg::OptInt(by))
+            .then(" WHERE revoked IS NULL AND invite_uuid = ")
+            .bind(uuid);
+        Ok(self.execute(sql).await? == 1)
+    }
+
+    /// Marks `old` as replaced by `new`; `false` when `old` was revoked or replaced
+    /// already (by a reissue racing this one).
+    pub async fn replace_invitation(&mut self, old: Uuid, new: Uuid) -> StoreResult<bool> {
+        let sql = self
+            .sql("UPDATE invitations SET replaced_by = ")
+            .bind(new)
+            .then(" WHERE revoked IS NULL AND replaced_by IS NULL AND invite_uuid = ")
+            .bind(old);
+        Ok(self.execute(sql).await? == 1)
+    }
+
+    pub async fn invitation(&mut self, uuid: Uuid) -> StoreResult<Option<Invitation>> {
+        let sql = self
+            .sql(&format!("SELECT {INVITATION_COLUMNS} FROM invitations"))
+            .then(" WHERE invite_uuid = ")
+            .bind(uuid);
+        Ok(self
+            .fetch_optional::<InvitationRow>(sql)
+            .await?
+            .map(Into::into))
     }
 }

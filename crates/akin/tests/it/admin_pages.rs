@@ -189,6 +189,65 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         (Some(false), true)
     );
 
+    // Reissued from its row (the new one opens, saying so), and the new one revoked.
+    let (status, location, _) = admin
+        .post(
+            &format!("/if/admin/invitations/{pk}/reissue/"),
+            &[("csrf_token", &token), ("expires", "2035-05-06T07:08")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = {
+        let (_, _, html) = admin.get(&location).await;
+        ((), html)
+    };
+    assert!(
+        html.contains("Reissued: this is the new invitation"),
+        "{html}"
+    );
+    let (_, old) = admin_get(
+        &env,
+        &format!("/api/v3/stages/invitation/invitations/{pk}/?status=all"),
+    )
+    .await;
+    let new = old["replaced_by"].as_str().expect("replaced").to_owned();
+    assert!(location.contains(&new), "{location}");
+    let (_, reissued) = admin_get(
+        &env,
+        &format!("/api/v3/stages/invitation/invitations/{new}/"),
+    )
+    .await;
+    assert_eq!(reissued["expires"], "2035-05-06T07:08:00Z");
+    let (status, location, _) = admin
+        .post(
+            &format!("/if/admin/invitations/{new}/revoke/"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = admin.get(&location).await;
+    assert!(
+        html.contains("Revoked: its link is refused from now on."),
+        "{html}"
+    );
+    assert!(html.contains("by akadmin"), "{html}");
+    let (_, _, html) = admin.get("/if/admin/invitations/?status=revoked").await;
+    assert!(html.contains(&format!("invitation-{new}")), "{html}");
+    // Reissuing a revoked one says why not, on the page.
+    let (_, location, _) = admin
+        .post(
+            &format!("/if/admin/invitations/{new}/reissue/"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    let (_, _, html) = admin.get(&location).await;
+    assert!(html.contains("cannot be reissued"), "{html}");
+    // Without the CSRF token, nothing happens.
+    let (status, _, _) = admin
+        .post(&format!("/if/admin/invitations/{new}/revoke/"), &[])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // Deleted after a confirmation page.
     let delete = format!("/if/admin/invitations/{pk}/delete/");
     let (_, _, html) = admin.get(&delete).await;

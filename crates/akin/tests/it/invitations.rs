@@ -12,6 +12,8 @@ on_both_backends!(
     invitations_are_managed_through_the_api,
     max_uses_allows_that_many_accounts,
     the_cli_creates_links_that_work,
+    a_revoked_invitation_is_refused_with_its_reason_and_kept,
+    a_reissued_invitation_replaces_the_old_link,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -281,4 +283,213 @@ async fn the_cli_creates_links_that_work(backend: Backend) {
     let output = run(&["invitation", "create", "--flow", "no-such-flow"]).await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no flow has the slug"));
+
+    // Reissued from the CLI: a new link that works, the old one replaced; then revoked.
+    let output = run(&[
+        "invitation",
+        "create",
+        "--flow",
+        "default-enrollment-flow",
+        "--name",
+        "resend-me",
+    ])
+    .await;
+    let first = String::from_utf8_lossy(&output.stdout).trim()[prefix.len()..].to_owned();
+    let output = run(&["invitation", "reissue", &first, "--expires", "3d"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let second = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(second.starts_with(prefix), "{second}");
+    let second = second[prefix.len()..].to_owned();
+    assert_ne!(second, first);
+    assert_eq!(
+        enroll(&env, &first, "nobody").await["code"],
+        "invitation_replaced"
+    );
+    let output = run(&["invitation", "revoke", &second]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("revoked invitation resend-me"));
+    assert_eq!(
+        enroll(&env, &second, "nobody").await["code"],
+        "invitation_revoked"
+    );
+    let output = run(&["invitation", "list", "--status", "revoked"]).await;
+    let listing = String::from_utf8_lossy(&output.stdout);
+    assert!(listing.contains("resend-me\trevoked"), "{listing}");
+    let output = run(&["invitation", "reissue", &second]).await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("revoked already"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Issue 15, point 1: revoking refuses the link with its own reason, keeps the invitation
+/// (with who and when) under `?status=revoked`, and a race between a revoke and an
+/// enrollment never writes an account with a revoked invitation.
+async fn a_revoked_invitation_is_refused_with_its_reason_and_kept(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (_, created) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "withdrawn", "flow": flow, "single_use": true}),
+    )
+    .await;
+    let pk = created["pk"].as_str().unwrap().to_owned();
+    // A visitor opened the link before it was revoked and filled in the form.
+    let early = Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={pk}"));
+    assert_eq!(early.challenge().await["component"], "ak-stage-prompt");
+    early.answer(credentials("early")).await;
+
+    let (status, revoked) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{pk}/revoke/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(revoked["revoked_by"]["username"], "akadmin");
+    let when = revoked["revoked"].as_str().unwrap().to_owned();
+    // Again: nothing changes.
+    let (status, again) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{pk}/revoke/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, again["revoked"].as_str()),
+        (StatusCode::OK, Some(when.as_str()))
+    );
+
+    // The visitor mid-flow is refused at the write, with the reason; no account.
+    let finished = early
+        .answer(
+            json!({"component": "ak-stage-prompt", "name": "Early", "email": "early@example.com"}),
+        )
+        .await;
+    assert_eq!(finished["code"], "invitation_revoked", "{finished}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=early").await;
+    assert_eq!(users["pagination"]["count"], 0);
+    // A new visitor is refused at once.
+    let refused = enroll(&env, &pk, "late").await;
+    assert_eq!(
+        (refused["component"].as_str(), refused["code"].as_str()),
+        (Some("ak-stage-access-denied"), Some("invitation_revoked"))
+    );
+    assert!(
+        refused["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn"),
+        "{refused}"
+    );
+
+    let (_, active) = admin_get(&env, BASE).await;
+    assert!(names(&active).is_empty(), "not listed as active");
+    let (_, listed) = admin_get(&env, &format!("{BASE}?status=revoked")).await;
+    assert_eq!(names(&listed), ["withdrawn"]);
+    let (status, _) = admin_get(&env, &format!("{BASE}?status=gone")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{}/revoke/", uuid::Uuid::new_v4()),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 15, point 5: the expiry can be moved, and `reissue/` makes a new invitation with
+/// the same data whose link works while the old one is refused as replaced.
+async fn a_reissued_invitation_replaces_the_old_link(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (_, created) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "lost-mail", "flow": flow, "single_use": true, "expires": "2001-01-01T00:00:00Z",
+               "fixed_data": {"email": "lost@example.com"}}),
+    )
+    .await;
+    let old = created["pk"].as_str().unwrap().to_owned();
+    assert_eq!(enroll(&env, &old, "x").await["code"], "invitation_expired");
+
+    // An expired invitation needs the new expiry.
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{old}/reissue/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("expires").is_some(), "{body}");
+    // Extending works as a PATCH (on any invitation, whatever its status).
+    let (status, extended) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("{BASE}{old}/?status=all"),
+        json!({"expires": "2040-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (status, extended["status"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{extended}"
+    );
+
+    let (status, new) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{old}/reissue/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{new}");
+    let new_pk = new["pk"].as_str().unwrap().to_owned();
+    assert_ne!(new_pk, old);
+    assert_eq!(new["fixed_data"], json!({"email": "lost@example.com"}));
+    assert_eq!(new["expires"], "2040-01-01T00:00:00Z");
+    assert_eq!(
+        (new["single_use"].as_bool(), new["status"].as_str()),
+        (Some(true), Some("active"))
+    );
+
+    let (_, replaced) = admin_get(&env, &format!("{BASE}{old}/?status=replaced")).await;
+    assert_eq!(replaced["replaced_by"], new_pk.as_str());
+    assert_eq!(enroll(&env, &old, "y").await["code"], "invitation_replaced");
+    // Reissuing the replaced one again is refused; nothing is created.
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{old}/reissue/"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, all) = admin_get(&env, &format!("{BASE}?status=all")).await;
+    assert_eq!(all["pagination"]["count"], 2);
+
+    let done = enroll(&env, &new_pk, "found").await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=found").await;
+    assert_eq!(users["results"][0]["email"], "lost@example.com");
 }

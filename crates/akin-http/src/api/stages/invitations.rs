@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::invitation::{Invitation, InvitationState};
+use akin_domain::invitation::{Invitation, InvitationState, Refusal};
 use akin_flow::mail::{InvitationMail, QueueError};
 use akin_flow::objects;
 use akin_mail::MailError;
-use akin_store::{InvitationFilter, InvitationStatus};
+use akin_store::InvitationFilter;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,6 +44,14 @@ pub fn router() -> Router<AppState> {
             "/stages/invitation/invitations/{id}/send_email/",
             axum::routing::post(send_email),
         )
+        .route(
+            "/stages/invitation/invitations/{id}/revoke/",
+            axum::routing::post(revoke),
+        )
+        .route(
+            "/stages/invitation/invitations/{id}/reissue/",
+            axum::routing::post(reissue),
+        )
 }
 
 fn invitation_ref(i: &Invitation) -> ModelRef {
@@ -55,13 +63,17 @@ fn invitation_ref(i: &Invitation) -> ModelRef {
     }
 }
 
-fn status_of(q: &QueryParams) -> ApiResult<InvitationStatus> {
+/// `?status=`: one state (active by default), or `None` for all.
+fn status_of(q: &QueryParams) -> ApiResult<Option<InvitationState>> {
     match q.get("status") {
-        None => Ok(InvitationStatus::Active),
-        Some(s) => InvitationStatus::parse(s).ok_or_else(|| {
+        None => Ok(Some(InvitationState::Active)),
+        Some(s) => InvitationState::parse_filter(s).ok_or_else(|| {
             ApiError::field(
                 "status",
-                format!("Select a valid choice. {s} is not one of active, used, expired, all."),
+                format!(
+                    "Select a valid choice. {s} is not one of {}.",
+                    InvitationState::FILTER_CHOICES
+                ),
             )
         }),
     }
@@ -75,7 +87,11 @@ async fn render(
 ) -> ApiResult<Vec<shapes::Invitation>> {
     // Creators in one query, before the transaction below is opened: holding one pooled
     // connection while waiting for another deadlocks under load.
-    let mut creators: Vec<i64> = invitations.iter().filter_map(|i| i.created_by).collect();
+    let mut creators: Vec<i64> = invitations
+        .iter()
+        .flat_map(|i| [i.created_by, i.revoked.and_then(|r| r.by)])
+        .flatten()
+        .collect();
     creators.sort_unstable();
     creators.dedup();
     let users: HashMap<i64, shapes::PartialUser> = state
@@ -111,13 +127,19 @@ async fn render(
     Ok(invitations
         .iter()
         .map(|i| {
-            let created_by = i
-                .created_by
-                .and_then(|pk| users.get(&pk).cloned())
-                .unwrap_or_else(shapes::anonymous_partial_user);
+            let people = shapes::InvitationPeople {
+                created_by: i
+                    .created_by
+                    .and_then(|pk| users.get(&pk).cloned())
+                    .unwrap_or_else(shapes::anonymous_partial_user),
+                revoked_by: i
+                    .revoked
+                    .and_then(|r| r.by)
+                    .and_then(|pk| users.get(&pk).cloned()),
+            };
             let flow_obj = i.flow.and_then(|f| flows.get(&f).cloned().flatten());
             let sent_to = sent_to.remove(&i.uuid).unwrap_or_default();
-            shapes::invitation(i, created_by, flow_obj, sent_to, now)
+            shapes::invitation(i, people, flow_obj, sent_to, now)
         })
         .collect())
 }
@@ -159,12 +181,7 @@ async fn find(
         .invitation(uuid)
         .await?
         .ok_or(ApiError::NotFound("Invitation"))?;
-    let visible = match status_of(q)? {
-        InvitationStatus::All => true,
-        InvitationStatus::Active => invitation.status(now) == InvitationState::Active,
-        InvitationStatus::Used => invitation.status(now) == InvitationState::Used,
-        InvitationStatus::Expired => invitation.status(now) == InvitationState::Expired,
-    };
+    let visible = status_of(q)?.is_none_or(|wanted| invitation.status(now) == wanted);
     if visible {
         Ok(invitation)
     } else {
@@ -362,6 +379,86 @@ pub(crate) async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The invitation `id`, whatever its status: what lifecycle actions act on.
+async fn find_any(state: &AppState, id: &str) -> ApiResult<Invitation> {
+    let uuid = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("Invitation"))?;
+    state
+        .store
+        .invitation(uuid)
+        .await?
+        .ok_or(ApiError::NotFound("Invitation"))
+}
+
+/// Withdraws the invitation: its link is refused from now on (`invitation_revoked`), and it
+/// stays listed (`?status=revoked`) with who withdrew it and when. Revoking again changes
+/// nothing and answers the same.
+#[utoipa::path(post, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/revoke/",
+    operation_id = "stages_invitation_invitations_revoke_create", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,)),
+    responses((status = 200, description = "Revoked", body = shapes::Invitation), ObjectErrors))]
+pub(crate) async fn revoke(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> ApiResult<Json<shapes::Invitation>> {
+    let now = OffsetDateTime::now_utc();
+    let invitation = find_any(&state, &id).await?;
+    let revoked = state
+        .engine
+        .revoke_invitation(invitation.uuid, Some(caller.user.user.pk), now)
+        .await?
+        .ok_or(ApiError::NotFound("Invitation"))?;
+    if revoked.now_revoked {
+        audit::record(
+            &state,
+            &caller,
+            &meta,
+            EventAction::ModelUpdated,
+            invitation_ref(&revoked.invitation),
+        )
+        .await;
+    }
+    Ok(Json(
+        render(&state, &[revoked.invitation], now).await?.remove(0),
+    ))
+}
+
+/// Replaces the invitation by a new one with the same flow, data and uses allowed (its
+/// `expires` unless the body gives one; an expired invitation needs one): the new one is
+/// answered, and the old link is refused from now on (`invitation_replaced`).
+#[utoipa::path(post, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/reissue/",
+    operation_id = "stages_invitation_invitations_reissue_create", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,)), request_body = crate::api::requests::InvitationReissueRequest,
+    responses((status = 201, description = "The new invitation", body = shapes::Invitation), ObjectInputErrors))]
+pub(crate) async fn reissue(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<shapes::Invitation>)> {
+    let now = OffsetDateTime::now_utc();
+    let old = find_any(&state, &id).await?;
+    let mut fields = Fields::new(body, Mode::Partial);
+    let expires = fields.datetime("expires");
+    fields.finish()?;
+    let created = state
+        .engine
+        .reissue_invitation(&old, expires, Some(caller.user.user.pk), now)
+        .await?;
+    for (action, invitation) in [
+        (EventAction::ModelUpdated, &old),
+        (EventAction::ModelCreated, &created),
+    ] {
+        audit::record(&state, &caller, &meta, action, invitation_ref(invitation)).await;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(render(&state, &[created], now).await?.remove(0)),
+    ))
+}
+
 /// The most addresses one `send_email/` takes (and copies).
 const MAX_ADDRESSES: usize = 1000;
 
@@ -427,6 +524,18 @@ pub(crate) async fn send_email(
         return Err(ApiError::field(
             "template",
             format!("\"{template}\" is not a valid choice."),
+        ));
+    }
+    let withdrawn = match invitation.status(OffsetDateTime::now_utc()) {
+        InvitationState::Revoked => Some(Refusal::Revoked),
+        InvitationState::Replaced => Some(Refusal::Replaced),
+        _ => None,
+    };
+    if let Some(refusal) = withdrawn {
+        // Its link would be refused: mailing it helps no one.
+        return Ok(send_error(
+            StatusCode::BAD_REQUEST,
+            refusal.message().into(),
         ));
     }
     let Some(flow) = invitation.flow else {
