@@ -270,6 +270,9 @@ pub static MODELS: &[ModelSpec] = &[
             null("created_by", Ref(USER)),
             opt("single_use", Bool, "false"),
             null("flow", Ref(FLOW)),
+            // akin's: groups the account joins, and whose email it must have.
+            opt("groups", RefList(GROUP), "[]"),
+            opt("allowed_email", Text, "\"\""),
         ],
     },
     ModelSpec {

@@ -32,6 +32,69 @@ pub struct Invitation {
     pub revoked: Option<Revocation>,
     /// The invitation that replaced it (`reissue/`): its link is refused from then on.
     pub replaced_by: Option<Uuid>,
+    /// Groups the account written with it joins (in the claim's transaction).
+    pub groups: Vec<Uuid>,
+    /// Whose email the account must have: an address (`jane@example.com`), a domain
+    /// (`@example.com`), or empty for anyone's ([`email_allowed`]).
+    pub allowed_email: String,
+}
+
+/// An account written with an invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationUse {
+    /// `None` once the account is deleted.
+    pub user: Option<i64>,
+    /// The username it was written with.
+    pub username: String,
+    pub used: OffsetDateTime,
+    pub client_ip: Option<String>,
+}
+
+/// Whether `email` satisfies an invitation's `allowed_email` `rule` (letters' case aside):
+/// the same address, an address at the domain, or anything when the rule is empty.
+pub fn email_allowed(rule: &str, email: &str) -> bool {
+    let (rule, email) = (rule.trim().to_lowercase(), email.trim().to_lowercase());
+    if rule.is_empty() {
+        return true;
+    }
+    match rule.strip_prefix('@') {
+        Some(domain) => email
+            .rsplit_once('@')
+            .is_some_and(|(local, at)| !local.is_empty() && at == domain),
+        None => email == rule,
+    }
+}
+
+/// What an `allowed_email` rule means, for the person at the prompt.
+pub fn email_rule_message(rule: &str) -> String {
+    let rule = rule.trim();
+    if rule.starts_with('@') {
+        format!("This invitation is for addresses ending in {rule}.")
+    } else {
+        format!("This invitation is for {rule}.")
+    }
+}
+
+/// Checks an `allowed_email` rule as an administrator writes it; why it is wrong.
+pub fn check_email_rule(rule: &str) -> Result<(), String> {
+    let rule = rule.trim();
+    if rule.is_empty() {
+        return Ok(());
+    }
+    let (local, domain) = match rule.strip_prefix('@') {
+        Some(domain) => ("x", domain),
+        None => rule.rsplit_once('@').unwrap_or(("", "")),
+    };
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if local.is_empty() || !domain_ok || local.chars().any(char::is_whitespace) {
+        return Err("Enter an email address (jane@example.com) or a domain (@example.com).".into());
+    }
+    Ok(())
 }
 
 /// An invitation's withdrawal.
@@ -53,6 +116,8 @@ pub enum Refusal {
     OtherFlow,
     Revoked,
     Replaced,
+    /// The account's email is not the one the invitation is for (`allowed_email`).
+    EmailNotAllowed,
 }
 
 impl Refusal {
@@ -65,6 +130,7 @@ impl Refusal {
             Refusal::OtherFlow => "invitation_other_flow",
             Refusal::Revoked => "invitation_revoked",
             Refusal::Replaced => "invitation_replaced",
+            Refusal::EmailNotAllowed => "invitation_email_mismatch",
         }
     }
 
@@ -86,6 +152,9 @@ impl Refusal {
             }
             Refusal::Replaced => {
                 "This invitation was replaced by a newer one. Use the link from your latest invitation."
+            }
+            Refusal::EmailNotAllowed => {
+                "This invitation is for another email address. Use the address it was sent to."
             }
         }
     }
@@ -155,14 +224,26 @@ impl Invitation {
         }
     }
 
+    /// The data the flow fills in and the invitee cannot change: `fixed_data`, with the
+    /// `email` of an invitation bound to one address.
+    pub fn effective_fixed_data(&self) -> Map<String, Value> {
+        let mut fixed = self.fixed_data.clone();
+        let rule = self.allowed_email.trim();
+        if !rule.is_empty() && !rule.starts_with('@') && !fixed.contains_key("email") {
+            fixed.insert("email".into(), Value::String(rule.to_owned()));
+        }
+        fixed
+    }
+
     /// What the plan context holds (authentik keeps the model object there).
     pub fn to_context(&self) -> Value {
         serde_json::json!({
             "pk": self.uuid,
             "name": self.name,
             "flow": self.flow,
-            "fixed_data": self.fixed_data,
+            "fixed_data": self.effective_fixed_data(),
             "single_use": self.single_use,
+            "allowed_email": self.allowed_email,
         })
     }
 }
@@ -231,7 +312,48 @@ mod tests {
             max_uses: Some(1),
             revoked: None,
             replaced_by: None,
+            groups: Vec::new(),
+            allowed_email: String::new(),
         }
+    }
+
+    #[test]
+    fn allowed_email_rules() {
+        assert!(email_allowed("", "anyone@anywhere.test"));
+        assert!(email_allowed("Jane@Example.com", " jane@example.COM"));
+        assert!(!email_allowed("jane@example.com", "joe@example.com"));
+        assert!(email_allowed("@example.com", "joe@EXAMPLE.com"));
+        assert!(!email_allowed("@example.com", "joe@example.com.evil.test"));
+        assert!(!email_allowed("@example.com", "joe@sub.example.com"));
+        assert!(!email_allowed("@example.com", "@example.com"));
+        for good in [
+            "",
+            "jane@example.com",
+            "@example.com",
+            "@mail.example.co.uk",
+        ] {
+            assert_eq!(check_email_rule(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "example.com",
+            "@",
+            "@localhost",
+            "jane@",
+            "a b@example.com",
+            "@exa mple.com",
+        ] {
+            assert!(check_email_rule(bad).is_err(), "{bad}");
+        }
+        let bound = Invitation {
+            allowed_email: "jane@example.com".into(),
+            ..invitation()
+        };
+        assert_eq!(bound.effective_fixed_data()["email"], "jane@example.com");
+        let domain = Invitation {
+            allowed_email: "@example.com".into(),
+            ..invitation()
+        };
+        assert!(domain.effective_fixed_data().get("email").is_none());
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl Engine {
         }))
     }
 
-    /// Replaces `old` by a new invitation with its name, flow, fixed data and uses allowed,
+    /// Replaces `old` by a new invitation with its name, flow, fixed data, groups, allowed
+    /// email and uses allowed,
     /// created by `by`, expiring at `expires` (`None`: the old expiry, which must not have
     /// passed). One transaction: the new invitation exists exactly when the old one is
     /// marked replaced. Refused (by field, in DRF's words) for an expired invitation
@@ -84,6 +85,11 @@ impl Engine {
         );
         input.insert("fixed_data".into(), Value::Object(old.fixed_data.clone()));
         input.insert("single_use".into(), Value::Bool(old.single_use));
+        input.insert("groups".into(), json!(old.groups));
+        input.insert(
+            "allowed_email".into(),
+            Value::String(old.allowed_email.clone()),
+        );
         input.insert("created_by".into(), json!(by));
         let store_error = WriteError::Store;
         let mut tx = self.store.db().begin().await.map_err(store_error)?;

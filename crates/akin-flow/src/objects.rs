@@ -31,6 +31,9 @@ fn invalid(field: &str, message: impl Into<String>) -> WriteError {
     WriteError::Invalid(FieldErrors::single(field, message))
 }
 
+/// The most groups one invitation may add its account to.
+const MAX_INVITATION_GROUPS: usize = 100;
+
 /// Checks `input` for a write of `spec`'s model and returns the fields to store: the
 /// catalog's coercions and defaults (on create), expressions that compile, exactly one
 /// subject on a policy binding, and references to objects that exist — read through `tx`,
@@ -58,6 +61,23 @@ pub async fn check(
         }
         if !errors.is_empty() {
             return Err(WriteError::Invalid(errors));
+        }
+    }
+    if spec.name == catalog::INVITATION {
+        if let Some(rule) = fields.get("allowed_email").and_then(Value::as_str) {
+            akin_domain::invitation::check_email_rule(rule)
+                .map_err(|message| invalid("allowed_email", message))?;
+        }
+        // Each group is looked up below: a bound keeps one write from costing thousands.
+        if fields
+            .get("groups")
+            .and_then(Value::as_array)
+            .is_some_and(|g| g.len() > MAX_INVITATION_GROUPS)
+        {
+            return Err(invalid(
+                "groups",
+                format!("Ensure this field has no more than {MAX_INVITATION_GROUPS} elements."),
+            ));
         }
     }
     if spec.name == catalog::TOKEN && !partial && !fields.contains_key("key") {

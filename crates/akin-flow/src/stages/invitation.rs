@@ -62,7 +62,7 @@ pub(crate) async fn put_in_effect(
         .insert(CONTEXT_IN_EFFECT.into(), Value::Bool(true));
     plan.context
         .insert(CONTEXT_INVITATION.into(), found.to_context());
-    invitation::deep_merge(plan.prompt_data(), &found.fixed_data);
+    invitation::deep_merge(plan.prompt_data(), &found.effective_fixed_data());
     plan.token = Some(token.to_owned());
     Ok(Ok(()))
 }

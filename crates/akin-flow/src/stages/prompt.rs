@@ -4,6 +4,7 @@
 
 use akin_domain::flow::plan::PROMPT_DATA;
 use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
+use akin_domain::invitation::{self, CONTEXT_INVITATION};
 use akin_domain::policy::{EngineMode, PolicyRequest};
 use akin_domain::stage::prompt::{self, CHOICES_SUFFIX, Prompt, PromptStageSettings};
 use serde_json::{Map, Value};
@@ -166,6 +167,20 @@ impl StageKind for PromptStageSettings {
             {
                 checked.add_error(&field, "Username is already taken.", "invalid");
             }
+        }
+        // An invitation bound to an address or a domain says so here, where the person can
+        // correct it (the claim checks again).
+        let rule = step
+            .plan
+            .context
+            .get(CONTEXT_INVITATION)
+            .and_then(|i| i.get("allowed_email"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(email) = checked.data.get("email").and_then(Value::as_str)
+            && !invitation::email_allowed(rule, email)
+        {
+            checked.add_error("email", &invitation::email_rule_message(rule), "invalid");
         }
         if !checked.errors.is_empty() {
             return Ok(show_again(checked.errors));

@@ -9,7 +9,7 @@ use akin_domain::flow::plan::{PENDING_USER, PROMPT_DATA};
 use akin_domain::invitation::CONTEXT_INVITATION;
 use akin_domain::stage::user_write::{self, UserWriteSettings, WriteAction};
 use akin_domain::user::UserChanges;
-use akin_store::{ClaimError, StoreError, UserWrite};
+use akin_store::{Claim, ClaimError, StoreError, UserWrite};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -82,7 +82,11 @@ impl StageKind for UserWriteSettings {
             .and_then(|i| i.get("pk"))
             .and_then(Value::as_str)
             .and_then(|p| Uuid::parse_str(p).ok());
-        let claim = invitation.map(|invitation| (invitation, plan.flow));
+        let claim = invitation.map(|invitation| Claim {
+            invitation,
+            flow: plan.flow,
+            client_ip: run.origin.client_ip.clone(),
+        });
         let events = |created| WriteEvents {
             origin: run.origin,
             created,
@@ -128,7 +132,7 @@ impl StageKind for UserWriteSettings {
                 let events =
                     events(false).for_user(changes.username.clone(), changes.email.clone());
                 store
-                    .write_user_claiming(write, claim, run.now, events)
+                    .write_user_claiming(write, claim.as_ref(), run.now, events)
                     .await
             }
             _ => {
@@ -154,7 +158,7 @@ impl StageKind for UserWriteSettings {
                 let events =
                     events(true).for_user(new_user.username.clone(), new_user.email.clone());
                 store
-                    .write_user_claiming(write, claim, run.now, events)
+                    .write_user_claiming(write, claim.as_ref(), run.now, events)
                     .await
             }
         };

@@ -12,7 +12,10 @@ use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
 use super::{AdminSession, field, page};
+use uuid::Uuid;
+
 use crate::api::catalog_api;
+use crate::api::core::groups as groups_api;
 use crate::api::flows as flows_api;
 use crate::api::shapes;
 use crate::api::stages::invitations as api;
@@ -157,6 +160,8 @@ struct InvitationForm {
     flow: String,
     fixed_data: String,
     single_use: bool,
+    allowed_email: String,
+    groups: Vec<String>,
 }
 
 impl Default for InvitationForm {
@@ -168,6 +173,8 @@ impl Default for InvitationForm {
             fixed_data: String::new(),
             // authentik's form has single use on by default.
             single_use: true,
+            allowed_email: String::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -244,6 +251,24 @@ async fn show(
         })
         .collect();
     let flows = enrollment_flows(admin, state).await?;
+    let groups = all_groups(admin, state).await?;
+    // Who enrolled with the invitation shown open.
+    let uses: Vec<Value> = match q.get("opened").and_then(|o| Uuid::parse_str(o).ok()) {
+        Some(opened) => state
+            .store
+            .invitation_uses(opened)
+            .await?
+            .iter()
+            .map(|u| {
+                let u = shapes::invitation_use(u);
+                json_value!({
+                    "username": u.username, "user": u.user,
+                    "created": super::readable_time(&u.created), "client_ip": u.client_ip,
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     page(
         admin,
         "admin/invitations.html",
@@ -259,10 +284,28 @@ async fn show(
             action_error => q.get("action_error").unwrap_or_default().to_owned(),
             send_error => q.get("send_error").unwrap_or_default().to_owned(),
             enrollment_flows => template_value(&flows),
+            groups => template_value(&groups),
+            uses => template_value(&Value::Array(uses)),
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
             errors => template_value(&errors),
         },
     )
+}
+
+/// Every group (pk and name), for the form's choice of groups.
+async fn all_groups(admin: &AdminSession, state: &AppState) -> ApiResult<Value> {
+    let q = QueryParams::from_pairs(vec![
+        ("page_size".into(), "1000".into()),
+        ("ordering".into(), "name".into()),
+    ]);
+    let axum::Json(groups) = groups_api::list(admin.superuser(), State(state.clone()), q).await?;
+    Ok(Value::Array(
+        groups
+            .results
+            .iter()
+            .map(|g| json_value!({"pk": g.pk, "name": g.name}))
+            .collect(),
+    ))
 }
 
 /// Enrollment flows for the form, each saying whether it has an invitation stage.
@@ -332,6 +375,14 @@ fn request_body(form: &InvitationForm) -> Result<Map<String, Value>, ApiError> {
         ));
     }
     body.insert("fixed_data".into(), fixed);
+    body.insert(
+        "allowed_email".into(),
+        Value::String(form.allowed_email.trim().to_owned()),
+    );
+    body.insert(
+        "groups".into(),
+        Value::Array(form.groups.iter().cloned().map(Value::String).collect()),
+    );
     crate::extract::refuse_null_characters(&body)?;
     Ok(body)
 }
@@ -345,6 +396,14 @@ impl InvitationForm {
             flow: field(fields, "flow").unwrap_or_default().to_owned(),
             fixed_data: field(fields, "fixed_data").unwrap_or_default().to_owned(),
             single_use: field(fields, "single_use").is_some(),
+            allowed_email: field(fields, "allowed_email")
+                .unwrap_or_default()
+                .to_owned(),
+            groups: fields
+                .iter()
+                .filter(|(k, v)| k == "groups" && !v.is_empty())
+                .map(|(_, v)| v.clone())
+                .collect(),
         }
     }
 
@@ -366,6 +425,8 @@ impl InvitationForm {
                 serde_json::to_string_pretty(fixed).unwrap_or_default()
             },
             single_use: invitation.single_use,
+            allowed_email: invitation.allowed_email.clone(),
+            groups: invitation.groups.iter().map(Uuid::to_string).collect(),
         }
     }
 }
@@ -394,6 +455,7 @@ async fn show_edit(
     errors: Value,
 ) -> ApiResult<Response> {
     let flows = enrollment_flows(admin, state).await?;
+    let groups = all_groups(admin, state).await?;
     let heading = format!("Edit invitation {}", form.name);
     page(
         admin,
@@ -403,6 +465,7 @@ async fn show_edit(
         context! {
             pk => pk.to_owned(),
             enrollment_flows => template_value(&flows),
+            groups => template_value(&groups),
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
             errors => template_value(&errors),
         },
@@ -656,6 +719,7 @@ mod tests {
                 invitations => template_value(&Value::Array(vec![invitation])), search => "", status => "active",
                 opened => "6b0f2c1e-0000-4000-8000-000000000001",
                 enrollment_flows => template_value(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
+                groups => template_value(&json_value!([{"pk": "g", "name": "Team A"}])),
                 form => template_value(&serde_json::to_value(InvitationForm::default()).unwrap()),
                 errors => template_value(&json_value!({"name": ["This field is required."]})),
             },

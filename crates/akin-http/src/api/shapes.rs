@@ -522,6 +522,32 @@ pub struct Invitation {
     pub revoked_by: Option<PartialUser>,
     /// akin's: the invitation that replaced it (`reissue/`).
     pub replaced_by: Option<Uuid>,
+    /// akin's: groups the account written with it joins.
+    pub groups: Vec<Uuid>,
+    /// akin's: whose email the account must have: `jane@example.com`, `@example.com`, or
+    /// empty for anyone's.
+    pub allowed_email: String,
+}
+
+/// akin's: an account written with an invitation (`uses/`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvitationUse {
+    /// The account's pk; null once it is deleted.
+    pub user: Option<i64>,
+    /// Its username when it was written.
+    pub username: String,
+    #[schema(format = DateTime)]
+    pub created: String,
+    pub client_ip: Option<String>,
+}
+
+pub fn invitation_use(u: &akin_domain::invitation::InvitationUse) -> InvitationUse {
+    InvitationUse {
+        user: u.user,
+        username: u.username.clone(),
+        created: datetime(u.used),
+        client_ip: u.client_ip.clone(),
+    }
 }
 
 /// Who an invitation is about besides itself: its creator and who withdrew it.
@@ -553,6 +579,8 @@ pub fn invitation(
         revoked: i.revoked.map(|r| datetime(r.at)),
         revoked_by: people.revoked_by,
         replaced_by: i.replaced_by,
+        groups: i.groups.clone(),
+        allowed_email: i.allowed_email.clone(),
     }
 }
 

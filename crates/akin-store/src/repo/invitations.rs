@@ -14,8 +14,8 @@ use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use crate::types::{DbTime, DbUuid};
 
-const INVITATION_COLUMNS: &str = "invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by";
-const INVITATION_SELECT: &str = "SELECT invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by FROM invitations";
+const INVITATION_COLUMNS: &str = "invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by, groups, allowed_email";
+const INVITATION_SELECT: &str = "SELECT invite_uuid, name, flow_uuid, expires, fixed_data, single_use, created_by, uses, max_uses, revoked, revoked_by, replaced_by, groups, allowed_email FROM invitations";
 
 #[derive(sqlx::FromRow)]
 struct InvitationRow {
@@ -31,6 +31,8 @@ struct InvitationRow {
     revoked: Option<DbTime>,
     revoked_by: Option<i64>,
     replaced_by: Option<DbUuid>,
+    groups: Json<Value>,
+    allowed_email: String,
 }
 
 impl From<InvitationRow> for Invitation {
@@ -53,6 +55,15 @@ impl From<InvitationRow> for Invitation {
                 by: row.revoked_by,
             }),
             replaced_by: row.replaced_by.map(|u| u.0),
+            groups: row
+                .groups
+                .0
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str().and_then(|g| Uuid::parse_str(g).ok()))
+                .collect(),
+            allowed_email: row.allowed_email,
         }
     }
 }
@@ -88,12 +99,16 @@ impl Store {
     pub async fn write_user_claiming(
         &self,
         write: UserWrite<'_>,
-        claim: Option<(Uuid, Uuid)>,
+        claim: Option<&Claim>,
         now: OffsetDateTime,
         events: impl FnOnce(i64) -> Vec<akin_domain::event::Event>,
     ) -> Result<UserEntry, ClaimError> {
         let mut tx = self.db().begin().await?;
-        if let Some((invitation, flow)) = claim {
+        let mut claimed = None;
+        if let Some(&Claim {
+            invitation, flow, ..
+        }) = claim
+        {
             // First statement of the transaction: on SQLite it takes the write lock at once.
             let sql = tx
                 .sql("UPDATE invitations SET uses = uses + 1 WHERE invite_uuid = ")
@@ -110,6 +125,15 @@ impl Store {
                     refusal(&mut tx, invitation, flow, now).await?,
                 ));
             }
+            let taken = tx
+                .invitation(invitation)
+                .await?
+                .ok_or(StoreError::MissingReference)?;
+            // Dropping the transaction gives the use back.
+            if !akin_domain::invitation::email_allowed(&taken.allowed_email, write.email()) {
+                return Err(ClaimError::Refused(Refusal::EmailNotAllowed));
+            }
+            claimed = Some(taken);
         }
         let pk = match write {
             UserWrite::Create { user, groups } => {
@@ -133,6 +157,19 @@ impl Store {
                 pk
             }
         };
+        if let (Some(invitation), Some(claim)) = (&claimed, claim) {
+            join_groups(&mut tx, &invitation.groups, pk).await?;
+            let sql = tx
+                .sql("INSERT INTO invitation_uses (invite_uuid, user_id, username, used, client_ip) SELECT ")
+                .bind(invitation.uuid)
+                .then(", id, username, ")
+                .bind(now)
+                .then(", ")
+                .bind(crate::db::Arg::OptText(claim.client_ip.clone()))
+                .then(" FROM users WHERE id = ")
+                .bind(pk);
+            tx.execute(sql).await?;
+        }
         // The audit events of the write commit with it, or not at all.
         for event in events(pk) {
             tx.record_event(&event).await?;
@@ -143,6 +180,30 @@ impl Store {
             .await?
             .ok_or(StoreError::MissingReference)?)
     }
+}
+
+/// The invitation a write claims a use of, in the flow being run, and who asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub invitation: Uuid,
+    pub flow: Uuid,
+    /// Recorded with the use.
+    pub client_ip: Option<String>,
+}
+
+/// Adds `user` to those of `groups` that still exist.
+async fn join_groups(tx: &mut Tx, groups: &[Uuid], user: i64) -> StoreResult<()> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mut sql = tx
+        .sql("INSERT INTO group_members (group_uuid, user_id) SELECT group_uuid, ")
+        .bind(user)
+        .then(" FROM groups WHERE group_uuid IN ");
+    sql.arg_list(groups.iter().map(|g| crate::db::Arg::Uuid(*g)));
+    let sql = sql.then(" ON CONFLICT DO NOTHING");
+    tx.execute(sql).await?;
+    Ok(())
 }
 
 /// What a user write stage writes.
@@ -158,6 +219,16 @@ pub enum UserWrite<'a> {
         changes: &'a UserChanges,
         password: Option<&'a str>,
     },
+}
+
+impl UserWrite<'_> {
+    /// The account's email as written.
+    fn email(&self) -> &str {
+        match self {
+            UserWrite::Create { user, .. } => &user.email,
+            UserWrite::Update { changes, .. } => &changes.email,
+        }
+    }
 }
 
 /// Why a claim matched no row.
@@ -224,7 +295,7 @@ impl Store {
     ) -> StoreResult<akin_domain::list::Page<Invitation>> {
         let listing = super::Listing {
             prefix: "",
-            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses, i.revoked, i.revoked_by, i.replaced_by",
+            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses, i.revoked, i.revoked_by, i.replaced_by, i.groups, i.allowed_email",
             from: "invitations i",
             sortable: INVITATION_SORTABLE,
             // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
@@ -284,6 +355,33 @@ impl Store {
             })
             .await?;
         Ok(page.map(Into::into))
+    }
+}
+
+impl Store {
+    /// The accounts written with invitation `uuid`, oldest first.
+    pub async fn invitation_uses(
+        &self,
+        uuid: Uuid,
+    ) -> StoreResult<Vec<akin_domain::invitation::InvitationUse>> {
+        let sql = self
+            .db()
+            .sql("SELECT user_id, username, used, client_ip FROM invitation_uses WHERE invite_uuid = ")
+            .bind(uuid)
+            .then(" ORDER BY used, username");
+        let rows: Vec<(Option<i64>, String, DbTime, Option<String>)> =
+            self.db().fetch_all(sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(user, username, used, client_ip)| akin_domain::invitation::InvitationUse {
+                    user,
+                    username,
+                    used: used.0,
+                    client_ip,
+                },
+            )
+            .collect())
     }
 }
 

@@ -24,7 +24,7 @@ use crate::error::{StoreError, StoreResult};
 pub use blueprint_instances::InstanceFilter;
 pub use flow_tokens::ParkedPlan;
 pub use groups::GroupWriteError;
-pub use invitations::{ClaimError, InvitationFilter, UserWrite};
+pub use invitations::{Claim, ClaimError, InvitationFilter, UserWrite};
 pub use object_lists::FieldMatch;
 pub use outbox::OutboxFilter;
 pub use sessions::SessionRecord;

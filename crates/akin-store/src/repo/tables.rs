@@ -124,6 +124,8 @@ static TABLES: &[Table] = &[
             ("fixed_data", "fixed_data", Col::Json),
             ("created_by", "created_by", Col::Int),
             ("single_use", "single_use", Col::Bool),
+            ("groups", "groups", Col::Json),
+            ("allowed_email", "allowed_email", Col::Text),
         ],
         kind: None,
         extra: false,

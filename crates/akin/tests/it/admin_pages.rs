@@ -114,7 +114,33 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         "{html}"
     );
 
-    // Created: the list opens the new row with its link.
+    // Created, for a domain and with two groups: the list opens the new row with its link.
+    let mut group_pks = Vec::new();
+    for name in ["team-blue", "team-green"] {
+        let (_, group) = admin_json(
+            &env,
+            Method::POST,
+            "/api/v3/core/groups/",
+            json!({"name": name}),
+        )
+        .await;
+        group_pks.push(group["pk"].as_str().unwrap().to_owned());
+    }
+    let (_, _, html) = admin.get("/if/admin/invitations/").await;
+    assert!(html.contains(">team-green</option>"), "{html}");
+    let (status, _, html) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &token),
+                ("name", "wrong-rule"),
+                ("flow", &flow_pk),
+                ("allowed_email", "example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains(r#"id="error-allowed-email""#), "{html}");
     let (status, location, _) = admin
         .post(
             "/if/admin/invitations/",
@@ -125,10 +151,16 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
                 ("expires", "2031-01-02T03:04"),
                 ("fixed_data", "email: jane@example.com\nteam: blue"),
                 ("single_use", "true"),
+                ("allowed_email", "@example.com"),
+                ("groups", &group_pks[0]),
+                ("groups", &group_pks[1]),
             ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, created) = admin_get(&env, "/api/v3/stages/invitation/invitations/?name=jane").await;
+    assert_eq!(created["results"][0]["allowed_email"], "@example.com");
+    assert_eq!(created["results"][0]["groups"], json!(group_pks));
     let (_, list) = admin_get(&env, "/api/v3/stages/invitation/invitations/?name=jane").await;
     let invitation = &list["results"][0];
     let pk = invitation["pk"].as_str().unwrap();

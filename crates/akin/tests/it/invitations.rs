@@ -14,6 +14,7 @@ on_both_backends!(
     the_cli_creates_links_that_work,
     a_revoked_invitation_is_refused_with_its_reason_and_kept,
     a_reissued_invitation_replaces_the_old_link,
+    invitations_add_groups_bind_an_address_and_list_their_uses,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -492,4 +493,145 @@ async fn a_reissued_invitation_replaces_the_old_link(backend: Backend) {
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
     let (_, users) = admin_get(&env, "/api/v3/core/users/?username=found").await;
     assert_eq!(users["results"][0]["email"], "lost@example.com");
+}
+
+/// The second stage's email field and the answer to it, for a visitor of `token`.
+async fn enroll_with_email(
+    env: &TestEnv,
+    token: &str,
+    username: &str,
+    email: &str,
+) -> (Value, Value) {
+    let browser = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={token}"),
+    );
+    browser.challenge().await;
+    let second = browser.answer(credentials(username)).await;
+    let field = second["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field_key"] == "email")
+        .cloned()
+        .unwrap_or_default();
+    let done = browser
+        .answer(json!({"component": "ak-stage-prompt", "name": username, "email": email}))
+        .await;
+    (field, done)
+}
+
+/// Issue 15, points 2 to 4: the account joins the invitation's groups in the claim; an
+/// invitation bound to a domain refuses other addresses at the prompt (nothing consumed)
+/// and one bound to an address fills it in; `uses/` lists who enrolled, when and from where.
+async fn invitations_add_groups_bind_an_address_and_list_their_uses(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (status, group) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/groups/",
+        json!({"name": "team-a"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group = group["pk"].as_str().unwrap().to_owned();
+
+    for (field, body) in [
+        (
+            "allowed_email",
+            json!({"name": "bad", "flow": flow, "allowed_email": "example.com"}),
+        ),
+        (
+            "groups",
+            json!({"name": "bad", "flow": flow, "groups": [uuid::Uuid::new_v4()]}),
+        ),
+    ] {
+        let (status, errors) = admin_json(&env, Method::POST, BASE, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{errors}");
+        assert!(errors.get(field).is_some(), "{field}: {errors}");
+    }
+
+    let (status, team) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "team", "flow": flow, "groups": [group], "allowed_email": "@Example.com", "max_uses": 5}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    assert_eq!(team["groups"], json!([group]));
+    assert_eq!(team["allowed_email"], "@Example.com");
+    let team = team["pk"].as_str().unwrap().to_owned();
+
+    // Another domain: told at the prompt, which stays; nothing consumed.
+    let (field, refused) = enroll_with_email(&env, &team, "mallory", "mallory@evil.test").await;
+    assert_eq!(field["type"], "email", "{field}");
+    assert_eq!(refused["component"], "ak-stage-prompt", "{refused}");
+    assert_eq!(
+        refused["response_errors"]["email"][0]["string"],
+        "This invitation is for addresses ending in @Example.com."
+    );
+    let (_, unused) = admin_get(&env, &format!("{BASE}{team}/")).await;
+    assert_eq!(unused["uses"], 0);
+
+    let (_, done) = enroll_with_email(&env, &team, "bob", "bob@example.com").await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=bob").await;
+    let bob = &users["results"][0];
+    assert_eq!(bob["groups"], json!([group]), "{bob}");
+
+    let (status, uses) = admin_get(&env, &format!("{BASE}{team}/uses/")).await;
+    assert_eq!(status, StatusCode::OK, "{uses}");
+    assert_eq!(uses.as_array().unwrap().len(), 1, "{uses}");
+    assert_eq!(uses[0]["username"], "bob");
+    assert_eq!(uses[0]["user"], bob["pk"]);
+    assert_eq!(uses[0]["client_ip"], "127.0.0.1");
+    assert!(uses[0]["created"].is_string());
+
+    // Bound to one address: filled in, read-only, and the account gets it.
+    let (_, carol) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "carol", "flow": flow, "single_use": true, "allowed_email": "carol@example.com"}),
+    )
+    .await;
+    let carol = carol["pk"].as_str().unwrap().to_owned();
+    let (field, done) = enroll_with_email(&env, &carol, "carol", "someone@else.test").await;
+    assert_eq!(
+        (field["type"].as_str(), field["initial_value"].as_str()),
+        (Some("text_read_only"), Some("carol@example.com")),
+        "{field}"
+    );
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=carol").await;
+    assert_eq!(users["results"][0]["email"], "carol@example.com");
+
+    // A group deleted after the invitation was made is skipped, not an error.
+    let deleted = env
+        .app
+        .admin(Method::DELETE, &format!("/api/v3/core/groups/{group}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let (_, done) = enroll_with_email(&env, &team, "dave", "dave@example.com").await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, uses) = admin_get(&env, &format!("{BASE}{team}/uses/")).await;
+    assert_eq!(uses.as_array().unwrap().len(), 2);
+
+    // The admin row, opened, says who enrolled with it.
+    let admin = crate::admin_pages::log_in(&env, "akadmin", akin_testkit::ADMIN_PASSWORD).await;
+    let (_, _, html) = admin
+        .get(&format!("/if/admin/invitations/?status=all&opened={team}"))
+        .await;
+    assert!(html.contains("Accounts created with it:"), "{html}");
+    assert!(
+        html.contains(">bob</a>") && html.contains("from 127.0.0.1"),
+        "{html}"
+    );
+    assert!(html.contains("For @Example.com."), "{html}");
 }

@@ -122,7 +122,7 @@ pub struct ListParams {
         stages::invitations::list, stages::invitations::create, stages::invitations::retrieve,
         stages::invitations::update, stages::invitations::partial_update,
         stages::invitations::destroy, stages::invitations::used_by,
-        stages::invitations::send_email, stages::invitations::revoke,
+        stages::invitations::send_email, stages::invitations::revoke, stages::invitations::uses,
         stages::invitations::reissue,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
             "/stages/invitation/invitations/{id}/send_email/",
             axum::routing::post(send_email),
         )
+        .route("/stages/invitation/invitations/{id}/uses/", get(uses))
         .route(
             "/stages/invitation/invitations/{id}/revoke/",
             axum::routing::post(revoke),
@@ -387,6 +388,21 @@ async fn find_any(state: &AppState, id: &str) -> ApiResult<Invitation> {
         .invitation(uuid)
         .await?
         .ok_or(ApiError::NotFound("Invitation"))
+}
+
+/// The accounts written with the invitation, oldest first, whatever its status.
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/uses/",
+    operation_id = "stages_invitation_invitations_uses_list", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,)),
+    responses((status = 200, description = "OK", body = Vec<shapes::InvitationUse>), ObjectErrors))]
+pub(crate) async fn uses(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<shapes::InvitationUse>>> {
+    let invitation = find_any(&state, &id).await?;
+    let uses = state.store.invitation_uses(invitation.uuid).await?;
+    Ok(Json(uses.iter().map(shapes::invitation_use).collect()))
 }
 
 /// Withdraws the invitation: its link is refused from now on (`invitation_revoked`), and it
