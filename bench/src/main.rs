@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod bulk;
 mod flows;
 mod invitations;
 mod mail;
@@ -75,6 +76,13 @@ enum Bench {
         connections: usize,
         /// A PostgreSQL server's database URL (trust auth); a database is created on it
         /// and dropped afterwards. `none` skips PostgreSQL.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
+    },
+    /// 10 000 invitations from a CSV file through the API and the CLI, next to single
+    /// creates, on SQLite and on PostgreSQL
+    Bulk {
+        /// A PostgreSQL server's database URL (trust auth); `none` skips PostgreSQL.
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
     },
@@ -148,6 +156,7 @@ fn main() -> Result<()> {
             connections,
         } => throughput(seconds, connections),
         Bench::Mail => mail::run(),
+        Bench::Bulk { postgres } => bulk::run(&postgres),
         Bench::All {
             seconds,
             connections,

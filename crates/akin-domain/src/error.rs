@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 /// Validation messages per field, in the shape Django REST framework uses
 /// (`{"username": ["This field is required."], "non_field_errors": [...]}`), so the HTTP
 /// layer can send them as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 

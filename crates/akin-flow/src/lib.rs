@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod blueprint_instances;
 pub mod blueprints;
+pub mod bulk_invitations;
 mod error;
 mod executor;
 pub mod invitations;

@@ -84,6 +84,24 @@ impl Engine {
         &self,
         mail: &InvitationMail<'_>,
     ) -> Result<Vec<Uuid>, QueueError> {
+        let messages = self.invitation_messages(mail)?;
+        let now = OffsetDateTime::now_utc();
+        let mut tx = self.store.db().begin().await?;
+        let mut queued = Vec::new();
+        for message in &messages {
+            queued.push(tx.queue_message(message, now).await?);
+        }
+        tx.commit().await?;
+        self.outbox_waker.notify_one();
+        Ok(queued)
+    }
+
+    /// The messages [`Engine::queue_invitation_mail`] queues, for a caller that queues
+    /// them in its own transaction.
+    pub fn invitation_messages(
+        &self,
+        mail: &InvitationMail<'_>,
+    ) -> Result<Vec<NewMessage>, MailError> {
         let base = mail.base_url.trim_end_matches('/');
         let host = base.split("://").nth(1).unwrap_or(base).to_owned();
         let url = akin_domain::invitation::link(base, mail.flow_slug, mail.invitation.uuid);
@@ -124,14 +142,7 @@ impl Engine {
                 transport: None,
             });
         }
-        let now = OffsetDateTime::now_utc();
-        let mut tx = self.store.db().begin().await?;
-        let mut queued = Vec::new();
-        for message in &messages {
-            queued.push(tx.queue_message(message, now).await?);
-        }
-        tx.commit().await?;
-        Ok(queued)
+        Ok(messages)
     }
 
     /// Queues what an expression asked for (`ak_send_email`): its text (also as HTML) or

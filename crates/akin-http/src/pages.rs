@@ -73,6 +73,10 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "admin/invitation_edit.html",
             include_str!("../templates/admin/invitation_edit.html"),
         ),
+        (
+            "admin/invitation_import.html",
+            include_str!("../templates/admin/invitation_import.html"),
+        ),
     ] {
         env.add_template(name, source)
             .expect("the embedded templates parse (checked by a unit test)");
@@ -208,6 +212,7 @@ mod tests {
             "admin/confirm.html",
             "admin/user.html",
             "admin/invitation_edit.html",
+            "admin/invitation_import.html",
         ] {
             TEMPLATES.get_template(name).unwrap();
         }

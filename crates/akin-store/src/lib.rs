@@ -12,7 +12,7 @@ pub mod types;
 pub use db::{Backend, Db, Sql, Tx, redact_url};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
-    Claim, ClaimError, DeleteAction, FieldMatch, GroupWriteError, InstanceFilter, InvitationFilter,
-    OutboxFilter, ParkedPlan, Referrer, SECRET_KEY_SETTING, SessionRecord, Store, UserWrite,
-    key_digest, stores,
+    Claim, ClaimError, DeleteAction, EarlierRequest, FieldMatch, GroupWriteError, InstanceFilter,
+    InvitationFilter, OutboxFilter, ParkedPlan, Referrer, SECRET_KEY_SETTING, SessionRecord, Store,
+    UserWrite, key_digest, stores,
 };

@@ -179,6 +179,35 @@ pub enum InvitationCommand {
     /// Replace an invitation by a new one with the same data; prints the new link (the old
     /// one is refused from now on)
     Reissue(InvitationReissueOptions),
+    /// Create an invitation per row of a CSV file (columns email, name, groups, and any
+    /// other as fixed data); prints "email<TAB>link" for each, and a summary
+    Import(InvitationImportOptions),
+}
+
+#[derive(Debug, Args)]
+pub struct InvitationImportOptions {
+    /// The CSV file, with a header line
+    pub file: std::path::PathBuf,
+    /// Slug of the enrollment flow the links open
+    #[arg(long)]
+    pub flow: String,
+    /// How long the invitations are valid: 30m, 12h, 7d, 2w, or an ISO 8601 date-time
+    #[arg(long, value_parser = config::parse_expiry)]
+    pub expires: Option<config::Expiry>,
+    /// Each usable this many times (default: once)
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    pub max_uses: Option<i64>,
+    /// Create none unless every row is right
+    #[arg(long)]
+    pub atomic: bool,
+    /// Also mail each its link (queued; a running server delivers them)
+    #[arg(long)]
+    pub send: bool,
+    /// Base URL of the links (scheme and host people reach akin at)
+    #[arg(long, env = "AKIN_EXTERNAL_URL", default_value = "http://127.0.0.1:9000", value_parser = config::parse_external_url)]
+    pub external_url: String,
+    #[command(flatten)]
+    pub email: EmailOptions,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
-//! `akin invitation create|send|list|revoke|reissue`: invitations from the command line,
-//! printed as the links to send.
+//! `akin invitation create|send|list|revoke|reissue|import`: invitations from the command
+//! line, printed as the links to send.
 
 use akin_domain::catalog;
 use akin_domain::invitation::InvitationState;
@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::cli::{
-    EmailOptions, InvitationCreateOptions, InvitationListOptions, InvitationReissueOptions,
-    InvitationRevokeOptions, InvitationSendOptions,
+    EmailOptions, InvitationCreateOptions, InvitationImportOptions, InvitationListOptions,
+    InvitationReissueOptions, InvitationRevokeOptions, InvitationSendOptions,
 };
 use crate::config::Expiry;
 use crate::error::AppError;
@@ -368,5 +368,122 @@ pub async fn reissue(
         None => println!("{}", created.uuid),
     }
     store.db().close().await;
+    Ok(())
+}
+
+pub async fn import(database_url: &str, options: InvitationImportOptions) -> Result<(), AppError> {
+    use akin_flow::bulk_invitations::{
+        BulkAnswer, BulkError, BulkMail, BulkOutcome, BulkRequest, BulkTemplate, rows_from_csv,
+    };
+    let data = std::fs::read(&options.file)
+        .map_err(|e| AppError::Usage(format!("cannot read {}: {e}", options.file.display())))?;
+    let rows = rows_from_csv(&data)
+        .map_err(|e| AppError::Usage(format!("{}: {e}", options.file.display())))?;
+    let smtp = if options.send {
+        Some(options.email.settings().map_err(AppError::Usage)?)
+    } else {
+        None
+    };
+    let store = open_store(database_url).await?;
+    let now = OffsetDateTime::now_utc();
+    let flow = store
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(options.flow.clone()))],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
+    let mut engine = engine(&store);
+    if let Some(smtp) = smtp {
+        engine = engine.with_mail(akin_flow::mail::MailSettings {
+            smtp,
+            external_url: Some(options.external_url.clone()),
+            ..akin_flow::mail::MailSettings::default()
+        });
+    }
+    let bar = indicatif::ProgressBar::new(rows.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {bar:40} {pos}/{len} rows ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: usize| bar.set_position(done as u64);
+    let answer = engine
+        .create_invitations(BulkRequest {
+            template: BulkTemplate {
+                flow: flow["pk"]
+                    .as_str()
+                    .and_then(|p| uuid::Uuid::parse_str(p).ok()),
+                expires: options.expires.map(|e| match e {
+                    Expiry::After(d) => now + d,
+                    Expiry::At(at) => at,
+                }),
+                single_use: options.max_uses.is_none(),
+                max_uses: Some(options.max_uses.unwrap_or(1)),
+                ..BulkTemplate::default()
+            },
+            rows,
+            atomic: options.atomic,
+            by: None,
+            now,
+            idempotency_key: None,
+            mail: options.send.then(|| BulkMail {
+                base_url: &options.external_url,
+                inviter: None,
+                template: "email/invitation.html",
+            }),
+            progress: Some(&progress),
+        })
+        .await
+        .map_err(|error| match error {
+            BulkError::Input(message) => AppError::Usage(message),
+            BulkError::Store(error) => error.into(),
+            BulkError::Mail(error) => AppError::Usage(format!("cannot queue the mail: {error}")),
+        })?;
+    bar.finish_and_clear();
+    let BulkAnswer::Done(report) = answer else {
+        return Err(AppError::Usage("the import was not done".into()));
+    };
+    for row in &report.rows {
+        match &row.outcome {
+            BulkOutcome::Created { pk } => println!(
+                "{}\t{}",
+                row.email.as_deref().unwrap_or(&row.name),
+                link(&options.external_url, &options.flow, *pk)
+            ),
+            BulkOutcome::Invalid { errors } => eprintln!(
+                "{}: line {}: {}",
+                options.file.display(),
+                row.line,
+                errors.messages().join("; ")
+            ),
+            BulkOutcome::NotCreated => {}
+        }
+    }
+    let rows = report.rows.len();
+    eprintln!(
+        "{} of {rows} rows created, {} invalid{}{}",
+        report.created,
+        report.invalid,
+        if report.atomic && report.invalid > 0 {
+            " (--atomic: nothing was created)"
+        } else {
+            ""
+        },
+        if report.mailed > 0 {
+            format!(", {} messages queued", report.mailed)
+        } else {
+            String::new()
+        }
+    );
+    store.db().close().await;
+    if report.invalid > 0 {
+        return Err(AppError::Usage(format!(
+            "{} rows were not created",
+            report.invalid
+        )));
+    }
     Ok(())
 }

@@ -64,6 +64,9 @@ fn main() -> ExitCode {
             Command::Invitation(InvitationCommand::Reissue(options)) => {
                 invitation_cmd::reissue(&url, options).await
             }
+            Command::Invitation(InvitationCommand::Import(options)) => {
+                invitation_cmd::import(&url, options).await
+            }
         }
     });
     match result {

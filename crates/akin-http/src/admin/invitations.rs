@@ -20,6 +20,7 @@ use crate::api::flows as flows_api;
 use crate::api::shapes;
 use crate::api::stages::invitations as api;
 use crate::audit::RequestMeta;
+use crate::auth::Superuser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::public_base_url;
 use crate::extract::{JsonObject, QueryParams};
@@ -43,6 +44,11 @@ pub fn router() -> Router<AppState> {
             get(edit_page).post(save),
         )
         .route(
+            "/if/admin/invitations/import/",
+            axum::routing::post(import)
+                .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BULK_BODY)),
+        )
+        .route(
             "/if/admin/invitations/{pk}/revoke/",
             axum::routing::post(revoke),
         )
@@ -50,6 +56,65 @@ pub fn router() -> Router<AppState> {
             "/if/admin/invitations/{pk}/reissue/",
             axum::routing::post(reissue),
         )
+}
+
+/// Imports a CSV file through the API's `bulk/` and shows a result per row.
+async fn import(
+    admin: AdminSession,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<Response> {
+    // The form as it came, to hand to the API (which reads the same fields).
+    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::field("non_field_errors", format!("Malformed form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::field(&name, format!("Could not read the upload: {e}")))?;
+        fields.push((name, bytes.to_vec()));
+    }
+    let text = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_owned())
+    };
+    admin.check_csrf(text("csrf_token").as_deref())?;
+    let atomic = text("atomic").is_some_and(|a| a == "true");
+    let Superuser(caller) = admin.superuser();
+    let outcome = api::bulk_from_parts(
+        &caller,
+        &state,
+        &headers,
+        fields
+            .iter()
+            .filter(|(k, _)| k != "csrf_token" && k != "atomic")
+            .cloned()
+            .collect(),
+        atomic,
+    )
+    .await;
+    let (result, error) = match outcome {
+        Ok(result) => (Some(result), None),
+        Err(ApiError::Validation(errors)) => (None, Some(errors.messages().join(" "))),
+        Err(other) => return Err(other),
+    };
+    page(
+        &admin,
+        "admin/invitation_import.html",
+        "Import invitations",
+        "/if/admin/invitations/",
+        context! {
+            result => template_value(&serde_json::to_value(&result).unwrap_or_default()),
+            error => error,
+        },
+    )
 }
 
 /// The list page with invitation `pk` open, saying `key=message` there.

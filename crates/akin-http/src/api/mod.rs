@@ -37,5 +37,10 @@ pub fn router() -> Router<AppState> {
         .merge(crate::flow::executor::router());
     // Instances carry blueprint `content`: a blueprint's limit, as imports.
     let blueprints = managed::router().merge(blueprint_instances::router());
-    body_limit(json, MAX_JSON_BODY).merge(body_limit(blueprints, managed::MAX_IMPORT_BODY))
+    body_limit(json, MAX_JSON_BODY)
+        .merge(body_limit(blueprints, managed::MAX_IMPORT_BODY))
+        .merge(body_limit(
+            stages::invitations::bulk_router(),
+            stages::invitations::MAX_BULK_BODY,
+        ))
 }

@@ -111,3 +111,14 @@ pub struct InvitationReissueRequest {
     #[schema(format = DateTime)]
     pub expires: Option<String>,
 }
+
+/// `POST …/invitations/bulk/` as JSON (akin's): an invitation per address, with the
+/// settings of the `template` invitation. (A CSV upload is multipart/form-data instead:
+/// `file`, `flow`, and optionally `expires`, `single_use`, `max_uses`, `send_email`.)
+#[derive(ToSchema)]
+pub struct InvitationBulkRequest {
+    pub template: Uuid,
+    pub emails: Vec<String>,
+    /// Mail each its link.
+    pub send_email: Option<bool>,
+}

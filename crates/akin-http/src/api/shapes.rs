@@ -529,6 +529,67 @@ pub struct Invitation {
     pub allowed_email: String,
 }
 
+/// akin's: what `invitations/bulk/` did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkResult {
+    pub created: usize,
+    pub invalid: usize,
+    /// Messages queued (`send_email`).
+    pub mailed: usize,
+    /// Whether every row had to be right for any to be created (`?atomic=true`).
+    pub atomic: bool,
+    pub results: Vec<BulkRowResult>,
+}
+
+/// One row of a bulk request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BulkRowResult {
+    /// The CSV line (the header is line 1), or the address's place in the list.
+    pub line: usize,
+    pub email: Option<String>,
+    pub name: String,
+    /// `created`, `invalid`, or `not_created` (right, but the atomic request failed).
+    pub status: String,
+    pub pk: Option<Uuid>,
+    pub link: Option<String>,
+    /// DRF's errors by field, for an invalid row.
+    #[schema(value_type = Option<Object>)]
+    pub errors: Option<akin_domain::error::FieldErrors>,
+}
+
+pub fn bulk_result(
+    report: &akin_flow::bulk_invitations::BulkReport,
+    link: impl Fn(Uuid) -> Option<String>,
+) -> BulkResult {
+    use akin_flow::bulk_invitations::BulkOutcome;
+    BulkResult {
+        created: report.created,
+        invalid: report.invalid,
+        mailed: report.mailed,
+        atomic: report.atomic,
+        results: report
+            .rows
+            .iter()
+            .map(|row| {
+                let (status, pk, errors) = match &row.outcome {
+                    BulkOutcome::Created { pk } => ("created", Some(*pk), None),
+                    BulkOutcome::Invalid { errors } => ("invalid", None, Some(errors.clone())),
+                    BulkOutcome::NotCreated => ("not_created", None, None),
+                };
+                BulkRowResult {
+                    line: row.line,
+                    email: row.email.clone(),
+                    name: row.name.clone(),
+                    status: status.to_owned(),
+                    pk,
+                    link: pk.and_then(&link),
+                    errors,
+                }
+            })
+            .collect(),
+    }
+}
+
 /// akin's: an account written with an invitation (`uses/`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InvitationUse {

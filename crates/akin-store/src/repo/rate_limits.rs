@@ -57,11 +57,11 @@ impl Store {
         Ok(Some(oldest.unwrap_or(now) + window))
     }
 
-    /// Removes uses whose window has passed, and spent or expired flow tokens' plans;
-    /// returns how many rows went.
+    /// Removes uses whose window has passed, spent or expired flow tokens' plans, and
+    /// idempotency keys past their day; returns how many rows went.
     pub async fn sweep_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let mut swept = 0;
-        for table in ["rate_limit_hits", "flow_tokens"] {
+        for table in ["rate_limit_hits", "flow_tokens", "idempotency_keys"] {
             let sql = self
                 .db()
                 .sql(&format!("DELETE FROM {table} WHERE expires <= "))

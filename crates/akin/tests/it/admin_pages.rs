@@ -280,6 +280,64 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // A CSV file imported from the page: a result per row.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.clone())
+        .text("flow", "default-enrollment-flow")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(
+                b"email,groups\nkim@example.com,team-blue\nbroken,\n".to_vec(),
+            )
+            .file_name("people.csv"),
+        );
+    let response = admin
+        .client
+        .post(format!("{}/if/admin/invitations/import/", admin.base))
+        .header("Origin", &admin.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        env.app.logs().join("\n")
+    );
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("1 of 2 rows created, 1 with errors"),
+        "{html}"
+    );
+    assert!(
+        html.contains("kim@example.com") && html.contains("is not an email address"),
+        "{html}"
+    );
+    let (_, kim) = admin_get(
+        &env,
+        "/api/v3/stages/invitation/invitations/?name=kim-example-com",
+    )
+    .await;
+    assert_eq!(kim["results"][0]["groups"], json!([group_pks[0]]));
+    // Without the token, nothing is imported.
+    let form = reqwest::multipart::Form::new()
+        .text("flow", "default-enrollment-flow")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"email\nlee@example.com\n".to_vec())
+                .file_name("p.csv"),
+        );
+    let response = admin
+        .client
+        .post(format!("{}/if/admin/invitations/import/", admin.base))
+        .header("Origin", &admin.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
     // Deleted after a confirmation page.
     let delete = format!("/if/admin/invitations/{pk}/delete/");
     let (_, _, html) = admin.get(&delete).await;

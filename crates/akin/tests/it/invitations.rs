@@ -15,6 +15,8 @@ on_both_backends!(
     a_revoked_invitation_is_refused_with_its_reason_and_kept,
     a_reissued_invitation_replaces_the_old_link,
     invitations_add_groups_bind_an_address_and_list_their_uses,
+    bulk_invitations_report_each_row_atomically_and_idempotently,
+    the_cli_imports_a_csv_file,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -634,4 +636,244 @@ async fn invitations_add_groups_bind_an_address_and_list_their_uses(backend: Bac
         "{html}"
     );
     assert!(html.contains("For @Example.com."), "{html}");
+}
+
+/// POSTs a CSV file to `bulk/` with these form fields; status and body.
+async fn bulk_csv(
+    env: &TestEnv,
+    query: &str,
+    csv: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("people.csv"),
+    );
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let response = env
+        .app
+        .admin(Method::POST, &format!("{BASE}bulk/{query}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+/// Issue 15, point 6: a CSV upload creates an invitation per right row and reports each
+/// row; `?atomic=true` creates none when a row is wrong; JSON from a template with an
+/// `Idempotency-Key` creates nothing twice when retried; links work and mail is queued.
+async fn bulk_invitations_report_each_row_atomically_and_idempotently(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/groups/",
+        json!({"name": "team-a"}),
+    )
+    .await;
+    let csv = "email,name,groups,attributes.team\n\
+               ann@example.com,,team-a,blue\n\
+               not-an-address,,,\n\
+               ben@example.com,ben-invite,,green\n\
+               cy@example.com,,nobody-group,\n";
+    // Atomic: a wrong row, so nothing.
+    let (status, atomic) = bulk_csv(
+        &env,
+        "?atomic=true",
+        csv,
+        &[("flow", "default-enrollment-flow")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{atomic}");
+    assert_eq!(
+        (atomic["created"].as_u64(), atomic["invalid"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(atomic["results"][0]["status"], "not_created");
+    assert_eq!(count(&env).await, 0);
+
+    let (status, report) = bulk_csv(
+        &env,
+        "",
+        csv,
+        &[
+            ("flow", "default-enrollment-flow"),
+            ("expires", "2040-01-01T00:00:00Z"),
+            ("send_email", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (report["created"].as_u64(), report["invalid"].as_u64()),
+        (Some(2), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["mailed"], 2);
+    let results = report["results"].as_array().unwrap();
+    let lines: Vec<(u64, &str)> = results
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (2, "created"),
+            (3, "invalid"),
+            (4, "created"),
+            (5, "invalid")
+        ]
+    );
+    assert!(results[1]["errors"]["email"].is_array(), "{}", results[1]);
+    assert!(
+        results[3]["errors"]["groups"][0]
+            .as_str()
+            .unwrap()
+            .contains("nobody-group")
+    );
+    assert_eq!(results[0]["name"], "ann-example-com");
+    assert_eq!(results[2]["name"], "ben-invite");
+    let link = results[0]["link"].as_str().unwrap();
+    assert!(
+        link.contains("/if/flow/default-enrollment-flow/?itoken="),
+        "{link}"
+    );
+    assert_eq!(count(&env).await, 2);
+    let (_, outbox) = admin_get(&env, "/api/v3/akin/outbox/").await;
+    assert_eq!(outbox["pagination"]["count"], 2);
+
+    // Ann's link fills in her address and puts her in team-a.
+    let ann = results[0]["pk"].as_str().unwrap();
+    let (field, done) = enroll_with_email(&env, ann, "ann", "typed@else.test").await;
+    assert_eq!(field["initial_value"], "ann@example.com");
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=ann").await;
+    assert_eq!(users["results"][0]["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(users["results"][0]["attributes"], json!({"team": "blue"}));
+
+    // JSON from a template, retried with the same key: the first answer, nothing new.
+    let template = results[2]["pk"].as_str().unwrap().to_owned();
+    let body = json!({"template": template, "emails": ["dee@example.com", "eve@example.com"]});
+    let send = |key: &'static str, body: Value| {
+        let env = &env;
+        async move {
+            let response = env
+                .app
+                .admin(Method::POST, &format!("{BASE}bulk/"))
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let replayed = response.headers().get("idempotent-replayed").is_some();
+            (
+                response.status(),
+                replayed,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, replayed, first) = send("retry-me-1", body.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::OK, false), "{first}");
+    assert_eq!(first["created"], 2);
+    assert_eq!(first["results"][0]["name"], "ben-invite-dee-example-com");
+    let (status, replayed, again) = send("retry-me-1", body.clone()).await;
+    assert_eq!((status, replayed), (StatusCode::OK, true));
+    assert_eq!(again["results"], first["results"]);
+    assert_eq!(count(&env).await, 4);
+    let (status, _, other) = send(
+        "retry-me-1",
+        json!({"template": template, "emails": ["x@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{other}");
+    assert_eq!(count(&env).await, 4);
+    let (_, dee) = admin_get(
+        &env,
+        &format!("{BASE}{}/", first["results"][0]["pk"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(
+        dee["fixed_data"],
+        json!({"attributes": {"team": "green"}, "email": "dee@example.com"})
+    );
+
+    // Wrong requests are refused as a whole.
+    let (status, body) = bulk_csv(&env, "", csv, &[("flow", "no-such-flow")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("flow").is_some(), "{body}");
+    let (status, body) = bulk_csv(
+        &env,
+        "",
+        "email,name\na@example.com\n",
+        &[("flow", "default-enrollment-flow")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("file").is_some(), "{body}");
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}bulk/"),
+        json!({"template": template, "emails": ["nope"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Issue 15, point 6: `akin invitation import FILE.csv` prints a link per created row and
+/// says which rows were wrong.
+async fn the_cli_imports_a_csv_file(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let file = env.db.dir().join("people.csv");
+    std::fs::write(
+        &file,
+        "email,attributes.team\nfay@example.com,red\ngus@example.com,\nbroken,\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(crate::BIN)
+        .args(["invitation", "import"])
+        .arg(&file)
+        .args(["--flow", "default-enrollment-flow", "--expires", "7d"])
+        .env("AKIN_DATABASE_URL", &env.db.url)
+        .env("AKIN_EXTERNAL_URL", "https://id.example.com")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a wrong row fails the command: {stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(
+            "fay@example.com\thttps://id.example.com/if/flow/default-enrollment-flow/?itoken="
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("line 4") && stderr.contains("2 of 3 rows created, 1 invalid"),
+        "{stderr}"
+    );
+    let token = lines[0].rsplit('=').next().unwrap();
+    let (_, fay) = admin_get(&env, &format!("{BASE}{token}/")).await;
+    assert_eq!(
+        fay["fixed_data"],
+        json!({"attributes": {"team": "red"}, "email": "fay@example.com"})
+    );
+    assert_eq!(fay["single_use"], true);
+}
+
+/// How many invitations there are, whatever their status.
+async fn count(env: &TestEnv) -> i64 {
+    let (_, all) = admin_get(env, &format!("{BASE}?status=all")).await;
+    all["pagination"]["count"].as_i64().unwrap()
 }

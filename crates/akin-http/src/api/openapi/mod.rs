@@ -123,7 +123,7 @@ pub struct ListParams {
         stages::invitations::update, stages::invitations::partial_update,
         stages::invitations::destroy, stages::invitations::used_by,
         stages::invitations::send_email, stages::invitations::revoke, stages::invitations::uses,
-        stages::invitations::reissue,
+        stages::invitations::reissue, stages::invitations::bulk,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,
         managed::import_blueprint, managed::import_flow, managed::available,

@@ -6,16 +6,19 @@ use std::collections::HashMap;
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
 use akin_domain::invitation::{Invitation, InvitationState, Refusal};
+use akin_flow::bulk_invitations::{
+    BulkAnswer, BulkError, BulkMail, BulkRequest, BulkRow, BulkTemplate, rows_from_csv,
+};
 use akin_flow::mail::{InvitationMail, QueueError};
 use akin_flow::objects;
 use akin_mail::MailError;
 use akin_store::InvitationFilter;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -54,6 +57,17 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(reissue),
         )
 }
+
+/// `bulk/`, with a body limit of its own (a CSV file of up to 20,000 rows).
+pub fn bulk_router() -> Router<AppState> {
+    Router::new().route(
+        "/stages/invitation/invitations/bulk/",
+        axum::routing::post(bulk),
+    )
+}
+
+/// The largest `bulk/` body.
+pub const MAX_BULK_BODY: usize = 8 * 1024 * 1024;
 
 fn invitation_ref(i: &Invitation) -> ModelRef {
     ModelRef {
@@ -608,4 +622,299 @@ pub(crate) async fn send_email(
         )),
         Err(QueueError::Flow(error)) => Err(error.into()),
     }
+}
+
+/// What a bulk request's body asks for, before the rows are made.
+struct BulkInput {
+    template: BulkTemplate,
+    rows: Vec<BulkRow>,
+    send_email: bool,
+}
+
+/// A multipart form's parts, read whole.
+async fn form_parts(mut form: Multipart) -> ApiResult<Vec<(String, Vec<u8>)>> {
+    let mut parts = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::field("non_field_errors", format!("Malformed form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::field(&name, format!("Could not read the upload: {e}")))?;
+        parts.push((name, bytes.to_vec()));
+    }
+    Ok(parts)
+}
+
+/// A CSV upload's parts (`file`, `flow`, `expires`, `single_use`, `max_uses`, `send_email`).
+async fn bulk_from_form(state: &AppState, parts: Vec<(String, Vec<u8>)>) -> ApiResult<BulkInput> {
+    let mut file = None;
+    let mut fields = Map::new();
+    for (name, bytes) in parts {
+        if name == "file" {
+            file = Some(bytes);
+        } else {
+            fields.insert(
+                name,
+                Value::String(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            );
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
+    let mut form = Fields::new(JsonObject(fields), Mode::Partial);
+    let flow = form.string("flow", true, false);
+    let expires = form.datetime("expires").flatten();
+    let single_use = form.bool("single_use").unwrap_or(true);
+    let max_uses = form.string("max_uses", false, true);
+    let send_email = form.bool("send_email").unwrap_or(false);
+    form.finish()?;
+    let flow = flow.unwrap_or_default();
+    let found = state
+        .store
+        .find_objects(
+            catalog::FLOW,
+            &[("slug".to_owned(), Value::String(flow.clone()))],
+        )
+        .await?;
+    let found = match found.first() {
+        Some(found) => found.clone(),
+        None => state
+            .store
+            .find_objects(
+                catalog::FLOW,
+                &[("pk".to_owned(), Value::String(flow.clone()))],
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::field("flow", format!("There is no flow {flow:?}.")))?,
+    };
+    let max_uses = match max_uses.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => None,
+        Some(m) => Some(m.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            ApiError::field(
+                "max_uses",
+                "Ensure this value is a whole number of at least 1.",
+            )
+        })?),
+    };
+    let rows = rows_from_csv(&file).map_err(|e| ApiError::field("file", e.to_string()))?;
+    Ok(BulkInput {
+        template: BulkTemplate {
+            flow: found["pk"].as_str().and_then(|p| Uuid::parse_str(p).ok()),
+            expires,
+            single_use: single_use && max_uses.is_none(),
+            max_uses: if single_use && max_uses.is_none() {
+                Some(1)
+            } else {
+                max_uses
+            },
+            ..BulkTemplate::default()
+        },
+        rows,
+        send_email,
+    })
+}
+
+/// `{"template": pk, "emails": [...], "send_email": false}`: the template invitation's
+/// settings for an invitation per address.
+async fn bulk_from_json(state: &AppState, body: JsonObject) -> ApiResult<BulkInput> {
+    let mut fields = Fields::new(body, Mode::Full);
+    let template = fields.string("template", true, false);
+    let emails = fields.email_list("emails", true);
+    let send_email = fields.bool("send_email").unwrap_or(false);
+    fields.finish()?;
+    let template = find_any(state, &template.unwrap_or_default())
+        .await
+        .map_err(|_| ApiError::field("template", "There is no such invitation."))?;
+    if template
+        .expires
+        .is_some_and(|e| e <= OffsetDateTime::now_utc())
+    {
+        return Err(ApiError::field(
+            "template",
+            "This invitation has expired: give it a new expiry to use it as a template.",
+        ));
+    }
+    let rows = emails
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, email)| BulkRow {
+            line: i + 1,
+            email: Some(email),
+            ..BulkRow::default()
+        })
+        .collect();
+    Ok(BulkInput {
+        template: BulkTemplate {
+            flow: template.flow,
+            expires: template.expires,
+            single_use: template.single_use,
+            max_uses: template.max_uses,
+            fixed_data: template.fixed_data.clone(),
+            groups: template.groups.clone(),
+            allowed_email: template.allowed_email.clone(),
+            name_prefix: format!("{}-", template.name),
+        },
+        rows,
+        send_email,
+    })
+}
+
+/// Creates many invitations: a CSV upload (multipart `file`, with `flow` and optionally
+/// `expires`, `single_use`, `max_uses`, `send_email`), or JSON `{"template": pk, "emails":
+/// [...]}`. Answers a result per row. `?atomic=true`: all or nothing. An `Idempotency-Key`
+/// header makes a retry answer the first result and create nothing twice.
+#[utoipa::path(post, path = "/api/v3/stages/invitation/invitations/bulk/",
+    operation_id = "stages_invitation_invitations_bulk_create", tag = "stages",
+    params(("atomic" = Option<bool>, Query, description = "all rows or none"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key answers the first result")),
+    request_body(content = crate::api::requests::InvitationBulkRequest, description = "JSON, or multipart/form-data with a CSV `file` and `flow`"),
+    responses((status = 200, description = "A result per row", body = shapes::BulkResult),
+        (status = 400, description = "Invalid input; or an atomic request with an invalid row (a result per row)", body = shapes::BulkResult),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = shapes::GenericError),
+        ObjectErrors))]
+pub(crate) async fn bulk(
+    Superuser(caller): Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let headers = request.headers().clone();
+    let atomic = q.bool("atomic")?.unwrap_or(false);
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "non_field_errors",
+                        "The Idempotency-Key header must be 1 to 255 visible characters.",
+                    )
+                })?
+                .to_owned(),
+        ),
+    };
+    let multipart = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    let input = if multipart {
+        let form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::field("non_field_errors", format!("Malformed form: {e}")))?;
+        bulk_from_form(&state, form_parts(form).await?).await?
+    } else {
+        let body = JsonObject::from_request(request, &state).await?;
+        bulk_from_json(&state, body).await?
+    };
+    let (answer, link) = run_bulk(&state, &caller, &headers, input, atomic, key).await?;
+    Ok(match answer {
+        BulkAnswer::Done(report) => {
+            let status = if report.atomic && report.invalid > 0 {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(shapes::bulk_result(&report, link))).into_response()
+        }
+        BulkAnswer::Replayed(report) => (
+            StatusCode::OK,
+            [("idempotent-replayed", "true")],
+            Json(shapes::bulk_result(&report, link)),
+        )
+            .into_response(),
+        BulkAnswer::KeyConflict => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"detail": "This Idempotency-Key was used for another request, or that request is still running."})),
+        )
+            .into_response(),
+    })
+}
+
+/// A CSV upload from the admin pages, as `bulk/` does it (without an idempotency key).
+pub(crate) async fn bulk_from_parts(
+    caller: &Caller,
+    state: &AppState,
+    headers: &HeaderMap,
+    parts: Vec<(String, Vec<u8>)>,
+    atomic: bool,
+) -> ApiResult<shapes::BulkResult> {
+    let input = bulk_from_form(state, parts).await?;
+    match run_bulk(state, caller, headers, input, atomic, None).await? {
+        (BulkAnswer::Done(report) | BulkAnswer::Replayed(report), link) => {
+            Ok(shapes::bulk_result(&report, link))
+        }
+        (BulkAnswer::KeyConflict, _) => Err(ApiError::Internal(
+            "a request without a key met a key conflict".into(),
+        )),
+    }
+}
+
+/// Runs a bulk request; its answer, and how its invitations' links are made.
+async fn run_bulk(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    input: BulkInput,
+    atomic: bool,
+    key: Option<String>,
+) -> ApiResult<(BulkAnswer, impl Fn(Uuid) -> Option<String> + use<>)> {
+    let flow_slug = match input.template.flow {
+        Some(flow) => state
+            .store
+            .find_objects(
+                catalog::FLOW,
+                &[("pk".to_owned(), Value::String(flow.to_string()))],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+        None => None,
+    };
+    let base = public_base_url(state.mail.external_url.as_deref(), headers);
+    let user = &caller.user.user;
+    let inviter = if user.name.trim().is_empty() {
+        user.username.clone()
+    } else {
+        user.name.clone()
+    };
+    let answer = state
+        .engine
+        .create_invitations(BulkRequest {
+            template: input.template,
+            rows: input.rows,
+            atomic,
+            by: Some(user.pk),
+            now: OffsetDateTime::now_utc(),
+            idempotency_key: key,
+            mail: input.send_email.then(|| BulkMail {
+                base_url: &base,
+                inviter: Some(&inviter),
+                template: DEFAULT_TEMPLATE,
+            }),
+            progress: None,
+        })
+        .await
+        .map_err(|error| match error {
+            BulkError::Input(message) => ApiError::field("non_field_errors", message),
+            BulkError::Store(error) => error.into(),
+            BulkError::Mail(error) => ApiError::field("non_field_errors", error.to_string()),
+        })?;
+    let link = move |pk: Uuid| {
+        flow_slug
+            .as_deref()
+            .map(|slug| akin_domain::invitation::link(&base, slug, pk))
+    };
+    Ok((answer, link))
 }

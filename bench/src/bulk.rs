@@ -1,0 +1,174 @@
+//! `bench bulk`: 10 000 invitations from one CSV file, through the API (`bulk/`) and the
+//! CLI (`akin invitation import`), next to the same number made one POST at a time at 32
+//! connections (the baseline, in the same run), on SQLite and on PostgreSQL.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::{TOKEN, akin_binary, scratch_dir, spawn_akin_on, wait_ready};
+
+const ROWS: usize = 10_000;
+/// The flow every link opens (shipped, so nothing needs importing first).
+const FLOW: &str = "default-recovery-flow";
+
+fn csv(prefix: &str) -> String {
+    let mut out = String::from("email,attributes.team\n");
+    for i in 0..ROWS {
+        out.push_str(&format!("{prefix}{i}@example.com,team-{}\n", i % 7));
+    }
+    out
+}
+
+struct Figures {
+    api_rows_per_s: f64,
+    cli_rows_per_s: f64,
+    single_rows_per_s: f64,
+}
+
+fn measure(url: &str, dir: &std::path::Path) -> Result<Figures> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let akin = spawn_akin_on(url)?;
+    wait_ready(akin.port, Instant::now())?;
+    let base = format!(
+        "http://127.0.0.1:{}/api/v3/stages/invitation/invitations/",
+        akin.port
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .timeout(Duration::from_secs(600))
+        .build()?;
+
+    // The API: one multipart upload.
+    let body = csv("api");
+    let started = Instant::now();
+    let report: Value = runtime.block_on(async {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(body.into_bytes()).file_name("people.csv"),
+            )
+            .text("flow", FLOW);
+        let response = client
+            .post(format!("{base}bulk/"))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("bulk/: {}", response.status());
+        }
+        anyhow::Ok(response.json().await?)
+    })?;
+    let api = started.elapsed();
+    if report["created"].as_u64() != Some(ROWS as u64) {
+        bail!("bulk/ created {} of {ROWS}", report["created"]);
+    }
+
+    // The CLI, against the same database while the server runs.
+    let file = dir.join("people.csv");
+    std::fs::write(&file, csv("cli"))?;
+    let started = Instant::now();
+    let output = Command::new(akin_binary()?)
+        .args(["invitation", "import"])
+        .arg(&file)
+        .args(["--flow", FLOW])
+        .env("AKIN_DATABASE_URL", url)
+        .output()?;
+    let cli = started.elapsed();
+    if !output.status.success() {
+        bail!(
+            "akin invitation import: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // The baseline: the same number of single creates, 32 at a time.
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for worker in 0..32 {
+            let (client, url) = (client.clone(), base.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut i = worker;
+                while i < ROWS {
+                    let body = json!({"name": format!("one-{i}"), "single_use": true,
+                        "fixed_data": {"email": format!("one{i}@example.com")}});
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(TOKEN)
+                        .json(&body)
+                        .send()
+                        .await?;
+                    if response.status() != reqwest::StatusCode::CREATED {
+                        bail!("create: {}", response.status());
+                    }
+                    i += 32;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        anyhow::Ok(())
+    })?;
+    let single = started.elapsed();
+    drop(akin);
+    let per_s = |d: Duration| ROWS as f64 / d.as_secs_f64();
+    Ok(Figures {
+        api_rows_per_s: per_s(api),
+        cli_rows_per_s: per_s(cli),
+        single_rows_per_s: per_s(single),
+    })
+}
+
+fn report(backend: &str, f: &Figures) {
+    println!("bulk invitations on {backend}, {ROWS} rows (release build):");
+    println!(
+        "  API bulk/ (one CSV upload):       {:>8.0} rows/s  ({:.1} s, {:.1}× single creates)",
+        f.api_rows_per_s,
+        ROWS as f64 / f.api_rows_per_s,
+        f.api_rows_per_s / f.single_rows_per_s
+    );
+    println!(
+        "  CLI invitation import:            {:>8.0} rows/s  ({:.1} s, {:.1}× single creates)",
+        f.cli_rows_per_s,
+        ROWS as f64 / f.cli_rows_per_s,
+        f.cli_rows_per_s / f.single_rows_per_s
+    );
+    println!(
+        "  baseline: single POSTs, 32 at once: {:>6.0} rows/s  ({:.1} s)",
+        f.single_rows_per_s,
+        ROWS as f64 / f.single_rows_per_s
+    );
+}
+
+pub fn run(postgres: &str) -> Result<()> {
+    let dir = scratch_dir()?;
+    let sqlite = measure(&format!("sqlite://{}", dir.join("akin.db").display()), &dir);
+    let sqlite = sqlite?;
+    report("SQLite", &sqlite);
+    if postgres != "none" {
+        let name = format!("akin_bulk_{}", std::process::id());
+        let psql = |sql: &str| {
+            Command::new("psql")
+                .args([postgres, "-qtAc", sql])
+                .status()
+                .context("psql (PostgreSQL's client) is needed to create the bench database")
+        };
+        if !psql(&format!("CREATE DATABASE {name}"))?.success() {
+            bail!("could not create database {name} on {postgres}");
+        }
+        let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
+        let result = measure(&format!("{prefix}/{name}"), &dir);
+        psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        report("PostgreSQL", &result?);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
