@@ -133,7 +133,7 @@ async function enroll(page, link, who, label, keyboard = false) {
 async function createInvitation(page, name, email) {
   await page.getByRole("link", { name: "Invitations" }).click();
   await page.getByLabel("Name", { exact: true }).fill(name);
-  await page.getByLabel("Flow").selectOption({ label: "Default enrollment Flow (default-enrollment-flow)" });
+  await page.getByLabel("Flow", { exact: true }).selectOption({ label: "Default enrollment Flow (default-enrollment-flow)" });
   await page.getByLabel("Custom attributes").fill(`email: ${email}`);
   check(await page.getByLabel("Single use").isChecked(), "single use is on by default");
   await page.getByRole("button", { name: "Create" }).click();

@@ -67,8 +67,8 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
-    /// The invitation list with 100 000 invitations (first page, a filtered page; median
-    /// of 50) and invitation creates/s, on SQLite and on PostgreSQL
+    /// The invitation list with 100 000 invitations (first page, a filtered page, the
+    /// funnel; median of 50) and invitation creates/s, on SQLite and on PostgreSQL
     Invitations {
         #[arg(long, default_value_t = 10)]
         seconds: u64,

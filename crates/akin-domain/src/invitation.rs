@@ -39,6 +39,26 @@ pub struct Invitation {
     pub allowed_email: String,
 }
 
+/// How far people got with invitations' links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Funnel {
+    /// Messages carrying the link (the outbox's, whatever became of them).
+    pub sent: i64,
+    /// Visits that put it into effect (a link scanner's GET counts here, and only here).
+    pub opened: i64,
+    /// Visits in which the person answered a step.
+    pub started: i64,
+    /// Accounts written with it.
+    pub completed: i64,
+}
+
+/// One of an invitation's visit counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitStep {
+    Opened,
+    Started,
+}
+
 /// An account written with an invitation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvitationUse {

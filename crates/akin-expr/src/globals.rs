@@ -218,6 +218,14 @@ pub fn helpers(builder: &mut GlobalsBuilder) {
             "ak_send_email: more than {} addresses",
             ExpressionMail::MAX_RECIPIENTS
         );
+        if state.request.context.get(akin_domain::flow::plan::PREVIEW) == Some(&Json::Bool(true)) {
+            // An administrator's preview sends nothing.
+            state.logs.borrow_mut().push(format!(
+                "info: ak_send_email to {} not sent: this is a preview",
+                mail.to.join(", ")
+            ));
+            return Ok(true);
+        }
         {
             let mut sent = state.mail_sent.borrow_mut();
             anyhow::ensure!(

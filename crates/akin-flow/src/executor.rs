@@ -67,6 +67,11 @@ impl Run<'_> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the page asks for a preview (`akin_preview=1`); only a superuser gets one.
+    pub fn wants_preview(&self) -> bool {
+        self.page_param(akin_domain::flow::plan::PREVIEW) == Some("1")
+    }
+
     /// The invitation token the link carries, under any of authentik's names for it.
     pub fn token(&self) -> Option<String> {
         invitation::TOKEN_QUERY_KEYS
@@ -91,6 +96,29 @@ impl Run<'_> {
     fn finish(&self) -> Challenge {
         Challenge::Redirect {
             to: self.next().unwrap_or("/").to_owned(),
+            final_redirect: true,
+        }
+    }
+
+    /// Where a preview ends: back to the invitation in the admin pages, saying so.
+    fn finish_preview(&self, plan: &FlowPlan) -> Challenge {
+        let pk = plan
+            .context
+            .get(invitation::CONTEXT_INVITATION)
+            .and_then(|i| i.get("pk"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", "all")
+            .append_pair("opened", &pk)
+            .append_pair(
+                "notice",
+                "Preview finished: nothing was written, sent or used up.",
+            )
+            .finish();
+        Challenge::Redirect {
+            to: format!("/if/admin/invitations/?{query}#invitation-{pk}"),
             final_redirect: true,
         }
     }
@@ -133,7 +161,10 @@ impl Engine {
         // the old plan (and its data) is dropped and the new invitation starts over.
         let token = run.token();
         let stored = session.plan();
-        let continues = |p: &FlowPlan| p.slug == run.slug && (token.is_none() || p.token == token);
+        let preview = run.wants_preview();
+        let continues = |p: &FlowPlan| {
+            p.slug == run.slug && (token.is_none() || p.token == token) && p.is_preview() == preview
+        };
 
         // Showing the current challenge again changes nothing: it is rendered from the
         // session's shared plan, without copying it or changing the session (the common
@@ -162,6 +193,11 @@ impl Engine {
             }
         };
 
+        // The first answer in a visit with an invitation in effect: the person started.
+        if response.is_some() {
+            count_start(&run, &mut plan).await;
+        }
+
         // A GET runs stages until one has something to show: stages without a challenge
         // (invitation, user write, login, …) need no round trip of their own. A POST answers
         // its stage and, when that is done, redirects to the next, as authentik does.
@@ -169,7 +205,11 @@ impl Engine {
         let mut response = response;
         let outcome = loop {
             let Some(stage) = plan.current().cloned() else {
-                break Outcome::Stop(run.finish());
+                break Outcome::Stop(if plan.is_preview() {
+                    run.finish_preview(&plan)
+                } else {
+                    run.finish()
+                });
             };
             // authentik's re_evaluate_policies: a binding whose policies fail now is
             // skipped; once they passed, the stage keeps running without re-checking.
@@ -215,7 +255,12 @@ impl Engine {
                 plan.advance();
                 if plan.current().is_none() {
                     session.set_plan(None);
-                    Step::Challenge(run.finish(), info)
+                    let end = if plan.is_preview() {
+                        run.finish_preview(&plan)
+                    } else {
+                        run.finish()
+                    };
+                    Step::Challenge(end, info)
                 } else {
                     session.set_plan(Some(plan));
                     Step::Continue
@@ -250,6 +295,35 @@ pub fn is_local_path(next: &str) -> bool {
         && !next.starts_with("//")
         && !next.contains('\\')
         && !next.chars().any(char::is_control)
+}
+
+/// Plan context flag: this visit's start was counted.
+const STARTED_COUNTED: &str = "akin_invitation_started";
+
+/// Counts the plan's invitation as started, once per plan.
+async fn count_start(run: &Run<'_>, plan: &mut FlowPlan) {
+    if plan.context.contains_key(STARTED_COUNTED) || plan.is_preview() {
+        return;
+    }
+    let Some(uuid) = plan
+        .context
+        .get(akin_domain::invitation::CONTEXT_INVITATION)
+        .and_then(|i| i.get("pk"))
+        .and_then(Value::as_str)
+        .and_then(|p| uuid::Uuid::parse_str(p).ok())
+    else {
+        return;
+    };
+    plan.context
+        .insert(STARTED_COUNTED.to_owned(), Value::Bool(true));
+    if let Err(error) = run
+        .engine
+        .store
+        .count_invitation_visit(uuid, akin_domain::invitation::VisitStep::Started)
+        .await
+    {
+        tracing::warn!(%error, "could not count an invitation's visit");
+    }
 }
 
 #[cfg(test)]

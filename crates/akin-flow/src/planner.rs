@@ -105,7 +105,16 @@ pub(crate) async fn plan(
             _ => Requester::Anonymous,
         },
     };
-    if !plan::may_run(info.authentication, requester) {
+    // An administrator's preview runs whatever the flow's requirement (a superuser is
+    // signed in, where an enrollment usually wants nobody); anyone else asking is refused.
+    let preview = run.wants_preview();
+    if preview && requester != (Requester::User { superuser: true }) {
+        return Ok(Err(Challenge::denied(
+            "Only administrators can preview a flow.",
+            Some("preview_forbidden"),
+        )));
+    }
+    if !preview && !plan::may_run(info.authentication, requester) {
         return Ok(Err(Challenge::denied(
             "Flow does not apply to current user.",
             Some("flow_not_applicable"),
@@ -197,6 +206,10 @@ pub(crate) async fn plan(
         });
     }
     let mut plan = FlowPlan::new(flow_pk, run.slug.to_owned(), info, planned, token.clone());
+    if preview {
+        plan.context
+            .insert(plan::PREVIEW.to_owned(), Value::Bool(true));
+    }
 
     // The invitation is put into effect before flow policies are evaluated, so a policy
     // on `invitation_in_effect` can make any flow invite-only (DESIGN.md, 7). A token

@@ -27,6 +27,10 @@ pub const IS_RESTORED: &str = "is_restored";
 pub const EMAIL_SENT: &str = "email_sent";
 /// The page query key of an email link's one-time token.
 pub const FLOW_TOKEN: &str = "flow_token";
+/// The page query key that asks for a preview (an administrator walking a flow as its
+/// visitor would, with nothing written, sent or consumed), and the plan context key that
+/// marks a preview plan.
+pub const PREVIEW: &str = "akin_preview";
 
 /// Who the flow acts for (`pending_user` in the context).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +148,12 @@ pub struct FlowPlan {
 }
 
 impl FlowPlan {
+    /// Whether this plan is an administrator's preview: stages that write, sign in, send
+    /// or consume do nothing.
+    pub fn is_preview(&self) -> bool {
+        self.context.get(PREVIEW) == Some(&Value::Bool(true))
+    }
+
     /// A plan for the given stages (ordered by binding order). Enrollment flows without an
     /// invitation stage get the implicit one first.
     pub fn new(

@@ -43,6 +43,10 @@ impl StageKind for EmailStageSettings {
         stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
+        if step.plan.is_preview() {
+            // A preview sends nothing (and so has no link to wait for).
+            return Ok(Outcome::Next);
+        }
         let run = step.run;
         let store = &run.engine.store;
         let Some(pending) = super::pending(step.run, step.plan).await? else {

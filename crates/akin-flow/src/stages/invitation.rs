@@ -5,7 +5,7 @@
 
 use akin_domain::flow::plan::PROMPT_DATA;
 use akin_domain::flow::{FlowPlan, PlannedStage};
-use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal};
+use akin_domain::invitation::{self, CONTEXT_IN_EFFECT, CONTEXT_INVITATION, Refusal, VisitStep};
 use akin_domain::stage::settings::InvitationSettings;
 use serde_json::{Map, Value};
 
@@ -57,6 +57,24 @@ pub(crate) async fn put_in_effect(
     };
     if let Err(refusal) = found.check(plan.flow, run.now) {
         return Ok(Err(refusal));
+    }
+    // A visit opened it: counted once per plan (the planner puts it into effect, and the
+    // invitation stage again); a link scanner's GET counts here too.
+    let already = plan
+        .context
+        .get(CONTEXT_INVITATION)
+        .and_then(|i| i.get("pk"))
+        .and_then(Value::as_str)
+        == Some(uuid.to_string().as_str());
+    if !already
+        && !plan.is_preview()
+        && let Err(error) = run
+            .engine
+            .store
+            .count_invitation_visit(uuid, VisitStep::Opened)
+            .await
+    {
+        tracing::warn!(%error, "could not count an invitation's visit");
     }
     plan.context
         .insert(CONTEXT_IN_EFFECT.into(), Value::Bool(true));

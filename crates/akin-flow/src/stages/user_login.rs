@@ -17,6 +17,10 @@ impl StageKind for UserLoginSettings {
         _stage: &PlannedStage,
         response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
+        if step.plan.is_preview() {
+            // A preview signs nobody in (the administrator stays who they are).
+            return Ok(Outcome::Next);
+        }
         let run = step.run;
         let store = &run.engine.store;
         let Some(entry) = super::pending_account(step.run, step.plan).await? else {

@@ -17,7 +17,10 @@ impl StageKind for UserLogout {
         _stage: &PlannedStage,
         _response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
-        step.session.logout();
+        // A preview leaves the administrator signed in.
+        if !step.plan.is_preview() {
+            step.session.logout();
+        }
         Ok(Outcome::Next)
     }
 }

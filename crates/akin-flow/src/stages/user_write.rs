@@ -59,6 +59,10 @@ impl StageKind for UserWriteSettings {
         _stage: &PlannedStage,
         _response: Option<Map<String, Value>>,
     ) -> FlowResult<Outcome> {
+        if step.plan.is_preview() {
+            // A preview writes nothing and uses up no invitation.
+            return Ok(Outcome::Next);
+        }
         let run = step.run;
         let plan = &mut *step.plan;
         let Some(prompt_data) = plan

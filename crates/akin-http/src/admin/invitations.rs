@@ -334,6 +334,14 @@ async fn show(
             .collect(),
         None => Vec::new(),
     };
+    let opened = q.get("opened").and_then(|o| Uuid::parse_str(o).ok());
+    let funnel = match opened {
+        Some(opened) => Some(shapes::funnel(
+            &state.store.invitation_funnel(Some(opened), None).await?,
+        )),
+        None => None,
+    };
+    let overall = shapes::funnel(&state.store.invitation_funnel(None, None).await?);
     page(
         admin,
         "admin/invitations.html",
@@ -351,6 +359,8 @@ async fn show(
             enrollment_flows => template_value(&flows),
             groups => template_value(&groups),
             uses => template_value(&Value::Array(uses)),
+            funnel => template_value(&serde_json::to_value(&funnel).unwrap_or_default()),
+            overall => template_value(&serde_json::to_value(&overall).unwrap_or_default()),
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
             errors => template_value(&errors),
         },
@@ -785,6 +795,7 @@ mod tests {
                 opened => "6b0f2c1e-0000-4000-8000-000000000001",
                 enrollment_flows => template_value(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
                 groups => template_value(&json_value!([{"pk": "g", "name": "Team A"}])),
+                overall => template_value(&json_value!({"sent": 1, "opened": 2, "started": 1, "completed": 0})),
                 form => template_value(&serde_json::to_value(InvitationForm::default()).unwrap()),
                 errors => template_value(&json_value!({"name": ["This field is required."]})),
             },

@@ -529,6 +529,28 @@ pub struct Invitation {
     pub allowed_email: String,
 }
 
+/// akin's: how far people got with invitations' links (`funnel/`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Funnel {
+    /// Messages carrying the link.
+    pub sent: i64,
+    /// Visits that put it into effect (a link scanner's GET counts here, and only here).
+    pub opened: i64,
+    /// Visits in which the person answered a step.
+    pub started: i64,
+    /// Accounts written with it.
+    pub completed: i64,
+}
+
+pub fn funnel(f: &akin_domain::invitation::Funnel) -> Funnel {
+    Funnel {
+        sent: f.sent,
+        opened: f.opened,
+        started: f.started,
+        completed: f.completed,
+    }
+}
+
 /// akin's: what `invitations/bulk/` did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BulkResult {

@@ -79,6 +79,8 @@ fn respond(executed: Executed, slug: &str, query: &str) -> ApiResult<Response> {
                         challenge => template_value(&challenge),
                         action => page_url(slug, query),
                         reason_help => what_next(code),
+                        preview => form_urlencoded::parse(query.as_bytes())
+                            .any(|(k, v)| k == akin_domain::flow::plan::PREVIEW && v == "1"),
                     },
                 )?
             }

@@ -359,6 +359,65 @@ impl Store {
 }
 
 impl Store {
+    /// Counts one more visit reaching `step` with invitation `uuid`.
+    pub async fn count_invitation_visit(
+        &self,
+        uuid: Uuid,
+        step: akin_domain::invitation::VisitStep,
+    ) -> StoreResult<()> {
+        let column = match step {
+            akin_domain::invitation::VisitStep::Opened => "opened",
+            akin_domain::invitation::VisitStep::Started => "started",
+        };
+        let sql = self
+            .db()
+            .sql(&format!(
+                "UPDATE invitations SET {column} = {column} + 1 WHERE invite_uuid = "
+            ))
+            .bind(uuid);
+        self.db().execute(sql).await?;
+        Ok(())
+    }
+
+    /// The funnel of invitation `uuid`, or of all invitations of the flow `flow_slug`
+    /// (`None`: of every invitation). Sums over the invitations' counters and the outbox,
+    /// by index.
+    pub async fn invitation_funnel(
+        &self,
+        invitation: Option<Uuid>,
+        flow_slug: Option<&str>,
+    ) -> StoreResult<akin_domain::invitation::Funnel> {
+        let narrow = |sql: crate::db::Sql| {
+            let sql = match invitation {
+                Some(uuid) => sql.then(" AND invite_uuid = ").bind(uuid),
+                None => sql,
+            };
+            match flow_slug {
+                Some(slug) => sql
+                    .then(" AND flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
+                    .bind(slug.to_owned())
+                    .then(")"),
+                None => sql,
+            }
+        };
+        let sums = narrow(self.db().sql(
+            // PostgreSQL sums BIGINTs as NUMERIC: back to BIGINT.
+            "SELECT CAST(COALESCE(SUM(opened), 0) AS BIGINT), CAST(COALESCE(SUM(started), 0) AS BIGINT), CAST(COALESCE(SUM(uses), 0) AS BIGINT) FROM invitations WHERE 1 = 1",
+        ));
+        let (opened, started, completed): (i64, i64, i64) = self.db().fetch_one(sums).await?;
+        let sent = narrow(self.db().sql(
+            "SELECT COUNT(*) FROM outbox WHERE invitation_uuid IN (SELECT invite_uuid FROM invitations WHERE 1 = 1",
+        ))
+        .then(")");
+        let (sent,): (i64,) = self.db().fetch_one(sent).await?;
+        Ok(akin_domain::invitation::Funnel {
+            sent,
+            opened,
+            started,
+            completed,
+        })
+    }
+
     /// The accounts written with invitation `uuid`, oldest first.
     pub async fn invitation_uses(
         &self,

@@ -17,6 +17,8 @@ on_both_backends!(
     invitations_add_groups_bind_an_address_and_list_their_uses,
     bulk_invitations_report_each_row_atomically_and_idempotently,
     the_cli_imports_a_csv_file,
+    the_funnel_counts_sent_opened_started_completed,
+    an_administrator_previews_an_invitation_without_using_it,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -876,4 +878,177 @@ async fn the_cli_imports_a_csv_file(backend: Backend) {
 async fn count(env: &TestEnv) -> i64 {
     let (_, all) = admin_get(env, &format!("{BASE}?status=all")).await;
     all["pagination"]["count"].as_i64().unwrap()
+}
+
+/// Issue 15, point 7: the funnel of an invitation and of its flow. A link scanner's GET
+/// counts as opened and never more; a reload counts nothing; answering a step is started;
+/// an account is completed.
+async fn the_funnel_counts_sent_opened_started_completed(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (_, created) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "funnel", "flow": flow, "single_use": true}),
+    )
+    .await;
+    let pk = created["pk"].as_str().unwrap().to_owned();
+    admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "other", "flow": flow}),
+    )
+    .await;
+    let funnel = |path: String| {
+        let env = &env;
+        async move {
+            let (status, body) = admin_get(env, &path).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            (
+                body["sent"].as_i64().unwrap(),
+                body["opened"].as_i64().unwrap(),
+                body["started"].as_i64().unwrap(),
+                body["completed"].as_i64().unwrap(),
+            )
+        }
+    };
+    assert_eq!(funnel(format!("{BASE}{pk}/funnel/")).await, (0, 0, 0, 0));
+
+    let (status, _) = admin_json(
+        &env,
+        Method::POST,
+        &format!("{BASE}{pk}/send_email/"),
+        json!({"email_addresses": ["a@example.com", "b@example.com"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Two scanners fetch the link (no cookies kept between them).
+    for _ in 0..2 {
+        let scanner = Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={pk}"));
+        assert_eq!(scanner.challenge().await["component"], "ak-stage-prompt");
+    }
+    assert_eq!(funnel(format!("{BASE}{pk}/funnel/")).await, (2, 2, 0, 0));
+
+    // The invitee: opens, reloads, answers, finishes.
+    let invitee = Browser::new(&env.app, "default-enrollment-flow", &format!("itoken={pk}"));
+    invitee.challenge().await;
+    invitee.challenge().await;
+    invitee.answer(credentials("finisher")).await;
+    assert_eq!(funnel(format!("{BASE}{pk}/funnel/")).await, (2, 3, 1, 0));
+    let done = invitee
+        .answer(json!({"component": "ak-stage-prompt", "name": "F", "email": "f@example.com"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    assert_eq!(funnel(format!("{BASE}{pk}/funnel/")).await, (2, 3, 1, 1));
+
+    // The flow's funnel sums its invitations'; the other one was never opened.
+    assert_eq!(
+        funnel(format!("{BASE}funnel/?flow__slug=default-enrollment-flow")).await,
+        (2, 3, 1, 1)
+    );
+    assert_eq!(
+        funnel(format!("{BASE}funnel/?flow__slug=no-such-flow")).await,
+        (0, 0, 0, 0)
+    );
+    let admin = crate::admin_pages::log_in(&env, "akadmin", akin_testkit::ADMIN_PASSWORD).await;
+    let (_, _, html) = admin
+        .get(&format!("/if/admin/invitations/?status=all&opened={pk}"))
+        .await;
+    assert!(
+        html.contains("2 sent · 3 opened · 1 started · 1 completed."),
+        "{html}"
+    );
+}
+
+/// Issue 15, point 8: an administrator walks an invitation's flow as the invitee would,
+/// fixed data shown, and nothing is written, counted or used up; nobody else may preview.
+async fn an_administrator_previews_an_invitation_without_using_it(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let (_, created) = admin_json(
+        &env,
+        Method::POST,
+        BASE,
+        json!({"name": "preview-me", "flow": flow, "single_use": true,
+               "fixed_data": {"email": "pat@example.com"}}),
+    )
+    .await;
+    let pk = created["pk"].as_str().unwrap().to_owned();
+    let page = format!("/if/flow/default-enrollment-flow/?itoken={pk}&akin_preview=1");
+
+    let admin = crate::admin_pages::log_in(&env, "akadmin", akin_testkit::ADMIN_PASSWORD).await;
+    let (_, _, list) = admin
+        .get(&format!("/if/admin/invitations/?opened={pk}"))
+        .await;
+    assert!(list.contains("Preview as the invitee"), "{list}");
+    let (status, _, html) = admin.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"id="preview-banner""#), "{html}");
+    let (status, _, _) = admin
+        .post(
+            &page,
+            &[
+                ("component", "ak-stage-prompt"),
+                ("username", "pat"),
+                ("password", "Corr3ct-horse"),
+                ("password_repeat", "Corr3ct-horse"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = admin.get(&page).await;
+    assert!(
+        html.contains("pat@example.com"),
+        "the fixed email is shown: {html}"
+    );
+    let (status, location, _) = admin
+        .post(&page, &[("component", "ak-stage-prompt"), ("name", "Pat")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Through the rest of the flow to its end: back to the invitation, saying so.
+    let mut location = location;
+    for _ in 0..5 {
+        if location.starts_with("/if/admin/") {
+            break;
+        }
+        let (_, next, _) = admin.get(&location).await;
+        location = next;
+    }
+    assert!(location.starts_with("/if/admin/invitations/"), "{location}");
+    let (_, _, html) = admin.get(&location).await;
+    assert!(
+        html.contains("Preview finished: nothing was written"),
+        "{html}"
+    );
+
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=pat").await;
+    assert_eq!(users["pagination"]["count"], 0, "no account");
+    let (_, invitation) = admin_get(&env, &format!("{BASE}{pk}/")).await;
+    assert_eq!(
+        (invitation["uses"].as_i64(), invitation["status"].as_str()),
+        (Some(0), Some("active"))
+    );
+    let (_, funnel) = admin_get(&env, &format!("{BASE}{pk}/funnel/")).await;
+    assert_eq!(
+        (funnel["opened"].as_i64(), funnel["started"].as_i64()),
+        (Some(0), Some(0))
+    );
+    // Still signed in as the administrator.
+    let (status, _, _) = admin.get("/if/admin/invitations/").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Anyone else asking for a preview is refused; the invitee's own link still works.
+    let stranger = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={pk}&akin_preview=1"),
+    );
+    let refused = stranger.challenge().await;
+    assert_eq!(refused["code"], "preview_forbidden", "{refused}");
+    let done = enroll(&env, &pk, "pat").await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
 }

@@ -123,6 +123,7 @@ pub struct ListParams {
         stages::invitations::update, stages::invitations::partial_update,
         stages::invitations::destroy, stages::invitations::used_by,
         stages::invitations::send_email, stages::invitations::revoke, stages::invitations::uses,
+        stages::invitations::funnel, stages::invitations::flow_funnel,
         stages::invitations::reissue, stages::invitations::bulk,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,

@@ -48,6 +48,8 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(send_email),
         )
         .route("/stages/invitation/invitations/{id}/uses/", get(uses))
+        .route("/stages/invitation/invitations/{id}/funnel/", get(funnel))
+        .route("/stages/invitation/invitations/funnel/", get(flow_funnel))
         .route(
             "/stages/invitation/invitations/{id}/revoke/",
             axum::routing::post(revoke),
@@ -419,6 +421,40 @@ pub(crate) async fn uses(
     Ok(Json(uses.iter().map(shapes::invitation_use).collect()))
 }
 
+/// How far people got with the invitation's link: messages sent, visits opened and
+/// started, accounts completed.
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/{invite_uuid}/funnel/",
+    operation_id = "stages_invitation_invitations_funnel_retrieve", tag = "stages",
+    params(("invite_uuid" = Uuid, Path,)),
+    responses((status = 200, description = "OK", body = shapes::Funnel), ObjectErrors))]
+pub(crate) async fn funnel(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<shapes::Funnel>> {
+    let invitation = find_any(&state, &id).await?;
+    let funnel = state
+        .store
+        .invitation_funnel(Some(invitation.uuid), None)
+        .await?;
+    Ok(Json(shapes::funnel(&funnel)))
+}
+
+/// The funnel of every invitation of a flow (`?flow__slug=`), or of all invitations.
+#[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/funnel/",
+    operation_id = "stages_invitation_invitations_funnel_list", tag = "stages",
+    params(("flow__slug" = Option<String>, Query,)),
+    responses((status = 200, description = "OK", body = shapes::Funnel), ObjectErrors))]
+pub(crate) async fn flow_funnel(
+    Superuser(_): Superuser,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> ApiResult<Json<shapes::Funnel>> {
+    let slug = q.string("flow__slug");
+    let funnel = state.store.invitation_funnel(None, slug.as_deref()).await?;
+    Ok(Json(shapes::funnel(&funnel)))
+}
+
 /// Withdraws the invitation: its link is refused from now on (`invitation_revoked`), and it
 /// stays listed (`?status=revoked`) with who withdrew it and when. Revoking again changes
 /// nothing and answers the same.
@@ -776,7 +812,7 @@ async fn bulk_from_json(state: &AppState, body: JsonObject) -> ApiResult<BulkInp
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key answers the first result")),
     request_body(content = crate::api::requests::InvitationBulkRequest, description = "JSON, or multipart/form-data with a CSV `file` and `flow`"),
     responses((status = 200, description = "A result per row", body = shapes::BulkResult),
-        (status = 400, description = "Invalid input; or an atomic request with an invalid row (a result per row)", body = shapes::BulkResult),
+        (status = 400, description = "Invalid input (DRF's errors by field), or an atomic request with an invalid row (a result per row, as for 200)", body = serde_json::Value),
         (status = 422, description = "The Idempotency-Key was used for another request", body = shapes::GenericError),
         ObjectErrors))]
 pub(crate) async fn bulk(
