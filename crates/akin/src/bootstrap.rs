@@ -1,6 +1,7 @@
 //! First-start setup from `AKIN_BOOTSTRAP_*`: the superuser `akadmin` in the admin group, and
-//! an API token with a key the operator chose. Idempotent: it only ever creates; a restart,
-//! or a changed value, never resets what exists.
+//! an API token with a key the operator chose. Idempotent: it only ever creates (and gives
+//! akadmin the password while it has none); a restart, or a changed value, never resets
+//! what exists.
 
 use akin_domain::group::{ADMIN_GROUP_NAME, GroupFields};
 use akin_domain::ports::PasswordHasher;
@@ -61,15 +62,19 @@ pub async fn apply(
         // A fresh install: akadmin without a password, for the initial-setup flow.
     }
 
-    let exists = store.user_by_username(BOOTSTRAP_USERNAME).await?.is_some();
-    // Hashing is only paid when akadmin is about to be created.
-    let password = match (&settings.password, exists) {
-        (Some(password), false) => Some(hasher.hash(password)?),
+    let existing = store.user_by_username(BOOTSTRAP_USERNAME).await?;
+    let exists = existing.is_some();
+    // The password is set when akadmin is created, or while it has none (a first plain
+    // start made it for the initial-setup flow); never over one it has.
+    let without_password = existing.as_ref().is_some_and(|e| e.user.password.is_none());
+    let password = match &settings.password {
+        Some(password) if !exists || without_password => Some(hasher.hash(password)?),
         _ => None,
     };
-    if exists && settings.password.is_some() {
-        tracing::info!(
-            "akadmin exists; AKIN_BOOTSTRAP_PASSWORD is only used to create it and was not applied"
+    if exists && !without_password && settings.password.is_some() {
+        tracing::warn!(
+            "akadmin has a password already; AKIN_BOOTSTRAP_PASSWORD was not applied (change it \
+             in the admin pages, Directory -> Users, or with the API's set_password)"
         );
     }
 
@@ -82,6 +87,10 @@ pub async fn apply(
         ..NewUser::named(BOOTSTRAP_USERNAME)
     };
     let (admin_pk, created) = store.ensure_user(&mut tx, &new_admin, now).await?;
+    if !created && let Some(hash) = &new_admin.password {
+        tx.set_user_password(admin_pk, hash, now).await?;
+        tracing::info!("set akadmin's password from AKIN_BOOTSTRAP_PASSWORD (it had none)");
+    }
     if created {
         let group = store.ensure_group(&mut tx, &admin_group()).await?;
         store.add_member_in(&mut tx, group, admin_pk).await?;

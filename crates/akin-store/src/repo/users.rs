@@ -612,6 +612,18 @@ pub(crate) async fn update_user_in(
 }
 
 /// Stores a new password hash for user `pk` inside `tx`.
+impl Tx {
+    /// Sets user `pk`'s password hash in this transaction.
+    pub async fn set_user_password(
+        &mut self,
+        pk: i64,
+        phc: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        set_password_in(self, pk, phc, now).await
+    }
+}
+
 pub(crate) async fn set_password_in(
     tx: &mut Tx,
     pk: i64,

@@ -134,6 +134,41 @@ async fn without_bootstrap_the_log_says_how_to_create_an_admin(backend: Backend)
             .starts_with("$argon2id$")
     );
 
+    // A later start with AKIN_BOOTSTRAP_PASSWORD gives akadmin (created without one by the
+    // first plain start) that password; one more start with another changes nothing.
+    assert!(
+        db.text("SELECT COALESCE(password, 'none') FROM users WHERE username = 'akadmin'")
+            .await
+            == "none"
+    );
+    let app = TestApp::start(
+        BIN,
+        &db.url,
+        &env_with(&[("AKIN_BOOTSTRAP_PASSWORD", "later-password")]),
+    )
+    .await;
+    assert!(
+        app.logs().join("\n").contains("set akadmin's password"),
+        "{}",
+        app.logs().join("\n")
+    );
+    assert!(app.terminate().await);
+    let set = db.text(ADMIN_HASH).await;
+    assert!(set.starts_with("$argon2id$"), "{set}");
+    let app = TestApp::start(
+        BIN,
+        &db.url,
+        &env_with(&[("AKIN_BOOTSTRAP_PASSWORD", "yet-another")]),
+    )
+    .await;
+    assert!(app.logs().join("\n").contains("was not applied"));
+    assert!(app.terminate().await);
+    assert_eq!(
+        db.text(ADMIN_HASH).await,
+        set,
+        "never over a password it has"
+    );
+
     // Now an administrator exists: no more advice.
     let app = TestApp::start(BIN, &db.url, &env_with(&[])).await;
     assert!(!app.logs().join("\n").contains("akin user create"));
