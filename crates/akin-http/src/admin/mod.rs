@@ -37,6 +37,11 @@ pub fn router() -> Router<AppState> {
         .merge(outbox::router())
         .merge(invitations::router())
         .merge(directory::router())
+        // An admin address that does not exist is a page saying so, not the API's JSON.
+        .route(
+            "/if/admin/{*rest}",
+            axum::routing::any(|| async { crate::error::ApiError::NoRoute }),
+        )
         .layer(axum::middleware::from_fn(crate::pages::errors_as_pages))
 }
 

@@ -56,6 +56,21 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
     let flow_pk = flow["pk"].as_str().unwrap().to_owned();
 
     let admin = log_in(&env, "akadmin", ADMIN_PASSWORD).await;
+    // An admin address that does not exist is a page (issue 15, point 9).
+    let response = admin
+        .client
+        .get(format!("{}/if/admin/no-such-page/", admin.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.text().await.unwrap().contains("Not found"));
     let (status, _, html) = admin.get("/if/admin/invitations/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
