@@ -26,6 +26,7 @@ use crate::extract::public_base_url;
 use crate::extract::{JsonObject, QueryParams};
 use crate::pages::template_value;
 use crate::state::AppState;
+use akin_store::InvitationFilter;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -613,6 +614,35 @@ async fn create(
     match created {
         Ok((_, axum::Json(invitation))) => {
             let pk = invitation.pk;
+            // Say what was made, and what would surprise: an expiry already past (the
+            // default list hides it), a name another invitation has too.
+            let same_name = state
+                .store
+                .list_invitations(
+                    &InvitationFilter {
+                        name: Some(invitation.name.clone()),
+                        status: None,
+                        ..InvitationFilter::default()
+                    },
+                    &akin_domain::list::ListQuery::default(),
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await?
+                .pagination
+                .count;
+            let mut notice = format!("Created invitation {}.", invitation.name);
+            if invitation.status == akin_domain::invitation::InvitationState::Expired {
+                notice.push_str(" Its expiry has already passed: it is listed under Expired, and its link is refused until you change it.");
+            }
+            if same_name > 1 {
+                notice.push_str(&format!(
+                    " {} other invitations have this name too.",
+                    same_name - 1
+                ));
+            }
+            let notice: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("notice", &notice)
+                .finish();
             let send_to = field(&fields, "send_to").unwrap_or_default().trim();
             let sent = if send_to.is_empty() {
                 String::new()
@@ -621,7 +651,7 @@ async fn create(
                 format!("&{outcome}")
             };
             Ok(Redirect::to(&format!(
-                "/if/admin/invitations/?opened={pk}{sent}#invitation-{pk}"
+                "/if/admin/invitations/?status=all&opened={pk}&{notice}{sent}#invitation-{pk}"
             ))
             .into_response())
         }

@@ -191,6 +191,44 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         html.contains(&format!(r#"id="invitation-{pk}" open"#)),
         "{html}"
     );
+    assert!(html.contains("Created invitation jane."), "{html}");
+    // An expiry already past, and a name taken: created, and the page says both.
+    let (status, location, _) = admin
+        .post(
+            "/if/admin/invitations/",
+            &[
+                ("csrf_token", &token),
+                ("name", "jane"),
+                ("flow", &flow_pk),
+                ("expires", "2001-01-01T00:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, late) = admin.get(&location).await;
+    assert!(late.contains("Its expiry has already passed"), "{late}");
+    assert!(
+        late.contains("1 other invitations have this name too."),
+        "{late}"
+    );
+    let late_pk = location
+        .split("opened=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deleted = env
+        .app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v3/stages/invitation/invitations/{late_pk}/?status=all"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let link = format!("/if/flow/default-enrollment-flow/?itoken={pk}");
     assert!(html.contains(&link.replace('/', "&#x2f;")), "{html}");
     let qr = admin
