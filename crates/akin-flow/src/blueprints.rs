@@ -23,6 +23,29 @@ pub struct ImportReport {
     pub dry_run: bool,
 }
 
+/// A change in words: `entry 3: created flow "default-enrollment-flow"`, the object named by
+/// the first identifier that names it (a binding by its order).
+fn describe(change: &akin_blueprint::apply::Change) -> String {
+    let kind =
+        catalog::spec(&change.model).map_or_else(|| change.model.clone(), |s| s.verbose.to_owned());
+    let named = ["name", "slug", "username", "field_key", "identifier"]
+        .iter()
+        .find_map(|key| change.identifiers.get(*key).and_then(Value::as_str))
+        .map(|name| format!(" \"{name}\""))
+        .or_else(|| {
+            change
+                .identifiers
+                .get("order")
+                .map(|order| format!(" (order {order})"))
+        })
+        .unwrap_or_default();
+    format!(
+        "entry {}: {} {kind}{named}",
+        change.entry,
+        change.action.as_str()
+    )
+}
+
 impl ImportReport {
     pub fn success(&self) -> bool {
         self.error.is_none()
@@ -40,7 +63,7 @@ impl ImportReport {
                     "timestamp": now,
                     "log_level": "info",
                     "logger": "akin.blueprints",
-                    "event": format!("entry {}: {} {}", c.entry, c.model, c.action.as_str()),
+                    "event": describe(c),
                     "attributes": {"model": c.model, "action": c.action.as_str(), "pk": c.pk, "identifiers": c.identifiers},
                 })
             })

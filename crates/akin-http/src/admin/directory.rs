@@ -102,7 +102,11 @@ async fn user_list(
                 Value::from(u.email.as_str()),
                 yes_no(u.is_active),
                 yes_no(u.is_superuser),
-                Value::from(u.last_login.clone().unwrap_or_default()),
+                Value::from(
+                    u.last_login
+                        .as_deref()
+                        .map_or_else(|| "never".to_owned(), super::readable_time),
+                ),
             ]
         })
         .collect();
@@ -233,6 +237,29 @@ async fn group_list(
     )
 }
 
+/// One line about an event's context: the object it is about, or who, or what it holds;
+/// the whole context is shown on demand.
+fn event_summary(context: &Value) -> String {
+    let model = &context["model"];
+    if let Some(kind) = model["model_name"].as_str() {
+        let name = model["name"].as_str().unwrap_or_default();
+        return format!("{kind} {name}").trim().to_owned();
+    }
+    for key in ["message", "username", "subject", "error"] {
+        if let Some(text) = context[key].as_str() {
+            let mut line: String = text.chars().take(80).collect();
+            if text.chars().count() > 80 {
+                line.push('…');
+            }
+            return line;
+        }
+    }
+    match context.as_object() {
+        Some(map) if !map.is_empty() => map.keys().cloned().collect::<Vec<_>>().join(", "),
+        _ => "—".to_owned(),
+    }
+}
+
 /// Newest first; `?action=` filters as the API does.
 async fn event_list(
     admin: AdminSession,
@@ -246,11 +273,14 @@ async fn event_list(
         .iter()
         .map(|e| {
             vec![
-                Value::from(e.created.as_str()),
+                Value::from(super::readable_time(&e.created)),
                 Value::from(e.action.as_str()),
                 text(&e.user["username"]),
                 Value::from(e.client_ip.clone().unwrap_or_default()),
-                Value::String(e.context.to_string()),
+                json_value!({
+                    "summary": event_summary(&e.context),
+                    "details": serde_json::to_string_pretty(&e.context).unwrap_or_default(),
+                }),
             ]
         })
         .collect();

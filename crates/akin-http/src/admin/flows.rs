@@ -129,12 +129,24 @@ async fn confirm_delete(
         flows_api::retrieve(admin.superuser(), State(state.clone()), Path(slug.clone())).await?;
     let axum::Json(used_by) =
         flows_api::used_by(admin.superuser(), State(state.clone()), Path(slug)).await?;
+    // What people lose with it, said before it is gone.
+    let consequence = match flow.designation.as_str().unwrap_or_default() {
+        "authentication" => {
+            "This is a sign-in flow: if it is the one people sign in with, nobody (you \
+             included) can sign in once it is deleted, until another takes its place."
+        }
+        "enrollment" => "Invitation links to it stop working: invitees are refused.",
+        "recovery" => "\"Forgot password?\" leads nowhere once it is deleted.",
+        "invalidation" => "Signing out stops working once it is deleted.",
+        _ => "",
+    };
     page(
         &admin,
         "admin/confirm_delete.html",
         "Delete flow",
         "/if/admin/flows/",
         context! {
+            consequence => consequence,
             name => flow.name.as_str().unwrap_or_default().to_owned(),
             used_by => template_value(&serde_json::json!(used_by)),
             back => "/if/admin/flows/",

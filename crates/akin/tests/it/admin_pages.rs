@@ -412,6 +412,18 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         html.contains(r#"<ul id="used-by">"#) && html.contains("deleted too"),
         "{html}"
     );
+    assert!(
+        html.contains("Invitation links to it stop working"),
+        "{html}"
+    );
+    let (_, _, html) = admin
+        .get("/if/admin/flows/default-authentication-flow/delete/")
+        .await;
+    assert!(html.contains("nobody (you included) can sign in"), "{html}");
+    // The Logs page: readable times, a line per event, the context on demand.
+    let (_, _, html) = admin.get("/if/admin/events/").await;
+    assert!(html.contains("<details><summary>invitation "), "{html}");
+    assert!(html.contains(" UTC</td>"), "{html}");
 
     // A user: deactivated after confirming, and signed out of their sessions.
     let (status, user) = admin_json(

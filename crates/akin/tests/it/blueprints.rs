@@ -315,6 +315,16 @@ async fn imported_objects_match_the_file(backend: Backend) {
     )
     .await;
     assert_eq!(body["success"], true, "{body}");
+    let events: Vec<&str> = body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"entry 0: created flow \"invitation-enrollment-flow-external\""),
+        "{events:?}"
+    );
     let added: Vec<i64> = counts(&env)
         .await
         .iter()

@@ -92,6 +92,11 @@ impl Browser {
 pub async fn import(env: &TestEnv, yaml: &str) {
     let body = import_report(env, yaml).await;
     assert_eq!(body["success"], true, "{body}");
+    // The report names what it made, in words (issue 15, point 9).
+    for log in body["logs"].as_array().unwrap() {
+        let event = log["event"].as_str().unwrap();
+        assert!(!event.contains("authentik_"), "a model name in {event}");
+    }
 }
 
 /// Uploads a blueprint through the Import API; returns `{"success", "logs"}`.
