@@ -26,6 +26,16 @@ pub static SHIPPED: &[Shipped] = &[
         default: true,
     },
     Shipped {
+        path: "default/user-settings.yaml",
+        text: include_str!("../../../blueprints/default/user-settings.yaml"),
+        default: true,
+    },
+    Shipped {
+        path: "default/password-change.yaml",
+        text: include_str!("../../../blueprints/default/password-change.yaml"),
+        default: true,
+    },
+    Shipped {
         path: "default/invalidation.yaml",
         text: include_str!("../../../blueprints/default/invalidation.yaml"),
         default: true,

@@ -51,9 +51,17 @@ async fn default_flows_are_applied_once_at_start(backend: Backend) {
         "default-authentication-flow",
         "default-invalidation-flow",
         "default-recovery-flow",
+        "default-user-settings-flow",
+        "default-password-change",
         "initial-setup",
     ] {
         let sql: &'static str = match slug {
+            "default-user-settings-flow" => {
+                "SELECT COUNT(*) FROM flows WHERE slug = 'default-user-settings-flow'"
+            }
+            "default-password-change" => {
+                "SELECT COUNT(*) FROM flows WHERE slug = 'default-password-change'"
+            }
             "default-recovery-flow" => {
                 "SELECT COUNT(*) FROM flows WHERE slug = 'default-recovery-flow'"
             }
@@ -81,7 +89,7 @@ async fn default_flows_are_applied_once_at_start(backend: Backend) {
         !app.logs().join("\n").contains("applied default blueprints"),
         "unchanged defaults are not re-applied"
     );
-    assert_eq!(db.number("SELECT COUNT(*) FROM flows").await, 4);
+    assert_eq!(db.number("SELECT COUNT(*) FROM flows").await, 6);
     assert!(app.terminate().await);
 }
 

@@ -44,7 +44,9 @@ async fn flows_are_listed_created_changed_and_deleted(backend: Backend) {
         [
             "default-authentication-flow",
             "default-invalidation-flow",
+            "default-password-change",
             "default-recovery-flow",
+            "default-user-settings-flow",
             "initial-setup"
         ]
     );

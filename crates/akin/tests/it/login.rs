@@ -20,6 +20,7 @@ on_both_backends!(
     root_and_default_flow_links_redirect,
     cancel_drops_the_flow_in_progress,
     deleting_a_user_ends_their_sessions,
+    the_user_page_leads_to_profile_and_password_flows_that_work,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -557,4 +558,87 @@ async fn a_signed_in_user_updates_their_own_profile(backend: Backend) {
     )
     .await;
     assert_eq!(used["pagination"]["count"], 1, "{used}");
+}
+
+/// Issue 15, point 10: the user page links "Edit profile" and "Change password", shipped
+/// flows that change the signed-in person's own account.
+async fn the_user_page_leads_to_profile_and_password_flows_that_work(backend: Backend) {
+    let env = start(&backend).await;
+    crate::mail::user_with_password(&env, "uma", "uma@example.com", "First-passw0rd").await;
+    let sign_in = |password: &'static str| {
+        let env = &env;
+        async move {
+            let browser = Browser::new(&env.app, FLOW, "");
+            browser.challenge().await;
+            browser
+                .answer(json!({"component": "ak-stage-identification", "uid_field": "uma"}))
+                .await;
+            let done = browser
+                .answer(json!({"component": "ak-stage-password", "password": password}))
+                .await;
+            (browser, done["component"] == "xak-flow-redirect")
+        }
+    };
+    let (browser, signed_in) = sign_in("First-passw0rd").await;
+    assert!(signed_in);
+    let page = browser
+        .client
+        .get(format!("{}/if/user/", browser.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"id="edit-profile""#) && page.contains("default-user-settings-flow"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"id="change-password""#) && page.contains("default-password-change"),
+        "{page}"
+    );
+
+    // Edit profile: the form shows what the account has now.
+    let settings = Browser {
+        client: browser.client.clone(),
+        base: browser.base.clone(),
+        url: "/api/v3/flows/executor/default-user-settings-flow/?query=".into(),
+    };
+    let form = settings.challenge().await;
+    let initial = |key: &str| {
+        form["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field_key"] == key)
+            .map(|f| f["initial_value"].clone())
+    };
+    assert_eq!(initial("name"), Some(json!("uma")), "{form}");
+    assert_eq!(initial("email"), Some(json!("uma@example.com")));
+    let done = settings
+        .answer(json!({"component": "ak-stage-prompt", "name": "Uma Thurman", "email": "uma@new.example.com"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let (_, users) = admin_get(&env, "/api/v3/core/users/?username=uma").await;
+    assert_eq!(users["results"][0]["name"], "Uma Thurman");
+    assert_eq!(users["results"][0]["email"], "uma@new.example.com");
+
+    // Change password.
+    let change = Browser {
+        client: browser.client.clone(),
+        base: browser.base.clone(),
+        url: "/api/v3/flows/executor/default-password-change/?query=".into(),
+    };
+    assert_eq!(change.challenge().await["component"], "ak-stage-prompt");
+    let done = change
+        .answer(json!({"component": "ak-stage-prompt", "password": "Second-passw0rd", "password_repeat": "Second-passw0rd"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    assert!(sign_in("Second-passw0rd").await.1, "the new password works");
+    assert!(!sign_in("First-passw0rd").await.1, "the old one does not");
+
+    // Nobody signed in: these flows are not for them.
+    let anonymous = Browser::new(&env.app, "default-password-change", "");
+    assert_eq!(anonymous.challenge().await["code"], "flow_not_applicable");
 }
