@@ -245,9 +245,16 @@ fn event_summary(context: &Value) -> String {
         let name = model["name"].as_str().unwrap_or_default();
         return format!("{kind} {name}").trim().to_owned();
     }
-    for key in ["message", "username", "subject", "error"] {
+    for (key, prefix) in [
+        ("message", ""),
+        ("username", ""),
+        ("subject", ""),
+        ("error", ""),
+        ("auth_method", "with "),
+    ] {
         if let Some(text) = context[key].as_str() {
-            let mut line: String = text.chars().take(80).collect();
+            let mut line: String = prefix.to_owned();
+            line.extend(text.chars().take(80));
             if text.chars().count() > 80 {
                 line.push('…');
             }

@@ -106,3 +106,42 @@ async fn a_forgotten_password_is_reset_in_chromium() {
     );
     sink.stop().await;
 }
+
+/// Issue 15, points 9 and 11, in Chromium: every admin page and the user page at 390×844 and
+/// 1366×900, light and dark, never scroll sideways and keep the navigation short at 390 px
+/// (`e2e/responsive.mjs`). The invitations page has rows and the logs page events first.
+#[tokio::test]
+async fn the_admin_pages_fit_a_phone_and_a_laptop_in_light_and_dark() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let env = start(&Backend::Sqlite).await;
+    crate::flows::two_stage_flow(&env).await;
+    crate::flows::invitation(
+        &env,
+        "a-rather-long-invitation-name-that-could-push-a-table-wide",
+        &format!(
+            "{{{}, fixed_data: {{email: someone-with-a-long-address@a-long-domain.example.com}}}}",
+            crate::flows::FOR_ENROLLMENT
+        ),
+    )
+    .await;
+    let screenshots = repository().join("target/e2e-screenshots");
+    let output = tokio::process::Command::new("node")
+        .arg(repository().join("e2e/responsive.mjs"))
+        .arg(&env.app.base_url)
+        .arg("akadmin")
+        .arg(ADMIN_PASSWORD)
+        .arg(&screenshots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("responsive passed"),
+        "{stdout}\n{}\nscreenshots: {}",
+        String::from_utf8_lossy(&output.stderr),
+        screenshots.display()
+    );
+}
