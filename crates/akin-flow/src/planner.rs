@@ -116,7 +116,7 @@ pub(crate) async fn plan(
     }
     if !preview && !plan::may_run(info.authentication, requester) {
         return Ok(Err(Challenge::denied(
-            "Flow does not apply to current user.",
+            plan::not_applicable_message(info.authentication, requester),
             Some("flow_not_applicable"),
         )));
     }

@@ -242,6 +242,26 @@ pub fn may_run(authentication: Authentication, requester: Requester) -> bool {
     }
 }
 
+/// What a person is told when [`may_run`] says no: about them, not about "the flow".
+pub fn not_applicable_message(
+    authentication: Authentication,
+    requester: Requester,
+) -> &'static str {
+    match (authentication, requester) {
+        (Authentication::RequireUnauthenticated, Requester::User { .. }) => {
+            "You are signed in, and this page is for people who are not: log out first, then open the link again."
+        }
+        (
+            Authentication::RequireAuthenticated | Authentication::RequireSuperuser,
+            Requester::Anonymous,
+        ) => "Log in first, then open this link again.",
+        (Authentication::RequireSuperuser, Requester::User { .. }) => {
+            "Only administrators can use this page."
+        }
+        _ => "This page cannot be opened directly.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,6 @@ fn what_next(code: &str) -> Option<&'static str> {
         "invitation_other_flow" => {
             "Open the link exactly as you received it, or ask the person who invited you for a new one."
         }
-        "flow_not_applicable" => "You may need to log in first, or use another link.",
         _ => return None,
     })
 }

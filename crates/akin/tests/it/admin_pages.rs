@@ -81,6 +81,10 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         html.contains("Default enrollment Flow (default-enrollment-flow)"),
         "{html}"
     );
+    assert!(
+        html.contains(r#"id="empty-state""#) && html.contains("An invitation is a link"),
+        "the empty page says what an invitation is: {html}"
+    );
     let token = csrf_token(&html);
 
     // A form without the session's token is refused and creates nothing.

@@ -638,7 +638,27 @@ async fn the_user_page_leads_to_profile_and_password_flows_that_work(backend: Ba
     assert!(sign_in("Second-passw0rd").await.1, "the new password works");
     assert!(!sign_in("First-passw0rd").await.1, "the old one does not");
 
-    // Nobody signed in: these flows are not for them.
+    // Nobody signed in: these flows are not for them, and they are told to log in.
     let anonymous = Browser::new(&env.app, "default-password-change", "");
-    assert_eq!(anonymous.challenge().await["code"], "flow_not_applicable");
+    let refused = anonymous.challenge().await;
+    assert_eq!(refused["code"], "flow_not_applicable");
+    assert_eq!(
+        refused["error_message"],
+        "Log in first, then open this link again."
+    );
+    // Signed in, a page for people who are not (a recovery, an invitation's sign-up) says so
+    // (issue 15, point 9).
+    let signed_in_elsewhere = Browser {
+        client: browser.client.clone(),
+        base: browser.base.clone(),
+        url: "/api/v3/flows/executor/default-recovery-flow/?query=".into(),
+    };
+    let refused = signed_in_elsewhere.challenge().await;
+    assert!(
+        refused["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are signed in"),
+        "{refused}"
+    );
 }
