@@ -58,6 +58,17 @@ pub struct NewUser {
     pub password: Option<String>,
 }
 
+impl User {
+    /// What people are shown as: their name, or their username when they have none.
+    pub fn shown_name(&self) -> &str {
+        if self.name.trim().is_empty() {
+            &self.username
+        } else {
+            &self.name
+        }
+    }
+}
+
 impl NewUser {
     /// A new internal, active user with nothing else set.
     pub fn named(username: impl Into<String>) -> Self {

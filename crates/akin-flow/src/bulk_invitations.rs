@@ -207,8 +207,8 @@ fn cell_value(cell: &str) -> Value {
     }
 }
 
-/// Puts `value` at a dotted key (`attributes.team`).
-fn set_fixed(fixed: &mut Map<String, Value>, key: &str, value: Value) {
+/// Puts `value` at a dotted key (`attributes.team`) in fixed data.
+pub fn set_fixed(fixed: &mut Map<String, Value>, key: &str, value: Value) {
     let mut current = fixed;
     let mut parts = key.split('.').peekable();
     while let Some(part) = parts.next() {
@@ -297,12 +297,7 @@ impl Engine {
         }
         let groups = self.resolve_groups(&mut tx, &request.rows).await?;
         let flow_slug = match request.template.flow {
-            Some(flow) => tx
-                .find_objects(catalog::FLOW, &[("pk".to_owned(), json!(flow))])
-                .await?
-                .into_iter()
-                .next()
-                .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+            Some(flow) => tx.flow_slug(flow).await?,
             None => None,
         };
         let spec = catalog::spec(catalog::INVITATION).expect("the catalog has invitations");

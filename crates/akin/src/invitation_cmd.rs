@@ -19,23 +19,6 @@ use crate::config::Expiry;
 use crate::error::AppError;
 use crate::serve::open_store;
 
-/// Puts `value` at a dotted key (`attributes.team`) in fixed data.
-fn set_fixed(fixed: &mut Map<String, Value>, key: &str, value: Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().unwrap_or(key);
-    let mut current = fixed;
-    for part in parts {
-        let entry = current
-            .entry(part.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        current = entry.as_object_mut().expect("an object");
-    }
-    current.insert(last.to_owned(), value);
-}
-
 pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Result<(), AppError> {
     let store = open_store(database_url).await?;
     let now = OffsetDateTime::now_utc();
@@ -51,7 +34,7 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
         .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
     let mut fixed = Map::new();
     for (key, value) in options.fixed {
-        set_fixed(&mut fixed, &key, value);
+        akin_flow::bulk_invitations::set_fixed(&mut fixed, &key, value);
     }
     let name = options.name.unwrap_or_else(|| {
         format!(
@@ -147,14 +130,8 @@ async fn queue_mail(
         .flow
         .ok_or_else(|| AppError::Usage("the invitation has no flow to link to".into()))?;
     let slug = store
-        .find_objects(
-            catalog::FLOW,
-            &[("pk".to_owned(), Value::String(flow.to_string()))],
-        )
+        .flow_slug(flow)
         .await?
-        .into_iter()
-        .next()
-        .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned))
         .ok_or_else(|| AppError::Usage("the invitation's flow is gone".into()))?;
     let engine = akin_flow::Engine::new(
         store.clone(),
@@ -240,15 +217,7 @@ pub async fn list(database_url: &str, options: InvitationListOptions) -> Result<
     let mut tx = store.db().begin().await?;
     for invitation in page.results {
         let slug = match invitation.flow {
-            Some(flow) => tx
-                .find_objects(
-                    catalog::FLOW,
-                    &[("pk".to_owned(), Value::String(flow.to_string()))],
-                )
-                .await?
-                .into_iter()
-                .next()
-                .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+            Some(flow) => tx.flow_slug(flow).await?,
             None => None,
         };
         let uses = match invitation.max_uses {
@@ -343,15 +312,7 @@ pub async fn reissue(
             WriteError::Store(error) => error.into(),
         })?;
     let slug = match created.flow {
-        Some(flow) => store
-            .find_objects(
-                catalog::FLOW,
-                &[("pk".to_owned(), Value::String(flow.to_string()))],
-            )
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+        Some(flow) => store.flow_slug(flow).await?,
         None => None,
     };
     eprintln!(

@@ -64,22 +64,10 @@ async fn import(
     admin: AdminSession,
     State(state): State<AppState>,
     headers: HeaderMap,
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
 ) -> ApiResult<Response> {
     // The form as it came, to hand to the API (which reads the same fields).
-    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::field("non_field_errors", format!("Malformed form: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::field(&name, format!("Could not read the upload: {e}")))?;
-        fields.push((name, bytes.to_vec()));
-    }
+    let fields = api::form_parts(form).await?;
     let text = |key: &str| {
         fields
             .iter()

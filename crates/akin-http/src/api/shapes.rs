@@ -71,11 +71,7 @@ pub fn uid(install_id: &str, pk: i64) -> String {
 
 /// An SVG with the user's initials, as a data URI (authentik's "initials" avatar).
 pub fn avatar(user: &StoredUser) -> String {
-    let source = if user.name.trim().is_empty() {
-        &user.username
-    } else {
-        &user.name
-    };
+    let source = user.shown_name();
     let initials: String = source
         .split_whitespace()
         .filter_map(|word| word.chars().next())

@@ -237,6 +237,16 @@ pub(super) fn push_extra_equals(sql: &mut Sql, backend: Backend, field: &str, va
 }
 
 impl Store {
+    /// The slug of flow `flow`, if there is such a flow (invitation links are built on it).
+    pub async fn flow_slug(&self, flow: uuid::Uuid) -> StoreResult<Option<String>> {
+        let sql = self
+            .db()
+            .sql("SELECT slug FROM flows WHERE flow_uuid = ")
+            .bind(flow);
+        let row: Option<(String,)> = self.db().fetch_optional(sql).await?;
+        Ok(row.map(|(slug,)| slug))
+    }
+
     /// [`Tx::find_objects`] for a single read that needs no transaction of its own.
     pub async fn find_objects(
         &self,
@@ -248,6 +258,15 @@ impl Store {
 }
 
 impl Tx {
+    /// [`Store::flow_slug`] in this transaction.
+    pub async fn flow_slug(&mut self, flow: uuid::Uuid) -> StoreResult<Option<String>> {
+        let sql = self
+            .sql("SELECT slug FROM flows WHERE flow_uuid = ")
+            .bind(flow);
+        let row: Option<(String,)> = self.fetch_optional(sql).await?;
+        Ok(row.map(|(slug,)| slug))
+    }
+
     /// The objects of `model` matching every `(field, value)` pair, first by primary key.
     pub async fn find_objects(
         &mut self,

@@ -610,16 +610,7 @@ pub(crate) async fn send_email(
             "Invitation has no associated flow".into(),
         ));
     };
-    let slug = state
-        .store
-        .find_objects(
-            catalog::FLOW,
-            &[("pk".to_owned(), Value::String(flow.to_string()))],
-        )
-        .await?
-        .into_iter()
-        .next()
-        .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned));
+    let slug = state.store.flow_slug(flow).await?;
     let Some(slug) = slug else {
         return Ok(send_error(
             StatusCode::BAD_REQUEST,
@@ -628,11 +619,7 @@ pub(crate) async fn send_email(
     };
     let base = public_base_url(state.mail.external_url.as_deref(), &headers);
     let user = &caller.user.user;
-    let inviter = if user.name.trim().is_empty() {
-        &user.username
-    } else {
-        &user.name
-    };
+    let inviter = user.shown_name();
     let mail = InvitationMail {
         invitation: &invitation,
         flow_slug: &slug,
@@ -668,7 +655,7 @@ struct BulkInput {
 }
 
 /// A multipart form's parts, read whole.
-async fn form_parts(mut form: Multipart) -> ApiResult<Vec<(String, Vec<u8>)>> {
+pub(crate) async fn form_parts(mut form: Multipart) -> ApiResult<Vec<(String, Vec<u8>)>> {
     let mut parts = Vec::new();
     while let Some(field) = form
         .next_field()
@@ -906,25 +893,12 @@ async fn run_bulk(
     key: Option<String>,
 ) -> ApiResult<(BulkAnswer, impl Fn(Uuid) -> Option<String> + use<>)> {
     let flow_slug = match input.template.flow {
-        Some(flow) => state
-            .store
-            .find_objects(
-                catalog::FLOW,
-                &[("pk".to_owned(), Value::String(flow.to_string()))],
-            )
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|f| f.get("slug").and_then(Value::as_str).map(str::to_owned)),
+        Some(flow) => state.store.flow_slug(flow).await?,
         None => None,
     };
     let base = public_base_url(state.mail.external_url.as_deref(), headers);
     let user = &caller.user.user;
-    let inviter = if user.name.trim().is_empty() {
-        user.username.clone()
-    } else {
-        user.name.clone()
-    };
+    let inviter = user.shown_name().to_owned();
     let answer = state
         .engine
         .create_invitations(BulkRequest {
