@@ -2,7 +2,8 @@
 // the sign-in page "Forgot password?", the address, "check your inbox"; the link from the
 // message the SMTP server received, opened in a second browser; the new password twice;
 // signed in on the user page; then a fresh browser signs in with the new password, and
-// the old one fails. No page may log a console error.
+// the old one fails. No page may log a console error, and axe-core finds no accessibility
+// violation on any page a screenshot is taken of.
 //
 // Usage: node recovery.mjs BASE_URL MAIL_DIR USERNAME EMAIL OLD_PASSWORD NEW_PASSWORD SCREENSHOT_DIR
 // MAIL_DIR is where the SMTP server files messages as NNNNN.json ({"data": raw message}).
@@ -10,6 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { axe } from "./axe.mjs";
 
 const [base, mailDir, username, email, oldPassword, newPassword, shots] = process.argv.slice(2);
 if (!shots) {
@@ -34,6 +36,7 @@ const browser = await chromium.launch({
 let step = 0;
 async function shot(page, name) {
   step += 1;
+  await axe(page, name, problems);
   await page.screenshot({ path: join(shots, `recovery-${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
 }
 
@@ -105,7 +108,7 @@ try {
 
   check((await signIn(newPassword)) === `${base}/if/user/`, "the new password signs in");
   check((await signIn(oldPassword)) !== `${base}/if/user/`, "the old password does not");
-  check(problems.length === 0, `no console errors: ${problems.join("; ")}`);
+  check(problems.length === 0, `no console errors or accessibility violations: ${problems.join("; ")}`);
   console.log("recovery passed");
 } catch (error) {
   console.error(`recovery failed: ${error.stack ?? error}`);

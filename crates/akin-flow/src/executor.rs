@@ -100,7 +100,8 @@ impl Run<'_> {
         }
     }
 
-    /// Where a preview ends: back to the invitation in the admin pages, saying so.
+    /// Where a preview ends: back to the invitation in the admin pages, which say so
+    /// (`previewed`: the page has the words, the address only a flag).
     fn finish_preview(&self, plan: &FlowPlan) -> Challenge {
         let pk = plan
             .context
@@ -112,10 +113,7 @@ impl Run<'_> {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("status", "all")
             .append_pair("opened", &pk)
-            .append_pair(
-                "notice",
-                "Preview finished: nothing was written, sent or used up.",
-            )
+            .append_pair("previewed", "1")
             .finish();
         Challenge::Redirect {
             to: format!("/if/admin/invitations/?{query}#invitation-{pk}"),

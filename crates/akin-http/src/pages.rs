@@ -74,6 +74,10 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/admin/invitation_edit.html"),
         ),
         (
+            "admin/invitation_new.html",
+            include_str!("../templates/admin/invitation_new.html"),
+        ),
+        (
             "admin/invitation_import.html",
             include_str!("../templates/admin/invitation_import.html"),
         ),
@@ -81,8 +85,34 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         env.add_template(name, source)
             .expect("the embedded templates parse (checked by a unit test)");
     }
+    env.add_filter("when", when);
     env
 });
+
+/// The one way pages show a time: `{{ t | when }}` (or `{{ t | when("never") }}` for a
+/// time that may be absent) writes `<time datetime="…Z" title="… UTC">… UTC</time>`. The
+/// page's script rewrites the text in the browser's zone and keeps UTC on hover; without
+/// the script the UTC text stands. Microseconds are left out: people do not read them.
+fn when(value: Option<String>, absent: Option<String>) -> minijinja::Value {
+    let Some(time) = value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .and_then(crate::format::parse_datetime)
+    else {
+        let text = absent.or(value).unwrap_or_default();
+        return minijinja::Value::from(text);
+    };
+    let time = time
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(time);
+    let iso = crate::format::datetime(time);
+    let utc = format!("{} UTC", iso.trim_end_matches('Z').replace('T', " "));
+    // Both strings are made here from digits, `-`, `:`, `T`, ` ` and letters: nothing to escape.
+    minijinja::Value::from_safe_string(format!(
+        r#"<time datetime="{iso}" title="{utc}">{utc}</time>"#
+    ))
+}
 
 const STYLESHEET: &str = include_str!("../static/akin.css");
 const SCRIPT: &str = include_str!("../static/akin.js");

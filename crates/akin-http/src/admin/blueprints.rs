@@ -3,12 +3,12 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{AdminSession, page, readable_time};
+use super::{AdminSession, page};
 use crate::api::blueprint_instances as api;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -29,19 +29,7 @@ async fn list(admin: AdminSession, State(state): State<AppState>) -> ApiResult<R
         .as_ref()
         .map(|d| d.display().to_string());
     let axum::Json(body) = api::list(admin.superuser(), State(state), q).await?;
-    let instances: Vec<Value> = body
-        .results
-        .iter()
-        .map(|i| {
-            let mut row = json!(i);
-            row["last_applied_text"] = Value::String(
-                i.last_applied
-                    .as_deref()
-                    .map_or_else(|| "never".to_owned(), readable_time),
-            );
-            row
-        })
-        .collect();
+    let instances: Vec<Value> = body.results.iter().map(|i| json!(i)).collect();
     page(
         &admin,
         "admin/blueprints.html",
@@ -59,5 +47,20 @@ async fn apply(
 ) -> ApiResult<Response> {
     admin.form(&body)?;
     let axum::Json(applied) = api::apply(admin.superuser(), State(state), Path(pk)).await?;
-    Ok(Redirect::to(&format!("/if/admin/blueprints/#instance-{}", applied.pk)).into_response())
+    use akin_domain::blueprint_instance::InstanceStatus;
+    let said = match applied.status {
+        InstanceStatus::Successful => super::Notice::Done(format!("Applied {}.", applied.name)),
+        InstanceStatus::Warning => super::Notice::Done(format!(
+            "Applied {}, with warnings listed in its row.",
+            applied.name
+        )),
+        _ => super::Notice::Failed(format!(
+            "{} was not applied: its errors are listed in its row; nothing was changed.",
+            applied.name
+        )),
+    };
+    Ok(super::redirect_with(
+        &format!("/if/admin/blueprints/#instance-{}", applied.pk),
+        &[said],
+    ))
 }

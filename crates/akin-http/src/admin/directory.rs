@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
@@ -102,11 +102,10 @@ async fn user_list(
                 Value::from(u.email.as_str()),
                 yes_no(u.is_active),
                 yes_no(u.is_superuser),
-                Value::from(
-                    u.last_login
-                        .as_deref()
-                        .map_or_else(|| "never".to_owned(), super::readable_time),
-                ),
+                match &u.last_login {
+                    Some(time) => json_value!({ "time": time }),
+                    None => Value::from("never"),
+                },
             ]
         })
         .collect();
@@ -177,7 +176,7 @@ async fn set_active(
     admin.form(body)?;
     let mut change = serde_json::Map::new();
     change.insert("is_active".into(), Value::Bool(active));
-    let _updated = users::partial_update(
+    let axum::Json(updated) = users::partial_update(
         admin.superuser(),
         State(state),
         meta,
@@ -185,7 +184,18 @@ async fn set_active(
         JsonObject(change),
     )
     .await?;
-    Ok(Redirect::to(&format!("/if/admin/users/{pk}/")).into_response())
+    let said = if active {
+        format!("Activated {}: they can sign in again.", updated.username)
+    } else {
+        format!(
+            "Deactivated {}: they are signed out and cannot sign in.",
+            updated.username
+        )
+    };
+    Ok(super::redirect_with(
+        &format!("/if/admin/users/{pk}/"),
+        &[super::Notice::Done(said)],
+    ))
 }
 
 async fn deactivate(
@@ -280,7 +290,7 @@ async fn event_list(
         .iter()
         .map(|e| {
             vec![
-                Value::from(super::readable_time(&e.created)),
+                json_value!({ "time": e.created }),
                 Value::from(e.action.as_str()),
                 text(&e.user["username"]),
                 Value::from(e.client_ip.clone().unwrap_or_default()),

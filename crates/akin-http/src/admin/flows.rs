@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Multipart, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use minijinja::context;
 use serde_json::Value;
@@ -162,6 +162,9 @@ async fn delete(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     admin.form(&body)?;
-    flows_api::destroy(admin.superuser(), State(state), meta, Path(slug)).await?;
-    Ok(Redirect::to("/if/admin/flows/").into_response())
+    flows_api::destroy(admin.superuser(), State(state), meta, Path(slug.clone())).await?;
+    Ok(super::redirect_with(
+        "/if/admin/flows/",
+        &[super::Notice::Done(format!("Deleted flow {slug}."))],
+    ))
 }

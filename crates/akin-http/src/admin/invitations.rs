@@ -6,12 +6,12 @@ use akin_domain::catalog;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, field, page};
+use super::{AdminSession, Notice, field, page, redirect_with};
 use uuid::Uuid;
 
 use crate::api::catalog_api;
@@ -31,6 +31,7 @@ use akin_store::InvitationFilter;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/if/admin/invitations/", get(list).post(create))
+        .route("/if/admin/invitations/new/", get(new_page))
         .route(
             "/if/admin/invitations/{pk}/delete/",
             get(confirm_delete).post(delete),
@@ -46,7 +47,8 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/if/admin/invitations/import/",
-            axum::routing::post(import)
+            get(import_page)
+                .post(import)
                 .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BULK_BODY)),
         )
         .route(
@@ -57,6 +59,31 @@ pub fn router() -> Router<AppState> {
             "/if/admin/invitations/{pk}/reissue/",
             axum::routing::post(reissue),
         )
+}
+
+/// The CSV import's own page: what a file holds, and the form.
+async fn import_page(admin: AdminSession, State(state): State<AppState>) -> ApiResult<Response> {
+    show_import(&admin, &state, None, None).await
+}
+
+async fn show_import(
+    admin: &AdminSession,
+    state: &AppState,
+    result: Option<shapes::BulkResult>,
+    error: Option<String>,
+) -> ApiResult<Response> {
+    let flows = enrollment_flows(admin, state).await?;
+    page(
+        admin,
+        "admin/invitation_import.html",
+        "Import invitations",
+        "/if/admin/invitations/",
+        context! {
+            result => template_value(&serde_json::to_value(&result).unwrap_or_default()),
+            error => error,
+            enrollment_flows => template_value(&flows),
+        },
+    )
 }
 
 /// Imports a CSV file through the API's `bulk/` and shows a result per row.
@@ -76,15 +103,23 @@ async fn import(
     };
     admin.check_csrf(text("csrf_token").as_deref())?;
     let atomic = text("atomic").is_some_and(|a| a == "true");
+    let offset = text("expires_offset");
     let Superuser(caller) = admin.superuser();
     let outcome = api::bulk_from_parts(
         &caller,
         &state,
         &headers,
         fields
-            .iter()
-            .filter(|(k, _)| k != "csrf_token" && k != "atomic")
-            .cloned()
+            .into_iter()
+            .filter(|(k, _)| k != "csrf_token" && k != "atomic" && k != "expires_offset")
+            .map(|(k, v)| match k.as_str() {
+                "expires" if !v.trim_ascii().is_empty() => {
+                    let local = String::from_utf8_lossy(&v).trim().to_owned();
+                    let utc = super::local_time_as_utc(&local, offset.as_deref());
+                    (k, utc.into_bytes())
+                }
+                _ => (k, v),
+            })
             .collect(),
         atomic,
     )
@@ -94,26 +129,15 @@ async fn import(
         Err(ApiError::Validation(errors)) => (None, Some(errors.messages().join(" "))),
         Err(other) => return Err(other),
     };
-    page(
-        &admin,
-        "admin/invitation_import.html",
-        "Import invitations",
-        "/if/admin/invitations/",
-        context! {
-            result => template_value(&serde_json::to_value(&result).unwrap_or_default()),
-            error => error,
-        },
-    )
+    show_import(&admin, &state, result, error).await
 }
 
-/// The list page with invitation `pk` open, saying `key=message` there.
-fn back_to(pk: &str, key: &str, message: &str) -> Response {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("status", "all")
-        .append_pair("opened", pk)
-        .append_pair(key, message)
-        .finish();
-    Redirect::to(&format!("/if/admin/invitations/?{query}#invitation-{pk}")).into_response()
+/// The list page with invitation `pk` open, saying `notices` there.
+fn back_to(pk: &str, notices: &[Notice]) -> Response {
+    redirect_with(
+        &format!("/if/admin/invitations/?status=all&opened={pk}#invitation-{pk}"),
+        notices,
+    )
 }
 
 /// Revokes the invitation through the API's `revoke/`.
@@ -128,8 +152,9 @@ async fn revoke(
     let _revoked = api::revoke(admin.superuser(), State(state), meta, Path(pk.clone())).await?;
     Ok(back_to(
         &pk,
-        "notice",
-        "Revoked: its link is refused from now on.",
+        &[Notice::Done(
+            "Revoked: its link is refused from now on.".to_owned(),
+        )],
     ))
 }
 
@@ -145,7 +170,8 @@ async fn reissue(
     let fields = admin.form(&body)?;
     let mut request = Map::new();
     if let Some(expires) = field(&fields, "expires").filter(|e| !e.trim().is_empty()) {
-        request.insert("expires".into(), Value::String(expires.trim().to_owned()));
+        let expires = super::local_time_as_utc(expires, field(&fields, "expires_offset"));
+        request.insert("expires".into(), Value::String(expires));
     }
     match api::reissue(
         admin.superuser(),
@@ -158,8 +184,10 @@ async fn reissue(
     {
         Ok((_, axum::Json(new))) => Ok(back_to(
             &new.pk.to_string(),
-            "notice",
-            "Reissued: this is the new invitation; the old link is refused from now on.",
+            &[Notice::Done(
+                "Reissued: this is the new invitation; the old link is refused from now on."
+                    .to_owned(),
+            )],
         )),
         Err(ApiError::Validation(errors)) => {
             let message = errors
@@ -167,7 +195,7 @@ async fn reissue(
                 .into_iter()
                 .next()
                 .unwrap_or_else(|| "The invitation was not reissued.".to_owned());
-            Ok(back_to(&pk, "action_error", &message))
+            Ok(back_to(&pk, &[Notice::Failed(message)]))
         }
         Err(other) => Err(other),
     }
@@ -210,7 +238,11 @@ async fn qr_code(
 #[derive(serde::Serialize)]
 struct InvitationForm {
     name: String,
+    /// As typed into the `datetime-local` input: in the zone `expires_offset` names.
     expires: String,
+    /// Minutes east of UTC of the browser's zone at `expires`, sent by the page's script;
+    /// empty when `expires` is UTC (no script, or a value from the server).
+    expires_offset: String,
     flow: String,
     fixed_data: String,
     single_use: bool,
@@ -223,6 +255,7 @@ impl Default for InvitationForm {
         InvitationForm {
             name: String::new(),
             expires: String::new(),
+            expires_offset: String::new(),
             flow: String::new(),
             fixed_data: String::new(),
             // authentik's form has single use on by default.
@@ -239,25 +272,15 @@ async fn list(
     headers: HeaderMap,
     q: QueryParams,
 ) -> ApiResult<Response> {
-    show(
-        &admin,
-        &state,
-        &headers,
-        &q,
-        InvitationForm::default(),
-        Value::Null,
-    )
-    .await
+    show(&admin, &state, &headers, &q).await
 }
 
-/// The page, with the create form as given and its errors (`Null` for none).
+/// The list, with the row `opened` (query) open and the message the last action left.
 async fn show(
     admin: &AdminSession,
     state: &AppState,
     headers: &HeaderMap,
     q: &QueryParams,
-    form: InvitationForm,
-    errors: Value,
 ) -> ApiResult<Response> {
     let status = q.get("status").unwrap_or("active").to_owned();
     let search = q.get("search").unwrap_or_default().to_owned();
@@ -284,15 +307,6 @@ async fn show(
             if let Some(link) = link(&base, i) {
                 row["link"] = Value::String(link);
             }
-            row["expires_text"] = Value::String(match &i.expires {
-                Some(expires) => {
-                    expires.replace('T', " ").trim_end_matches('Z').to_owned() + " UTC"
-                }
-                None => "never".to_owned(),
-            });
-            if let Some(revoked) = &i.revoked {
-                row["revoked_text"] = Value::String(super::readable_time(revoked));
-            }
             row["uses_text"] = Value::String(match i.max_uses {
                 Some(max) => format!("{} / {max}", i.uses),
                 None => format!("{} / ∞", i.uses),
@@ -304,8 +318,6 @@ async fn show(
             row
         })
         .collect();
-    let flows = enrollment_flows(admin, state).await?;
-    let groups = all_groups(admin, state).await?;
     // Who enrolled with the invitation shown open.
     let uses: Vec<Value> = match q.get("opened").and_then(|o| Uuid::parse_str(o).ok()) {
         Some(opened) => state
@@ -317,7 +329,7 @@ async fn show(
                 let u = shapes::invitation_use(u);
                 json_value!({
                     "username": u.username, "user": u.user,
-                    "created": super::readable_time(&u.created), "client_ip": u.client_ip,
+                    "created": u.created, "client_ip": u.client_ip,
                 })
             })
             .collect(),
@@ -331,6 +343,15 @@ async fn show(
         None => None,
     };
     let overall = shapes::funnel(&state.store.invitation_funnel(None, None).await?);
+    // The last action's words go in the row it opened, where the page scrolls to.
+    let notices_in_row =
+        opened.is_some_and(|o| invitations.iter().any(|i| i["pk"] == o.to_string()));
+    let mut notices = admin.notices.clone();
+    if q.get("previewed").is_some() {
+        notices.push(Notice::Done(
+            "Preview finished: nothing was written, sent or used up.".to_owned(),
+        ));
+    }
     page(
         admin,
         "admin/invitations.html",
@@ -341,15 +362,38 @@ async fn show(
             search => search,
             status => status,
             opened => q.get("opened").unwrap_or_default().to_owned(),
-            sent_to => q.get("sent_to").unwrap_or_default().to_owned(),
-            notice => q.get("notice").unwrap_or_default().to_owned(),
-            action_error => q.get("action_error").unwrap_or_default().to_owned(),
-            send_error => q.get("send_error").unwrap_or_default().to_owned(),
-            enrollment_flows => template_value(&flows),
-            groups => template_value(&groups),
+            notices_in_row => notices_in_row,
+            notices => template_value(&serde_json::to_value(&notices).unwrap_or_default()),
             uses => template_value(&Value::Array(uses)),
             funnel => template_value(&serde_json::to_value(&funnel).unwrap_or_default()),
             overall => template_value(&serde_json::to_value(&overall).unwrap_or_default()),
+        },
+    )
+}
+
+/// Create's own page: the form, empty or as submitted with its errors (`Null` for none).
+async fn new_page(admin: AdminSession, State(state): State<AppState>) -> ApiResult<Response> {
+    show_new(&admin, &state, InvitationForm::default(), "", Value::Null).await
+}
+
+async fn show_new(
+    admin: &AdminSession,
+    state: &AppState,
+    form: InvitationForm,
+    send_to: &str,
+    errors: Value,
+) -> ApiResult<Response> {
+    let flows = enrollment_flows(admin, state).await?;
+    let groups = all_groups(admin, state).await?;
+    page(
+        admin,
+        "admin/invitation_new.html",
+        "Create an invitation",
+        "/if/admin/invitations/",
+        context! {
+            enrollment_flows => template_value(&flows),
+            groups => template_value(&groups),
+            send_to => send_to,
             form => template_value(&serde_json::to_value(&form).unwrap_or_default()),
             errors => template_value(&errors),
         },
@@ -418,12 +462,10 @@ fn request_body(form: &InvitationForm) -> Result<Map<String, Value>, ApiError> {
     }
     body.insert("flow".into(), Value::String(form.flow.clone()));
     if !form.expires.trim().is_empty() {
-        // A datetime-local input has no zone; the label says UTC.
-        let expires = form.expires.trim();
-        let seconds = if expires.len() == 16 { ":00" } else { "" };
+        let offset = Some(form.expires_offset.as_str()).filter(|o| !o.is_empty());
         body.insert(
             "expires".into(),
-            Value::String(format!("{expires}{seconds}Z")),
+            Value::String(super::local_time_as_utc(&form.expires, offset)),
         );
     }
     let fixed = match form.fixed_data.trim() {
@@ -457,6 +499,9 @@ impl InvitationForm {
         InvitationForm {
             name: field(fields, "name").unwrap_or_default().to_owned(),
             expires: field(fields, "expires").unwrap_or_default().to_owned(),
+            expires_offset: field(fields, "expires_offset")
+                .unwrap_or_default()
+                .to_owned(),
             flow: field(fields, "flow").unwrap_or_default().to_owned(),
             fixed_data: field(fields, "fixed_data").unwrap_or_default().to_owned(),
             single_use: field(fields, "single_use").is_some(),
@@ -482,6 +527,7 @@ impl InvitationForm {
                 .as_deref()
                 .map(|e| e.get(..16).unwrap_or(e).to_owned())
                 .unwrap_or_default(),
+            expires_offset: String::new(),
             flow: invitation.flow.map(|f| f.to_string()).unwrap_or_default(),
             fixed_data: if fixed.is_empty() {
                 String::new()
@@ -564,10 +610,13 @@ async fn save(
         Err(error) => Err(error),
     };
     match saved {
-        Ok(()) => Ok(Redirect::to(&format!(
-            "/if/admin/invitations/?status=all&opened={pk}#invitation-{pk}"
-        ))
-        .into_response()),
+        Ok(()) => Ok(back_to(
+            &pk,
+            &[Notice::Done(format!(
+                "Saved invitation {}.",
+                form.name.trim()
+            ))],
+        )),
         Err(ApiError::Validation(errors)) => {
             let errors = serde_json::to_value(&errors).unwrap_or_else(|_| json_value!({}));
             let mut response = show_edit(&admin, &state, &pk, form, errors).await?;
@@ -628,25 +677,17 @@ async fn create(
                     same_name - 1
                 ));
             }
-            let notice: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair("notice", &notice)
-                .finish();
+            let mut notices = vec![Notice::Done(notice)];
             let send_to = field(&fields, "send_to").unwrap_or_default().trim();
-            let sent = if send_to.is_empty() {
-                String::new()
-            } else {
-                let outcome = mail_link(&admin, state, headers, &pk.to_string(), send_to).await?;
-                format!("&{outcome}")
-            };
-            Ok(Redirect::to(&format!(
-                "/if/admin/invitations/?status=all&opened={pk}&{notice}{sent}#invitation-{pk}"
-            ))
-            .into_response())
+            if !send_to.is_empty() {
+                notices.push(mail_link(&admin, state, headers, &pk.to_string(), send_to).await?);
+            }
+            Ok(back_to(&pk.to_string(), &notices))
         }
         Err(ApiError::Validation(errors)) => {
             let errors = serde_json::to_value(&errors).unwrap_or_else(|_| json_value!({}));
-            let q = QueryParams::from_pairs(Vec::new());
-            let mut response = show(&admin, &state, &headers, &q, form, errors).await?;
+            let send_to = field(&fields, "send_to").unwrap_or_default();
+            let mut response = show_new(&admin, &state, form, send_to, errors).await?;
             *response.status_mut() = StatusCode::BAD_REQUEST;
             Ok(response)
         }
@@ -708,6 +749,7 @@ async fn delete(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     admin.form(&body)?;
+    let invitation = any_invitation(&admin, &state, &pk).await?;
     api::destroy(
         admin.superuser(),
         State(state),
@@ -716,7 +758,13 @@ async fn delete(
         all_statuses(),
     )
     .await?;
-    Ok(Redirect::to("/if/admin/invitations/").into_response())
+    Ok(redirect_with(
+        "/if/admin/invitations/",
+        &[Notice::Done(format!(
+            "Deleted invitation {}; its link is refused from now on.",
+            invitation.name
+        ))],
+    ))
 }
 
 /// "Send by email" on an invitation's row: the addresses through the API's `send_email/`;
@@ -731,22 +779,18 @@ async fn send_by_email(
     let fields = admin.form(&body)?;
     let to = field(&fields, "to").unwrap_or_default().to_owned();
     let outcome = mail_link(&admin, state, headers, &pk, &to).await?;
-    Ok(Redirect::to(&format!(
-        "/if/admin/invitations/?status=all&opened={pk}&{outcome}#invitation-{pk}"
-    ))
-    .into_response())
+    Ok(back_to(&pk, &[outcome]))
 }
 
 /// Sends invitation `pk`'s link to `to` (addresses separated by commas, semicolons or
-/// spaces) through the API's `send_email/`; what happened, as the list page's query
-/// (`sent_to=…` or `send_error=…`).
+/// spaces) through the API's `send_email/`; what happened.
 async fn mail_link(
     admin: &AdminSession,
     state: AppState,
     headers: HeaderMap,
     pk: &str,
     to: &str,
-) -> ApiResult<String> {
+) -> ApiResult<Notice> {
     let addresses: Vec<Value> = to
         .split([',', ';', ' ', '\n'])
         .map(str::trim)
@@ -769,26 +813,26 @@ async fn mail_link(
         JsonObject(request),
     )
     .await;
-    let (key, message) = match outcome {
-        Ok(response) if response.status().is_success() => ("sent_to", shown.join(", ")),
+    Ok(match outcome {
+        Ok(response) if response.status().is_success() => Notice::Done(format!(
+            "Queued for {}: the Outbox shows when it is delivered.",
+            shown.join(", ")
+        )),
         Ok(response) => {
             let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
                 .await
                 .unwrap_or_default();
             let error: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            (
-                "send_error",
+            Notice::Failed(
                 error["error"]
                     .as_str()
                     .unwrap_or("The mail was not queued.")
                     .to_owned(),
             )
         }
-        Err(ApiError::Validation(errors)) => ("send_error", errors.to_string()),
+        Err(ApiError::Validation(errors)) => Notice::Failed(errors.to_string()),
         Err(other) => return Err(other),
-    };
-    let text: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-    Ok(format!("{key}={text}"))
+    })
 }
 
 #[cfg(test)]
@@ -796,10 +840,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_page_renders_rows_with_their_link_and_the_form_with_errors() {
+    fn the_list_renders_rows_with_their_link_and_times_people_read() {
         let invitation = json_value!({
             "pk": "6b0f2c1e-0000-4000-8000-000000000001", "name": "jane",
-            "created_by": {"username": "akadmin"}, "expires_text": "never",
+            "created_by": {"username": "akadmin"}, "expires": "2026-12-01T10:00:00.123456Z",
             "flow_obj": {"slug": "default-enrollment-flow"}, "uses_text": "0 / 1",
             "status": "active", "link": "http://akin.test/if/flow/default-enrollment-flow/?itoken=6b0f2c1e-0000-4000-8000-000000000001",
             "fixed_data_text": "{\n  \"email\": \"jane@example.com\"\n}",
@@ -811,11 +855,7 @@ mod tests {
                 admin => "akadmin", csrf_token => "t0ken",
                 invitations => template_value(&Value::Array(vec![invitation])), search => "", status => "active",
                 opened => "6b0f2c1e-0000-4000-8000-000000000001",
-                enrollment_flows => template_value(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
-                groups => template_value(&json_value!([{"pk": "g", "name": "Team A"}])),
                 overall => template_value(&json_value!({"sent": 1, "opened": 2, "started": 1, "completed": 0})),
-                form => template_value(&serde_json::to_value(InvitationForm::default()).unwrap()),
-                errors => template_value(&json_value!({"name": ["This field is required."]})),
             },
         )
         .unwrap();
@@ -830,16 +870,73 @@ mod tests {
             body.contains("&quot;email&quot;: &quot;jane@example.com&quot;"),
             "{body}"
         );
+        // One time format: UTC in the page, the browser's zone by the script, UTC on hover.
+        assert!(
+            body.contains(r#"<time datetime="2026-12-01T10:00:00Z" title="2026-12-01 10:00:00 UTC">2026-12-01 10:00:00 UTC</time>"#),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"href="/if/admin/invitations/new/""#),
+            "{body}"
+        );
+        assert!(body.contains(r#"value="t0ken""#));
+    }
+
+    #[test]
+    fn the_create_page_shows_the_form_with_its_errors() {
+        let html = crate::pages::render(
+            "admin/invitation_new.html",
+            context! {
+                heading => "Create an invitation", current => "/if/admin/invitations/", nav => super::super::nav(),
+                admin => "akadmin", csrf_token => "t0ken", send_to => "jane@example.com",
+                enrollment_flows => template_value(&json_value!([{"pk": "f", "name": "Enroll", "slug": "enroll", "has_invitation_stage": true}])),
+                groups => template_value(&json_value!([{"pk": "g", "name": "Team A"}])),
+                form => template_value(&serde_json::to_value(InvitationForm::default()).unwrap()),
+                errors => template_value(&json_value!({"name": ["This field is required."]})),
+            },
+        )
+        .unwrap();
+        let body = String::from_utf8(futures_body(html)).unwrap();
         assert!(
             body.contains(r#"<p class="field-error" id="error-name">This field is required.</p>"#),
             "{body}"
         );
         assert!(body.contains("Enroll (enroll) — has an invitation stage"));
+        assert!(body.contains(">Team A</option>"));
         assert!(
             body.contains(r#"name="single_use" type="checkbox" value="true" checked"#),
             "{body}"
         );
+        assert!(body.contains(r#"value="jane@example.com""#), "{body}");
         assert!(body.contains(r#"value="t0ken""#));
+    }
+
+    #[test]
+    fn an_expiry_is_read_in_the_zone_the_browser_sent() {
+        use super::super::local_time_as_utc;
+        assert_eq!(
+            local_time_as_utc("2026-12-01T10:00", None),
+            "2026-12-01T10:00:00Z"
+        );
+        // Berlin in winter is UTC+1; New York UTC-5.
+        assert_eq!(
+            local_time_as_utc("2026-12-01T10:00", Some("60")),
+            "2026-12-01T09:00:00Z"
+        );
+        assert_eq!(
+            local_time_as_utc("2026-12-01T22:30", Some("-300")),
+            "2026-12-02T03:30:00Z"
+        );
+        // No browser sends these: the value stays UTC rather than moving by a day.
+        assert_eq!(
+            local_time_as_utc("2026-12-01T10:00", Some("5000")),
+            "2026-12-01T10:00:00Z"
+        );
+        assert_eq!(
+            local_time_as_utc("2026-12-01T10:00", Some("east")),
+            "2026-12-01T10:00:00Z"
+        );
+        assert_eq!(local_time_as_utc("tomorrow", Some("60")), "tomorrow");
     }
 
     /// The body of a rendered page.

@@ -14,8 +14,8 @@ mod outbox;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::{Value as TemplateValue, context};
@@ -50,6 +50,62 @@ pub struct AdminSession {
     user: akin_domain::user::UserEntry,
     csrf_token: String,
     session: Session,
+    /// What the last action said, for the page it led to.
+    notices: Vec<Notice>,
+}
+
+/// What an action says on the page it leads to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+enum Notice {
+    Done(String),
+    Failed(String),
+}
+
+/// The cookie that carries notices across a redirect. The words travel in a cookie for the
+/// admin pages, never in the address: a link made elsewhere cannot put words on an admin
+/// page. It lives a minute and is cleared by the page that shows it.
+const NOTICE_COOKIE: &str = "akin_notice";
+
+/// Redirects (303) to `to`, where `notices` are shown.
+fn redirect_with(to: &str, notices: &[Notice]) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    let json = serde_json::to_string(notices).unwrap_or_default();
+    // Cookies are small: a very long message is cut rather than lost with the cookie.
+    let value: String = form_urlencoded::byte_serialize(json.as_bytes()).collect();
+    let value = if value.len() > 3000 {
+        let short = vec![Notice::Done("Done.".to_owned())];
+        let json = serde_json::to_string(&short).unwrap_or_default();
+        form_urlencoded::byte_serialize(json.as_bytes()).collect()
+    } else {
+        value
+    };
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{NOTICE_COOKIE}={value}; Path=/if/admin/; Max-Age=60; HttpOnly; SameSite=Lax"
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The notices a redirect left for this page.
+fn notices_from(headers: &HeaderMap) -> Vec<Notice> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(NOTICE_COOKIE)?.strip_prefix('='))
+        .filter_map(|value| {
+            let json: String = form_urlencoded::parse(format!("n={value}").as_bytes())
+                .next()?
+                .1
+                .into_owned();
+            serde_json::from_str::<Vec<Notice>>(&json).ok()
+        })
+        .flatten()
+        .take(5)
+        .collect()
 }
 
 impl AdminSession {
@@ -135,6 +191,7 @@ impl FromRequestParts<AppState> for AdminSession {
             csrf_token: session.csrf_token(),
             user,
             session,
+            notices: notices_from(&parts.headers),
         })
     }
 }
@@ -189,21 +246,45 @@ fn page(
     current: &str,
     extra: TemplateValue,
 ) -> ApiResult<Response> {
-    let ctx = context! {
+    let shared = context! {
         heading => heading,
         current => current,
         nav => nav(),
         admin => admin.user.user.username.clone(),
         csrf_token => admin.csrf_token.clone(),
-        ..extra
+        notices => crate::pages::template_value(&serde_json::to_value(&admin.notices).unwrap_or_default()),
     };
-    crate::pages::render(template, ctx)
+    // The last map wins: a page's own values over the shared ones (the invitations page
+    // adds to the notices).
+    let ctx = minijinja::value::merge_maps([shared, extra]);
+    let mut response = crate::pages::render(template, ctx)?;
+    if !admin.notices.is_empty() {
+        // Shown once: a reload does not say it again.
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static(
+                "akin_notice=; Path=/if/admin/; Max-Age=0; HttpOnly; SameSite=Lax",
+            ),
+        );
+    }
+    Ok(response)
 }
 
-/// An API timestamp (`2026-11-29T01:02:03.456789Z`) as the admin pages show it:
-/// `2026-11-29 01:02:03 UTC`.
-fn readable_time(time: &str) -> String {
-    time.get(..19).unwrap_or(time).replace('T', " ") + " UTC"
+/// A `datetime-local` value (`2026-12-01T10:00`) as the API's UTC time. `offset` is the
+/// browser's offset from UTC at that time in minutes east, which the page's script sends
+/// with the form (the label then names the browser's zone); without it the value is UTC, as
+/// the label says then. A value that is no time goes on as typed, for the API to refuse.
+fn local_time_as_utc(value: &str, offset: Option<&str>) -> String {
+    let value = value.trim();
+    let Some(local) = crate::format::parse_datetime(value) else {
+        return value.to_owned();
+    };
+    // Real zones lie within UTC-12 and UTC+14; anything else did not come from a browser.
+    let minutes = offset
+        .and_then(|o| o.trim().parse::<i64>().ok())
+        .filter(|m| m.abs() <= 18 * 60)
+        .unwrap_or(0);
+    crate::format::datetime(local - time::Duration::minutes(minutes))
 }
 
 /// The fields of a submitted `application/x-www-form-urlencoded` form.

@@ -3,12 +3,12 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{AdminSession, page, readable_time};
+use super::{AdminSession, page};
 use crate::api::outbox as api;
 use crate::error::ApiResult;
 use crate::extract::QueryParams;
@@ -37,16 +37,7 @@ async fn list(
         QueryParams::from_pairs(pairs),
     )
     .await?;
-    let messages: Vec<Value> = body
-        .results
-        .iter()
-        .map(|m| {
-            let mut row = json!(m);
-            row["created_text"] = Value::String(readable_time(&m.created));
-            row["next_attempt_text"] = Value::String(readable_time(&m.next_attempt));
-            row
-        })
-        .collect();
+    let messages: Vec<Value> = body.results.iter().map(|m| json!(m)).collect();
     page(
         &admin,
         "admin/outbox.html",
@@ -64,5 +55,10 @@ async fn retry(
 ) -> ApiResult<Response> {
     admin.form(&body)?;
     let _queued = api::retry(admin.superuser(), State(state), Path(pk.clone())).await?;
-    Ok(Redirect::to(&format!("/if/admin/outbox/#message-{pk}")).into_response())
+    Ok(super::redirect_with(
+        &format!("/if/admin/outbox/#message-{pk}"),
+        &[super::Notice::Done(
+            "Queued again: it is sent on the next delivery round.".to_owned(),
+        )],
+    ))
 }

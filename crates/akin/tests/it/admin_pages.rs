@@ -78,12 +78,19 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         "{html}"
     );
     assert!(
-        html.contains("Default enrollment Flow (default-enrollment-flow)"),
-        "{html}"
-    );
-    assert!(
         html.contains(r#"id="empty-state""#) && html.contains("An invitation is a link"),
         "the empty page says what an invitation is: {html}"
+    );
+    // Create is a page of its own, reached from the list.
+    assert!(
+        html.contains(r#"<a class="button" href="/if/admin/invitations/new/">"#),
+        "{html}"
+    );
+    let (status, _, html) = admin.get("/if/admin/invitations/new/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Default enrollment Flow (default-enrollment-flow)"),
+        "{html}"
     );
     let token = csrf_token(&html);
 
@@ -145,7 +152,7 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         .await;
         group_pks.push(group["pk"].as_str().unwrap().to_owned());
     }
-    let (_, _, html) = admin.get("/if/admin/invitations/").await;
+    let (_, _, html) = admin.get("/if/admin/invitations/new/").await;
     assert!(html.contains(">team-green</option>"), "{html}");
     let (status, _, html) = admin
         .post(
@@ -196,6 +203,17 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         "{html}"
     );
     assert!(html.contains("Created invitation jane."), "{html}");
+    // Said once, and only by the server: a reload is quiet, and words put in an address
+    // made elsewhere are not shown.
+    let (_, _, again) = admin.get(&location).await;
+    assert!(!again.contains("Created invitation jane."), "{again}");
+    let (_, _, spoofed) = admin
+        .get("/if/admin/invitations/?notice=Call+us+at+555&sent_to=evil")
+        .await;
+    assert!(
+        !spoofed.contains("Call us") && !spoofed.contains("evil"),
+        "{spoofed}"
+    );
     // An expiry already past, and a name taken: created, and the page says both.
     let (status, location, _) = admin
         .post(
@@ -219,7 +237,7 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         .split("opened=")
         .nth(1)
         .unwrap()
-        .split('&')
+        .split(['&', '#'])
         .next()
         .unwrap()
         .to_owned();
@@ -278,11 +296,16 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         (Some(false), true)
     );
 
-    // Reissued from its row (the new one opens, saying so), and the new one revoked.
+    // Reissued from its row (the new one opens, saying so), and the new one revoked. The
+    // expiry is typed in the browser's zone, two hours east of UTC, which its script sends.
     let (status, location, _) = admin
         .post(
             &format!("/if/admin/invitations/{pk}/reissue/"),
-            &[("csrf_token", &token), ("expires", "2035-05-06T07:08")],
+            &[
+                ("csrf_token", &token),
+                ("expires", "2035-05-06T07:08"),
+                ("expires_offset", "120"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -306,7 +329,7 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         &format!("/api/v3/stages/invitation/invitations/{new}/"),
     )
     .await;
-    assert_eq!(reissued["expires"], "2035-05-06T07:08:00Z");
+    assert_eq!(reissued["expires"], "2035-05-06T05:08:00Z");
     let (status, location, _) = admin
         .post(
             &format!("/if/admin/invitations/{new}/revoke/"),
@@ -337,10 +360,19 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    // A CSV file imported from the page: a result per row.
+    // A CSV file imported from its own page: a result per row, the expiry typed in the
+    // browser's zone (an hour east of UTC).
+    let (status, _, html) = admin.get("/if/admin/invitations/import/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<label for="import-file">CSV file</label>"#),
+        "{html}"
+    );
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", token.clone())
         .text("flow", "default-enrollment-flow")
+        .text("expires", "2030-01-01T00:30")
+        .text("expires_offset", "60")
         .part(
             "file",
             reqwest::multipart::Part::bytes(
@@ -377,6 +409,7 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
     )
     .await;
     assert_eq!(kim["results"][0]["groups"], json!([group_pks[0]]));
+    assert_eq!(kim["results"][0]["expires"], "2029-12-31T23:30:00Z");
     // Without the token, nothing is imported.
     let form = reqwest::multipart::Form::new()
         .text("flow", "default-enrollment-flow")
@@ -427,7 +460,7 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
     // The Logs page: readable times, a line per event, the context on demand.
     let (_, _, html) = admin.get("/if/admin/events/").await;
     assert!(html.contains("<details><summary>invitation "), "{html}");
-    assert!(html.contains(" UTC</td>"), "{html}");
+    assert!(html.contains(" UTC</time></td>"), "{html}");
 
     // A user: deactivated after confirming, and signed out of their sessions.
     let (status, user) = admin_json(

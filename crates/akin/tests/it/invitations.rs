@@ -804,6 +804,19 @@ async fn bulk_invitations_report_each_row_atomically_and_idempotently(backend: B
         json!({"attributes": {"team": "green"}, "email": "dee@example.com"})
     );
 
+    // An expiry input left empty, as a browser's form sends it, means "never" (as DRF
+    // reads a form), not a wrong time.
+    let (status, body) = bulk_csv(
+        &env,
+        "",
+        "email\neve@example.com\n",
+        &[("flow", "default-enrollment-flow"), ("expires", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, eve) = admin_get(&env, &format!("{BASE}?name=eve-example-com")).await;
+    assert!(eve["results"][0]["expires"].is_null(), "{eve}");
+
     // Wrong requests are refused as a whole.
     let (status, body) = bulk_csv(&env, "", csv, &[("flow", "no-such-flow")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

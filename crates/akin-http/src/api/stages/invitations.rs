@@ -677,13 +677,14 @@ async fn bulk_from_form(state: &AppState, parts: Vec<(String, Vec<u8>)>) -> ApiR
     let mut file = None;
     let mut fields = Map::new();
     for (name, bytes) in parts {
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
         if name == "file" {
             file = Some(bytes);
+        } else if name == "expires" && text.is_empty() {
+            // As DRF reads a form: an empty input of a nullable field is null (a
+            // browser sends the expiry input empty when nobody filled it in).
         } else {
-            fields.insert(
-                name,
-                Value::String(String::from_utf8_lossy(&bytes).trim().to_owned()),
-            );
+            fields.insert(name, Value::String(text));
         }
     }
     let file = file.ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
