@@ -45,7 +45,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => {
-                refuse_null_characters(&map)?;
+                refuse_unstorable(&map)?;
                 Ok(JsonObject(map))
             }
             Ok(other) => Err(ApiError::field(
@@ -60,26 +60,38 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
-/// DRF's "Null characters are not allowed." for any string in the body, keys included:
-/// PostgreSQL cannot store U+0000 in text or JSON, and no field needs it.
-pub(crate) fn refuse_null_characters(map: &Map<String, Value>) -> Result<(), ApiError> {
-    fn has_nul(value: &Value) -> bool {
+/// Values no database can store, refused with the field they are in: DRF's "Null
+/// characters are not allowed." for any string (keys included), since PostgreSQL cannot
+/// store U+0000 in text or JSON and no field needs it; and numbers beyond a double
+/// (`1e999999`), which PostgreSQL's JSON refuses and SQLite's would keep only as text.
+pub(crate) fn refuse_unstorable(map: &Map<String, Value>) -> Result<(), ApiError> {
+    const NUL: &str = "Null characters are not allowed.";
+    const TOO_LARGE: &str = "A number in it is too large to store.";
+    fn problem(value: &Value) -> Option<&'static str> {
         match value {
-            Value::String(s) => s.contains('\0'),
-            Value::Array(items) => items.iter().any(has_nul),
-            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-            _ => false,
+            Value::String(s) if s.contains('\0') => Some(NUL),
+            Value::Number(n)
+                if !(n.is_i64() || n.is_u64() || n.as_f64().is_some_and(f64::is_finite)) =>
+            {
+                Some(TOO_LARGE)
+            }
+            Value::Array(items) => items.iter().find_map(problem),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(NUL)
+                } else {
+                    problem(v)
+                }
+            }),
+            _ => None,
         }
     }
     for (key, value) in map {
         if key.contains('\0') {
-            return Err(ApiError::field(
-                "non_field_errors",
-                "Null characters are not allowed.",
-            ));
+            return Err(ApiError::field("non_field_errors", NUL));
         }
-        if has_nul(value) {
-            return Err(ApiError::field(key, "Null characters are not allowed."));
+        if let Some(message) = problem(value) {
+            return Err(ApiError::field(key, message));
         }
     }
     Ok(())

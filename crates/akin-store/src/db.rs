@@ -105,9 +105,15 @@ impl Db {
     }
 
     /// Starts a transaction; dropped without `commit` it rolls back.
+    ///
+    /// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`). A deferred
+    /// transaction reads first and asks for the lock at its first write; when another
+    /// connection wrote in between, SQLite cannot wait (its snapshot is stale) and answers
+    /// "database is locked" at once — 500s under concurrent writes. Taken up front, the
+    /// lock is waited for (`busy_timeout`) like any other.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -489,7 +489,7 @@ fn request_body(form: &InvitationForm) -> Result<Map<String, Value>, ApiError> {
         "groups".into(),
         Value::Array(form.groups.iter().cloned().map(Value::String).collect()),
     );
-    crate::extract::refuse_null_characters(&body)?;
+    crate::extract::refuse_unstorable(&body)?;
     Ok(body)
 }
 

@@ -9,6 +9,8 @@ use crate::{admin_get, admin_json, json, start};
 on_both_backends!(
     bad_requests_get_drf_shaped_errors,
     null_characters_are_refused_not_stored,
+    concurrent_writes_all_succeed,
+    numbers_out_of_range_are_refused,
 );
 
 async fn bad_requests_get_drf_shaped_errors(backend: Backend) {
@@ -160,4 +162,101 @@ async fn null_characters_are_refused_not_stored(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"detail": "Not found."}));
     assert_eq!(env.db.number("SELECT COUNT(*) FROM invitations").await, 0);
+}
+
+/// Issue 17, point 5: administrators' writes at the same moment are all applied — SQLite
+/// used to answer some of them 500 "database is locked". 8 clients each PATCH their own
+/// user 25 times and create an invitation in between, all at once.
+async fn concurrent_writes_all_succeed(backend: Backend) {
+    let env = start(&backend).await;
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let (status, user) = crate::admin_json(
+            &env,
+            Method::POST,
+            "/api/v3/core/users/",
+            serde_json::json!({"username": format!("writer{i}"), "name": "w"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        users.push(user["pk"].as_i64().unwrap());
+    }
+    let writers = users.iter().enumerate().map(|(i, pk)| {
+        let env = &env;
+        async move {
+            let mut statuses = Vec::new();
+            for n in 0..25 {
+                let response = env
+                    .app
+                    .admin(Method::PATCH, &format!("/api/v3/core/users/{pk}/"))
+                    .json(&serde_json::json!({"name": format!("w{n}"), "attributes": {"n": n}}))
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(response.status());
+                let response = env
+                    .app
+                    .admin(Method::POST, "/api/v3/stages/invitation/invitations/")
+                    .json(&serde_json::json!({"name": format!("w{i}-{n}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(response.status());
+            }
+            statuses
+        }
+    });
+    let statuses: Vec<StatusCode> = crate::flows::futures_join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let failed: Vec<_> = statuses.iter().filter(|s| !s.is_success()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+    let (_, list) =
+        crate::admin_get(&env, "/api/v3/stages/invitation/invitations/?page_size=1").await;
+    assert_eq!(list["pagination"]["count"], 200);
+}
+
+/// Issue 17, point 5: a number no database column or JSON document can hold is a 400 with
+/// the field named, on both databases (PostgreSQL answered 500), and nothing is stored.
+async fn numbers_out_of_range_are_refused(backend: Backend) {
+    let env = start(&backend).await;
+    let (_, user) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": "numbers", "name": "n"}),
+    )
+    .await;
+    let pk = user["pk"].as_i64().unwrap();
+    for body in [
+        r#"{"attributes": {"n": 1e999999}}"#,
+        r#"{"attributes": {"n": -1e400}}"#,
+        r#"{"attributes": {"deep": [1, {"n": 1e309}]}}"#,
+    ] {
+        let response = env
+            .app
+            .admin(Method::PATCH, &format!("/api/v3/core/users/{pk}/"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(
+            answer["attributes"][0],
+            "A number in it is too large to store.",
+            "{body}: {answer}"
+        );
+    }
+    let (_, stored) = admin_get(&env, &format!("/api/v3/core/users/{pk}/")).await;
+    assert_eq!(stored["attributes"], json!({}));
 }
