@@ -13,10 +13,13 @@ use super::{
     wait_ready,
 };
 
-/// A browser walking the enrollment flow: its own cookie, no automatic redirects.
+/// A browser walking the enrollment flow: its own cookie, no automatic redirects. A 503
+/// (hashing's queue full) is retried after its `Retry-After`, as a browser's user would,
+/// and counted.
 struct Walker {
     client: reqwest::Client,
     url: String,
+    retried: std::sync::Arc<AtomicU64>,
 }
 
 impl Walker {
@@ -32,13 +35,35 @@ impl Walker {
             url: format!(
                 "http://127.0.0.1:{port}/api/v3/flows/executor/default-enrollment-flow/?{query}"
             ),
+            retried: std::sync::Arc::default(),
         })
+    }
+
+    /// Sends `request` again after `Retry-After` for as long as it is answered 503.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        loop {
+            let response = request
+                .try_clone()
+                .context("a request without a streamed body")?
+                .send()
+                .await?;
+            if response.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                return Ok(response);
+            }
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+        }
     }
 
     /// GET, following 302s, to the next challenge's component.
     async fn next(&self) -> Result<String> {
         for _ in 0..10 {
-            let response = self.client.get(&self.url).send().await?;
+            let response = self.send(self.client.get(&self.url)).await?;
             if response.status() == reqwest::StatusCode::FOUND {
                 continue;
             }
@@ -49,7 +74,7 @@ impl Walker {
     }
 
     async fn post(&self, body: serde_json::Value) -> Result<()> {
-        self.client.post(&self.url).json(&body).send().await?;
+        self.send(self.client.post(&self.url).json(&body)).await?;
         Ok(())
     }
 
@@ -306,6 +331,116 @@ pub fn policies(seconds: u64, connections: usize) -> Result<()> {
     println!(
         "  ratio with : without                                 {:>9.2}",
         with / without
+    );
+    Ok(())
+}
+
+/// Issue 16's memory figures: RSS before, at its peak during `browsers` enrollments at once
+/// (sampled every 10 ms), and after them at 1, 10, 30 and 60 s; how many requests were told
+/// to retry (503) and how long the burst took.
+pub fn burst(browsers: usize, env: &[(&str, String)]) -> Result<()> {
+    let example = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+    )
+    .context("read shared/blueprints/example/flows-enrollment-2-stage.yaml")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let dir = scratch_dir()?;
+    let akin = super::spawn_akin_with(&format!("sqlite://{}", dir.join("akin.db").display()), env)?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    let pid = akin.child.id();
+    let token = runtime.block_on(async {
+        timed_import(&client, port, example).await?;
+        let created: serde_json::Value = client
+            .post(format!(
+                "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
+            ))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"name": "burst", "max_uses": null}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        created["pk"]
+            .as_str()
+            .context("invitation created")
+            .map(str::to_owned)
+    })?;
+    std::thread::sleep(Duration::from_secs(2));
+    let before = super::rss_kib(pid)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = std::sync::Arc::new(AtomicU64::new(before));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(rss) = super::rss_kib(pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let started = Instant::now();
+    let retried = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..browsers {
+            let walker = Walker::new(port, &token)?;
+            tasks.push(tokio::spawn(async move {
+                walker.enroll(&format!("burst{i}")).await?;
+                anyhow::Ok(walker.retried.load(Ordering::Relaxed))
+            }));
+        }
+        let mut retried = 0;
+        for task in tasks {
+            retried += task.await??;
+        }
+        anyhow::Ok(retried)
+    })?;
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().ok();
+    let mut after = Vec::new();
+    let mut waited = Duration::ZERO;
+    for at in [1, 10, 30, 60] {
+        let at = Duration::from_secs(at);
+        std::thread::sleep(at - waited);
+        waited = at;
+        after.push(super::rss_kib(pid)?);
+    }
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    let settings: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "memory under a burst (SQLite, release build, {browsers} enrollments at once{}):",
+        if settings.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", settings.join(" "))
+        }
+    );
+    println!(
+        "  RSS before:                         {:>7.1} MB",
+        mb(before)
+    );
+    println!(
+        "  RSS peak during the burst:          {:>7.1} MB",
+        mb(peak.load(Ordering::Relaxed))
+    );
+    for (at, rss) in [1, 10, 30, 60].iter().zip(&after) {
+        println!(
+            "  RSS {at:>2} s after:                    {:>7.1} MB",
+            mb(*rss)
+        );
+    }
+    println!(
+        "  the burst took {:.1} s; {retried} requests were told to retry (503)",
+        took.as_secs_f64()
     );
     Ok(())
 }

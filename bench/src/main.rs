@@ -59,6 +59,15 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
+    /// Memory under a burst: RSS before, at its peak during BROWSERS enrollments at once,
+    /// and 1 to 60 s after
+    Burst {
+        #[arg(long, default_value_t = 200)]
+        browsers: usize,
+        /// AKIN_HASH_CONCURRENCY for the server (default: its own, the cores)
+        #[arg(long)]
+        hash_concurrency: Option<u32>,
+    },
     /// Expression policies: µs per evaluation (compiled, cached), and the executor's
     /// first GET (which plans the flow) with and without one flow-level policy
     Policies {
@@ -121,6 +130,16 @@ fn main() -> Result<()> {
             connections,
         } => flows::flows(seconds, connections),
         Bench::Memory => memory(),
+        Bench::Burst {
+            browsers,
+            hash_concurrency,
+        } => {
+            let env: Vec<(&str, String)> = hash_concurrency
+                .map(|c| ("AKIN_HASH_CONCURRENCY", c.to_string()))
+                .into_iter()
+                .collect();
+            flows::burst(browsers, &env)
+        }
         Bench::Load {
             url,
             seconds,
@@ -166,6 +185,7 @@ fn main() -> Result<()> {
             import()?;
             throughput(seconds, connections)?;
             flows::flows(seconds, connections)?;
+            flows::burst(200, &[])?;
             flows::policies(seconds, connections)
         }
     }

@@ -14,6 +14,9 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// Too much password hashing is running and waiting: try again in a moment.
+    #[error("The server is busy checking passwords; try again in a moment.")]
+    Busy { retry_after_seconds: u64 },
     /// A background task (password hashing, expression evaluation) did not finish.
     #[error("{0}")]
     Internal(String),

@@ -10,6 +10,7 @@ pub mod blueprints;
 pub mod bulk_invitations;
 mod error;
 mod executor;
+pub mod hashing;
 pub mod invitations;
 pub mod mail;
 pub mod objects;
@@ -35,7 +36,8 @@ pub use request::RequestInfo;
 #[derive(Clone)]
 pub struct Engine {
     pub store: Store,
-    pub hasher: Arc<dyn PasswordHasher>,
+    /// Password hashing, bounded (see `hashing`).
+    pub hashing: hashing::Hashing,
     /// Runs expression policies (sandboxed Starlark in the binary).
     pub expressions: Arc<dyn ExpressionEngine>,
     /// Where blueprint instances and `path` imports read blueprints from.
@@ -61,13 +63,19 @@ impl Engine {
     ) -> Self {
         Self {
             store,
-            hasher,
+            hashing: hashing::Hashing::new(hasher, hashing::HashingLimits::default()),
             expressions,
             blueprints: BlueprintFolder::default(),
             mail: mail::SharedMail::default(),
             outbox_waker: Arc::default(),
             decoy_hash: Arc::default(),
         }
+    }
+
+    /// The engine hashing passwords within `limits`.
+    pub fn with_hashing_limits(mut self, limits: hashing::HashingLimits) -> Self {
+        self.hashing = hashing::Hashing::new(self.hashing.hasher().clone(), limits);
+        self
     }
 
     /// The engine sending mail with `settings`.
@@ -104,9 +112,8 @@ impl Engine {
         )))
     }
 
-    /// Hashes `password` off the async threads (Argon2id is slow on purpose).
+    /// Hashes `password` off the async threads, within the hashing limits.
     pub(crate) async fn hash_password(&self, password: String) -> FlowResult<String> {
-        let hasher = self.hasher.clone();
-        Ok(tokio::task::spawn_blocking(move || hasher.hash(&password)).await??)
+        self.hashing.hash(password).await
     }
 }

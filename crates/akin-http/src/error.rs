@@ -39,6 +39,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("A server error occurred.")]
     Internal(String),
+    /// Overloaded for now (password hashing's queue is full): 503 with `Retry-After`.
+    #[error("The server is busy checking passwords; try again in a moment.")]
+    Busy { retry_after_seconds: u64 },
 }
 
 impl ApiError {
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -113,6 +117,11 @@ impl From<akin_flow::FlowError> for ApiError {
             akin_flow::FlowError::Store(e) => e.into(),
             akin_flow::FlowError::Domain(e) => e.into(),
             akin_flow::FlowError::Internal(message) => ApiError::Internal(message),
+            akin_flow::FlowError::Busy {
+                retry_after_seconds,
+            } => ApiError::Busy {
+                retry_after_seconds,
+            },
         }
     }
 }
@@ -147,7 +156,17 @@ impl IntoResponse for ApiError {
             }
             _ => json!({"detail": self.to_string()}),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Busy {
+            retry_after_seconds,
+        } = self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_seconds),
+            );
+        }
+        response
     }
 }
 

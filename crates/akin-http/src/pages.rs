@@ -160,6 +160,7 @@ pub(crate) async fn errors_as_pages(
         403 => "Not allowed",
         400 => "That did not work",
         413 => "Too large",
+        503 => "Busy right now",
         _ => "Something went wrong",
     };
     let mut page = message_page(heading, &message);
@@ -167,6 +168,10 @@ pub(crate) async fn errors_as_pages(
     for cookie in parts.headers.get_all(header::SET_COOKIE) {
         page.headers_mut()
             .append(header::SET_COOKIE, cookie.clone());
+    }
+    if let Some(retry) = parts.headers.get(header::RETRY_AFTER) {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
     }
     page
 }

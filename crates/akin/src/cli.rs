@@ -31,7 +31,11 @@ Environment variables (each also a flag; flags win):
   AKIN_EMAIL__FROM          sender of every message                   [default: akin@localhost]
   AKIN_EMAIL__RETRY         seconds before a failed delivery is tried again (then longer)
                                                                       [default: 60]
-  AKIN_TEMPLATES_DIR        a folder whose email/*.html (and .txt) replace akin's";
+  AKIN_TEMPLATES_DIR        a folder whose email/*.html (and .txt) replace akin's
+  AKIN_HASH_CONCURRENCY     password hashes computed at once (19 MiB each)
+                                                          [default: the number of cores]
+  AKIN_HASH_QUEUE           password hashes waiting for those; more are answered 503
+                                                            [default: 32 per core]";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -366,6 +370,18 @@ pub struct ServeOptions {
     /// A folder whose email templates (email/invitation.html, …) replace akin's
     #[arg(long, env = "AKIN_TEMPLATES_DIR", value_parser = config::parse_templates_dir)]
     pub templates_dir: Option<std::path::PathBuf>,
+
+    /// Password hashes computed at once, each holding 19 MiB and a core (default: the
+    /// number of cores)
+    #[arg(long, env = "AKIN_HASH_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub hash_concurrency: Option<u32>,
+
+    /// Password hashes that may wait for one of those; beyond, sign-ins and password
+    /// changes are answered 503 with Retry-After (default: 32 per core)
+    #[arg(long, env = "AKIN_HASH_QUEUE",
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub hash_queue: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

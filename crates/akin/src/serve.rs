@@ -64,7 +64,21 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             source,
         })?;
     let addr = listener.local_addr()?;
+    let defaults = akin_flow::hashing::HashingLimits::default();
+    let concurrency = options
+        .hash_concurrency
+        .map_or(defaults.concurrency, |c| c as usize);
+    let limits = akin_flow::hashing::HashingLimits {
+        concurrency,
+        queue: options.hash_queue.map_or(32 * concurrency, |q| q as usize),
+    };
+    tracing::info!(
+        concurrency = limits.concurrency,
+        queue = limits.queue,
+        "password hashing limits"
+    );
     let engine = akin_flow::Engine::new(store.clone(), hasher, expressions)
+        .with_hashing_limits(limits)
         .with_blueprints(akin_flow::BlueprintFolder {
             dir: options.blueprints_dir.clone(),
         })

@@ -84,14 +84,16 @@ pub(crate) async fn check_password(
         check_unknown(run, plan, &user.username, password).await?;
         return Ok(false);
     };
-    let hasher = run.engine.hasher.clone();
     let candidate = password.to_owned();
-    let (valid, rehash) = tokio::task::spawn_blocking(move || {
-        let valid = hasher.verify(&candidate, &stored);
-        let rehash = (valid && hasher.needs_rehash(&stored)).then(|| hasher.hash(&candidate));
-        (valid, rehash)
-    })
-    .await?;
+    let (valid, rehash) = run
+        .engine
+        .hashing
+        .run(move |hasher| {
+            let valid = hasher.verify(&candidate, &stored);
+            let rehash = (valid && hasher.needs_rehash(&stored)).then(|| hasher.hash(&candidate));
+            (valid, rehash)
+        })
+        .await?;
     if let Some(fresh) = rehash {
         run.engine
             .store
@@ -116,17 +118,18 @@ pub(crate) async fn check_unknown(
     identifier: &str,
     password: &str,
 ) -> FlowResult<()> {
-    let hasher = run.engine.hasher.clone();
     let decoy = run.engine.decoy_hash.clone();
     let candidate = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let decoy = decoy.get_or_init(|| {
-            let secret: [u8; 16] = rand::random();
-            hasher.hash(&format!("{secret:x?}")).unwrap_or_default()
-        });
-        hasher.verify(&candidate, decoy)
-    })
-    .await?;
+    run.engine
+        .hashing
+        .run(move |hasher| {
+            let decoy = decoy.get_or_init(|| {
+                let secret: [u8; 16] = rand::random();
+                hasher.hash(&format!("{secret:x?}")).unwrap_or_default()
+            });
+            hasher.verify(&candidate, decoy)
+        })
+        .await?;
     record_failure(run, plan, identifier).await;
     Ok(())
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     cancel_drops_the_flow_in_progress,
     deleting_a_user_ends_their_sessions,
     the_user_page_leads_to_profile_and_password_flows_that_work,
+    a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_retry,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -661,4 +662,80 @@ async fn the_user_page_leads_to_profile_and_password_flows_that_work(backend: Ba
             .starts_with("You are signed in"),
         "{refused}"
     );
+}
+
+/// Issue 16, point 1: with one hash at a time and two waiting, 24 passwords posted at once
+/// are each either checked (the answer "Invalid password") or refused at once with 503 and
+/// `Retry-After` — never a 500, never hundreds of hashes at once — while health checks
+/// answer; afterwards the right password signs in as usual.
+async fn a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_retry(
+    backend: Backend,
+) {
+    let options = akin_testkit::SpawnOptions {
+        env: vec![
+            ("AKIN_HASH_CONCURRENCY".into(), "1".into()),
+            ("AKIN_HASH_QUEUE".into(), "2".into()),
+        ],
+        ..akin_testkit::SpawnOptions::default()
+    };
+    let env = akin_testkit::TestEnv::start_with(crate::BIN, &backend, &options).await;
+    let mut browsers = Vec::new();
+    for _ in 0..24 {
+        let browser = Browser::new(&env.app, FLOW, "");
+        browser.challenge().await;
+        let step = browser
+            .answer(json!({"component": "ak-stage-identification", "uid_field": "akadmin"}))
+            .await;
+        assert_eq!(step["component"], "ak-stage-password");
+        browsers.push(browser);
+    }
+    let guesses = browsers.iter().map(|browser| async move {
+        let response = browser
+            .client
+            .post(format!("{}{}", browser.base, browser.url))
+            .json(&json!({"component": "ak-stage-password", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status(), retry)
+    });
+    let health = async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        reqwest::get(format!("{}/-/health/live/", env.app.base_url))
+            .await
+            .unwrap()
+            .status()
+    };
+    let (answers, health) = tokio::join!(crate::flows::futures_join_all(guesses), health);
+    assert!(health.is_success());
+    let checked = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .count();
+    let busy = answers
+        .iter()
+        .filter(|(status, retry)| {
+            *status == StatusCode::SERVICE_UNAVAILABLE && retry.as_deref() == Some("1")
+        })
+        .count();
+    assert_eq!(checked + busy, answers.len(), "{answers:?}");
+    assert!(
+        checked >= 3,
+        "one running and two waiting are served: {answers:?}"
+    );
+    assert!(busy >= 1, "the rest are refused: {answers:?}");
+
+    // A refused guess left its flow where it was: the right password works afterwards.
+    let refused = answers
+        .iter()
+        .position(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .unwrap();
+    let done = browsers[refused]
+        .answer(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
 }

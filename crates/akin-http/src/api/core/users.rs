@@ -429,10 +429,7 @@ pub(crate) async fn set_password(
         .user_by_pk(pk)
         .await?
         .ok_or(ApiError::NotFound("User"))?;
-    let hasher = state.hasher.clone();
-    let phc = tokio::task::spawn_blocking(move || hasher.hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let phc = state.hashing.hash(password).await?;
     state
         .store
         .set_password(pk, Some(phc), OffsetDateTime::now_utc())
