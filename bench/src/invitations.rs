@@ -1,6 +1,7 @@
-//! `bench invitations`: the invitation list with 100 000 invitations in the database (the
-//! first page, and a page filtered by name; median of 50 requests each), the funnel over all
-//! of them, and invitation creates/s at 32 connections, on SQLite and on PostgreSQL.
+//! `bench invitations`: the invitation list with `--rows` invitations in the database (the
+//! first page, page 500, a page filtered by name, a search by part of a name; median of 50
+//! requests each), the funnel over all of them, and invitation creates/s at 32
+//! connections, on SQLite and on PostgreSQL.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,17 +11,15 @@ use serde_json::{Map, Value, json};
 
 use super::{TOKEN, median, scratch_dir, spawn_akin_on, wait_ready};
 
-const INVITATIONS: usize = 100_000;
-
-/// Writes `INVITATIONS` invitations straight into a migrated database (the API would take
+/// Writes `rows` invitations straight into a migrated database (the API would take
 /// minutes), in one transaction per 10 000.
-async fn seed(url: &str) -> Result<()> {
+async fn seed(url: &str, rows: usize) -> Result<()> {
     let db = akin_store::Db::connect(url).await?;
     db.migrate().await?;
     let now = time_now();
-    for batch in 0..INVITATIONS / 10_000 {
+    for batch in 0..rows.div_ceil(10_000) {
         let mut tx = db.begin().await?;
-        for i in batch * 10_000..(batch + 1) * 10_000 {
+        for i in batch * 10_000..((batch + 1) * 10_000).min(rows) {
             let mut fields = Map::new();
             fields.insert("name".into(), json!(format!("bench-{i}")));
             fields.insert(
@@ -45,16 +44,25 @@ fn time_now() -> time::OffsetDateTime {
 
 struct Figures {
     first_page_ms: f64,
+    page_500_ms: f64,
     filtered_ms: f64,
+    search_ms: f64,
     funnel_ms: f64,
     creates_per_second: f64,
 }
 
-fn measure(url: &str, seconds: u64, connections: usize) -> Result<Figures> {
+fn measure(url: &str, rows: usize, seconds: u64, connections: usize) -> Result<Figures> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(seed(url)).context("seed invitations")?;
+    let seeding = Instant::now();
+    runtime
+        .block_on(seed(url, rows))
+        .context("seed invitations")?;
+    eprintln!(
+        "seeded {rows} invitations in {:.0} s",
+        seeding.elapsed().as_secs_f64()
+    );
     let akin = spawn_akin_on(url)?;
     wait_ready(akin.port, Instant::now())?;
     let base = format!(
@@ -93,14 +101,19 @@ fn measure(url: &str, seconds: u64, connections: usize) -> Result<Figures> {
         })
     };
     let first_page_ms = timed(base.clone())?;
+    let page_500_ms = timed(format!("{base}?page=500&page_size=20"))?;
     let filtered_ms = timed(format!("{base}?name=bench-77777"))?;
+    // Any part of a name: 77777 is in bench-77777, bench-177777, bench-777770…
+    let search_ms = timed(format!("{base}?search=77777"))?;
     // The funnel over every invitation (sums of counters, and the outbox by index).
     let funnel_ms = timed(format!("{base}funnel/"))?;
     let creates_per_second = creates(&runtime, &client, &base, seconds, connections)?;
     drop(akin);
     Ok(Figures {
         first_page_ms,
+        page_500_ms,
         filtered_ms,
+        search_ms,
         funnel_ms,
         creates_per_second,
     })
@@ -140,11 +153,19 @@ fn creates(
     })
 }
 
-fn report(backend: &str, figures: &Figures, connections: usize) {
-    println!("invitations on {backend}, {INVITATIONS} in the database (release build):");
+fn report(backend: &str, rows: usize, figures: &Figures, connections: usize) {
+    println!("invitations on {backend}, {rows} in the database (release build):");
     println!(
         "  first page (median of 50):            {:>8.2} ms",
         figures.first_page_ms
+    );
+    println!(
+        "  page 500 (median of 50):              {:>8.2} ms",
+        figures.page_500_ms
+    );
+    println!(
+        "  search by part of a name (median of 50): {:>5.2} ms",
+        figures.search_ms
     );
     println!(
         "  filtered by name (median of 50):      {:>8.2} ms",
@@ -160,15 +181,16 @@ fn report(backend: &str, figures: &Figures, connections: usize) {
     );
 }
 
-pub fn run(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
+pub fn run(rows: usize, seconds: u64, connections: usize, postgres: &str) -> Result<()> {
     let dir = scratch_dir()?;
     let sqlite = measure(
         &format!("sqlite://{}", dir.join("akin.db").display()),
+        rows,
         seconds,
         connections,
     )?;
     std::fs::remove_dir_all(&dir).ok();
-    report("SQLite", &sqlite, connections);
+    report("SQLite", rows, &sqlite, connections);
     if postgres == "none" {
         return Ok(());
     }
@@ -183,8 +205,8 @@ pub fn run(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         bail!("could not create database {name} on {postgres}");
     }
     let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
-    let result = measure(&format!("{prefix}/{name}"), seconds, connections);
+    let result = measure(&format!("{prefix}/{name}"), rows, seconds, connections);
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-    report("PostgreSQL", &result?, connections);
+    report("PostgreSQL", rows, &result?, connections);
     Ok(())
 }

@@ -76,9 +76,11 @@ enum Bench {
         #[arg(long, default_value_t = 64)]
         connections: usize,
     },
-    /// The invitation list with 100 000 invitations (first page, a filtered page, the
-    /// funnel; median of 50) and invitation creates/s, on SQLite and on PostgreSQL
+    /// The invitation list with ROWS invitations (first page, page 500, a filtered page, a
+    /// search, the funnel; median of 50) and invitation creates/s, on SQLite and PostgreSQL
     Invitations {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 32)]
@@ -166,10 +168,11 @@ fn main() -> Result<()> {
             connections,
         } => flows::policies(seconds, connections),
         Bench::Invitations {
+            rows,
             seconds,
             connections,
             postgres,
-        } => invitations::run(seconds, connections, &postgres),
+        } => invitations::run(rows, seconds, connections, &postgres),
         Bench::Throughput {
             seconds,
             connections,

@@ -302,6 +302,7 @@ impl Store {
             default_order: "(i.expires IS NULL) DESC, i.expires DESC",
             tiebreak: "i.created DESC, i.invite_uuid ASC",
         };
+        let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
         let page: akin_domain::list::Page<InvitationRow> = self
             .list_page(&listing, query, |w| {
                 w.eq("i.name", filter.name.clone());
@@ -351,7 +352,18 @@ impl Store {
                     }
                     None => {}
                 }
-                w.search(&["i.name"], query.search.as_deref());
+                match query.search.as_deref().map(str::trim) {
+                    // SQLite: the trigram index (migration 0014) answers three characters
+                    // or more; the term is one FTS5 phrase, its quotes doubled.
+                    Some(term) if sqlite && term.chars().count() >= 3 => {
+                        w.and()
+                            .push("i.search_rowid IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH ")
+                            .arg(format!("\"{}\"", term.replace('"', "\"\"")))
+                            .push(")");
+                    }
+                    // PostgreSQL's trigram index serves this LIKE itself.
+                    _ => w.search(&["i.name"], query.search.as_deref()),
+                }
             })
             .await?;
         Ok(page.map(Into::into))

@@ -19,6 +19,7 @@ on_both_backends!(
     the_cli_imports_a_csv_file,
     the_funnel_counts_sent_opened_started_completed,
     an_administrator_previews_an_invitation_without_using_it,
+    search_finds_any_part_of_a_name_in_any_case,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -1064,4 +1065,72 @@ async fn an_administrator_previews_an_invitation_without_using_it(backend: Backe
     assert_eq!(refused["code"], "preview_forbidden", "{refused}");
     let done = enroll(&env, &pk, "pat").await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+/// Issue 16, point 3: `?search=` finds invitations by any part of their name, in any case,
+/// through the trigram index (three characters or more) and without it (fewer); renamed and
+/// deleted invitations are found by their new name and no longer by the old one.
+async fn search_finds_any_part_of_a_name_in_any_case(backend: Backend) {
+    let env = start(&backend).await;
+    let mut pks = std::collections::HashMap::new();
+    for name in ["alpha-team", "Beta-Team", "gamma", "under_50x"] {
+        let (status, created) = admin_json(&env, Method::POST, BASE, json!({"name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        pks.insert(name, created["pk"].as_str().unwrap().to_owned());
+    }
+    let found = |term: &'static str| {
+        let env = &env;
+        async move {
+            let query: String = form_urlencoded::byte_serialize(term.as_bytes()).collect();
+            let (status, list) = admin_get(
+                env,
+                &format!("{BASE}?status=all&ordering=name&search={query}"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{list}");
+            let mut names: Vec<String> = list["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            assert_eq!(list["pagination"]["count"], names.len(), "{list}");
+            names
+        }
+    };
+    assert_eq!(found("TEAM").await, ["Beta-Team", "alpha-team"]);
+    assert_eq!(found("eta-t").await, ["Beta-Team"]);
+    assert_eq!(
+        found("ma").await,
+        ["gamma"],
+        "two characters: no index, same answer"
+    );
+    assert_eq!(found("r_5").await, ["under_50x"], "a wildcard is text");
+    assert!(
+        found("a\"b OR c").await.is_empty(),
+        "the query language is text too"
+    );
+    assert!(found("%").await.is_empty());
+    assert!(found("zzz").await.is_empty());
+    let beta = &pks["Beta-Team"];
+    let (status, _) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("{BASE}{beta}/"),
+        json!({"name": "delta-squad"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found("team").await, ["alpha-team"]);
+    assert_eq!(found("SQUAD").await, ["delta-squad"]);
+    let alpha = &pks["alpha-team"];
+    let deleted = env
+        .app
+        .admin(Method::DELETE, &format!("{BASE}{alpha}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert!(found("alpha").await.is_empty());
 }
