@@ -25,6 +25,7 @@ pub async fn open_store(url: &str) -> Result<Store, AppError> {
 }
 
 pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppError> {
+    large_allocations_from_the_system();
     // Installed first, so a SIGTERM that arrives during start-up is a clean stop too.
     let shutdown = shutdown_signal()?;
     let smtp = options.email.settings().map_err(AppError::Usage)?;
@@ -136,14 +137,51 @@ async fn apply_defaults(store: &Store, expressions: &dyn ExpressionEngine) {
     }
 }
 
-/// Frees Argon2 buffers no hash has used for a while (see `password::MEMORY_IDLE`).
+/// Frees Argon2 buffers no hash has used for a while (see `password::MEMORY_IDLE`), then
+/// gives free memory back to the system.
 async fn release_argon2_memory() {
     let mut every = tokio::time::interval(akin_flow::password::MEMORY_IDLE);
     loop {
         every.tick().await;
         akin_flow::password::release_idle_memory(akin_flow::password::MEMORY_IDLE);
+        give_back_free_memory();
     }
 }
+
+/// Returns the allocator's free pages to the system. glibc keeps memory freed after a
+/// burst (Argon2's buffers, hundreds of requests' worth) in its arenas for as long as the
+/// process runs — 83 MB after 200 enrollments, against 29 MB before; `malloc_trim`
+/// releases it. (mimalloc, tried instead, held 69 MB when idle.) A few milliseconds every
+/// ten seconds, nothing when nothing was freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn give_back_free_memory() {
+    // SAFETY: malloc_trim takes no pointers and may be called from any thread at any time;
+    // it only releases memory the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn give_back_free_memory() {}
+
+/// Makes glibc take every allocation of 1 MiB or more straight from the system and give it
+/// back when freed. By default glibc raises that threshold to the size of the largest block
+/// freed so far: after the first Argon2 hash, its 19 MiB buffers came from the heap, and
+/// the heap kept them resident long after the burst that used them.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn large_allocations_from_the_system() {
+    // SAFETY: mallopt only changes allocator settings; called before serving, and any
+    // thread may call it at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn large_allocations_from_the_system() {}
 
 /// Deletes expired sessions, flow tokens and rate-limit uses every five minutes. Any number
 /// of nodes may do this at once: the deletes are idempotent and use the expiry indexes.

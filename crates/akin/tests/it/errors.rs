@@ -252,8 +252,7 @@ async fn numbers_out_of_range_are_refused(backend: Backend) {
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         assert_eq!(
-            answer["attributes"][0],
-            "A number in it is too large to store.",
+            answer["attributes"][0], "A number in it is too large to store.",
             "{body}: {answer}"
         );
     }
