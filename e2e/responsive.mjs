@@ -44,7 +44,10 @@ try {
       const links = await page.$$eval("nav.sidebar li a", (as) => as.map((a) => a.getAttribute("href")));
       // The navigation's pages, then every admin page they link to (a flow, a user, an
       // edit form, a confirmation), each once.
-      const queue = [...new Set(links), "/if/admin/invitations/new/", "/if/admin/invitations/import/", "/if/user/", "/if/admin/no-such-page/"];
+      // The shipped flows a signed-in person reaches (profile, password, and the sign-up and
+      // recovery pages, which refuse someone signed in) are checked the same way.
+      const flows = ["default-user-settings-flow", "default-password-change", "default-recovery-flow", "default-enrollment-flow"].map((slug) => `/if/flow/${slug}/`);
+      const queue = [...new Set(links), "/if/admin/invitations/new/", "/if/admin/invitations/import/", "/if/user/", ...flows, "/if/admin/no-such-page/"];
       const seen = new Set(queue);
       while (queue.length > 0) {
         const path = queue.shift();
