@@ -92,6 +92,31 @@ impl Walker {
     }
 }
 
+/// Imports the enrollment `blueprint` and creates an invitation `name` that any number of
+/// accounts may use; its token.
+async fn enrollment_invitation(
+    client: &reqwest::Client,
+    port: u16,
+    blueprint: Vec<u8>,
+    name: &str,
+) -> Result<String> {
+    timed_import(client, port, blueprint).await?;
+    let created: serde_json::Value = client
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"name": name, "max_uses": null}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    created["pk"]
+        .as_str()
+        .context("invitation created")
+        .map(str::to_owned)
+}
+
 pub fn flows(seconds: u64, connections: usize) -> Result<()> {
     let example = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -122,21 +147,7 @@ pub fn flows(seconds: u64, connections: usize) -> Result<()> {
     let port = akin.port;
     let (challenge_rps, enroll_ms, per_second) = runtime
         .block_on(async {
-            timed_import(&client, port, example).await?;
-            let created: serde_json::Value = client
-                .post(format!(
-                    "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
-                ))
-                .bearer_auth(TOKEN)
-                .json(&serde_json::json!({"name": "bench", "max_uses": null}))
-                .send()
-                .await?
-                .json()
-                .await?;
-            let token = created["pk"]
-                .as_str()
-                .context("invitation created")?
-                .to_owned();
+            let token = enrollment_invitation(&client, port, example, "bench").await?;
 
             // One browser parked on the first prompt; its challenge is read over and over.
             let parked = Walker::new(port, &token)?;
@@ -353,23 +364,7 @@ pub fn burst(browsers: usize, env: &[(&str, String)]) -> Result<()> {
     wait_ready(akin.port, Instant::now())?;
     let port = akin.port;
     let pid = akin.child.id();
-    let token = runtime.block_on(async {
-        timed_import(&client, port, example).await?;
-        let created: serde_json::Value = client
-            .post(format!(
-                "http://127.0.0.1:{port}/api/v3/stages/invitation/invitations/"
-            ))
-            .bearer_auth(TOKEN)
-            .json(&serde_json::json!({"name": "burst", "max_uses": null}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        created["pk"]
-            .as_str()
-            .context("invitation created")
-            .map(str::to_owned)
-    })?;
+    let token = runtime.block_on(enrollment_invitation(&client, port, example, "burst"))?;
     std::thread::sleep(Duration::from_secs(2));
     let before = super::rss_kib(pid)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

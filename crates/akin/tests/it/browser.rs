@@ -39,6 +39,38 @@ fn chromium() -> Option<PathBuf> {
     Some(chromium)
 }
 
+/// Where the scripts put their screenshots.
+fn screenshots() -> PathBuf {
+    repository().join("target/e2e-screenshots")
+}
+
+/// Runs `node SCRIPT ARGS… SCREENSHOT_DIR` (the arguments from `args`) in Chromium and
+/// asserts it printed "`name` passed"; its output.
+async fn run_script(
+    chromium: &std::path::Path,
+    script: PathBuf,
+    name: &str,
+    args: impl FnOnce(&mut tokio::process::Command),
+) -> String {
+    let mut command = tokio::process::Command::new("node");
+    command.arg(script);
+    args(&mut command);
+    let output = command
+        .arg(screenshots())
+        .env("CHROMIUM", chromium)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success() && stdout.contains(&format!("{name} passed")),
+        "{stdout}\n{}\nscreenshots: {}",
+        String::from_utf8_lossy(&output.stderr),
+        screenshots().display()
+    );
+    stdout
+}
+
 #[tokio::test]
 async fn the_seed_walkthrough_works_in_chromium() {
     let e2e = repository().join("e2e");
@@ -46,26 +78,21 @@ async fn the_seed_walkthrough_works_in_chromium() {
         return;
     };
     let env = start(&Backend::Sqlite).await;
-    let screenshots = repository().join("target/e2e-screenshots");
-    let output = tokio::process::Command::new("node")
-        .arg(e2e.join("walkthrough.mjs"))
-        .arg(&env.app.base_url)
-        .arg("akadmin")
-        .arg(ADMIN_PASSWORD)
-        .arg(repository().join("../shared/blueprints/example/flows-enrollment-2-stage.yaml"))
-        .arg(&screenshots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("walkthrough passed"),
-        "{stdout}\n{}\nscreenshots: {}",
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
-    eprintln!("{stdout}screenshots: {}", screenshots.display());
+    let stdout = run_script(
+        &chromium,
+        e2e.join("walkthrough.mjs"),
+        "walkthrough",
+        |command| {
+            command.arg(&env.app.base_url);
+            command.arg("akadmin");
+            command.arg(ADMIN_PASSWORD);
+            command.arg(
+                repository().join("../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
+            );
+        },
+    )
+    .await;
+    eprintln!("{stdout}screenshots: {}", screenshots().display());
 }
 
 /// Issue 14, point 5, in Chromium: "Forgot password?" on the sign-in page, the link the
@@ -86,24 +113,17 @@ async fn a_forgotten_password_is_reset_in_chromium() {
     let app = TestApp::start(BIN, &db.url, &mail::mail_options(port, &[])).await;
     let env = TestEnv { app, db };
     mail::user_with_password(&env, "rosa", "rosa@example.com", "Old-passw0rd").await;
-    let screenshots = repository().join("target/e2e-screenshots");
-    let output = tokio::process::Command::new("node")
-        .arg(repository().join("e2e/recovery.mjs"))
-        .arg(&env.app.base_url)
-        .arg(&mail_dir)
-        .args(["rosa", "rosa@example.com", "Old-passw0rd", "New-passw0rd-2"])
-        .arg(&screenshots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("recovery passed"),
-        "{stdout}\n{}\nscreenshots: {}",
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
+    run_script(
+        &chromium,
+        repository().join("e2e/recovery.mjs"),
+        "recovery",
+        |command| {
+            command.arg(&env.app.base_url);
+            command.arg(&mail_dir);
+            command.args(["rosa", "rosa@example.com", "Old-passw0rd", "New-passw0rd-2"]);
+        },
+    )
+    .await;
     sink.stop().await;
 }
 
@@ -126,24 +146,17 @@ async fn the_admin_pages_fit_a_phone_and_a_laptop_in_light_and_dark() {
         ),
     )
     .await;
-    let screenshots = repository().join("target/e2e-screenshots");
-    let output = tokio::process::Command::new("node")
-        .arg(repository().join("e2e/responsive.mjs"))
-        .arg(&env.app.base_url)
-        .arg("akadmin")
-        .arg(ADMIN_PASSWORD)
-        .arg(&screenshots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("responsive passed"),
-        "{stdout}\n{}\nscreenshots: {}",
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
+    run_script(
+        &chromium,
+        repository().join("e2e/responsive.mjs"),
+        "responsive",
+        |command| {
+            command.arg(&env.app.base_url);
+            command.arg("akadmin");
+            command.arg(ADMIN_PASSWORD);
+        },
+    )
+    .await;
 }
 
 /// Issue 15's browser test (`e2e/invitations.mjs`), at 1366×900 and 390×844 in a browser
@@ -157,22 +170,15 @@ async fn the_invitation_lifecycle_works_at_both_sizes_with_no_accessibility_viol
     };
     let env = start(&Backend::Sqlite).await;
     crate::flows::two_stage_flow(&env).await;
-    let screenshots = repository().join("target/e2e-screenshots");
-    let output = tokio::process::Command::new("node")
-        .arg(repository().join("e2e/invitations.mjs"))
-        .arg(&env.app.base_url)
-        .arg("akadmin")
-        .arg(ADMIN_PASSWORD)
-        .arg(&screenshots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .await
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("invitations passed"),
-        "{stdout}\n{}\nscreenshots: {}",
-        String::from_utf8_lossy(&output.stderr),
-        screenshots.display()
-    );
+    run_script(
+        &chromium,
+        repository().join("e2e/invitations.mjs"),
+        "invitations",
+        |command| {
+            command.arg(&env.app.base_url);
+            command.arg("akadmin");
+            command.arg(ADMIN_PASSWORD);
+        },
+    )
+    .await;
 }
