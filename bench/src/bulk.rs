@@ -6,10 +6,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use super::{TOKEN, akin_binary, scratch_dir, spawn_akin_on, wait_ready};
+use super::{TOKEN, akin_binary, on_scratch_postgres, scratch_dir, spawn_akin_on, wait_ready};
 
 const ROWS: usize = 10_000;
 /// The flow every link opens (shipped, so nothing needs importing first).
@@ -143,20 +143,8 @@ pub fn run(postgres: &str) -> Result<()> {
     let sqlite = sqlite?;
     report("SQLite", &sqlite);
     if postgres != "none" {
-        let name = format!("akin_bulk_{}", std::process::id());
-        let psql = |sql: &str| {
-            Command::new("psql")
-                .args([postgres, "-qtAc", sql])
-                .status()
-                .context("psql (PostgreSQL's client) is needed to create the bench database")
-        };
-        if !psql(&format!("CREATE DATABASE {name}"))?.success() {
-            bail!("could not create database {name} on {postgres}");
-        }
-        let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
-        let result = measure(&format!("{prefix}/{name}"), &dir);
-        psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-        report("PostgreSQL", &result?);
+        let result = on_scratch_postgres(postgres, "bulk", |url| measure(url, &dir))?;
+        report("PostgreSQL", &result);
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

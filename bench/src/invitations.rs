@@ -3,13 +3,12 @@
 //! requests each), the funnel over all of them, and invitation creates/s at 32
 //! connections, on SQLite and on PostgreSQL.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
 
-use super::{TOKEN, median, scratch_dir, spawn_akin_on, wait_ready};
+use super::{TOKEN, median, on_scratch_postgres, scratch_dir, spawn_akin_on, wait_ready};
 
 /// Writes `rows` invitations straight into a migrated database (the API would take
 /// minutes), in one transaction per 10 000.
@@ -194,19 +193,9 @@ pub fn run(rows: usize, seconds: u64, connections: usize, postgres: &str) -> Res
     if postgres == "none" {
         return Ok(());
     }
-    let name = format!("akin_bench_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([postgres, "-qtAc", sql])
-            .status()
-            .context("psql (PostgreSQL's client) is needed to create the bench database")
-    };
-    if !psql(&format!("CREATE DATABASE {name}"))?.success() {
-        bail!("could not create database {name} on {postgres}");
-    }
-    let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
-    let result = measure(&format!("{prefix}/{name}"), rows, seconds, connections);
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-    report("PostgreSQL", rows, &result?, connections);
+    let result = on_scratch_postgres(postgres, "invitations", |url| {
+        measure(url, rows, seconds, connections)
+    })?;
+    report("PostgreSQL", rows, &result, connections);
     Ok(())
 }

@@ -30,23 +30,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
-    /// Everything below
+    /// Everything below but mail and bulk, SQLite and PostgreSQL side by side
     All {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// Invitations seeded for the list figures (the target is at 1 000 000;
+        /// seeding them takes minutes per database)
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// A PostgreSQL server's database URL (trust auth); `none` skips PostgreSQL.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// Cold start to ready on SQLite (fresh database, and restart on an existing one)
     Startup,
     /// Idle RSS after start
     Memory,
-    /// users/me requests/s with a token, next to a bare axum handler
+    /// users/me requests/s with a token, next to a bare axum handler, on SQLite and on
+    /// PostgreSQL
     Throughput {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// A PostgreSQL server's database URL (trust auth); a database is created on it
+        /// and dropped afterwards. `none` skips PostgreSQL.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// Blueprint import through the API: authentik's invitation example and a generated
     /// 1000-entry blueprint
@@ -123,6 +135,8 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Bench::All {
         seconds: 10,
         connections: 64,
+        rows: 100_000,
+        postgres: "postgres://postgres@127.0.0.1:5432/test".into(),
     }) {
         Bench::BareServer { listen } => bare_server(&listen),
         Bench::Startup => startup(),
@@ -176,20 +190,24 @@ fn main() -> Result<()> {
         Bench::Throughput {
             seconds,
             connections,
-        } => throughput(seconds, connections),
+            postgres,
+        } => throughput(seconds, connections, &postgres),
         Bench::Mail => mail::run(),
         Bench::Bulk { postgres } => bulk::run(&postgres),
         Bench::All {
             seconds,
             connections,
+            rows,
+            postgres,
         } => {
             startup()?;
             memory()?;
             import()?;
-            throughput(seconds, connections)?;
+            throughput(seconds, connections, &postgres)?;
             flows::flows(seconds, connections)?;
             flows::burst(200, &[])?;
-            flows::policies(seconds, connections)
+            flows::policies(seconds, connections)?;
+            invitations::run(rows, seconds, 32, &postgres)
         }
     }
 }
@@ -205,6 +223,29 @@ fn akin_binary() -> Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Runs `measure` on a new database on the PostgreSQL server at `postgres` (trust auth),
+/// dropped afterwards whatever the outcome.
+fn on_scratch_postgres<T>(
+    postgres: &str,
+    label: &str,
+    measure: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let name = format!("akin_bench_{label}_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([postgres, "-qtAc", sql])
+            .status()
+            .context("psql (PostgreSQL's client) is needed to create the bench database")
+    };
+    if !psql(&format!("CREATE DATABASE {name}"))?.success() {
+        bail!("could not create database {name} on {postgres}");
+    }
+    let (prefix, _) = postgres.rsplit_once('/').context("a database URL")?;
+    let result = measure(&format!("{prefix}/{name}"));
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    result
 }
 
 fn free_port() -> Result<u16> {
@@ -392,7 +433,7 @@ fn bare_baseline(seconds: u64, connections: usize) -> Result<f64> {
     Ok(rps)
 }
 
-fn throughput(seconds: u64, connections: usize) -> Result<()> {
+fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
     let bare_rps = bare_baseline(seconds, connections)?;
 
     let dir = scratch_dir()?;
@@ -432,6 +473,23 @@ fn throughput(seconds: u64, connections: usize) -> Result<()> {
         "  akin RSS after the load:           {:>9.1} MB",
         rss_after as f64 / 1024.0
     );
+    if postgres != "none" {
+        let me_rps = on_scratch_postgres(postgres, "throughput", |url| {
+            let akin = spawn_akin_on(url)?;
+            wait_ready(akin.port, Instant::now())?;
+            load(
+                &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
+                Some(TOKEN),
+                seconds,
+                connections,
+            )
+        })?;
+        println!("  users/me on PostgreSQL (token):    {me_rps:>9.0} req/s");
+        println!(
+            "  ratio users/me on PostgreSQL : bare {:>8.1} %",
+            me_rps / bare_rps * 100.0
+        );
+    }
     Ok(())
 }
 

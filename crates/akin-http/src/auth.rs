@@ -36,11 +36,12 @@ impl FromRequestParts<AppState> for Caller {
         if key.is_empty() {
             return Err(ApiError::TokenInvalid);
         }
-        let (token, user) = state
+        let found = state
             .store
             .token_with_user(key)
             .await?
             .ok_or(ApiError::TokenInvalid)?;
+        let (token, user) = &*found;
         let same_key: bool = token.key.as_bytes().ct_eq(key.as_bytes()).into();
         if !same_key
             || token.intent != TokenIntent::Api
@@ -49,7 +50,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Err(ApiError::TokenInvalid);
         }
-        Ok(Caller { user })
+        Ok(Caller { user: user.clone() })
     }
 }
 

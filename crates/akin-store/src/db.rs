@@ -2,6 +2,8 @@
 //! whose text runs on both (numbered `$n` placeholders, portable SQL).
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -22,7 +24,16 @@ pub enum Backend {
 
 /// A connection pool to either backend.
 #[derive(Debug, Clone)]
-pub enum Db {
+pub struct Db {
+    pool: Pool,
+    /// Writes this process made through this pool (statements run outside a transaction,
+    /// committed transactions): what a cache of database rows compares to know that it
+    /// must look again, without a query (see `repo::directory`).
+    writes: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -60,7 +71,7 @@ impl Db {
                 .min_connections(1)
                 .connect_with(options)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::new(Pool::Sqlite(pool)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -68,25 +79,37 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::new(Pool::Postgres(pool)))
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
     }
 
+    fn new(pool: Pool) -> Self {
+        Db {
+            pool,
+            writes: Arc::default(),
+        }
+    }
+
+    /// How many writes this process has made through this pool so far.
+    pub fn local_writes(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// Applies every pending migration. Safe to run from several nodes at once: sqlx takes an
     /// advisory lock on PostgreSQL, and SQLite serialises writers.
     pub async fn migrate(&self) -> StoreResult<()> {
-        match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -98,9 +121,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(pool) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
         }
     }
 
@@ -112,9 +135,13 @@ impl Db {
     /// "database is locked" at once — 500s under concurrent writes. Taken up front, the
     /// lock is waited for (`busy_timeout`) like any other.
     pub async fn begin(&self) -> StoreResult<Tx> {
-        Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let open = match &self.pool {
+            Pool::Sqlite(pool) => Open::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Open::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            open,
+            writes: self.writes.clone(),
         })
     }
 
@@ -138,16 +165,22 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// An open transaction on either backend.
-pub enum Tx {
+pub struct Tx {
+    open: Open,
+    /// The pool's count of writes, raised when this commits.
+    writes: Arc<AtomicU64>,
+}
+
+enum Open {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.open {
+            Open::Sqlite(_) => Backend::Sqlite,
+            Open::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -156,10 +189,11 @@ impl Tx {
     }
 
     pub async fn commit(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+        match self.open {
+            Open::Sqlite(tx) => tx.commit().await?,
+            Open::Postgres(tx) => tx.commit().await?,
         }
+        self.writes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }
@@ -409,9 +443,9 @@ pub struct PoolExec<'a>(&'a Db);
 
 impl PoolExec<'_> {
     fn side(&mut self) -> Side<&SqlitePool, &PgPool> {
-        match self.0 {
-            Db::Sqlite(pool) => Side::Sqlite(pool),
-            Db::Postgres(pool) => Side::Postgres(pool),
+        match &self.0.pool {
+            Pool::Sqlite(pool) => Side::Sqlite(pool),
+            Pool::Postgres(pool) => Side::Postgres(pool),
         }
     }
 
@@ -420,9 +454,9 @@ impl PoolExec<'_> {
 
 impl Tx {
     fn side(&mut self) -> Side<&mut sqlx::SqliteConnection, &mut sqlx::PgConnection> {
-        match self {
-            Tx::Sqlite(tx) => Side::Sqlite(&mut **tx),
-            Tx::Postgres(tx) => Side::Postgres(&mut **tx),
+        match &mut self.open {
+            Open::Sqlite(tx) => Side::Sqlite(&mut **tx),
+            Open::Postgres(tx) => Side::Postgres(&mut **tx),
         }
     }
 
@@ -448,7 +482,9 @@ impl Db {
     }
 
     pub async fn execute(&self, sql: Sql) -> StoreResult<u64> {
-        self.exec().execute(sql).await
+        let touched = self.exec().execute(sql).await;
+        self.writes.fetch_add(1, Ordering::Release);
+        touched
     }
 }
 

@@ -101,6 +101,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     akin_flow::password::release_idle_memory(std::time::Duration::ZERO);
     tokio::spawn(release_argon2_memory());
     tokio::spawn(sweep_sessions(store.clone()));
+    tokio::spawn(fold_invitation_tallies(store.clone()));
     tracing::info!(
         addr = %addr,
         backend = ?store.db().backend(),
@@ -200,6 +201,20 @@ async fn sweep_sessions(store: Store) {
         }
         if let Err(error) = store.sweep_expired(time::OffsetDateTime::now_utc()).await {
             tracing::warn!(%error, "could not remove expired flow tokens and rate limits");
+        }
+    }
+}
+
+/// Folds the invitation tallies' pending changes in every five seconds (PostgreSQL; see
+/// `Store::fold_invitation_tallies`), so the sums readers take stay a few rows long. Any
+/// number of nodes may do this at once.
+async fn fold_invitation_tallies(store: Store) {
+    let period = std::time::Duration::from_secs(5);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.fold_invitation_tallies().await {
+            tracing::warn!(%error, "could not fold the invitation tallies");
         }
     }
 }

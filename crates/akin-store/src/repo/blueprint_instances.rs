@@ -32,6 +32,7 @@ const INSTANCE_LISTING: Listing<'static> = Listing {
     sortable: INSTANCE_SORTABLE,
     default_order: "name ASC",
     tiebreak: "instance_uuid ASC",
+    page_by_key: None,
 };
 
 #[derive(sqlx::FromRow)]

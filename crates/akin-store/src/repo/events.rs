@@ -118,6 +118,7 @@ impl Store {
             sortable: EVENT_SORTABLE,
             default_order: "e.created DESC",
             tiebreak: "e.event_uuid ASC",
+            page_by_key: None,
         };
         let page: Page<EventRow> = self
             .list_page(&listing, query, |w| {

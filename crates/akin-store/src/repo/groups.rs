@@ -157,6 +157,7 @@ impl Store {
             sortable: GROUP_SORTABLE,
             default_order: "g.name ASC",
             tiebreak: "g.num_pk ASC",
+            page_by_key: None,
         };
         let page: Page<GroupRow> = self
             .list_page(&listing, query, |w| {

@@ -301,76 +301,165 @@ impl Store {
             // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
             default_order: "(i.expires IS NULL) DESC, i.expires DESC",
             tiebreak: "i.created DESC, i.invite_uuid ASC",
+            page_by_key: Some("i.invite_uuid"),
         };
         let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
-        let page: akin_domain::list::Page<InvitationRow> = self
-            .list_page(&listing, query, |w| {
-                w.eq("i.name", filter.name.clone());
-                w.eq("i.expires", filter.expires);
-                if let Some(username) = &filter.created_by_username {
+        let filters = |w: &mut super::Where<'_>| {
+            w.eq("i.name", filter.name.clone());
+            w.eq("i.expires", filter.expires);
+            if let Some(username) = &filter.created_by_username {
+                w.and()
+                    .push("i.created_by IN (SELECT id FROM users WHERE username = ")
+                    .arg(username.clone())
+                    .push(")");
+            }
+            if let Some(slug) = &filter.flow_slug {
+                w.and()
+                    .push("i.flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
+                    .arg(slug.clone())
+                    .push(")");
+            }
+            // The same order of precedence as `Invitation::status`.
+            let live = "i.revoked IS NULL AND i.replaced_by IS NULL";
+            let used = "(i.max_uses IS NOT NULL AND i.uses >= i.max_uses)";
+            match filter.status {
+                Some(InvitationState::Active) => {
                     w.and()
-                        .push("i.created_by IN (SELECT id FROM users WHERE username = ")
-                        .arg(username.clone())
+                        .push(live)
+                        .push(" AND NOT ")
+                        .push(used)
+                        .push(" AND (i.expires IS NULL OR i.expires > ")
+                        .arg(now)
                         .push(")");
                 }
-                if let Some(slug) = &filter.flow_slug {
+                Some(InvitationState::Used) => {
+                    w.and().push(live).push(" AND ").push(used);
+                }
+                Some(InvitationState::Expired) => {
                     w.and()
-                        .push("i.flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
-                        .arg(slug.clone())
+                        .push(live)
+                        .push(" AND NOT ")
+                        .push(used)
+                        .push(" AND i.expires IS NOT NULL AND i.expires <= ")
+                        .arg(now);
+                }
+                Some(InvitationState::Revoked) => {
+                    w.and().push("i.revoked IS NOT NULL");
+                }
+                Some(InvitationState::Replaced) => {
+                    w.and()
+                        .push("i.revoked IS NULL AND i.replaced_by IS NOT NULL");
+                }
+                None => {}
+            }
+            match query.search.as_deref().map(str::trim) {
+                // SQLite: the trigram index (migration 0014) answers three characters
+                // or more; the term is one FTS5 phrase, its quotes doubled.
+                Some(term) if sqlite && term.chars().count() >= 3 => {
+                    w.and()
+                        .push("i.search_rowid IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH ")
+                        .arg(format!("\"{}\"", term.replace('"', "\"\"")))
                         .push(")");
                 }
-                // The same order of precedence as `Invitation::status`.
-                let live = "i.revoked IS NULL AND i.replaced_by IS NULL";
-                let used = "(i.max_uses IS NOT NULL AND i.uses >= i.max_uses)";
-                match filter.status {
-                    Some(InvitationState::Active) => {
-                        w.and()
-                            .push(live)
-                            .push(" AND NOT ")
-                            .push(used)
-                            .push(" AND (i.expires IS NULL OR i.expires > ")
-                            .arg(now)
-                            .push(")");
-                    }
-                    Some(InvitationState::Used) => {
-                        w.and().push(live).push(" AND ").push(used);
-                    }
-                    Some(InvitationState::Expired) => {
-                        w.and()
-                            .push(live)
-                            .push(" AND NOT ")
-                            .push(used)
-                            .push(" AND i.expires IS NOT NULL AND i.expires <= ")
-                            .arg(now);
-                    }
-                    Some(InvitationState::Revoked) => {
-                        w.and().push("i.revoked IS NOT NULL");
-                    }
-                    Some(InvitationState::Replaced) => {
-                        w.and()
-                            .push("i.revoked IS NULL AND i.replaced_by IS NOT NULL");
-                    }
-                    None => {}
-                }
-                match query.search.as_deref().map(str::trim) {
-                    // SQLite: the trigram index (migration 0014) answers three characters
-                    // or more; the term is one FTS5 phrase, its quotes doubled.
-                    Some(term) if sqlite && term.chars().count() >= 3 => {
-                        w.and()
-                            .push("i.search_rowid IN (SELECT rowid FROM invitations_search WHERE invitations_search MATCH ")
-                            .arg(format!("\"{}\"", term.replace('"', "\"\"")))
-                            .push(")");
-                    }
-                    // PostgreSQL's trigram index serves this LIKE itself.
-                    _ => w.search(&["i.name"], query.search.as_deref()),
-                }
-            })
-            .await?;
+                // PostgreSQL's trigram index serves this LIKE itself.
+                _ => w.search(&["i.name"], query.search.as_deref()),
+            }
+        };
+        let page: akin_domain::list::Page<InvitationRow> =
+            match self.tallied_total(filter, query, now).await? {
+                Some(total) => self.fetch_page(&listing, query, total, filters).await?,
+                None => self.list_page(&listing, query, filters).await?,
+            };
         Ok(page.map(Into::into))
+    }
+
+    /// The number of invitations the list shows, from the tallies (migration 0015) when
+    /// only the status (active or all) and the flow narrow it; `None` when other filters
+    /// do, which narrow through their own indexes and are counted exactly.
+    async fn tallied_total(
+        &self,
+        filter: &InvitationFilter,
+        query: &akin_domain::list::ListQuery,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<i64>> {
+        let searched = query
+            .search
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty());
+        if filter.name.is_some()
+            || filter.created_by_username.is_some()
+            || filter.expires.is_some()
+            || searched
+        {
+            return Ok(None);
+        }
+        let of_flow = |sql| of_flow(sql, filter.flow_slug.as_deref());
+        let total = match filter.status {
+            None => {
+                let sql = self.db.sql(
+                    "SELECT CAST(COALESCE(SUM(invitations), 0) AS BIGINT) FROM invitation_tallies_now WHERE 1 = 1",
+                );
+                let (all,): (i64,) = self.db.fetch_one(of_flow(sql)).await?;
+                all
+            }
+            Some(InvitationState::Active) => {
+                // Open ones expiring after this hour, or never…
+                let hour = now.to_offset(time::UtcOffset::UTC);
+                let hour_start = hour.replace_time(
+                    time::Time::from_hms(hour.hour(), 0, 0).unwrap_or(time::Time::MIDNIGHT),
+                );
+                let key = format!(
+                    "{:04}-{:02}-{:02}T{:02}",
+                    hour.year(),
+                    u8::from(hour.month()),
+                    hour.day(),
+                    hour.hour()
+                );
+                let later = self
+                    .db
+                    .sql("SELECT CAST(COALESCE(SUM(open), 0) AS BIGINT) FROM invitation_tallies_now WHERE (expiry_hour = '' OR expiry_hour > ")
+                    .bind(key)
+                    .then(")");
+                let (later,): (i64,) = self.db.fetch_one(of_flow(later)).await?;
+                // …and those of this hour not yet expired, counted through the expiry index.
+                let this_hour = self
+                    .db
+                    .sql("SELECT COUNT(*) FROM invitations WHERE revoked IS NULL AND replaced_by IS NULL AND (max_uses IS NULL OR uses < max_uses) AND expires > ")
+                    .bind(now)
+                    .then(" AND expires < ")
+                    .bind(hour_start + time::Duration::HOUR);
+                let (this_hour,): (i64,) = self.db.fetch_one(of_flow(this_hour)).await?;
+                later + this_hour
+            }
+            Some(_) => return Ok(None),
+        };
+        Ok(Some(total))
+    }
+}
+
+/// `sql` (a statement ending in a `WHERE` clause) narrowed to the invitations, or their
+/// tallies, of the flow `slug`.
+fn of_flow(sql: crate::db::Sql, slug: Option<&str>) -> crate::db::Sql {
+    match slug {
+        Some(slug) => sql
+            .then(" AND flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
+            .bind(slug.to_owned())
+            .then(")"),
+        None => sql,
     }
 }
 
 impl Store {
+    /// On PostgreSQL, moves the changes to the invitation tallies appended since the last
+    /// call into the tallies (migration 0015); SQLite updates them in place.
+    pub async fn fold_invitation_tallies(&self) -> StoreResult<()> {
+        if self.db.backend() == crate::db::Backend::Postgres {
+            let sql = self.db.sql("SELECT compact_invitation_tallies()");
+            self.db.execute(sql).await?;
+        }
+        Ok(())
+    }
+
     /// Counts one more visit reaching `step` with invitation `uuid`.
     pub async fn count_invitation_visit(
         &self,
@@ -392,36 +481,31 @@ impl Store {
     }
 
     /// The funnel of invitation `uuid`, or of all invitations of the flow `flow_slug`
-    /// (`None`: of every invitation). Sums over the invitations' counters and the outbox,
-    /// by index.
+    /// (`None`: of every invitation): the invitation's own counters, or the sums the
+    /// tallies keep of them (migration 0015).
     pub async fn invitation_funnel(
         &self,
         invitation: Option<Uuid>,
         flow_slug: Option<&str>,
     ) -> StoreResult<akin_domain::invitation::Funnel> {
-        let narrow = |sql: crate::db::Sql| {
-            let sql = match invitation {
-                Some(uuid) => sql.then(" AND invite_uuid = ").bind(uuid),
-                None => sql,
-            };
-            match flow_slug {
-                Some(slug) => sql
-                    .then(" AND flow_uuid IN (SELECT flow_uuid FROM flows WHERE slug = ")
-                    .bind(slug.to_owned())
-                    .then(")"),
-                None => sql,
+        let sql = match invitation {
+            Some(uuid) => {
+                let sql = self
+                    .db()
+                    .sql("SELECT sent, opened, started, uses FROM invitations WHERE invite_uuid = ")
+                    .bind(uuid);
+                of_flow(sql, flow_slug)
+            }
+            // PostgreSQL sums BIGINTs as NUMERIC: back to BIGINT.
+            None => {
+                let sql = self.db().sql(
+                    "SELECT CAST(COALESCE(SUM(sent), 0) AS BIGINT), CAST(COALESCE(SUM(opened), 0) AS BIGINT), CAST(COALESCE(SUM(started), 0) AS BIGINT), CAST(COALESCE(SUM(uses), 0) AS BIGINT) FROM invitation_tallies_now WHERE 1 = 1",
+                );
+                of_flow(sql, flow_slug)
             }
         };
-        let sums = narrow(self.db().sql(
-            // PostgreSQL sums BIGINTs as NUMERIC: back to BIGINT.
-            "SELECT CAST(COALESCE(SUM(opened), 0) AS BIGINT), CAST(COALESCE(SUM(started), 0) AS BIGINT), CAST(COALESCE(SUM(uses), 0) AS BIGINT) FROM invitations WHERE 1 = 1",
-        ));
-        let (opened, started, completed): (i64, i64, i64) = self.db().fetch_one(sums).await?;
-        let sent = narrow(self.db().sql(
-            "SELECT COUNT(*) FROM outbox WHERE invitation_uuid IN (SELECT invite_uuid FROM invitations WHERE 1 = 1",
-        ))
-        .then(")");
-        let (sent,): (i64,) = self.db().fetch_one(sent).await?;
+        let (sent, opened, started, completed): (i64, i64, i64, i64) =
+            self.db().fetch_optional(sql).await?.unwrap_or_default();
         Ok(akin_domain::invitation::Funnel {
             sent,
             opened,

@@ -1,6 +1,7 @@
 //! One module per kind of object; each adds its methods to [`Store`].
 
 mod blueprint_instances;
+mod directory;
 mod events;
 mod flow_tokens;
 mod groups;
@@ -23,6 +24,7 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use blueprint_instances::InstanceFilter;
+pub use directory::{RECHECK as DIRECTORY_RECHECK, TokenUser};
 pub use flow_tokens::ParkedPlan;
 pub use groups::GroupWriteError;
 pub use idempotency::EarlierRequest;
@@ -41,12 +43,18 @@ pub struct Store {
     db: Db,
     /// Sessions read without a query, on SQLite only (see `sessions::SessionCache`).
     sessions: Option<std::sync::Arc<sessions::SessionCache>>,
+    /// API tokens and their users, on both backends (see `directory`).
+    directory: std::sync::Arc<directory::DirectoryCache>,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        let sessions = matches!(db, Db::Sqlite(_)).then(Default::default);
-        Self { db, sessions }
+        let sessions = (db.backend() == crate::db::Backend::Sqlite).then(Default::default);
+        Self {
+            db,
+            sessions,
+            directory: Default::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -123,6 +131,9 @@ pub(crate) struct Listing<'a> {
     pub default_order: &'a str,
     /// Appended last so pages never overlap.
     pub tiebreak: &'a str,
+    /// A unique column to fetch a page by, when an index holds the order and the filters'
+    /// columns: deep pages then skip rows inside the index.
+    pub page_by_key: Option<&'a str>,
 }
 
 impl Store {
@@ -137,32 +148,60 @@ impl Store {
         count.push(" SELECT COUNT(*) FROM ").push(listing.from);
         filters(&mut Where::new(&mut count));
         let (total,): (i64,) = self.db.fetch_one(count).await?;
+        self.fetch_page(listing, query, total, filters).await
+    }
+
+    /// Checks the page against `total` (the number of rows the filters match, however it
+    /// was found), then fetches it.
+    pub(crate) async fn fetch_page<R: AnyRow>(
+        &self,
+        listing: &Listing<'_>,
+        query: &ListQuery,
+        total: i64,
+        filters: impl Fn(&mut Where<'_>),
+    ) -> StoreResult<Page<R>> {
         let pagination = Pagination::compute(query.page, total.max(0) as u64)
             .map_err(|_| StoreError::InvalidPage)?;
+
+        let mut order = String::new();
+        for key in &query.ordering {
+            if let Some((_, expr)) = listing.sortable.iter().find(|(name, _)| *name == key.field) {
+                order.push_str(expr);
+                order.push_str(if key.descending { " DESC, " } else { " ASC, " });
+            }
+        }
+        if order.is_empty() {
+            order.push_str(listing.default_order);
+            order.push_str(", ");
+        }
+        order.push_str(listing.tiebreak);
 
         let mut page = self.db.sql(listing.prefix);
         page.push(" SELECT ")
             .push(listing.select)
             .push(" FROM ")
             .push(listing.from);
+        // Keys first, rows after: the page's keys are found (and the rows before it
+        // skipped) inside an index that holds the filters' columns, and only the page's
+        // rows are read. PostgreSQL cannot skip rows of a plain index scan without reading
+        // them.
+        if let Some(key) = listing.page_by_key {
+            page.push(" WHERE ")
+                .push(key)
+                .push(" IN (SELECT ")
+                .push(key)
+                .push(" FROM ")
+                .push(listing.from);
+        }
         filters(&mut Where::new(&mut page));
-        page.push(" ORDER BY ");
-        let mut ordered = false;
-        for key in &query.ordering {
-            if let Some((_, expr)) = listing.sortable.iter().find(|(name, _)| *name == key.field) {
-                page.push(expr)
-                    .push(if key.descending { " DESC, " } else { " ASC, " });
-                ordered = true;
-            }
-        }
-        if !ordered {
-            page.push(listing.default_order).push(", ");
-        }
-        page.push(listing.tiebreak);
+        page.push(" ORDER BY ").push(&order);
         page.push(" LIMIT ")
             .arg(query.page.page_size as i64)
             .push(" OFFSET ")
             .arg(query.page.offset() as i64);
+        if listing.page_by_key.is_some() {
+            page.push(") ORDER BY ").push(&order);
+        }
         let results = self.db.fetch_all(page).await?;
         Ok(Page {
             pagination,

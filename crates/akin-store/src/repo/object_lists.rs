@@ -206,6 +206,7 @@ impl Store {
             sortable: &sortable,
             default_order,
             tiebreak: table.pk,
+            page_by_key: None,
         };
         let page: Page<ObjectRow> = self
             .list_page(&listing, query, |w| {
@@ -273,6 +274,7 @@ impl Store {
             sortable: &[("name", "name")],
             default_order: "name",
             tiebreak: "stage_uuid",
+            page_by_key: None,
         };
         let page: Page<ObjectRow> = self
             .list_page(&listing, query, |w| {

@@ -36,6 +36,7 @@ const MESSAGE_LISTING: Listing<'static> = Listing {
     sortable: MESSAGE_SORTABLE,
     default_order: "created DESC",
     tiebreak: "message_uuid ASC",
+    page_by_key: None,
 };
 
 #[derive(sqlx::FromRow)]

@@ -120,10 +120,12 @@ impl Store {
             .map(Into::into))
     }
 
-    /// The token whose key has the same digest as `key`, with its user, in one statement:
-    /// this runs on every API request. The caller still compares the keys (in constant
-    /// time) and checks intent, expiry and that the user is active.
-    pub async fn token_with_user(&self, key: &str) -> StoreResult<Option<(Token, UserEntry)>> {
+    /// The token whose key digest is `digest`, with its user, in one statement (see
+    /// `directory` for the copy kept in memory).
+    pub(crate) async fn token_with_user_uncached(
+        &self,
+        digest: &str,
+    ) -> StoreResult<Option<(Token, UserEntry)>> {
         let backend = self.db().backend();
         let mut sql = self.db().sql(SUPERUSER_GROUPS);
         sql.push(" SELECT ")
@@ -135,7 +137,7 @@ impl Store {
             .push(" AS is_superuser, ")
             .push(groups_json(backend))
             .push(" AS groups_json FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.key_digest = ")
-            .arg(key_digest(key));
+            .arg(digest.to_owned());
         let Some(row) = self.db().fetch_optional::<TokenUserRow>(sql).await? else {
             return Ok(None);
         };
@@ -160,6 +162,7 @@ impl Store {
             sortable: TOKEN_SORTABLE,
             default_order: "t.identifier ASC",
             tiebreak: "t.token_uuid ASC",
+            page_by_key: None,
         };
         let page: Page<TokenRow> = self
             .list_page(&listing, query, |w| {

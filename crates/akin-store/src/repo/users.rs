@@ -273,6 +273,7 @@ impl Store {
             sortable: USER_SORTABLE,
             default_order: "u.username ASC",
             tiebreak: "u.id ASC",
+            page_by_key: None,
         };
         let page: Page<UserRow> = self
             .list_page(&listing, query, |w| {

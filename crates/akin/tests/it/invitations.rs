@@ -20,6 +20,7 @@ on_both_backends!(
     the_funnel_counts_sent_opened_started_completed,
     an_administrator_previews_an_invitation_without_using_it,
     search_finds_any_part_of_a_name_in_any_case,
+    list_totals_and_funnels_follow_every_change,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -1133,4 +1134,165 @@ async fn search_finds_any_part_of_a_name_in_any_case(backend: Backend) {
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert!(found("alpha").await.is_empty());
+}
+
+/// Issue 16, point 3: the totals of the active list, of `?status=all` and of a flow's list
+/// are kept as tallies rather than counted, and the funnel over all invitations is summed
+/// from them. After every kind of change (created, expired while the hour runs, used,
+/// revoked, reissued, moved to another expiry or flow, deleted, its flow deleted) each
+/// total still equals the invitations the list shows, and the funnel over all equals the
+/// sum of the invitations' own.
+async fn list_totals_and_funnels_follow_every_change(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let in_seconds = |s: i64| {
+        (time::OffsetDateTime::now_utc() + time::Duration::seconds(s))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut pks = Vec::new();
+    for (name, flow, expires) in [
+        ("never", json!(flow), Value::Null),
+        ("next-hours", json!(flow), json!(in_seconds(5400))),
+        ("tomorrow-no-flow", Value::Null, json!(in_seconds(86_400))),
+        ("expired-yesterday", json!(flow), json!(in_seconds(-86_400))),
+        ("expires-at-once", json!(flow), json!(in_seconds(4))),
+        ("to-be-used", json!(flow), Value::Null),
+        ("to-be-revoked", json!(flow), json!(in_seconds(600))),
+    ] {
+        let (status, created) = admin_json(
+            &env,
+            Method::POST,
+            BASE,
+            json!({"name": name, "flow": flow, "expires": expires, "single_use": true,
+                   "fixed_data": {"email": format!("{name}@example.com")}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        pks.push(created["pk"].as_str().unwrap().to_owned());
+    }
+    let env = &env;
+    let totals = |step: &'static str| async move {
+        let mut active = 0;
+        for query in [
+            "status=active",
+            "status=all",
+            "flow__slug=default-enrollment-flow",
+            "status=all&flow__slug=default-enrollment-flow",
+        ] {
+            let (status, list) = admin_get(env, &format!("{BASE}?{query}&page_size=100")).await;
+            assert_eq!(status, StatusCode::OK, "{list}");
+            let listed = list["results"].as_array().unwrap().len();
+            assert_eq!(
+                list["pagination"]["count"],
+                listed,
+                "{step}, ?{query}: the total is the invitations listed: {:?}",
+                names(&list)
+            );
+            if query == "status=active" {
+                active = listed;
+            }
+            // Pages of two, read one after another, are the same list in the same order.
+            let mut paged = Vec::new();
+            for page in 1..=listed.div_ceil(2) {
+                let (status, part) =
+                    admin_get(env, &format!("{BASE}?{query}&page_size=2&page={page}")).await;
+                assert_eq!(status, StatusCode::OK, "{part}");
+                paged.extend(names(&part));
+            }
+            assert_eq!(paged, names(&list), "{step}, ?{query}: paged");
+        }
+        let (_, all) = admin_get(env, &format!("{BASE}?status=all&page_size=100")).await;
+        let mut summed = json!({"sent": 0, "opened": 0, "started": 0, "completed": 0});
+        for invitation in all["results"].as_array().unwrap() {
+            let pk = invitation["pk"].as_str().unwrap();
+            let (_, one) = admin_get(env, &format!("{BASE}{pk}/funnel/")).await;
+            for key in ["sent", "opened", "started", "completed"] {
+                summed[key] = json!(summed[key].as_i64().unwrap() + one[key].as_i64().unwrap());
+            }
+        }
+        let (_, overall) = admin_get(env, &format!("{BASE}funnel/")).await;
+        for key in ["sent", "opened", "started", "completed"] {
+            assert_eq!(
+                overall[key], summed[key],
+                "{step}: the funnel over all: {overall}"
+            );
+        }
+        active
+    };
+    assert_eq!(
+        totals("created").await,
+        6,
+        "all but the one expired yesterday"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    assert_eq!(totals("expired while its hour runs").await, 5);
+
+    let used = enroll(env, &pks[5], "tally-user").await;
+    assert_eq!(used["component"], "xak-flow-redirect", "{used}");
+    assert_eq!(totals("used").await, 4);
+
+    let (status, _) = admin_json(
+        env,
+        Method::POST,
+        &format!("{BASE}{}/revoke/", pks[6]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(totals("revoked").await, 3);
+
+    let (status, body) = admin_json(
+        env,
+        Method::POST,
+        &format!("{BASE}{}/reissue/", pks[1]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        totals("reissued: the old replaced, the new active").await,
+        3
+    );
+
+    for (pk, change) in [
+        (&pks[0], json!({"expires": in_seconds(-60)})),
+        (&pks[3], json!({"expires": Value::Null})),
+        (&pks[2], json!({"flow": flow})),
+    ] {
+        let (status, body) = admin_json(
+            env,
+            Method::PATCH,
+            &format!("{BASE}{pk}/?status=all"),
+            change,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(totals("moved to other expiries and flows").await, 3);
+
+    let deleted = env
+        .app
+        .admin(Method::DELETE, &format!("{BASE}{}/?status=all", pks[3]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(totals("deleted").await, 2);
+
+    let deleted = env
+        .app
+        .admin(
+            Method::DELETE,
+            "/api/v3/flows/instances/default-enrollment-flow/",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(totals("their flow deleted").await, 2);
+    // On PostgreSQL the server folds the tallies' pending changes in every five seconds.
+    tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
+    assert_eq!(totals("folded").await, 2);
 }

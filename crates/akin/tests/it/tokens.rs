@@ -6,7 +6,10 @@ use serde_json::json;
 
 use crate::{admin_get, admin_json, json, start};
 
-on_both_backends!(tokens_are_managed_and_their_keys_authenticate);
+on_both_backends!(
+    tokens_are_managed_and_their_keys_authenticate,
+    a_change_on_one_node_counts_on_every_node,
+);
 
 async fn tokens_are_managed_and_their_keys_authenticate(backend: Backend) {
     let env = start(&backend).await;
@@ -133,4 +136,148 @@ async fn tokens_are_managed_and_their_keys_authenticate(backend: Backend) {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let (status, _) = admin_get(&env, "/api/v3/core/tokens/ci-robot/").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 16, point 2: each node keeps tokens and their users in memory. A change counts on
+/// the node that made it for the very next request, and on another node (another process
+/// on the SQLite file; another node on PostgreSQL) within a fraction of a second: a
+/// deactivated user, a superuser demoted by leaving a group, a deleted token.
+async fn a_change_on_one_node_counts_on_every_node(backend: Backend) {
+    let env = start(&backend).await;
+    let other = akin_testkit::TestApp::start(
+        crate::BIN,
+        &env.db.url,
+        &akin_testkit::SpawnOptions::default(),
+    )
+    .await;
+    let (status, user) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": "ops", "name": "Ops"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let (status, admins) = admin_get(&env, "/api/v3/core/groups/?name=akin%20Admins").await;
+    assert_eq!(status, StatusCode::OK, "{admins}");
+    let admins = admins["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/core/groups/{admins}/add_user/"),
+        json!({"pk": user["pk"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, token) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/tokens/",
+        json!({"identifier": "ops-robot", "intent": "api", "expiring": false, "user": user["pk"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let (_, key) = admin_get(&env, "/api/v3/core/tokens/ops-robot/view_key/").await;
+    let key = key["key"].as_str().unwrap().to_owned();
+
+    // What the key may do, asked of a node: read itself, and list users (superusers only).
+    let ask = |node: &akin_testkit::TestApp, path: &'static str| {
+        node.anonymous(Method::GET, path).bearer_auth(&key).send()
+    };
+    let status_of = |node: &'static str, path: &'static str| {
+        let app = if node == "this" { &env.app } else { &other };
+        let ask = &ask;
+        async move { ask(app, path).await.unwrap().status() }
+    };
+    for node in ["this", "other"] {
+        // Twice: the second answer comes from memory.
+        for _ in 0..2 {
+            assert_eq!(
+                status_of(node, "/api/v3/core/users/?page_size=1").await,
+                StatusCode::OK
+            );
+        }
+    }
+    // Within how long a change counts on the other node (polling every 10 ms).
+    let counted_on_other = |path: &'static str, expected: StatusCode| {
+        let status_of = &status_of;
+        async move {
+            let started = std::time::Instant::now();
+            while status_of("other", path).await != expected {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(3),
+                    "{path} still not {expected} on the other node"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            started.elapsed()
+        }
+    };
+
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/core/groups/{admins}/remove_user/"),
+        json!({"pk": user["pk"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        status_of("this", "/api/v3/core/users/?page_size=1").await,
+        StatusCode::FORBIDDEN,
+        "no longer a superuser, on this node at once"
+    );
+    let demoted = counted_on_other("/api/v3/core/users/?page_size=1", StatusCode::FORBIDDEN).await;
+    assert_eq!(
+        status_of("other", "/api/v3/core/users/me/").await,
+        StatusCode::OK
+    );
+
+    let (status, body) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/core/users/{}/", user["pk"]),
+        json!({"is_active": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        status_of("this", "/api/v3/core/users/me/").await,
+        StatusCode::FORBIDDEN
+    );
+    let deactivated = counted_on_other("/api/v3/core/users/me/", StatusCode::FORBIDDEN).await;
+
+    // Back again, then the token deleted on the other node.
+    let (status, _) = admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/core/users/{}/", user["pk"]),
+        json!({"is_active": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    counted_on_other("/api/v3/core/users/me/", StatusCode::OK).await;
+    let deleted = other
+        .admin(Method::DELETE, "/api/v3/core/tokens/ops-robot/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_of("other", "/api/v3/core/users/me/").await,
+        StatusCode::FORBIDDEN
+    );
+    let started = std::time::Instant::now();
+    while status_of("this", "/api/v3/core/users/me/").await != StatusCode::FORBIDDEN {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "the deleted token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "counted on the other node after: demoted {demoted:?}, deactivated {deactivated:?}, token deleted {:?}",
+        started.elapsed()
+    );
+    other.kill().await;
 }
