@@ -1,7 +1,7 @@
 //! `bench invitations`: the invitation list with `--rows` invitations in the database (the
-//! first page, page 500, a page filtered by name, a search by part of a name; median of 50
-//! requests each), the funnel over all of them, and invitation creates/s at 32
-//! connections, on SQLite and on PostgreSQL.
+//! first page, page 500, pages by cursor, a page filtered by name, a search by part of a
+//! name; median of 50 requests each), the funnel over all of them, and invitation
+//! creates/s at 32 connections, on SQLite and on PostgreSQL.
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,13 @@ use serde_json::{Map, Value, json};
 
 use super::{TOKEN, median, on_scratch_postgres, scratch_dir, spawn_akin_on, wait_ready};
 
+/// Expiring invitations run out up to this many hours from now.
+const EXPIRY_HOURS: i64 = 2_000;
+
 /// Writes `rows` invitations straight into a migrated database (the API would take
-/// minutes), in one transaction per 10 000.
+/// minutes), in one transaction per 10 000: a third never expire, the rest in the next
+/// `EXPIRY_HOURS` hours; each created a microsecond after the one before. On PostgreSQL
+/// the tables are analyzed afterwards, as autovacuum soon would.
 async fn seed(url: &str, rows: usize) -> Result<()> {
     let db = akin_store::Db::connect(url).await?;
     db.migrate().await?;
@@ -26,15 +31,28 @@ async fn seed(url: &str, rows: usize) -> Result<()> {
                 json!({"email": format!("user{i}@example.com")}),
             );
             fields.insert("single_use".into(), json!(true));
-            fields.insert("expires".into(), Value::Null);
+            let expires = (i % 3 != 0).then(|| {
+                let hours = 1 + (i as i64 * 7919) % EXPIRY_HOURS;
+                rfc3339(now + time::Duration::hours(hours))
+            });
+            fields.insert("expires".into(), json!(expires));
             fields.insert("flow".into(), Value::Null);
-            tx.create_object(akin_domain::catalog::INVITATION, &fields, now)
+            let created = now + time::Duration::microseconds(i as i64);
+            tx.create_object(akin_domain::catalog::INVITATION, &fields, created)
                 .await?;
         }
         tx.commit().await?;
     }
+    if db.backend() == akin_store::Backend::Postgres {
+        db.execute(db.sql("ANALYZE")).await?;
+    }
     db.close().await;
     Ok(())
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn time_now() -> time::OffsetDateTime {
@@ -44,6 +62,8 @@ fn time_now() -> time::OffsetDateTime {
 struct Figures {
     first_page_ms: f64,
     page_500_ms: f64,
+    cursor_10k_ms: f64,
+    cursor_mid_ms: f64,
     filtered_ms: f64,
     search_ms: f64,
     funnel_ms: f64,
@@ -101,6 +121,28 @@ fn measure(url: &str, rows: usize, seconds: u64, connections: usize) -> Result<F
     };
     let first_page_ms = timed(base.clone())?;
     let page_500_ms = timed(format!("{base}?page=500&page_size=20"))?;
+    // By cursor: 10,000 deep (where page 500 starts), from the cursor a page of 10,000
+    // hands on; and half-way through the expiring ones, from a cursor made by hand.
+    let cursor_10k = runtime.block_on(async {
+        let page: Value = client
+            .get(format!("{base}?after=&page_size=10000"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        page["pagination"]["next_after"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no cursor after 10,000 invitations")
+    })?;
+    let cursor_10k_ms = timed(format!("{base}?after={cursor_10k}&page_size=20"))?;
+    let mid = akin_domain::invitation::InvitationCursor {
+        expires: Some(time_now() + time::Duration::hours(EXPIRY_HOURS / 2)),
+        created: time_now(),
+        uuid: uuid::Uuid::nil(),
+    };
+    let cursor_mid_ms = timed(format!("{base}?after={mid}&page_size=20"))?;
     let filtered_ms = timed(format!("{base}?name=bench-77777"))?;
     // Any part of a name: 77777 is in bench-77777, bench-177777, bench-777770…
     let search_ms = timed(format!("{base}?search=77777"))?;
@@ -111,6 +153,8 @@ fn measure(url: &str, rows: usize, seconds: u64, connections: usize) -> Result<F
     Ok(Figures {
         first_page_ms,
         page_500_ms,
+        cursor_10k_ms,
+        cursor_mid_ms,
         filtered_ms,
         search_ms,
         funnel_ms,
@@ -161,6 +205,14 @@ fn report(backend: &str, rows: usize, figures: &Figures, connections: usize) {
     println!(
         "  page 500 (median of 50):              {:>8.2} ms",
         figures.page_500_ms
+    );
+    println!(
+        "  page by cursor, 10,000 deep (median of 50): {:>2.2} ms",
+        figures.cursor_10k_ms
+    );
+    println!(
+        "  page by cursor, half-way (median of 50):  {:>4.2} ms",
+        figures.cursor_mid_ms
     );
     println!(
         "  search by part of a name (median of 50): {:>5.2} ms",

@@ -313,6 +313,59 @@ pub fn link(base: &str, flow_slug: &str, invitation: Uuid) -> String {
     )
 }
 
+/// Where a page of the invitation list ends, in its default order (never expiring first,
+/// then the latest expiry, the latest created, the lowest id): the next page starts after
+/// it. It carries the values themselves rather than a row's id, so a page still follows
+/// when the invitation it ended on has been deleted since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationCursor {
+    pub expires: Option<OffsetDateTime>,
+    pub created: OffsetDateTime,
+    pub uuid: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid cursor.")]
+pub struct InvalidCursor;
+
+/// `<expires>.<created>.<id>`: the times in microseconds since 1970 (what the database
+/// keeps), `-` for never. Clients pass it back as they got it.
+impl std::fmt::Display for InvitationCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = |t: OffsetDateTime| t.unix_timestamp_nanos() / 1_000;
+        match self.expires {
+            Some(expires) => write!(f, "{}.", micros(expires))?,
+            None => f.write_str("-.")?,
+        }
+        write!(f, "{}.{}", micros(self.created), self.uuid.simple())
+    }
+}
+
+impl std::str::FromStr for InvitationCursor {
+    type Err = InvalidCursor;
+
+    fn from_str(text: &str) -> Result<Self, InvalidCursor> {
+        let time = |part: &str| {
+            let micros: i128 = part.parse().map_err(|_| InvalidCursor)?;
+            OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| InvalidCursor)
+        };
+        let mut parts = text.split('.');
+        let (Some(expires), Some(created), Some(uuid), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(InvalidCursor);
+        };
+        Ok(InvitationCursor {
+            expires: match expires {
+                "-" => None,
+                micros => Some(time(micros)?),
+            },
+            created: time(created)?,
+            uuid: Uuid::try_parse(uuid).map_err(|_| InvalidCursor)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +496,34 @@ mod tests {
             Some(&json!("Eng"))
         );
         assert_eq!(parse_token("not-a-uuid"), None);
+    }
+
+    #[test]
+    fn cursors_read_back_what_they_wrote_and_refuse_the_rest() {
+        let at = |micros: i128| OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).unwrap();
+        for cursor in [
+            InvitationCursor {
+                expires: Some(at(1_767_225_600_123_456)),
+                created: at(1_700_000_000_000_001),
+                uuid: Uuid::from_u128(42),
+            },
+            InvitationCursor {
+                expires: None,
+                created: at(-5),
+                uuid: Uuid::from_u128(u128::MAX),
+            },
+        ] {
+            assert_eq!(cursor.to_string().parse(), Ok(cursor));
+        }
+        for bad in [
+            "",
+            "-.1",
+            "-.1.zz",
+            "x.1.00000000000000000000000000000000",
+            "-.1.00000000000000000000000000000000.9",
+            "-.99999999999999999999999.00000000000000000000000000000000",
+        ] {
+            assert_eq!(bad.parse::<InvitationCursor>(), Err(InvalidCursor), "{bad}");
+        }
     }
 }

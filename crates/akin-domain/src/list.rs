@@ -63,7 +63,7 @@ pub struct ListQuery {
 }
 
 /// The `pagination` object of a list response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Pagination {
     pub next: u64,
     pub previous: u64,
@@ -72,6 +72,9 @@ pub struct Pagination {
     pub total_pages: u64,
     pub start_index: u64,
     pub end_index: u64,
+    /// Pages by cursor (`?after=`) only: the `after` of the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +106,23 @@ impl Pagination {
             total_pages,
             start_index,
             end_index,
+            next_after: None,
         })
+    }
+
+    /// A page by cursor over `count` items: it has no number, so `next`, `previous`,
+    /// `current` and the indexes are 0; `next_after` leads on.
+    pub fn by_cursor(count: u64, page_size: u64, next_after: Option<String>) -> Self {
+        Self {
+            next: 0,
+            previous: 0,
+            count,
+            current: 0,
+            total_pages: count.div_ceil(page_size.max(1)).max(1),
+            start_index: 0,
+            end_index: 0,
+            next_after,
+        }
     }
 }
 

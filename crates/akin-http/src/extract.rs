@@ -426,6 +426,16 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The last value of `key`, empty or not: for parameters whose mere presence asks for
+    /// something (`?after=` starts paging by cursor).
+    pub fn given(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn string(&self, key: &str) -> Option<String> {
         self.get(key).map(str::to_owned)
     }

@@ -1,7 +1,7 @@
 //! Invitations, and the claim that makes a single-use invitation yield exactly one account:
 //! one conditional update in the transaction that inserts the user.
 
-use akin_domain::invitation::{Invitation, InvitationState, Refusal, Revocation};
+use akin_domain::invitation::{Invitation, InvitationCursor, InvitationState, Refusal, Revocation};
 use akin_domain::user::{NewUser, UserChanges, UserEntry};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -286,6 +286,35 @@ const INVITATION_SORTABLE: &[(&str, &str)] = &[
     ("uses", "i.uses"),
 ];
 
+const INVITATION_LISTING: super::Listing<'static> = super::Listing {
+    prefix: "",
+    select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses, i.revoked, i.revoked_by, i.replaced_by, i.groups, i.allowed_email",
+    from: "invitations i",
+    sortable: INVITATION_SORTABLE,
+    // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
+    // `list_invitations_after` seeks in this order, and the list order index holds it.
+    default_order: "(i.expires IS NULL) DESC, i.expires DESC",
+    tiebreak: "i.created DESC, i.invite_uuid ASC",
+    page_by_key: Some("i.invite_uuid"),
+};
+
+/// A page of the invitation list by cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationsByCursor {
+    /// All the invitations the filters match, as `pagination.count` says.
+    pub count: u64,
+    pub results: Vec<Invitation>,
+    /// Where the next page starts; `None` on the last.
+    pub next: Option<InvitationCursor>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedInvitationRow {
+    #[sqlx(flatten)]
+    row: InvitationRow,
+    created: DbTime,
+}
+
 impl Store {
     pub async fn list_invitations(
         &self,
@@ -293,18 +322,123 @@ impl Store {
         query: &akin_domain::list::ListQuery,
         now: OffsetDateTime,
     ) -> StoreResult<akin_domain::list::Page<Invitation>> {
-        let listing = super::Listing {
-            prefix: "",
-            select: "i.invite_uuid, i.name, i.flow_uuid, i.expires, i.fixed_data, i.single_use, i.created_by, i.uses, i.max_uses, i.revoked, i.revoked_by, i.replaced_by, i.groups, i.allowed_email",
-            from: "invitations i",
-            sortable: INVITATION_SORTABLE,
-            // authentik's default: -expires (never-expiring first, as PostgreSQL sorts NULLs).
-            default_order: "(i.expires IS NULL) DESC, i.expires DESC",
-            tiebreak: "i.created DESC, i.invite_uuid ASC",
-            page_by_key: Some("i.invite_uuid"),
-        };
+        let search = query.search.as_deref();
+        let filters = self.invitation_filters(filter, search, now);
+        let page: akin_domain::list::Page<InvitationRow> =
+            match self.tallied_total(filter, search, now).await? {
+                Some(total) => {
+                    self.fetch_page(&INVITATION_LISTING, query, total, filters)
+                        .await?
+                }
+                None => self.list_page(&INVITATION_LISTING, query, filters).await?,
+            };
+        Ok(page.map(Into::into))
+    }
+
+    /// The page of `page_size` invitations after `after` (from the top when `None`) in the
+    /// list's default order, and the cursor of the next page when there is one. Each page
+    /// is a seek in the order's index, however deep: no rows before it are read.
+    pub async fn list_invitations_after(
+        &self,
+        filter: &InvitationFilter,
+        search: Option<&str>,
+        after: Option<InvitationCursor>,
+        page_size: u64,
+        now: OffsetDateTime,
+    ) -> StoreResult<InvitationsByCursor> {
         let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
-        let filters = |w: &mut super::Where<'_>| {
+        let filters = self.invitation_filters(filter, search, now);
+        let count = match self.tallied_total(filter, search, now).await? {
+            Some(total) => total,
+            None => self.count_rows(&INVITATION_LISTING, &filters).await?,
+        };
+        // The order has two parts, never-expiring invitations first: each part is one
+        // range of the index, sought separately so that each query is a plain seek.
+        let parts: &[(bool, Option<InvitationCursor>)] = match after {
+            None => &[(true, None), (false, None)],
+            Some(cursor) if cursor.expires.is_none() => &[(true, Some(cursor)), (false, None)],
+            Some(cursor) => &[(false, Some(cursor))],
+        };
+        let wanted = page_size as usize + 1;
+        let mut rows: Vec<KeyedInvitationRow> = Vec::with_capacity(wanted);
+        for &(never, after) in parts {
+            if rows.len() >= wanted {
+                break;
+            }
+            let mut sql = self.db.sql("SELECT ");
+            sql.push(INVITATION_LISTING.select)
+                .push(", i.created FROM ")
+                .push(INVITATION_LISTING.from);
+            let mut w = super::Where::new(&mut sql);
+            filters(&mut w);
+            // Written so that each database seeks (checked with its planner): SQLite
+            // binds the list order index's first column by `= TRUE/FALSE`; PostgreSQL
+            // reads the never-expiring part from its own index (migration 0017) and binds
+            // the first column only by `IS FALSE` (it turns `= FALSE` into `IS NOT NULL`).
+            w.and().push(match (never, sqlite) {
+                (true, _) => "(i.expires IS NULL) = TRUE AND i.expires IS NULL",
+                (false, true) => "(i.expires IS NULL) = FALSE",
+                (false, false) => "(i.expires IS NULL) IS FALSE",
+            });
+            if let Some(cursor) = after {
+                let created = cursor.created;
+                let later = w.and();
+                if let Some(expires) = cursor.expires {
+                    later
+                        .push("i.expires <= ")
+                        .arg(expires)
+                        .push(" AND (i.expires < ")
+                        .arg(expires)
+                        .push(" OR ");
+                } else {
+                    later.push("(");
+                }
+                later
+                    .push("i.created < ")
+                    .arg(created)
+                    .push(" OR (i.created = ")
+                    .arg(created)
+                    .push(" AND i.invite_uuid > ")
+                    .arg(cursor.uuid)
+                    .push("))");
+            }
+            // The order within the part: SQLite sorts again when the order names the
+            // index's first column, which the part holds equal.
+            sql.push(if never {
+                " ORDER BY i.created DESC, i.invite_uuid ASC"
+            } else {
+                " ORDER BY i.expires DESC, i.created DESC, i.invite_uuid ASC"
+            })
+            .push(" LIMIT ")
+            .arg((wanted - rows.len()) as i64);
+            rows.extend(self.db.fetch_all::<KeyedInvitationRow>(sql).await?);
+        }
+        let next = if rows.len() > page_size as usize {
+            rows.truncate(page_size as usize);
+            rows.last().map(|last| InvitationCursor {
+                expires: last.row.expires.as_ref().map(|t| t.0),
+                created: last.created.0,
+                uuid: last.row.invite_uuid.0,
+            })
+        } else {
+            None
+        };
+        Ok(InvitationsByCursor {
+            count: count.max(0) as u64,
+            results: rows.into_iter().map(|keyed| keyed.row.into()).collect(),
+            next,
+        })
+    }
+
+    /// The conditions that narrow the invitation list to `filter` and `search`.
+    fn invitation_filters<'q>(
+        &self,
+        filter: &'q InvitationFilter,
+        search: Option<&'q str>,
+        now: OffsetDateTime,
+    ) -> impl Fn(&mut super::Where<'_>) + 'q {
+        let sqlite = self.db.backend() == crate::db::Backend::Sqlite;
+        move |w: &mut super::Where<'_>| {
             w.eq("i.name", filter.name.clone());
             w.eq("i.expires", filter.expires);
             if let Some(username) = &filter.created_by_username {
@@ -328,9 +462,12 @@ impl Store {
                         .push(live)
                         .push(" AND NOT ")
                         .push(used)
-                        .push(" AND (i.expires IS NULL OR i.expires > ")
+                        // Not `expires IS NULL OR expires > now`: SQLite would answer
+                        // that OR through two index ranges and a sort, where a page by
+                        // cursor walks the list order index.
+                        .push(" AND COALESCE(i.expires > ")
                         .arg(now)
-                        .push(")");
+                        .push(", TRUE)");
                 }
                 Some(InvitationState::Used) => {
                     w.and().push(live).push(" AND ").push(used);
@@ -352,7 +489,7 @@ impl Store {
                 }
                 None => {}
             }
-            match query.search.as_deref().map(str::trim) {
+            match search.map(str::trim) {
                 // SQLite: the trigram index (migration 0014) answers three characters
                 // or more; the term is one FTS5 phrase, its quotes doubled.
                 Some(term) if sqlite && term.chars().count() >= 3 => {
@@ -362,15 +499,9 @@ impl Store {
                         .push(")");
                 }
                 // PostgreSQL's trigram index serves this LIKE itself.
-                _ => w.search(&["i.name"], query.search.as_deref()),
+                _ => w.search(&["i.name"], search),
             }
-        };
-        let page: akin_domain::list::Page<InvitationRow> =
-            match self.tallied_total(filter, query, now).await? {
-                Some(total) => self.fetch_page(&listing, query, total, filters).await?,
-                None => self.list_page(&listing, query, filters).await?,
-            };
-        Ok(page.map(Into::into))
+        }
     }
 
     /// The number of invitations the list shows, from the tallies (migration 0015) when
@@ -379,13 +510,10 @@ impl Store {
     async fn tallied_total(
         &self,
         filter: &InvitationFilter,
-        query: &akin_domain::list::ListQuery,
+        search: Option<&str>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<i64>> {
-        let searched = query
-            .search
-            .as_deref()
-            .is_some_and(|t| !t.trim().is_empty());
+        let searched = search.is_some_and(|t| !t.trim().is_empty());
         if filter.name.is_some()
             || filter.created_by_username.is_some()
             || filter.expires.is_some()

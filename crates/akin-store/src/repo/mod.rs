@@ -28,7 +28,7 @@ pub use directory::{RECHECK as DIRECTORY_RECHECK, TokenUser};
 pub use flow_tokens::ParkedPlan;
 pub use groups::GroupWriteError;
 pub use idempotency::EarlierRequest;
-pub use invitations::{Claim, ClaimError, InvitationFilter, UserWrite};
+pub use invitations::{Claim, ClaimError, InvitationFilter, InvitationsByCursor, UserWrite};
 pub use object_lists::FieldMatch;
 pub use outbox::OutboxFilter;
 pub use sessions::SessionRecord;
@@ -144,11 +144,21 @@ impl Store {
         query: &ListQuery,
         filters: impl Fn(&mut Where<'_>),
     ) -> StoreResult<Page<R>> {
+        let total = self.count_rows(listing, &filters).await?;
+        self.fetch_page(listing, query, total, filters).await
+    }
+
+    /// The number of rows the filters match.
+    pub(crate) async fn count_rows(
+        &self,
+        listing: &Listing<'_>,
+        filters: impl Fn(&mut Where<'_>),
+    ) -> StoreResult<i64> {
         let mut count = self.db.sql(listing.prefix);
         count.push(" SELECT COUNT(*) FROM ").push(listing.from);
         filters(&mut Where::new(&mut count));
         let (total,): (i64,) = self.db.fetch_one(count).await?;
-        self.fetch_page(listing, query, total, filters).await
+        Ok(total)
     }
 
     /// Checks the page against `total` (the number of rows the filters match, however it

@@ -21,6 +21,7 @@ on_both_backends!(
     an_administrator_previews_an_invitation_without_using_it,
     search_finds_any_part_of_a_name_in_any_case,
     list_totals_and_funnels_follow_every_change,
+    pages_by_cursor_walk_the_whole_list_once,
 );
 
 const BASE: &str = "/api/v3/stages/invitation/invitations/";
@@ -1295,4 +1296,147 @@ async fn list_totals_and_funnels_follow_every_change(backend: Backend) {
     // On PostgreSQL the server folds the tallies' pending changes in every five seconds.
     tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
     assert_eq!(totals("folded").await, 2);
+}
+
+/// `?after=`: pages by cursor, each one a seek in the list's index. Followed from the
+/// empty cursor to the last page they list every invitation once, in the order of the
+/// numbered pages, through ties of expiry and creation time and both parts of the order
+/// (never expiring first); a page still follows when the invitation its cursor names has
+/// been deleted since; a cursor that is not one, or one with a page number or another
+/// order, is a 400 on the field.
+async fn pages_by_cursor_walk_the_whole_list_once(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = flow_pk(&env).await;
+    let mut created = Vec::new();
+    for (i, expires) in [
+        Value::Null,
+        json!("2040-01-01T00:00:00Z"),
+        Value::Null,
+        json!("2040-01-01T00:00:00Z"),
+        json!("2035-06-01T12:00:00Z"),
+        Value::Null,
+        json!("2040-01-01T00:00:00Z"),
+        json!("2001-01-01T00:00:00Z"),
+        json!("2035-06-01T12:00:00Z"),
+        Value::Null,
+        json!("2050-01-01T00:00:00Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, invitation) = admin_json(
+            &env,
+            Method::POST,
+            BASE,
+            json!({"name": format!("inv-{i}"), "flow": flow, "expires": expires}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{invitation}");
+        created.push(invitation["pk"].as_str().unwrap().to_owned());
+    }
+    // Ties the tiebreak has to settle: half of them created at the same instant.
+    env.db
+        .execute("UPDATE invitations SET created = (SELECT MIN(created) FROM invitations) WHERE name IN ('inv-0', 'inv-2', 'inv-3', 'inv-6', 'inv-9', 'inv-10')")
+        .await;
+
+    let walk = |query: &'static str, page_size: usize| {
+        let env = &env;
+        async move {
+            let mut walked = Vec::new();
+            let mut after = String::new();
+            for _ in 0..50 {
+                let (status, page) = admin_get(
+                    env,
+                    &format!("{BASE}?{query}&page_size={page_size}&after={after}"),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{page}");
+                let listed = names(&page);
+                assert!(listed.len() <= page_size, "{page}");
+                walked.extend(listed);
+                match page["pagination"]["next_after"].as_str() {
+                    Some(next) => after = next.to_owned(),
+                    None => return (walked, page["pagination"]["count"].as_u64().unwrap()),
+                }
+            }
+            panic!("?{query}: more than 50 pages of {page_size}");
+        }
+    };
+    for query in [
+        "status=all",
+        "status=active",
+        "status=all&search=inv",
+        "flow__slug=default-enrollment-flow",
+    ] {
+        let (status, numbered) = admin_get(&env, &format!("{BASE}?{query}&page_size=100")).await;
+        assert_eq!(status, StatusCode::OK, "{numbered}");
+        let expected = names(&numbered);
+        assert!(expected.len() >= 10, "?{query}: {expected:?}");
+        for page_size in [1, 2, 3, 100] {
+            let (walked, count) = walk(query, page_size).await;
+            assert_eq!(walked, expected, "?{query}, pages of {page_size}");
+            assert_eq!(count, expected.len() as u64, "?{query}");
+        }
+    }
+    // The default order puts never-expiring invitations first.
+    // (inv-5, created last, before the three created at one instant).
+    let (all, _) = walk("status=all", 4).await;
+    let mut never: Vec<&str> = all.iter().take(4).map(String::as_str).collect();
+    assert_eq!(never[0], "inv-5", "{all:?}");
+    never.sort_unstable();
+    assert_eq!(never, ["inv-0", "inv-2", "inv-5", "inv-9"], "{all:?}");
+
+    // A cursor whose invitation is gone still leads on, from where it stood.
+    let (status, first) = admin_get(&env, &format!("{BASE}?status=all&page_size=5&after=")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let cursor = first["pagination"]["next_after"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last_name = names(&first).pop().unwrap();
+    let last_pk = created[last_name
+        .trim_start_matches("inv-")
+        .parse::<usize>()
+        .unwrap()]
+    .clone();
+    let (status, _) = admin_json(
+        &env,
+        Method::DELETE,
+        &format!("{BASE}{last_pk}/"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, rest) = admin_get(
+        &env,
+        &format!("{BASE}?status=all&page_size=100&after={cursor}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert_eq!(names(&rest), all[5..].to_vec());
+    assert!(rest["pagination"].get("next_after").is_none(), "{rest}");
+    // Numbered pages keep authentik's envelope, without the cursor.
+    assert!(first["pagination"]["next"] == 0 && numbered_has_no_cursor(&env).await);
+
+    for (query, why) in [
+        ("after=nonsense", "Invalid cursor."),
+        ("after=-.1.zz", "Invalid cursor."),
+        ("after=&ordering=name", "leave out ordering"),
+        ("after=&page=2", "leave out page"),
+    ] {
+        let (status, refused) = admin_get(&env, &format!("{BASE}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "?{query}: {refused}");
+        assert!(
+            refused["after"][0].as_str().unwrap().contains(why),
+            "?{query}: {refused}"
+        );
+    }
+}
+
+async fn numbered_has_no_cursor(env: &TestEnv) -> bool {
+    let (status, page) = admin_get(env, &format!("{BASE}?status=all&page_size=1")).await;
+    status == StatusCode::OK
+        && page["pagination"]["next"] == 2
+        && page["pagination"].get("next_after").is_none()
 }

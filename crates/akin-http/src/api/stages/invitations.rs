@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use akin_domain::catalog;
 use akin_domain::event::{EventAction, ModelRef};
-use akin_domain::invitation::{Invitation, InvitationState, Refusal};
+use akin_domain::invitation::{Invitation, InvitationCursor, InvitationState, Refusal};
+use akin_domain::list::{ListQuery, Pagination};
 use akin_flow::bulk_invitations::{
     BulkAnswer, BulkError, BulkMail, BulkRequest, BulkRow, BulkTemplate, rows_from_csv,
 };
@@ -164,7 +165,8 @@ async fn render(
 #[utoipa::path(get, path = "/api/v3/stages/invitation/invitations/", operation_id = "stages_invitation_invitations_list",
     tag = "stages", params(ListParams, ("name" = Option<String>, Query,), ("flow__slug" = Option<String>, Query,),
         ("created_by__username" = Option<String>, Query,),
-        ("status" = Option<String>, Query, description = "active (the default), used, expired or all")),
+        ("status" = Option<String>, Query, description = "active (the default), used, expired or all"),
+        ("after" = Option<String>, Query, description = "Pages by cursor, in the default order: empty for the first page, then each page's `pagination.next_after`. Not with `page` or `ordering`.")),
     responses((status = 200, description = "OK", body = Paginated<shapes::Invitation>), InputErrors))]
 pub(crate) async fn list(
     Superuser(_): Superuser,
@@ -180,9 +182,55 @@ pub(crate) async fn list(
         status: status_of(&q)?,
     };
     let query = q.list_query("")?;
+    if let Some(after) = q.given("after") {
+        return by_cursor(&state, &filter, &query, after, now).await;
+    }
     let page = state.store.list_invitations(&filter, &query, now).await?;
     let results = render(&state, &page.results, now).await?;
     Ok(Json(Paginated::with(page.pagination, results)))
+}
+
+/// `?after=`: a page that starts where the previous one ended, found by a seek in the
+/// list's index however deep it lies (a page number makes the database skip every row
+/// before it). Only in the default order, which the index holds.
+async fn by_cursor(
+    state: &AppState,
+    filter: &InvitationFilter,
+    query: &ListQuery,
+    after: &str,
+    now: OffsetDateTime,
+) -> ApiResult<Json<Paginated<shapes::Invitation>>> {
+    if !query.ordering.is_empty() {
+        return Err(ApiError::field(
+            "after",
+            "Pages by cursor follow the default order; leave out ordering.",
+        ));
+    }
+    if query.page.page != 1 {
+        return Err(ApiError::field(
+            "after",
+            "Pages by cursor have no number; leave out page.",
+        ));
+    }
+    let after = match after.trim() {
+        "" => None,
+        cursor => Some(
+            cursor
+                .parse::<InvitationCursor>()
+                .map_err(|e| ApiError::field("after", e.to_string()))?,
+        ),
+    };
+    let page_size = query.page.page_size;
+    let page = state
+        .store
+        .list_invitations_after(filter, query.search.as_deref(), after, page_size, now)
+        .await?;
+    let results = render(state, &page.results, now).await?;
+    let next_after = page.next.map(|cursor| cursor.to_string());
+    Ok(Json(Paginated::with(
+        Pagination::by_cursor(page.count, page_size, next_after),
+        results,
+    )))
 }
 
 /// The invitation `id`, hidden when used or expired unless `?status=` asks for those.
