@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::{
-    TOKEN, bare_baseline, load, load_with_client, median, scratch_dir, spawn_akin, timed_import,
-    wait_ready,
+    TOKEN, bare_baseline, load, load_with_client, median, on_scratch_postgres, scratch_dir,
+    spawn_akin, spawn_akin_on, timed_import, wait_ready,
 };
 
 /// A browser walking the enrollment flow: its own cookie, no automatic redirects. A 503
@@ -117,16 +117,12 @@ async fn enrollment_invitation(
         .map(str::to_owned)
 }
 
-pub fn flows(seconds: u64, connections: usize) -> Result<()> {
+pub fn flows(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
     let example = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../shared/blueprints/example/flows-enrollment-2-stage.yaml"),
     )
     .context("read shared/blueprints/example/flows-enrollment-2-stage.yaml")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let client = reqwest::Client::new();
 
     // Baseline and Argon2id first, in this run.
     let bare_rps = bare_baseline(seconds, connections)?;
@@ -140,86 +136,130 @@ pub fn flows(seconds: u64, connections: usize) -> Result<()> {
         hashes.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let hash_ms = median(hashes);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Every enrollment hashes one password: no more than this many a second can finish.
+    let ceiling = cores as f64 * 1000.0 / hash_ms;
 
     let dir = scratch_dir()?;
-    let akin = spawn_akin(&dir)?;
+    let sqlite = executor_figures(
+        &format!("sqlite://{}", dir.join("akin.db").display()),
+        &example,
+        seconds,
+        connections,
+    )?;
+    std::fs::remove_dir_all(&dir).ok();
+    let on_postgres = if postgres == "none" {
+        None
+    } else {
+        Some(on_scratch_postgres(postgres, "flows", |url| {
+            executor_figures(url, &example, seconds, connections)
+        })?)
+    };
+
+    println!("flow executor (release build, load generator on the same {cores} cores):");
+    println!("  bare axum handler:                                   {bare_rps:>9.0} req/s");
+    println!("  one Argon2id hash (same parameters, median of 20):   {hash_ms:>9.1} ms");
+    println!(
+        "  hashing ceiling, {cores} cores / one hash:                {ceiling:>9.1} enrollments/s"
+    );
+    for (backend, figures) in [
+        ("SQLite", Some(&sqlite)),
+        ("PostgreSQL", on_postgres.as_ref()),
+    ] {
+        let Some(f) = figures else { continue };
+        println!("  {backend}:");
+        println!(
+            "    executor GET of a prompt challenge ({connections} connections): {:>9.0} req/s ({:.1} % of bare)",
+            f.challenge_rps,
+            f.challenge_rps / bare_rps * 100.0
+        );
+        println!(
+            "    one invitation enrollment, 5 requests (median of 20): {:>7.1} ms ({:.2} hashes)",
+            f.enroll_ms,
+            f.enroll_ms / hash_ms
+        );
+        println!(
+            "    enrollments/s, 16 browsers at once:                {:>9.1} ({:.0} % of the ceiling)",
+            f.per_second,
+            f.per_second / ceiling * 100.0
+        );
+    }
+    Ok(())
+}
+
+struct ExecutorFigures {
+    challenge_rps: f64,
+    enroll_ms: f64,
+    per_second: f64,
+}
+
+/// The executor on the database at `url`: a parked prompt challenge read over and over,
+/// one enrollment at a time, and enrollments from 16 browsers at once.
+fn executor_figures(
+    url: &str,
+    example: &[u8],
+    seconds: u64,
+    connections: usize,
+) -> Result<ExecutorFigures> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let akin = spawn_akin_on(url)?;
     wait_ready(akin.port, Instant::now())?;
     let port = akin.port;
-    let (challenge_rps, enroll_ms, per_second) = runtime
-        .block_on(async {
-            let token = enrollment_invitation(&client, port, example, "bench").await?;
-
-            // One browser parked on the first prompt; its challenge is read over and over.
-            let parked = Walker::new(port, &token)?;
-            if parked.next().await? != "ak-stage-prompt" {
-                bail!("the flow does not start with a prompt");
-            }
-            anyhow::Ok((parked, token))
-        })
-        .and_then(|(parked, token)| {
-            // The load generator is the parked browser: its cookie goes with every request.
-            let rps = load_with_client(
-                &runtime,
-                parked.client.clone(),
-                &parked.url,
-                seconds,
-                connections,
-            )?;
-            let mut times = Vec::new();
-            for i in 0..20 {
-                let walker = Walker::new(port, &token)?;
-                let started = Instant::now();
-                runtime.block_on(walker.enroll(&format!("solo{i}")))?;
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-            let done = std::sync::Arc::new(AtomicU64::new(0));
-            runtime.block_on(async {
-                let stop = Instant::now() + Duration::from_secs(seconds);
-                let mut tasks = Vec::new();
-                for worker in 0..16 {
-                    let (done, token) = (done.clone(), token.clone());
-                    tasks.push(tokio::spawn(async move {
-                        let mut n = 0;
-                        while Instant::now() < stop {
-                            let walker = Walker::new(port, &token)?;
-                            walker.enroll(&format!("w{worker}x{n}")).await?;
-                            done.fetch_add(1, Ordering::Relaxed);
-                            n += 1;
-                        }
-                        anyhow::Ok(())
-                    }));
-                }
-                for task in tasks {
-                    task.await??;
+    let (parked, token) = runtime.block_on(async {
+        let token = enrollment_invitation(&client, port, example.to_vec(), "bench").await?;
+        // One browser parked on the first prompt; its challenge is read over and over.
+        let parked = Walker::new(port, &token)?;
+        if parked.next().await? != "ak-stage-prompt" {
+            bail!("the flow does not start with a prompt");
+        }
+        anyhow::Ok((parked, token))
+    })?;
+    // The load generator is the parked browser: its cookie goes with every request.
+    let challenge_rps = load_with_client(
+        &runtime,
+        parked.client.clone(),
+        &parked.url,
+        seconds,
+        connections,
+    )?;
+    let mut times = Vec::new();
+    for i in 0..20 {
+        let walker = Walker::new(port, &token)?;
+        let started = Instant::now();
+        runtime.block_on(walker.enroll(&format!("solo{i}")))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let done = std::sync::Arc::new(AtomicU64::new(0));
+    runtime.block_on(async {
+        let stop = Instant::now() + Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for worker in 0..16 {
+            let (done, token) = (done.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0;
+                while Instant::now() < stop {
+                    let walker = Walker::new(port, &token)?;
+                    walker.enroll(&format!("w{worker}x{n}")).await?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
                 }
                 anyhow::Ok(())
-            })?;
-            Ok((
-                rps,
-                median(times),
-                done.load(Ordering::Relaxed) as f64 / seconds as f64,
-            ))
-        })?;
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        anyhow::Ok(())
+    })?;
     drop(akin);
-    std::fs::remove_dir_all(&dir).ok();
-
-    println!("flow executor (SQLite, release build, load generator on the same cores):");
-    println!("  bare axum handler:                                   {bare_rps:>9.0} req/s");
-    println!(
-        "  executor GET of a prompt challenge ({connections} connections): {challenge_rps:>9.0} req/s"
-    );
-    println!(
-        "  ratio challenge : bare                               {:>9.2}",
-        challenge_rps / bare_rps
-    );
-    println!("  one Argon2id hash (same parameters, median of 20):   {hash_ms:>9.1} ms");
-    println!("  one invitation enrollment, 5 requests (median of 20):{enroll_ms:>9.1} ms");
-    println!(
-        "  ratio enrollment : hash                              {:>9.2}",
-        enroll_ms / hash_ms
-    );
-    println!("  enrollments/s, 16 browsers at once:                  {per_second:>9.1}");
-    Ok(())
+    Ok(ExecutorFigures {
+        challenge_rps,
+        enroll_ms: median(times),
+        per_second: done.load(Ordering::Relaxed) as f64 / seconds as f64,
+    })
 }
 
 /// Nothing to look up: the evaluation benchmark measures the language, not the database.
@@ -245,10 +285,14 @@ impl akin_domain::policy::PolicyDirectory for NoDirectory {
     }
 }
 
-/// µs per evaluation of `expression`, compiled once (the first call) and then cached.
-fn evaluation_micros(expression: &str, context: serde_json::Value) -> Result<f64> {
-    use akin_domain::policy::{ExpressionEngine, PolicyRequest};
-    let engine = akin_expr::StarlarkEngine::new();
+/// µs per evaluation of `expression` by `engine`, compiled once (the first call) and
+/// then cached.
+fn evaluation_micros(
+    engine: &dyn akin_domain::policy::ExpressionEngine,
+    expression: &str,
+    context: serde_json::Value,
+) -> Result<f64> {
+    use akin_domain::policy::PolicyRequest;
     let request = PolicyRequest {
         user: serde_json::json!({"pk": 1, "username": "ann", "email": "ann@example.com",
             "name": "Ann", "is_active": true, "is_superuser": false, "attributes": {},
@@ -270,18 +314,36 @@ fn evaluation_micros(expression: &str, context: serde_json::Value) -> Result<f64
 }
 
 pub fn policies(seconds: u64, connections: usize) -> Result<()> {
-    let invitation = evaluation_micros(
-        "return request.context.get(\"invitation_in_effect\", False)",
-        serde_json::json!({"invitation_in_effect": true}),
-    )?;
-    let domain = evaluation_micros(
-        "email = request.context['prompt_data']['email']\n\
+    const INVITATION: &str = "return request.context.get(\"invitation_in_effect\", False)";
+    const DOMAIN: &str = "email = request.context['prompt_data']['email']\n\
          if not email.endswith('@example.com'):\n\
          \x20   ak_message('Only example.com addresses may enroll.')\n\
          \x20   return False\n\
-         return True",
-        serde_json::json!({"prompt_data": {"email": "ann@example.com", "username": "ann"}}),
-    )?;
+         return True";
+    let invitation_context = serde_json::json!({"invitation_in_effect": true});
+    let domain_context =
+        serde_json::json!({"prompt_data": {"email": "ann@example.com", "username": "ann"}});
+    // In this process, as before issue 17; and in a worker process, as the server runs them.
+    let in_process = akin_expr::StarlarkEngine::new();
+    let isolated = akin_expr::IsolatedEngine::new(akin_expr::WorkerSettings {
+        program: super::akin_binary()?,
+        args: vec!["expression-worker".into()],
+        memory_mib: 256,
+        max_workers: 1,
+    });
+    let mut micros = Vec::new();
+    for engine in [
+        &in_process as &dyn akin_domain::policy::ExpressionEngine,
+        &isolated,
+    ] {
+        micros.push((
+            evaluation_micros(engine, INVITATION, invitation_context.clone())?,
+            evaluation_micros(engine, DOMAIN, domain_context.clone())?,
+        ));
+    }
+    let [(invitation, domain), (invitation_isolated, domain_isolated)] = micros[..] else {
+        bail!("two engines measured");
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -334,9 +396,11 @@ pub fn policies(seconds: u64, connections: usize) -> Result<()> {
 
     println!("expression policies (release build):");
     println!(
-        "  invitation_in_effect check, compiled and cached:     {invitation:>9.1} µs/evaluation"
+        "  invitation_in_effect check, compiled and cached:     {invitation:>9.1} µs/evaluation in process, {invitation_isolated:.1} in a worker"
     );
-    println!("  email domain check with ak_message:                  {domain:>9.1} µs/evaluation");
+    println!(
+        "  email domain check with ak_message:                  {domain:>9.1} µs/evaluation in process, {domain_isolated:.1} in a worker"
+    );
     println!("  executor first GET (plans the login flow), no policy:{without:>9.0} req/s");
     println!("  the same with one flow-level expression policy:      {with:>9.0} req/s");
     println!(

@@ -63,13 +63,17 @@ enum Bench {
     /// Blueprint import through the API: authentik's invitation example and a generated
     /// 1000-entry blueprint
     Import,
-    /// The flow executor: prompt challenges/s next to a bare handler, one invitation
-    /// enrollment next to one Argon2id hash, enrollments/s
+    /// The flow executor on SQLite and PostgreSQL: prompt challenges/s next to a bare
+    /// handler, one invitation enrollment next to one Argon2id hash, enrollments/s next to
+    /// the hashing ceiling (cores / one hash)
     Flows {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// PostgreSQL server for the second column (a scratch database); `none` to skip
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres: String,
     },
     /// Memory under a burst: RSS before, at its peak during BROWSERS enrollments at once,
     /// and 1 to 60 s after
@@ -144,7 +148,8 @@ fn main() -> Result<()> {
         Bench::Flows {
             seconds,
             connections,
-        } => flows::flows(seconds, connections),
+            postgres,
+        } => flows::flows(seconds, connections, &postgres),
         Bench::Memory => memory(),
         Bench::Burst {
             browsers,
@@ -204,7 +209,7 @@ fn main() -> Result<()> {
             memory()?;
             import()?;
             throughput(seconds, connections, &postgres)?;
-            flows::flows(seconds, connections)?;
+            flows::flows(seconds, connections, &postgres)?;
             flows::burst(200, &[])?;
             flows::policies(seconds, connections)?;
             invitations::run(rows, seconds, 32, &postgres)

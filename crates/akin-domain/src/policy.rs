@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::choice::choice_enum;
@@ -16,7 +16,7 @@ use crate::choice::choice_enum;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a policy is asked about: who, in which context, over which HTTP request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PolicyRequest {
     /// The user as expressions see it (`PolicyUser::to_value`), `Null` when anonymous.
     pub user: Value,
@@ -25,7 +25,7 @@ pub struct PolicyRequest {
     pub http: Option<HttpRequestInfo>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HttpRequestInfo {
     pub path: String,
     pub method: String,
@@ -35,7 +35,7 @@ pub struct HttpRequestInfo {
 }
 
 /// A user as expressions see it: `request.user.username`, `.attributes`, `.groups`, ….
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyUser {
     pub pk: i64,
     pub username: String,
@@ -96,7 +96,7 @@ impl PolicyVerdict {
 }
 
 /// A syntax error or an unsupported Python feature, found when an expression is saved.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("line {line}, column {column}: {message}")]
 pub struct ExpressionError {
     pub line: usize,
@@ -155,7 +155,7 @@ pub trait PolicyDirectory {
 }
 
 /// A message an expression asks for (`ak_send_email`), checked by the expression engine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpressionMail {
     pub to: Vec<String>,
     pub cc: Vec<String>,
@@ -167,7 +167,7 @@ pub struct ExpressionMail {
 }
 
 /// What an expression's message says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MailBody {
     /// Plain text, sent as is (and as escaped HTML).
     Text(String),

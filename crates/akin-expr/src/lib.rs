@@ -9,6 +9,7 @@ mod convert;
 mod dialect;
 mod globals;
 mod state;
+pub mod worker;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use starlark::syntax::{AstModule, Dialect};
 use starlark::values::{FrozenValue, OwnedFrozenValue};
 
 pub use dialect::position;
+pub use worker::{IsolatedEngine, WorkerSettings};
 
 /// Loop iterations plus function calls one evaluation may make.
 const MAX_TICKS: u64 = 1_000_000;

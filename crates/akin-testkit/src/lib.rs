@@ -349,6 +349,56 @@ impl TestEnv {
     }
 }
 
+/// A monitor's view of a server while something else is done to it: its readiness check
+/// polled every 50 ms, each answer allowed two seconds.
+pub struct HealthWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<HealthReport>,
+}
+
+/// What a [`HealthWatch`] saw.
+#[derive(Debug, Clone, Default)]
+pub struct HealthReport {
+    pub checks: usize,
+    /// Each check that failed, timed out or was not a 200, and how.
+    pub failures: Vec<String>,
+    pub slowest: Duration,
+}
+
+impl HealthWatch {
+    pub fn start(app: &TestApp) -> HealthWatch {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let url = app.url("/-/health/ready/");
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("a client");
+            let mut report = HealthReport::default();
+            while !stopped.load(Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                match client.get(&url).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => report.failures.push(response.status().to_string()),
+                    Err(error) => report.failures.push(error.to_string()),
+                }
+                report.checks += 1;
+                report.slowest = report.slowest.max(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            report
+        });
+        HealthWatch { stop, task }
+    }
+
+    pub async fn stop(self) -> HealthReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.expect("the health watch")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -5,7 +5,7 @@ use akin_blueprint::apply::Action;
 use akin_flow::blueprints::{ImportRequest, import};
 use serde_json::Map;
 
-use crate::cli::BlueprintOptions;
+use crate::cli::{BlueprintOptions, ExpressionOptions};
 use crate::error::AppError;
 use crate::serve::open_store;
 
@@ -15,6 +15,7 @@ pub async fn run(
     dry_run: bool,
 ) -> Result<(), AppError> {
     let store = open_store(database_url).await?;
+    let expressions = ExpressionOptions::default().engine()?;
     let context: Map<String, serde_json::Value> = options.context.into_iter().collect();
     let mut failed = 0;
     for file in &options.files {
@@ -35,7 +36,7 @@ pub async fn run(
                 files: file.parent(),
                 acting_user: None,
                 dry_run,
-                expressions: &akin_expr::StarlarkEngine::new(),
+                expressions: &expressions,
             },
         )
         .await?;

@@ -35,7 +35,11 @@ Environment variables (each also a flag; flags win):
   AKIN_HASH_CONCURRENCY     password hashes computed at once (19 MiB each)
                                                           [default: the number of cores]
   AKIN_HASH_QUEUE           password hashes waiting for those; more are answered 503
-                                                            [default: 32 per core]";
+                                                            [default: 32 per core]
+  AKIN_EXPRESSION_WORKERS   processes evaluating expression policies at once
+                                                      [default: twice the number of cores]
+  AKIN_EXPRESSION_MEMORY    MiB one expression may use before its worker is stopped
+                                                                      [default: 256]";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -92,6 +96,13 @@ pub enum Command {
     /// Create and list invitations
     #[command(subcommand)]
     Invitation(InvitationCommand),
+    /// Compiles and evaluates expressions for the server that started it, over its
+    /// standard input and output; not for people
+    #[command(hide = true)]
+    ExpressionWorker {
+        /// Memory an expression may use, in MiB
+        memory_mib: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +393,54 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_HASH_QUEUE",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub hash_queue: Option<u32>,
+
+    #[command(flatten)]
+    pub expressions: ExpressionOptions,
+}
+
+/// Where expression policies run: worker processes, each limited, so that no expression
+/// can take the server down.
+#[derive(Debug, Clone, Args)]
+pub struct ExpressionOptions {
+    /// Worker processes evaluating expressions at once; more evaluations wait for one up
+    /// to their binding's timeout (default: twice the number of cores)
+    #[arg(long, env = "AKIN_EXPRESSION_WORKERS",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub expression_workers: Option<u32>,
+
+    /// Memory one expression may use, in MiB; beyond, its worker is stopped and the
+    /// binding fails
+    #[arg(long, env = "AKIN_EXPRESSION_MEMORY", default_value_t = DEFAULT_EXPRESSION_MEMORY_MIB,
+          value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    pub expression_memory: u64,
+}
+
+/// MiB an expression may use: far more than any real policy needs (they use kilobytes),
+/// little enough that a few runaway ones at once leave the machine its memory.
+pub const DEFAULT_EXPRESSION_MEMORY_MIB: u64 = 256;
+
+/// What commands other than `serve` run expressions with (blueprint imports, invitation
+/// commands): the defaults.
+impl Default for ExpressionOptions {
+    fn default() -> Self {
+        ExpressionOptions {
+            expression_workers: None,
+            expression_memory: DEFAULT_EXPRESSION_MEMORY_MIB,
+        }
+    }
+}
+
+impl ExpressionOptions {
+    /// The engine: every expression in a worker process (this binary, re-run).
+    pub fn engine(&self) -> Result<akin_expr::IsolatedEngine, std::io::Error> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(akin_expr::IsolatedEngine::new(akin_expr::WorkerSettings {
+            program: std::env::current_exe()?,
+            args: vec!["expression-worker".to_owned()],
+            memory_mib: self.expression_memory,
+            max_workers: self.expression_workers.map_or(cores * 2, |n| n as usize),
+        }))
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::cli::{
-    EmailOptions, InvitationCreateOptions, InvitationImportOptions, InvitationListOptions,
-    InvitationReissueOptions, InvitationRevokeOptions, InvitationSendOptions,
+    EmailOptions, ExpressionOptions, InvitationCreateOptions, InvitationImportOptions,
+    InvitationListOptions, InvitationReissueOptions, InvitationRevokeOptions,
+    InvitationSendOptions,
 };
 use crate::config::Expiry;
 use crate::error::AppError;
@@ -61,7 +62,7 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
         WriteError::Invalid(errors) => AppError::Usage(format!("invalid invitation: {errors}")),
         WriteError::Store(error) => error.into(),
     };
-    let expressions = akin_expr::StarlarkEngine::new();
+    let expressions = ExpressionOptions::default().engine()?;
     let valid = objects::check(&mut tx, &expressions, spec, &fields, false)
         .await
         .map_err(refused)?;
@@ -136,7 +137,7 @@ async fn queue_mail(
     let engine = akin_flow::Engine::new(
         store.clone(),
         std::sync::Arc::new(akin_flow::password::Argon2Hasher),
-        std::sync::Arc::new(akin_expr::StarlarkEngine::new()),
+        std::sync::Arc::new(ExpressionOptions::default().engine()?),
     )
     .with_mail(akin_flow::mail::MailSettings {
         smtp,
@@ -248,18 +249,18 @@ fn parse_pk(pk: &str) -> Result<uuid::Uuid, AppError> {
 }
 
 /// An engine over `store` for the lifecycle actions (no mail, no requests).
-fn engine(store: &akin_store::Store) -> akin_flow::Engine {
-    akin_flow::Engine::new(
+fn engine(store: &akin_store::Store) -> Result<akin_flow::Engine, AppError> {
+    Ok(akin_flow::Engine::new(
         store.clone(),
         std::sync::Arc::new(akin_flow::password::Argon2Hasher),
-        std::sync::Arc::new(akin_expr::StarlarkEngine::new()),
-    )
+        std::sync::Arc::new(ExpressionOptions::default().engine()?),
+    ))
 }
 
 pub async fn revoke(database_url: &str, options: InvitationRevokeOptions) -> Result<(), AppError> {
     let uuid = parse_pk(&options.pk)?;
     let store = open_store(database_url).await?;
-    let revoked = engine(&store)
+    let revoked = engine(&store)?
         .revoke_invitation(uuid, None, OffsetDateTime::now_utc())
         .await?
         .ok_or_else(|| AppError::Usage(format!("no invitation has the pk {uuid}")))?;
@@ -300,7 +301,7 @@ pub async fn reissue(
             Expiry::At(at) => at,
         })
     });
-    let created = engine(&store)
+    let created = engine(&store)?
         .reissue_invitation(&old, expires, None, now)
         .await
         .map_err(|error| match error {
@@ -356,7 +357,7 @@ pub async fn import(database_url: &str, options: InvitationImportOptions) -> Res
         .into_iter()
         .next()
         .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
-    let mut engine = engine(&store);
+    let mut engine = engine(&store)?;
     if let Some(smtp) = smtp {
         engine = engine.with_mail(akin_flow::mail::MailSettings {
             smtp,

@@ -19,6 +19,10 @@ use crate::cli::{BlueprintCommand, Cli, Command, EmailCommand, InvitationCommand
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything else: the worker's standard output is its pipe to the server.
+    if let Command::ExpressionWorker { memory_mib } = cli.command {
+        akin_expr::worker::serve(memory_mib);
+    }
     telemetry::init(cli.global.log_format, &cli.global.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -67,6 +71,8 @@ fn main() -> ExitCode {
             Command::Invitation(InvitationCommand::Import(options)) => {
                 invitation_cmd::import(&url, options).await
             }
+            // Served above, before the runtime and the logs.
+            Command::ExpressionWorker { memory_mib } => akin_expr::worker::serve(memory_mib),
         }
     });
     match result {

@@ -48,7 +48,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             .setting_or_insert(SECRET_KEY_SETTING, &akin_http::api::new_key())
             .await?;
     }
-    let expressions: Arc<dyn ExpressionEngine> = Arc::new(akin_expr::StarlarkEngine::new());
+    let expressions: Arc<dyn ExpressionEngine> = Arc::new(options.expressions.engine()?);
     apply_defaults(&store, expressions.as_ref()).await;
     let hasher = Arc::new(Argon2Hasher);
     let settings = BootstrapSettings {

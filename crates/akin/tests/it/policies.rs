@@ -2,7 +2,7 @@
 //! test endpoint, flow-level policies (invite-only enrollment), binding policies that skip
 //! a stage, prompt validation policies, and hostile expressions.
 
-use akin_testkit::{Backend, TestEnv};
+use akin_testkit::{Backend, HealthWatch, TestEnv};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ on_both_backends!(
     a_failing_binding_policy_skips_its_stage,
     validation_policies_send_messages_back_to_the_form,
     hostile_expressions_fail_without_harming_the_server,
+    expressions_that_exhaust_memory_or_stack_fail_alone,
     initial_setup_closes_once_an_administrator_exists,
     initial_setup_sets_akadmins_email_and_password,
     many_visitors_at_once_do_not_exhaust_the_pool,
@@ -392,6 +393,155 @@ async fn hostile_expressions_fail_without_harming_the_server(backend: Backend) {
     assert!(health.status().is_success());
     let browser = Browser::new(&env.app, "default-enrollment-flow", "");
     assert_eq!(browser.challenge().await["component"], "ak-stage-prompt");
+}
+
+/// What a red team aborted the server with (issue 17): built-ins that allocate gigabytes
+/// in one call (past every periodic heap check), values nested deeper than any stack can
+/// print, and constants the compiler folds when a policy is saved. Each runs in a worker
+/// process that dies alone: the policy test answers with the reason, a flow guarded by
+/// such a policy is refused with a `policy_exception` event, the save or the blueprint is
+/// refused with a message, and the server answers its readiness check throughout (polled
+/// alongside) and serves flows and policies afterwards.
+async fn expressions_that_exhaust_memory_or_stack_fail_alone(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let flow = enrollment_flow_pk(&env).await;
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let health = HealthWatch::start(&env.app);
+
+    let deep = "x = []\nfor i in range(500000):\n    x = [x]\n";
+    let four_mb = "s = 'x' * 4000000\n";
+    let hostile = [
+        (
+            "join",
+            format!("{four_mb}return len(''.join([s] * 1000)) > 0"),
+        ),
+        (
+            "replace",
+            "s = 'a' * 100000\nreturn len(s.replace('a', s)) > 0".to_owned(),
+        ),
+        (
+            "format",
+            format!("{four_mb}return len(('{{}}' * 1000).format(*([s] * 1000))) > 0"),
+        ),
+        (
+            "percent",
+            format!("{four_mb}return len(('%s' * 1000) % tuple([s] * 1000)) > 0"),
+        ),
+        (
+            "str of a deep list",
+            format!("{deep}return len(str(x)) > 0"),
+        ),
+        (
+            "json of a deep list",
+            format!("{deep}return len(json.encode(x)) > 0"),
+        ),
+        (
+            "a deep list in the plan",
+            format!("{deep}context['flow_plan'].context['deep'] = x\nreturn True"),
+        ),
+    ];
+    for (name, expression) in &hostile {
+        let pk = create_policy(&env, name, expression).await;
+        if !name.contains("plan") {
+            let (status, tested) = admin_json(
+                &env,
+                Method::POST,
+                &format!("/api/v3/policies/all/{pk}/test/"),
+                json!({"user": akadmin, "context": {}}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {tested}");
+            assert_eq!(tested["passing"], false, "{name}: {tested}");
+            let said = tested["messages"].to_string();
+            assert!(
+                said.contains("more memory or stack than allowed"),
+                "{name}: {tested}"
+            );
+        }
+    }
+    // Bound to a public flow: each visit is refused, the next visitor is not affected.
+    for (name, _) in hostile
+        .iter()
+        .filter(|(n, _)| ["join", "str of a deep list", "a deep list in the plan"].contains(n))
+    {
+        let (_, policies) = admin_get(
+            &env,
+            &format!(
+                "/api/v3/policies/expression/?name={}",
+                name.replace(' ', "%20")
+            ),
+        )
+        .await;
+        let policy = policies["results"][0]["pk"].clone();
+        bind(&env, &flow, json!({"policy": policy, "timeout": 10})).await;
+        let denied = Browser::new(&env.app, "default-enrollment-flow", "")
+            .challenge()
+            .await;
+        assert_eq!(denied["code"], "flow_not_applicable", "{name}: {denied}");
+        let (_, bindings) =
+            admin_get(&env, &format!("/api/v3/policies/bindings/?target={flow}")).await;
+        for binding in bindings["results"].as_array().unwrap() {
+            let pk = binding["pk"].as_str().unwrap();
+            admin_json(
+                &env,
+                Method::DELETE,
+                &format!("/api/v3/policies/bindings/{pk}/"),
+                json!({}),
+            )
+            .await;
+        }
+    }
+    // One event for each: the six tests and the three visits.
+    let (_, events) = admin_get(&env, "/api/v3/events/events/?action=policy_exception").await;
+    assert_eq!(events["pagination"]["count"], 9, "{events}");
+
+    // Compiling folds `list(range(1 << 28))`: saving it is refused, not fatal…
+    let bomb = "return len(list(range(1 << 28))) > 0";
+    let (status, refused) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/expression/",
+        json!({"name": "bomb", "expression": bomb}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["expression"][0]
+            .as_str()
+            .unwrap()
+            .contains("could not be compiled"),
+        "{refused}"
+    );
+    // …and so is a blueprint carrying it, whole.
+    let report = import_report(
+        &env,
+        &format!("version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {{slug: bombed}}\n    attrs: {{name: Bombed, title: Bombed, designation: enrollment}}\n  - model: authentik_policies_expression.expressionpolicy\n    identifiers: {{name: bomb}}\n    attrs: {{expression: \"{bomb}\"}}\n"),
+    )
+    .await;
+    assert_eq!(report["success"], false, "{report}");
+    let (_, bombed) = admin_get(&env, "/api/v3/flows/instances/?slug=bombed").await;
+    assert_eq!(bombed["pagination"]["count"], 0, "{bombed}");
+
+    let seen = health.stop().await;
+    assert!(seen.checks >= 10 && seen.failures.is_empty(), "{seen:?}");
+    // Still serving: a flow, and a policy evaluated by a fresh worker.
+    assert_eq!(
+        Browser::new(&env.app, "default-enrollment-flow", "")
+            .challenge()
+            .await["component"],
+        "ak-stage-prompt"
+    );
+    let fine = create_policy(&env, "fine", "return request.user.username == 'akadmin'").await;
+    let (_, tested) = admin_json(
+        &env,
+        Method::POST,
+        &format!("/api/v3/policies/all/{fine}/test/"),
+        json!({"user": akadmin, "context": {}}),
+    )
+    .await;
+    assert_eq!(tested["passing"], true, "{tested}");
 }
 
 /// The shipped initial-setup flow is open only while no active administrator exists; the
