@@ -97,7 +97,8 @@ pub struct Change {
 pub struct ImportOptions<'a> {
     /// Merged over the blueprint's own `context`.
     pub context: Map<String, Value>,
-    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// What `!Env` reads (`EnvAccess::read`).
+    pub env: &'a crate::env::EnvReader<'a>,
     /// The folder `!File` may read from.
     pub files: Option<&'a Path>,
     /// The blueprint a `metaapplyblueprint` entry names, by `path` or `name`.

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod blueprint;
+pub mod env;
 pub mod error;
 pub mod export;
 pub mod resolve;

@@ -47,8 +47,8 @@ pub struct Scope<'a> {
     pub context: &'a Map<String, Value>,
     /// Primary keys of earlier entries, by their `id` (`!KeyOf`).
     pub ids: &'a HashMap<String, Value>,
-    /// Environment variables (`!Env`); `None` for unset.
-    pub env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    /// Environment variables (`!Env`): `None` for unset, `Err` for not this blueprint's.
+    pub env: &'a crate::env::EnvReader<'a>,
     /// The folder `!File` may read from; `None` refuses every path (uploads have no folder).
     pub files: Option<&'a Path>,
 }
@@ -169,7 +169,17 @@ async fn tag_value<'a, L: Lookup>(
         }
         "Env" => {
             let (name, default) = key_and_default(&items, scope, lookup, iteration).await?;
-            Ok((scope.env)(&scalar_text(&name)).map_or(default, Value::String))
+            let name = scalar_text(&name);
+            match (scope.env)(&name) {
+                Ok(value) => Ok(value.map_or(default, Value::String)),
+                // The name only: whatever the variable holds stays out of the report.
+                Err(crate::env::EnvRefused) => Err(err(
+                    at,
+                    format!(
+                        "!Env {name}: an uploaded blueprint reads only the variables AKIN_BLUEPRINT_ENV_ALLOW names, and never AKIN_* (import the file with the CLI or the blueprints folder to read any)"
+                    ),
+                )),
+            }
         }
         "File" => {
             let (path, default) = key_and_default(&items, scope, lookup, iteration).await?;
@@ -552,7 +562,11 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        let env = |name: &str| (name == "AKIN_TEST_VAR").then(|| "from-env".to_owned());
+        let env = |name: &str| match name {
+            "AKIN_TEST_VAR" => Ok(Some("from-env".to_owned())),
+            "SECRET_VAR" => Err(crate::env::EnvRefused),
+            _ => Ok(None),
+        };
         let scope = Scope {
             context: &context,
             ids: &ids,
@@ -601,6 +615,15 @@ mod tests {
         assert_eq!(eval("!Context dotted.key").await, json!("exact"));
         assert_eq!(eval("!Env AKIN_TEST_VAR").await, json!("from-env"));
         assert_eq!(eval("!Env [UNSET_VAR, dflt]").await, json!("dflt"));
+        // A refused variable is an error naming it, even with a default.
+        let refused = eval_with("!Env [SECRET_VAR, dflt]", json!({}), &[])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("!Env SECRET_VAR") && refused.contains("AKIN_BLUEPRINT_ENV_ALLOW"),
+            "{refused}"
+        );
         assert_eq!(eval("!File [/etc/passwd, none]").await, json!("none"));
         assert_eq!(
             eval("!Format ['%s-%d%%', !Context name, 5]").await,

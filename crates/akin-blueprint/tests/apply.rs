@@ -140,8 +140,8 @@ fn shared_blueprints() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/blueprints")
 }
 
-fn no_env(_: &str) -> Option<String> {
-    None
+fn no_env(_: &str) -> Result<Option<String>, akin_blueprint::env::EnvRefused> {
+    Ok(None)
 }
 
 async fn import(

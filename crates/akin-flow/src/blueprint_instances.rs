@@ -211,6 +211,8 @@ impl Engine {
                     acting_user: None,
                     dry_run: true,
                     expressions: self.expressions.as_ref(),
+                    // The blueprints folder: the operator's own files.
+                    env: &akin_blueprint::env::EnvAccess::All,
                 },
             )
             .await?;
@@ -260,6 +262,7 @@ impl Engine {
                         acting_user: None,
                         dry_run: false,
                         expressions: self.expressions.as_ref(),
+                        env: &akin_blueprint::env::EnvAccess::All,
                     },
                 )
                 .await?;

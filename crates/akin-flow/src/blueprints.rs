@@ -3,6 +3,7 @@
 //! the import endpoints and by `akin blueprint apply|validate`.
 
 use akin_blueprint::apply::{self, Action, Change, ImportOptions, META_APPLY, Target};
+use akin_blueprint::env::EnvAccess;
 use akin_blueprint::resolve::Lookup;
 use akin_blueprint::{BlueprintError, BlueprintResult, Pos};
 use akin_blueprint::{blueprint, shipped};
@@ -106,6 +107,9 @@ pub struct ImportRequest<'a> {
     pub dry_run: bool,
     /// Checks expression policies' code before they are stored.
     pub expressions: &'a dyn ExpressionEngine,
+    /// What `!Env` may read: everything for the operator's own files, the allow list for
+    /// uploads.
+    pub env: &'a EnvAccess,
 }
 
 /// Parses and applies a blueprint in one transaction. Storage failures other than refusals
@@ -121,7 +125,7 @@ pub async fn import(store: &Store, request: ImportRequest<'_>) -> Result<ImportR
             });
         }
     };
-    let env = |name: &str| std::env::var(name).ok();
+    let env = |name: &str| request.env.read(name);
     let options = ImportOptions {
         context: request.context,
         env: &env,
@@ -397,6 +401,7 @@ pub async fn apply_shipped_defaults(
             acting_user: None,
             dry_run: false,
             expressions,
+            env: &EnvAccess::All,
         };
         let report = import(store, request).await?;
         if let Some(error) = report.error {

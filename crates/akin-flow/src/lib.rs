@@ -42,6 +42,8 @@ pub struct Engine {
     pub expressions: Arc<dyn ExpressionEngine>,
     /// Where blueprint instances and `path` imports read blueprints from.
     pub blueprints: BlueprintFolder,
+    /// What `!Env` reads in blueprints uploaded through the API and the admin pages.
+    pub uploaded_blueprint_env: Arc<akin_blueprint::env::EnvAccess>,
     /// How mail is composed and sent.
     pub mail: mail::SharedMail,
     /// Wakes this node's delivery worker when mail is queued (other nodes poll).
@@ -66,6 +68,10 @@ impl Engine {
             hashing: hashing::Hashing::new(hasher, hashing::HashingLimits::default()),
             expressions,
             blueprints: BlueprintFolder::default(),
+            // Nothing, until the operator allows some (`AKIN_BLUEPRINT_ENV_ALLOW`).
+            uploaded_blueprint_env: Arc::new(akin_blueprint::env::EnvAccess::Allowed(
+                akin_blueprint::env::EnvAllowList::default(),
+            )),
             mail: mail::SharedMail::default(),
             outbox_waker: Arc::default(),
             decoy_hash: Arc::default(),
@@ -81,6 +87,15 @@ impl Engine {
     /// The engine sending mail with `settings`.
     pub fn with_mail(mut self, settings: mail::MailSettings) -> Self {
         self.mail = std::sync::Arc::new(settings);
+        self
+    }
+
+    /// The engine letting uploaded blueprints' `!Env` read the variables `allowed` names.
+    pub fn with_uploaded_blueprint_env(
+        mut self,
+        allowed: akin_blueprint::env::EnvAllowList,
+    ) -> Self {
+        self.uploaded_blueprint_env = Arc::new(akin_blueprint::env::EnvAccess::Allowed(allowed));
         self
     }
 

@@ -95,6 +95,7 @@ async fn setup(backend: &Backend) -> Setup {
                 acting_user: None,
                 dry_run: false,
                 expressions: expressions.as_ref(),
+                env: &akin_blueprint::env::EnvAccess::All,
             },
         )
         .await

@@ -37,6 +37,8 @@ pub async fn run(
                 acting_user: None,
                 dry_run,
                 expressions: &expressions,
+                // A file the operator names: authentik's full `!Env`.
+                env: &akin_blueprint::env::EnvAccess::All,
             },
         )
         .await?;

@@ -36,6 +36,8 @@ Environment variables (each also a flag; flags win):
                                                           [default: the number of cores]
   AKIN_HASH_QUEUE           password hashes waiting for those; more are answered 503
                                                             [default: 32 per core]
+  AKIN_BLUEPRINT_ENV_ALLOW  variables !Env may read in uploaded blueprints: ORG_*,SMTP_HOST
+                                                 [default: none; never AKIN_*]
   AKIN_EXPRESSION_WORKERS   processes evaluating expression policies at once
                                                       [default: twice the number of cores]
   AKIN_EXPRESSION_MEMORY    MiB one expression may use before its worker is stopped
@@ -393,6 +395,13 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_HASH_QUEUE",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub hash_queue: Option<u32>,
+
+    /// Environment variables `!Env` may read in blueprints uploaded through the API or the
+    /// admin pages: names and prefixes (ORG_*), comma-separated; never AKIN_*. Files
+    /// imported with the CLI or from the blueprints folder read any (default: none)
+    #[arg(long, env = "AKIN_BLUEPRINT_ENV_ALLOW", default_value = "",
+          value_parser = akin_blueprint::env::EnvAllowList::parse)]
+    pub blueprint_env_allow: akin_blueprint::env::EnvAllowList,
 
     #[command(flatten)]
     pub expressions: ExpressionOptions,

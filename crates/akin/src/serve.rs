@@ -83,6 +83,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         .with_blueprints(akin_flow::BlueprintFolder {
             dir: options.blueprints_dir.clone(),
         })
+        .with_uploaded_blueprint_env(options.blueprint_env_allow.clone())
         .with_mail(mail);
     tokio::spawn(deliver_mail(engine.clone(), mailer));
     if options.blueprints_dir.is_some() {

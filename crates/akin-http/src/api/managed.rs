@@ -97,6 +97,8 @@ pub(crate) async fn run(
             acting_user: Some(caller_pk),
             dry_run: false,
             expressions: state.expressions.as_ref(),
+            // Uploaded by whoever holds an administrator's session or token.
+            env: &state.uploaded_blueprint_env,
         },
     )
     .await?;

@@ -24,6 +24,7 @@ on_both_backends!(
     context_values_may_be_tags,
     identifiers_and_attrs_merge_into_a_new_object,
     tokens_are_a_blueprint_model,
+    uploaded_blueprints_read_only_allowed_variables,
 );
 
 fn shared(path: &str) -> PathBuf {
@@ -795,4 +796,97 @@ async fn tokens_are_a_blueprint_model(backend: Backend) {
     assert_eq!(body["success"], false, "{body}");
     let (status, _) = crate::admin_get(&env, "/api/v3/core/tokens/orphan/").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A blueprint uploaded through the API (by whoever holds an administrator's token) reads
+/// with `!Env` only what `AKIN_BLUEPRINT_ENV_ALLOW` names, never akin's own settings: a
+/// flow titled `!Env AKIN_BOOTSTRAP_TOKEN` (a title anonymous visitors see) is refused
+/// whole, its report and the server's log name the variable and never its value. The CLI
+/// reads any, as authentik does.
+async fn uploaded_blueprints_read_only_allowed_variables(backend: Backend) {
+    let secret = "s3cret-d0-not-leak-1234567890";
+    let options = akin_testkit::SpawnOptions {
+        env: vec![
+            // An operator allowing too much still never exposes AKIN_*.
+            ("AKIN_BLUEPRINT_ENV_ALLOW".into(), "ORG_*, AKIN_*".into()),
+            ("ORG_NAME".into(), "Acme".into()),
+            ("OTHER_SECRET".into(), secret.into()),
+        ],
+        ..Default::default()
+    };
+    let env = TestEnv::start_with(BIN, &backend, &options).await;
+    let flow = |slug: &str, title: &str| {
+        format!(
+            "version: 1\nentries:\n  - model: authentik_flows.flow\n    identifiers: {{slug: {slug}}}\n    attrs: {{name: {slug}, title: {title}, designation: enrollment}}\n"
+        )
+    };
+    let allowed = import(&env, flow("allowed", "!Env ORG_NAME").into_bytes()).await;
+    assert_eq!(allowed["success"], true, "{allowed}");
+    assert_eq!(
+        env.db
+            .text("SELECT title FROM flows WHERE slug = 'allowed'")
+            .await,
+        "Acme"
+    );
+    for variable in [
+        "AKIN_BOOTSTRAP_TOKEN",
+        "OTHER_SECRET",
+        "[AKIN_DATABASE_URL, fallback]",
+    ] {
+        let (status, report) = upload(
+            &env,
+            "/api/v3/managed/blueprints/import/",
+            flow("leaky", &format!("!Env {variable}")).into_bytes(),
+            None,
+        )
+        .await;
+        let text = report.to_string();
+        // As any refused import: authentik's 200 with `success: false`.
+        assert_eq!(
+            (status, report["success"].clone()),
+            (StatusCode::OK, json!(false)),
+            "{variable}: {report}"
+        );
+        let name = variable.trim_start_matches('[').split(',').next().unwrap();
+        assert!(
+            text.contains(&format!("!Env {name}")),
+            "{variable}: {report}"
+        );
+        assert!(
+            !text.contains(secret) && !text.contains(akin_testkit::ADMIN_TOKEN),
+            "{report}"
+        );
+    }
+    assert_eq!(
+        env.db
+            .number("SELECT COUNT(*) FROM flows WHERE slug = 'leaky'")
+            .await,
+        0
+    );
+    let logs = env.app.logs().join("\n");
+    assert!(
+        logs.contains("!Env AKIN_BOOTSTRAP_TOKEN"),
+        "the refusal is logged"
+    );
+    assert!(!logs.contains(secret) && !logs.contains(akin_testkit::ADMIN_TOKEN));
+
+    // The operator's own file, through the CLI: authentik's full `!Env`.
+    let dir = env.db.dir().to_path_buf();
+    let file = dir.join("cli.yaml");
+    std::fs::write(&file, flow("from-cli", "!Env OTHER_SECRET")).unwrap();
+    let applied = tokio::process::Command::new(BIN)
+        .args(["blueprint", "apply"])
+        .arg(&file)
+        .env("AKIN_DATABASE_URL", &env.db.url)
+        .env("OTHER_SECRET", "cli-may-read-it")
+        .output()
+        .await
+        .unwrap();
+    assert!(applied.status.success(), "{applied:?}");
+    assert_eq!(
+        env.db
+            .text("SELECT title FROM flows WHERE slug = 'from-cli'")
+            .await,
+        "cli-may-read-it"
+    );
 }
