@@ -11,6 +11,7 @@ mod extract;
 pub mod flow;
 pub mod format;
 mod health;
+pub mod listener;
 mod pages;
 pub mod state;
 
@@ -30,8 +31,9 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use state::AppState;
 
-/// How long one request may take before it is answered with 408.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request may take before it is answered with 408: reading its body
+/// included, so a client trickling a body is cut off too.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole application: API, health checks, and the layers every request passes.
 pub fn router(state: AppState) -> Router {

@@ -382,7 +382,7 @@ impl HealthWatch {
                 match client.get(&url).send().await {
                     Ok(response) if response.status().is_success() => {}
                     Ok(response) => report.failures.push(response.status().to_string()),
-                    Err(error) => report.failures.push(error.to_string()),
+                    Err(error) => report.failures.push(format!("{error:?}")),
                 }
                 report.checks += 1;
                 report.slowest = report.slowest.max(started.elapsed());

@@ -38,6 +38,10 @@ Environment variables (each also a flag; flags win):
                                                             [default: 32 per core]
   AKIN_BLUEPRINT_ENV_ALLOW  variables !Env may read in uploaded blueprints: ORG_*,SMTP_HOST
                                                  [default: none; never AKIN_*]
+  AKIN_HEADER_TIMEOUT       seconds to send a request's head, or idle between requests
+                                                                       [default: 10]
+  AKIN_MAX_CONNECTIONS      connections open at once; beyond, the longest-idle one closes
+                                                [default: 3/4 of the open-file limit]
   AKIN_EXPRESSION_WORKERS   processes evaluating expression policies at once
                                                       [default: twice the number of cores]
   AKIN_EXPRESSION_MEMORY    MiB one expression may use before its worker is stopped
@@ -402,6 +406,18 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_BLUEPRINT_ENV_ALLOW", default_value = "",
           value_parser = akin_blueprint::env::EnvAllowList::parse)]
     pub blueprint_env_allow: akin_blueprint::env::EnvAllowList,
+
+    /// Seconds a client may take to send a request's head, or stay idle between requests
+    /// on a kept-alive connection, before it is closed
+    #[arg(long, env = "AKIN_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+
+    /// Connections open at once; at the limit a new one replaces the longest-open one
+    /// without a request in progress (default: three quarters of the open-file limit)
+    #[arg(long, env = "AKIN_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
 
     #[command(flatten)]
     pub expressions: ExpressionOptions,

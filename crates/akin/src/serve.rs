@@ -1,7 +1,6 @@
 //! `akin serve`: open the database, migrate, bootstrap, then serve until SIGTERM or Ctrl-C,
 //! letting in-flight requests finish.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use akin_domain::policy::ExpressionEngine;
@@ -108,12 +107,20 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         backend = ?store.db().backend(),
         "akin is listening on http://{addr}/"
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let limits = akin_http::listener::ConnectionLimits {
+        header_timeout: std::time::Duration::from_secs(options.header_timeout),
+        max_connections: options
+            .max_connections
+            .map_or_else(default_max_connections, |n| n as usize),
+    };
+    tracing::info!(
+        header_timeout_s = options.header_timeout,
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
+    // In-flight requests finish within their timeout; a little more for the answers.
+    let drain = akin_http::REQUEST_TIMEOUT + std::time::Duration::from_secs(1);
+    akin_http::listener::serve(listener, app, limits, shutdown, drain).await;
     store.db().close().await;
     tracing::info!("akin stopped");
     Ok(())
@@ -278,4 +285,16 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, AppError> 
         }
         tracing::info!("shutting down: finishing in-flight requests");
     })
+}
+
+/// Connections the server keeps open at most by default: three quarters of the files
+/// this process may open (the rest for the database, expression workers and files),
+/// at least 64.
+fn default_max_connections() -> usize {
+    let files = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 20);
+    usize::try_from(files / 4 * 3)
+        .unwrap_or(usize::MAX)
+        .clamp(64, 1 << 20)
 }

@@ -3,10 +3,12 @@
 
 use std::process::Stdio;
 
-use akin_testkit::{ADMIN_TOKEN, Backend, SpawnOptions, TestApp, TestDatabase, TestEnv};
+use akin_testkit::{
+    ADMIN_TOKEN, Backend, HealthWatch, SpawnOptions, TestApp, TestDatabase, TestEnv,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{BIN, admin_get, json, start};
 
@@ -15,6 +17,7 @@ on_both_backends!(
     bootstrap_is_idempotent_and_never_resets,
     without_bootstrap_the_log_says_how_to_create_an_admin,
     sigterm_stops_the_server_cleanly,
+    slow_clients_are_cut_off_and_cannot_crowd_out_others,
 );
 
 async fn health_checks_answer(backend: Backend) {
@@ -331,4 +334,90 @@ async fn postgres_nodes_share_one_database() {
     assert_eq!(users["pagination"]["count"], 2, "one akadmin, not two");
     assert!(a.terminate().await);
     assert!(b.terminate().await);
+}
+
+/// A slowloris: six times as many connections as the server allows, each trickling a
+/// request's head a line every 200 ms and never finishing it. Each is closed once the
+/// header timeout (1 s here) has passed, or sooner when a newcomer takes its place; the
+/// readiness check, polled alongside by a monitor already watching, is answered
+/// throughout; a kept-alive connection left idle is closed after the timeout too.
+async fn slow_clients_are_cut_off_and_cannot_crowd_out_others(backend: Backend) {
+    use std::time::{Duration, Instant};
+    let options = SpawnOptions {
+        env: vec![
+            ("AKIN_HEADER_TIMEOUT".into(), "1".into()),
+            ("AKIN_MAX_CONNECTIONS".into(), "50".into()),
+        ],
+        ..Default::default()
+    };
+    let env = TestEnv::start_with(BIN, &backend, &options).await;
+    let addr = env.app.base_url.trim_start_matches("http://").to_owned();
+    // The monitor was there before the attack (its connection has been answered).
+    let health = HealthWatch::start(&env.app);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let slow = (0..300).map(|i| {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            let opened = Instant::now();
+            // Refused outright counts as cut off too.
+            let Ok(mut stream) = tokio::net::TcpStream::connect(&addr).await else {
+                return Some(opened.elapsed());
+            };
+            let mut line = b"GET /-/health/live/ HTTP/1.1\r\nHost: x\r\n".to_vec();
+            let mut buf = [0u8; 256];
+            while opened.elapsed() < Duration::from_secs(10) {
+                if stream.write_all(&line).await.is_err() {
+                    return Some(opened.elapsed());
+                }
+                line = format!("X-Slow-{i}: y\r\n").into_bytes();
+                match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await
+                {
+                    Ok(_) => return Some(opened.elapsed()),
+                    Err(_) => continue,
+                }
+            }
+            None
+        })
+    });
+    let held: Vec<Option<Duration>> = crate::flows::futures_join_all(slow)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .collect();
+    let longest = held
+        .iter()
+        .map(|h| h.expect("a slow client held on for 10 s"))
+        .max();
+    assert!(longest.unwrap() < Duration::from_secs(4), "{longest:?}");
+    let seen = health.stop().await;
+    assert!(seen.checks >= 10 && seen.failures.is_empty(), "{seen:?}");
+
+    // A kept-alive connection, answered, then left idle: closed after the timeout.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /-/health/live/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = idle.read(&mut answer).await.unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    let waited = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match idle.read(&mut answer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "an idle connection stayed open");
+    assert!(
+        waited.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        waited.elapsed()
+    );
 }
