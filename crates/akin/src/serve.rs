@@ -217,8 +217,9 @@ async fn sweep_sessions(store: Store) {
 /// `Store::fold_invitation_tallies`), so the sums readers take stay a few rows long. Any
 /// number of nodes may do this at once.
 async fn fold_invitation_tallies(store: Store) {
-    let period = std::time::Duration::from_secs(5);
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    // The first at once: changes made while no node ran (a bulk import, a restore) would
+    // otherwise be summed by every read until then.
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
     loop {
         every.tick().await;
         if let Err(error) = store.fold_invitation_tallies().await {

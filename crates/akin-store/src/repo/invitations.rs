@@ -391,7 +391,11 @@ impl Store {
                         .arg(expires)
                         .push(" OR ");
                 } else {
-                    later.push("(");
+                    // The bound the seek starts from; the OR below cannot be one.
+                    later
+                        .push("i.created <= ")
+                        .arg(created)
+                        .push(" AND (");
                 }
                 later
                     .push("i.created < ")
