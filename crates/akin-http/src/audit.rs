@@ -40,10 +40,18 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
                 .to_owned()
         };
         Ok(RequestMeta(RequestInfo {
+            // The client's, as the edge resolved it (a trusted proxy's word, or the
+            // connection's address).
             client_ip: parts
                 .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+                .get::<crate::proxy::ClientAddress>()
+                .map(|client| client.0.to_string())
+                .or_else(|| {
+                    parts
+                        .extensions
+                        .get::<ConnectInfo<SocketAddr>>()
+                        .map(|ConnectInfo(addr)| addr.ip().to_string())
+                }),
             method: parts.method.to_string(),
             // Nested routers see a stripped path; the audit log wants the one the client sent.
             path: parts.extensions.get::<OriginalUri>().map_or_else(

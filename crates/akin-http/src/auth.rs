@@ -79,9 +79,15 @@ pub(crate) fn same_site(headers: &axum::http::HeaderMap) -> bool {
     if matches!(header("sec-fetch-site"), Some("same-origin" | "none")) {
         return true;
     }
+    // The whole origin: scheme, host and port. A page served over plain http (or on
+    // another port) of the same host name is another site.
     if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin_host.eq_ignore_ascii_case(host) {
+        let scheme = if crate::flow::executor::is_https(headers) {
+            "https"
+        } else {
+            "http"
+        };
+        if origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")) {
             return true;
         }
     }

@@ -94,6 +94,9 @@ impl From<StoreError> for ApiError {
             StoreError::MissingReference => {
                 ApiError::field("non_field_errors", "A referenced object does not exist.")
             }
+            StoreError::LastSuperuser => {
+                ApiError::field("non_field_errors", StoreError::LastSuperuser.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -13,6 +13,7 @@ pub mod format;
 mod health;
 pub mod listener;
 mod pages;
+pub mod proxy;
 pub mod state;
 
 use std::time::Duration;
@@ -39,8 +40,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     akin_flow::STARTED.get_or_init(time::OffsetDateTime::now_utc);
     let request_id = HeaderName::from_static("x-request-id");
+    let trusted_proxies = state.trusted_proxies.clone();
+    // API answers are about someone (users, tokens, invitation links): no cache keeps them.
+    let api = api::router().layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
     Router::new()
-        .nest("/api/v3", api::router())
+        .nest("/api/v3", api)
         .merge(health::router())
         .merge(flow::redirects_router())
         .merge(flow::interface_router())
@@ -77,6 +84,10 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            proxy::resolve_client,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(panic_response))

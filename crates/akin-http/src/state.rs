@@ -10,6 +10,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Stable per installation; users' `uid` is derived from it.
     pub install_id: Arc<str>,
+    /// Whose `X-Forwarded-*` headers are believed (`AKIN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<crate::proxy::TrustedProxies>,
 }
 
 impl Deref for AppState {

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The requested page lies beyond the last one.
     #[error("Invalid page.")]
     InvalidPage,
+    /// The change would leave no active superuser: nobody could administer akin any more.
+    #[error("This is the last active superuser: make another user a superuser first.")]
+    LastSuperuser,
     #[error("database error: {0}")]
     Database(sqlx::Error),
 }

@@ -38,6 +38,8 @@ Environment variables (each also a flag; flags win):
                                                             [default: 32 per core]
   AKIN_BLUEPRINT_ENV_ALLOW  variables !Env may read in uploaded blueprints: ORG_*,SMTP_HOST
                                                  [default: none; never AKIN_*]
+  AKIN_TRUSTED_PROXIES      proxies whose X-Forwarded-For/-Proto are believed: 10.0.0.0/8
+                                                                     [default: none]
   AKIN_HEADER_TIMEOUT       seconds to send a request's head, or idle between requests
                                                                        [default: 10]
   AKIN_MAX_CONNECTIONS      connections open at once; beyond, the longest-idle one closes
@@ -406,6 +408,13 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_BLUEPRINT_ENV_ALLOW", default_value = "",
           value_parser = akin_blueprint::env::EnvAllowList::parse)]
     pub blueprint_env_allow: akin_blueprint::env::EnvAllowList,
+
+    /// Reverse proxies whose X-Forwarded-For/-Proto are believed: networks or addresses,
+    /// comma-separated (10.0.0.0/8,127.0.0.1). From anyone else those headers are removed
+    /// (default: none)
+    #[arg(long, env = "AKIN_TRUSTED_PROXIES", default_value = "",
+          value_parser = akin_http::proxy::TrustedProxies::parse)]
+    pub trusted_proxies: akin_http::proxy::TrustedProxies,
 
     /// Seconds a client may take to send a request's head, or stay idle between requests
     /// on a kept-alive connection, before it is closed

@@ -95,6 +95,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     let state = AppState {
         engine,
         install_id: install_id.into(),
+        trusted_proxies: Arc::new(options.trusted_proxies.clone()),
     };
     let app = akin_http::router(state);
     // Startup's hashing is done: its Argon2 memory goes now, later bursts' when idle.

@@ -392,10 +392,7 @@ impl Store {
                         .push(" OR ");
                 } else {
                     // The bound the seek starts from; the OR below cannot be one.
-                    later
-                        .push("i.created <= ")
-                        .arg(created)
-                        .push(" AND (");
+                    later.push("i.created <= ").arg(created).push(" AND (");
                 }
                 later
                     .push("i.created < ")

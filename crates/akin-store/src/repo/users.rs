@@ -249,7 +249,7 @@ impl Store {
         self.one_user(sql).await
     }
 
-    /// Whether any user is a superuser.
+    /// Whether any user is a superuser (an active one).
     pub async fn has_superuser(&self) -> StoreResult<bool> {
         let sql = self.db().sql(SUPERUSER_GROUPS).then(
             " SELECT COUNT(*) FROM group_members gm JOIN users u ON u.id = gm.user_id \
@@ -293,7 +293,8 @@ impl Store {
         }))
     }
 
-    /// Applies `changes` to user `pk`; `None` when there is no such user.
+    /// Applies `changes` to user `pk`; `None` when there is no such user. Refused when
+    /// it would leave no active superuser (deactivated, or out of the superuser groups).
     pub async fn update_user(
         &self,
         pk: i64,
@@ -301,8 +302,12 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<UserEntry>> {
         let mut tx = self.db().begin().await?;
+        let before = active_superusers(&mut tx).await?;
         if !update_user_in(&mut tx, pk, changes, now).await? {
             return Ok(None);
+        }
+        if before > 0 && active_superusers(&mut tx).await? == 0 {
+            return Err(StoreError::LastSuperuser);
         }
         tx.commit().await?;
         self.user_by_pk(pk).await
@@ -340,9 +345,16 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes user `pk`; refused when it is the last active superuser.
     pub async fn delete_user(&self, pk: i64) -> StoreResult<bool> {
-        let sql = self.db().sql("DELETE FROM users WHERE id = ").bind(pk);
-        let deleted = self.db().execute(sql).await? > 0;
+        let mut tx = self.db().begin().await?;
+        let before = active_superusers(&mut tx).await?;
+        let sql = tx.sql("DELETE FROM users WHERE id = ").bind(pk);
+        let deleted = tx.execute(sql).await? > 0;
+        if before > 0 && active_superusers(&mut tx).await? == 0 {
+            return Err(StoreError::LastSuperuser);
+        }
+        tx.commit().await?;
         // Their sessions go with them (ON DELETE CASCADE).
         self.forget_user_sessions(pk);
         Ok(deleted)
@@ -640,4 +652,14 @@ pub(crate) async fn set_password_in(
         .bind(pk);
     tx.execute(sql).await?;
     Ok(())
+}
+
+/// Active superusers, as the transaction sees them.
+async fn active_superusers(tx: &mut Tx) -> StoreResult<i64> {
+    let sql = tx.sql(SUPERUSER_GROUPS).then(
+        " SELECT COUNT(DISTINCT u.id) FROM group_members gm JOIN users u ON u.id = gm.user_id \
+         WHERE u.is_active AND gm.group_uuid IN (SELECT g FROM su)",
+    );
+    let (n,): (i64,) = tx.fetch_one(sql).await?;
+    Ok(n)
 }

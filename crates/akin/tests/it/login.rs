@@ -222,6 +222,26 @@ async fn the_signed_in_session_calls_the_api_with_csrf_protection(backend: Backe
     assert_eq!(status, StatusCode::CREATED);
     let (status, _) = crate::json(write(None, Some("same-origin"), "d").await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED);
+    // The whole origin counts: the same host over https, or on another port, is another
+    // site; and a client's own X-Forwarded-Proto does not make this one https.
+    let port: u16 = browser.base.rsplit(':').next().unwrap().parse().unwrap();
+    for origin in [
+        browser.base.replace("http://", "https://"),
+        format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+    ] {
+        let (status, _) = crate::json(write(Some(origin.clone()), None, "e").await.unwrap()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    let spoofed = browser
+        .client
+        .post(api("/api/v3/core/groups/"))
+        .json(&json!({"name": "f"}))
+        .header("Origin", browser.base.replace("http://", "https://"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::FORBIDDEN);
     let (_, groups) = admin_get(&env, "/api/v3/core/groups/?search=").await;
     let names: Vec<&str> = groups["results"]
         .as_array()

@@ -18,6 +18,7 @@ on_both_backends!(
     without_bootstrap_the_log_says_how_to_create_an_admin,
     sigterm_stops_the_server_cleanly,
     slow_clients_are_cut_off_and_cannot_crowd_out_others,
+    forwarded_headers_count_only_from_trusted_proxies,
 );
 
 async fn health_checks_answer(backend: Backend) {
@@ -420,4 +421,73 @@ async fn slow_clients_are_cut_off_and_cannot_crowd_out_others(backend: Backend) 
         "{:?}",
         waited.elapsed()
     );
+}
+
+/// `X-Forwarded-For` and `-Proto` are what a proxy says about the client; from anyone
+/// else they are lies. The same requests to a server that trusts nobody and to one that
+/// trusts the loopback proxy: only the second records the forwarded address in events
+/// and answers with HSTS. API answers are never cached either way.
+async fn forwarded_headers_count_only_from_trusted_proxies(backend: Backend) {
+    for (trusts, client_ip, hsts) in [(false, "127.0.0.1", false), (true, "203.0.113.9", true)] {
+        let options = SpawnOptions {
+            env: if trusts {
+                vec![("AKIN_TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into())]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let env = TestEnv::start_with(BIN, &backend, &options).await;
+        // A wrong password: its login_failed event records the client's address. (The
+        // first address is the client's own claim, which a proxy passes on.)
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let url = env
+            .app
+            .url("/api/v3/flows/executor/default-authentication-flow/?query=");
+        let forwarded = |request: reqwest::RequestBuilder| {
+            request.header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+        };
+        forwarded(client.get(&url)).send().await.unwrap();
+        for answer in [
+            json!({"component": "ak-stage-identification", "uid_field": "akadmin"}),
+            json!({"component": "ak-stage-password", "password": "wrong"}),
+        ] {
+            let response = forwarded(client.post(&url))
+                .json(&answer)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{answer}");
+        }
+        let (_, events) = admin_get(&env, "/api/v3/events/events/?action=login_failed").await;
+        assert_eq!(
+            events["results"][0]["client_ip"], client_ip,
+            "trusted: {trusts}"
+        );
+
+        let over_https = env
+            .app
+            .anonymous(Method::GET, "/-/health/live/")
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            over_https
+                .headers()
+                .contains_key("strict-transport-security"),
+            hsts,
+            "trusted: {trusts}"
+        );
+        let me = env
+            .app
+            .admin(Method::GET, "/api/v3/core/users/me/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.headers()["cache-control"], "no-store");
+    }
 }

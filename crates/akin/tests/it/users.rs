@@ -11,6 +11,7 @@ on_both_backends!(
     users_are_created_read_updated_and_deleted,
     lists_filter_order_search_and_page,
     usernames_are_checked_and_unique,
+    the_last_active_superuser_stays,
 );
 
 const USER_KEYS: &[&str] = &[
@@ -287,4 +288,52 @@ async fn usernames_are_checked_and_unique(backend: Backend) {
     // Nothing above was written.
     let (_, list) = admin_get(&env, "/api/v3/core/users/").await;
     assert_eq!(list["pagination"]["count"], 1);
+}
+
+/// A careless administrator (or a fuzzer) cannot lock everyone out: the last active
+/// superuser cannot be deactivated, taken out of the superuser group or deleted (400, and
+/// nothing changes); once there is another, it can.
+async fn the_last_active_superuser_stays(backend: Backend) {
+    let env = start(&backend).await;
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let admins = me["results"][0]["groups"][0].clone();
+    let user = format!("/api/v3/core/users/{akadmin}/");
+    for (method, body) in [
+        (Method::PATCH, json!({"is_active": false})),
+        (Method::PATCH, json!({"groups": []})),
+        (Method::DELETE, Value::Null),
+    ] {
+        let (status, refused) = admin_json(&env, method.clone(), &user, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {body}: {refused}"
+        );
+        assert!(
+            refused["non_field_errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("last active superuser"),
+            "{refused}"
+        );
+    }
+    let (_, still) = admin_get(&env, &user).await;
+    assert_eq!(
+        (still["is_active"].clone(), still["is_superuser"].clone()),
+        (json!(true), json!(true))
+    );
+
+    let (status, other) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/core/users/",
+        json!({"username": "second-admin", "name": "Second", "groups": [admins]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let (status, body) = admin_json(&env, Method::PATCH, &user, json!({"is_active": false})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The token's user is inactive now: the second admin is the last one left.
+    assert_eq!(body["is_active"], false);
 }
