@@ -19,6 +19,7 @@ mod planner;
 pub mod policy;
 mod request;
 mod stages;
+mod throttle;
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use akin_domain::flow::{Challenge, FlowPlan, PlannedStage};
 use akin_domain::stage::settings::IdentificationSettings;
 use serde_json::{Map, Value};
 
-use super::password::{check_password, check_unknown};
+use super::password::{PasswordCheck, check_password, check_unknown, throttled};
 use super::{Outcome, StageKind, StageStep, one_error};
 use crate::FlowResult;
 
@@ -67,22 +67,30 @@ impl StageKind for IdentificationSettings {
         plan.context
             .insert("pending_user_identifier".into(), Value::String(uid.clone()));
         let Some(user) = found else {
+            let mut errors = failed();
             if self.password_stage.is_some() {
                 // As long as a wrong password takes: no account enumeration by timing.
-                check_unknown(step.run, plan, &uid, password).await?;
+                if let PasswordCheck::Throttled(wait) =
+                    check_unknown(step.run, plan, &uid, password).await?
+                {
+                    errors = throttled(wait, "non_field_errors");
+                }
             } else if self.pretend_user_exists {
                 PendingUser::Unknown(uid).put(&mut plan.context);
                 return Ok(Outcome::Next);
             }
-            return Ok(Outcome::Invalid(challenge(self, plan, failed())));
+            return Ok(Outcome::Invalid(challenge(self, plan, errors)));
         };
         PendingUser::Account(user.user.pk).put(&mut plan.context);
-        if self.password_stage.is_some()
-            && !check_password(step.run, plan, &user.user, password).await?
-        {
+        if self.password_stage.is_some() {
+            let errors = match check_password(step.run, plan, &user.user, password).await? {
+                PasswordCheck::Valid => return Ok(Outcome::Next),
+                // The same words as for an unknown account: no account enumeration.
+                PasswordCheck::Invalid => failed(),
+                PasswordCheck::Throttled(wait) => throttled(wait, "non_field_errors"),
+            };
             plan.context.remove(PENDING_USER);
-            // The same words as for an unknown account: no account enumeration.
-            return Ok(Outcome::Invalid(challenge(self, plan, failed())));
+            return Ok(Outcome::Invalid(challenge(self, plan, errors)));
         }
         Ok(Outcome::Next)
     }

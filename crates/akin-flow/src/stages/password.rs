@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Outcome, Pending, StageKind, StageStep, one_error};
 use crate::executor::Run;
-use crate::{FlowResult, audit};
+use crate::{FlowResult, audit, throttle};
 
 /// Plan context key counting failed password attempts in this flow.
 const FAILED_ATTEMPTS: &str = "akin_failed_password_attempts";
@@ -42,15 +42,23 @@ impl StageKind for PasswordSettings {
             .get("password")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        match &pending {
+        let check = match &pending {
             Pending::Account(entry) => {
-                if check_password(step.run, step.plan, &entry.user, password).await? {
-                    return Ok(Outcome::Next);
-                }
+                check_password(step.run, step.plan, &entry.user, password).await?
             }
             Pending::Unknown(identifier) => {
-                check_unknown(step.run, step.plan, identifier, password).await?;
+                check_unknown(step.run, step.plan, identifier, password).await?
             }
+        };
+        match check {
+            PasswordCheck::Valid => return Ok(Outcome::Next),
+            PasswordCheck::Throttled(wait) => {
+                return Ok(Outcome::Invalid(Challenge::Password {
+                    pending_user,
+                    errors: throttled(wait, "password"),
+                }));
+            }
+            PasswordCheck::Invalid => {}
         }
         if failures(step.plan) >= self.failed_attempts_before_cancel {
             return Ok(Outcome::denied(
@@ -72,17 +80,48 @@ fn failures(plan: &FlowPlan) -> i64 {
         .unwrap_or(0)
 }
 
-/// Verifies `password` for `user` off the async threads; a verified imported hash is
-/// replaced by Argon2id. Failures are counted in the plan and recorded as events.
+/// What checking a password found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordCheck {
+    Valid,
+    Invalid,
+    /// Too soon after too many failures (`throttle`): not checked; try after this.
+    Throttled(std::time::Duration),
+}
+
+/// The error shown for a throttled attempt, on `field`. The same for an unknown account
+/// as for a known one: the throttle counts both.
+pub(crate) fn throttled(wait: std::time::Duration, field: &str) -> Map<String, Value> {
+    one_error(
+        field,
+        &format!(
+            "Too many failed attempts. Try again in {} seconds.",
+            wait.as_secs()
+        ),
+        "throttled",
+    )
+}
+
+/// Verifies `password` for `user` off the async threads, unless guessing at this account
+/// is throttled; a verified imported hash is replaced by Argon2id. Failures are counted in
+/// the plan and recorded as events.
 pub(crate) async fn check_password(
     run: &Run<'_>,
     plan: &mut FlowPlan,
     user: &User,
     password: &str,
-) -> FlowResult<bool> {
+) -> FlowResult<PasswordCheck> {
+    let attempt = match throttle::attempt(run, &user.username).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            record_throttled(run, &user.username, wait).await;
+            return Ok(PasswordCheck::Throttled(wait));
+        }
+    };
     let Some(stored) = user.password.clone() else {
-        check_unknown(run, plan, &user.username, password).await?;
-        return Ok(false);
+        check_decoy(run, password).await?;
+        record_failure(run, plan, &user.username).await;
+        return Ok(PasswordCheck::Invalid);
     };
     let candidate = password.to_owned();
     let (valid, rehash) = run
@@ -101,23 +140,36 @@ pub(crate) async fn check_password(
             .await?;
     }
     if valid {
+        throttle::succeeded(run, attempt).await?;
         plan.context
             .insert("auth_method".into(), Value::String("password".into()));
+        Ok(PasswordCheck::Valid)
     } else {
         record_failure(run, plan, &user.username).await;
+        Ok(PasswordCheck::Invalid)
     }
-    Ok(valid)
 }
 
-/// A password for an identifier without an account (or an account without a password):
-/// always wrong, but only after checking it against a decoy hash, so that it takes as long
-/// and is counted and recorded as a wrong password for an account would be.
+/// A password for an identifier without an account: always wrong, but throttled, timed,
+/// counted and recorded as a wrong password for an account would be.
 pub(crate) async fn check_unknown(
     run: &Run<'_>,
     plan: &mut FlowPlan,
     identifier: &str,
     password: &str,
-) -> FlowResult<()> {
+) -> FlowResult<PasswordCheck> {
+    if let Err(wait) = throttle::attempt(run, identifier).await? {
+        record_throttled(run, identifier, wait).await;
+        return Ok(PasswordCheck::Throttled(wait));
+    }
+    check_decoy(run, password).await?;
+    record_failure(run, plan, identifier).await;
+    Ok(PasswordCheck::Invalid)
+}
+
+/// Checks `password` against a decoy hash, so that a password for no account takes as
+/// long as one for an account.
+async fn check_decoy(run: &Run<'_>, password: &str) -> FlowResult<()> {
     let decoy = run.engine.decoy_hash.clone();
     let candidate = password.to_owned();
     run.engine
@@ -130,8 +182,20 @@ pub(crate) async fn check_unknown(
             hasher.verify(&candidate, decoy)
         })
         .await?;
-    record_failure(run, plan, identifier).await;
     Ok(())
+}
+
+/// Records a `login_failed` event for an attempt the throttle refused.
+async fn record_throttled(run: &Run<'_>, username: &str, wait: std::time::Duration) {
+    audit::record_event(
+        &run.engine.store,
+        run.origin,
+        EventAction::LoginFailed,
+        None,
+        json!({"username": username, "stage": "password", "throttled": true,
+               "retry_after": wait.as_secs()}),
+    )
+    .await;
 }
 
 /// Counts a failed attempt in the plan and records a `login_failed` event.

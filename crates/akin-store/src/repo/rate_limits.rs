@@ -57,6 +57,84 @@ impl Store {
         Ok(Some(oldest.unwrap_or(now) + window))
     }
 
+    /// Records one attempt of `bucket` by `subject` at `now`, kept for `window`, unless it
+    /// comes too soon: after `free` attempts in the window, each next one must wait
+    /// `delay(attempts beyond free)` after the latest. Recorded first and withdrawn when
+    /// refused, so racing attempts (on any node) see each other. `Ok(hit)` to go on (the
+    /// hit stays as a failure unless [`Store::forget_attempt`] takes it back), `Err(when)`
+    /// with when the next attempt may come.
+    pub async fn attempt(
+        &self,
+        bucket: &str,
+        subject: &str,
+        free: u32,
+        window: Duration,
+        delay: impl Fn(u32) -> Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<Uuid, OffsetDateTime>> {
+        let digest = key_digest(subject);
+        let hit = Uuid::new_v4();
+        let insert = self
+            .db()
+            .sql("INSERT INTO rate_limit_hits (hit_uuid, bucket, subject_digest, at, expires) VALUES (")
+            .bind(hit)
+            .then(", ")
+            .bind(bucket.to_owned())
+            .then(", ")
+            .bind(digest.clone())
+            .then(", ")
+            .bind(now)
+            .then(", ")
+            .bind(now + window)
+            .then(")");
+        self.db().execute(insert).await?;
+        // Those before this one (the hit's own `at` may equal another's).
+        let earlier = self
+            .db()
+            .sql("SELECT COUNT(*), MAX(at) FROM rate_limit_hits WHERE bucket = ")
+            .bind(bucket.to_owned())
+            .then(" AND subject_digest = ")
+            .bind(digest)
+            .then(" AND at > ")
+            .bind(now - window)
+            .then(" AND hit_uuid <> ")
+            .bind(hit);
+        let (before, latest): (i64, Option<OffsetDateTime>) = self.db().fetch_one(earlier).await?;
+        let beyond = u32::try_from(before)
+            .unwrap_or(u32::MAX)
+            .saturating_sub(free);
+        if let Some(latest) = latest.filter(|_| before >= i64::from(free)) {
+            let allowed = latest + delay(beyond);
+            if now < allowed {
+                self.forget_attempt(hit).await?;
+                return Ok(Err(allowed));
+            }
+        }
+        Ok(Ok(hit))
+    }
+
+    /// Takes back an attempt recorded by [`Store::attempt`].
+    pub async fn forget_attempt(&self, hit: Uuid) -> StoreResult<()> {
+        let sql = self
+            .db()
+            .sql("DELETE FROM rate_limit_hits WHERE hit_uuid = ")
+            .bind(hit);
+        self.db().execute(sql).await?;
+        Ok(())
+    }
+
+    /// Forgets every attempt of `bucket` by `subject` (a success wipes the slate).
+    pub async fn forget_attempts(&self, bucket: &str, subject: &str) -> StoreResult<()> {
+        let sql = self
+            .db()
+            .sql("DELETE FROM rate_limit_hits WHERE bucket = ")
+            .bind(bucket.to_owned())
+            .then(" AND subject_digest = ")
+            .bind(key_digest(subject));
+        self.db().execute(sql).await?;
+        Ok(())
+    }
+
     /// Removes uses whose window has passed, spent or expired flow tokens' plans, and
     /// idempotency keys past their day; returns how many rows went.
     pub async fn sweep_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

@@ -63,13 +63,19 @@ impl Browser {
 
     /// POSTs a response; returns the challenge that follows (after any 302s).
     pub async fn answer(&self, body: Value) -> Value {
-        let response = self
+        self.answer_with(&[], body).await
+    }
+
+    /// [`Browser::answer`] with request headers (`X-Forwarded-For` from a trusted proxy).
+    pub async fn answer_with(&self, headers: &[(&str, &str)], body: Value) -> Value {
+        let mut request = self
             .client
             .post(format!("{}{}", self.base, self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         if response.status() == StatusCode::FOUND {
             return self.challenge().await;
         }

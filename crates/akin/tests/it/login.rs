@@ -3,7 +3,7 @@
 
 use akin_testkit::{ADMIN_PASSWORD, Backend};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::flows::Browser;
 use crate::{admin_get, admin_json, start};
@@ -22,6 +22,7 @@ on_both_backends!(
     deleting_a_user_ends_their_sessions,
     the_user_page_leads_to_profile_and_password_flows_that_work,
     a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_retry,
+    password_guessing_is_throttled_per_account_and_address,
 );
 
 const FLOW: &str = "default-authentication-flow";
@@ -691,10 +692,13 @@ async fn the_user_page_leads_to_profile_and_password_flows_that_work(backend: Ba
 async fn a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_retry(
     backend: Backend,
 ) {
+    // Each guess from an address of its own (through a trusted proxy), so the guessing
+    // throttle leaves them all to the hashing queue.
     let options = akin_testkit::SpawnOptions {
         env: vec![
             ("AKIN_HASH_CONCURRENCY".into(), "1".into()),
             ("AKIN_HASH_QUEUE".into(), "2".into()),
+            ("AKIN_TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into()),
         ],
         ..akin_testkit::SpawnOptions::default()
     };
@@ -709,10 +713,11 @@ async fn a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_
         assert_eq!(step["component"], "ak-stage-password");
         browsers.push(browser);
     }
-    let guesses = browsers.iter().map(|browser| async move {
+    let guesses = browsers.iter().enumerate().map(|(i, browser)| async move {
         let response = browser
             .client
             .post(format!("{}{}", browser.base, browser.url))
+            .header("X-Forwarded-For", format!("10.0.0.{i}"))
             .json(&json!({"component": "ak-stage-password", "password": "wrong"}))
             .send()
             .await
@@ -758,4 +763,94 @@ async fn a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_
         .answer(json!({"component": "ak-stage-password", "password": ADMIN_PASSWORD}))
         .await;
     assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+}
+
+/// A guesser at akadmin from one address: five wrong passwords are checked, then each
+/// next guess must wait twice as long as the one before (1 s, 2 s, …) after the latest. A
+/// guess that comes too soon is not checked, the right password included, and is recorded
+/// as throttled; twenty at once are all refused. The owner, from another address, signs
+/// in at once. Once the wait has passed, the right password works from the first address
+/// too, and wipes its slate. An unknown account is throttled alike (no enumeration).
+async fn password_guessing_is_throttled_per_account_and_address(backend: Backend) {
+    let options = akin_testkit::SpawnOptions {
+        env: vec![("AKIN_TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into())],
+        ..akin_testkit::SpawnOptions::default()
+    };
+    let env = akin_testkit::TestEnv::start_with(crate::BIN, &backend, &options).await;
+    let guess = |account: &'static str, address: &'static str, password: &'static str| {
+        let env = &env;
+        async move {
+            let browser = Browser::new(&env.app, FLOW, "");
+            browser.challenge().await;
+            let step = browser
+                .answer(json!({"component": "ak-stage-identification", "uid_field": account}))
+                .await;
+            assert_eq!(step["component"], "ak-stage-password", "{step}");
+            browser
+                .answer_with(
+                    &[("X-Forwarded-For", address)],
+                    json!({"component": "ak-stage-password", "password": password}),
+                )
+                .await
+        }
+    };
+    let error = |answer: &Value| {
+        answer["response_errors"]["password"][0]["string"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let guesser = "203.0.113.7";
+    for n in 0..5 {
+        let answer = guess("akadmin", guesser, "wrong").await;
+        assert_eq!(error(&answer), "Invalid password", "guess {n}: {answer}");
+    }
+    let too_soon = guess("akadmin", guesser, ADMIN_PASSWORD).await;
+    assert!(
+        error(&too_soon).starts_with("Too many failed attempts. Try again in"),
+        "{too_soon}"
+    );
+    let at_once = (0..20).map(|_| guess("akadmin", guesser, ADMIN_PASSWORD));
+    for answer in crate::flows::futures_join_all(at_once).await {
+        assert!(
+            error(&answer).starts_with("Too many failed attempts"),
+            "{answer}"
+        );
+    }
+    // The owner, elsewhere.
+    let owner = guess("akadmin", "198.51.100.20", ADMIN_PASSWORD).await;
+    assert_eq!(owner["component"], "xak-flow-redirect", "{owner}");
+    // After the wait (1 s after the fifth failure), from the guesser's address too.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let later = guess("akadmin", guesser, ADMIN_PASSWORD).await;
+    assert_eq!(later["component"], "xak-flow-redirect", "{later}");
+    let wiped = guess("akadmin", guesser, "wrong").await;
+    assert_eq!(error(&wiped), "Invalid password", "{wiped}");
+
+    for n in 0..5 {
+        let answer = guess("nobody-here", guesser, "wrong").await;
+        assert_eq!(
+            error(&answer),
+            "Invalid password",
+            "unknown, guess {n}: {answer}"
+        );
+    }
+    let unknown = guess("nobody-here", guesser, "wrong").await;
+    assert!(
+        error(&unknown).starts_with("Too many failed attempts"),
+        "{unknown}"
+    );
+
+    let (_, events) = admin_get(
+        &env,
+        "/api/v3/events/events/?action=login_failed&page_size=100",
+    )
+    .await;
+    let throttled = events["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["context"]["throttled"] == true)
+        .count();
+    assert_eq!(throttled, 22, "one event per refused guess");
 }
