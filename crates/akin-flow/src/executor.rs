@@ -181,7 +181,15 @@ impl Engine {
             None => {
                 let flow = planner::find_flow(&run).await?;
                 match planner::plan(&run, &flow, token).await? {
-                    Ok(plan) => plan,
+                    Ok(plan) => {
+                        self.metrics
+                            .flow_executions
+                            .get_or_create(&crate::metrics::FlowLabels {
+                                flow: plan.slug.clone(),
+                            })
+                            .inc();
+                        plan
+                    }
                     Err(denied) => {
                         session.set_plan(None);
                         // With the flow's info, as authentik's (its page keeps the title).

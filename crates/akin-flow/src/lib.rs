@@ -13,6 +13,7 @@ mod executor;
 pub mod hashing;
 pub mod invitations;
 pub mod mail;
+pub mod metrics;
 pub mod objects;
 pub mod password;
 mod planner;
@@ -49,6 +50,8 @@ pub struct Engine {
     pub mail: mail::SharedMail,
     /// Wakes this node's delivery worker when mail is queued (other nodes poll).
     pub outbox_waker: Arc<tokio::sync::Notify>,
+    /// What `/metrics` shows (this process's counters).
+    pub metrics: Arc<metrics::Metrics>,
     /// A hash of nothing anyone knows, checked in place of a missing account's so that a
     /// wrong identifier costs the time a wrong password does.
     pub(crate) decoy_hash: Arc<std::sync::OnceLock<String>>,
@@ -75,6 +78,7 @@ impl Engine {
             )),
             mail: mail::SharedMail::default(),
             outbox_waker: Arc::default(),
+            metrics: Arc::default(),
             decoy_hash: Arc::default(),
         }
     }
@@ -89,6 +93,21 @@ impl Engine {
     pub fn with_mail(mut self, settings: mail::MailSettings) -> Self {
         self.mail = std::sync::Arc::new(settings);
         self
+    }
+
+    /// `/metrics` in Prometheus' text format, the gauges read now.
+    pub async fn metrics_text(&self) -> FlowResult<String> {
+        let load = self.hashing.load();
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.metrics.hashes_running.set(gauge(load.running));
+        self.metrics.hashes_waiting.set(gauge(load.waiting));
+        for (status, count) in self.store.unsent_messages().await? {
+            self.metrics
+                .outbox
+                .get_or_create(&metrics::StatusLabels { status })
+                .set(count);
+        }
+        Ok(self.metrics.encode())
     }
 
     /// The engine letting uploaded blueprints' `!Env` read the variables `allowed` names.

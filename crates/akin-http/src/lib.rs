@@ -12,6 +12,7 @@ pub mod flow;
 pub mod format;
 mod health;
 pub mod listener;
+pub mod metrics;
 mod pages;
 pub mod proxy;
 pub mod state;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     akin_flow::STARTED.get_or_init(time::OffsetDateTime::now_utc);
     let request_id = HeaderName::from_static("x-request-id");
     let trusted_proxies = state.trusted_proxies.clone();
+    let request_metrics = state.engine.metrics.clone();
     // API answers are about someone (users, tokens, invitation links): no cache keeps them.
     let api = api::router().layer(SetResponseHeaderLayer::if_not_present(
         header::CACHE_CONTROL,
@@ -67,6 +69,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::MethodNotAllowed(method.to_string())
         })
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            request_metrics,
+            metrics::count_request,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -38,6 +38,8 @@ Environment variables (each also a flag; flags win):
                                                             [default: 32 per core]
   AKIN_BLUEPRINT_ENV_ALLOW  variables !Env may read in uploaded blueprints: ORG_*,SMTP_HOST
                                                  [default: none; never AKIN_*]
+  AKIN_METRICS_LISTEN       HOST:PORT to serve Prometheus metrics on (/metrics)
+                                                                [default: not served]
   AKIN_TRUSTED_PROXIES      proxies whose X-Forwarded-For/-Proto are believed: 10.0.0.0/8
                                                                      [default: none]
   AKIN_HEADER_TIMEOUT       seconds to send a request's head, or idle between requests
@@ -408,6 +410,11 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_BLUEPRINT_ENV_ALLOW", default_value = "",
           value_parser = akin_blueprint::env::EnvAllowList::parse)]
     pub blueprint_env_allow: akin_blueprint::env::EnvAllowList,
+
+    /// Address to serve Prometheus metrics on, at /metrics (a port of its own, for the
+    /// monitoring network only; default: not served)
+    #[arg(long, env = "AKIN_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 
     /// Reverse proxies whose X-Forwarded-For/-Proto are believed: networks or addresses,
     /// comma-separated (10.0.0.0/8,127.0.0.1). From anyone else those headers are removed

@@ -92,6 +92,7 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
         watch_blueprints_once(&engine, &node, every).await;
         tokio::spawn(watch_blueprints(engine.clone(), node, every));
     }
+    let metrics = akin_http::metrics::router(engine.clone());
     let state = AppState {
         engine,
         install_id: install_id.into(),
@@ -121,6 +122,24 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     );
     // In-flight requests finish within their timeout; a little more for the answers.
     let drain = akin_http::REQUEST_TIMEOUT + std::time::Duration::from_secs(1);
+    if let Some(listen) = &options.metrics_listen {
+        let metrics_listener =
+            TcpListener::bind(listen)
+                .await
+                .map_err(|source| AppError::Bind {
+                    addr: listen.clone(),
+                    source,
+                })?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "metrics on /metrics");
+        // Stops with the process: nothing there needs draining.
+        tokio::spawn(akin_http::listener::serve(
+            metrics_listener,
+            metrics,
+            limits,
+            std::future::pending(),
+            drain,
+        ));
+    }
     akin_http::listener::serve(listener, app, limits, shutdown, drain).await;
     store.db().close().await;
     tracing::info!("akin stopped");

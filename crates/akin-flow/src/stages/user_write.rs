@@ -108,6 +108,7 @@ impl StageKind for UserWriteSettings {
             }
         };
         let store = &run.engine.store;
+        let mut creates = false;
         let written = match (self.action(pending.is_some()), pending) {
             (WriteAction::Refuse, _) => {
                 return Ok(Outcome::denied(
@@ -154,6 +155,7 @@ impl StageKind for UserWriteSettings {
                     ));
                 }
                 new_user.password = hash(password).await?;
+                creates = true;
                 let groups: Vec<Uuid> = self.create_users_group.into_iter().collect();
                 let write = UserWrite::Create {
                     user: &new_user,
@@ -166,10 +168,18 @@ impl StageKind for UserWriteSettings {
                     .await
             }
         };
+        let metrics = &run.engine.metrics;
+        let claimed = claim.is_some();
         let entry = match written {
             Ok(written) => written,
-            Err(ClaimError::Refused(refusal)) => return Ok(Outcome::refused(refusal)),
+            Err(ClaimError::Refused(refusal)) => {
+                metrics.claim(refusal.code());
+                return Ok(Outcome::refused(refusal));
+            }
             Err(ClaimError::Store(StoreError::Unique { .. })) => {
+                if claimed {
+                    metrics.claim("username_taken");
+                }
                 return Ok(Outcome::denied(
                     "Username is already taken.",
                     "username_taken",
@@ -177,6 +187,12 @@ impl StageKind for UserWriteSettings {
             }
             Err(ClaimError::Store(error)) => return Err(error.into()),
         };
+        if claimed {
+            metrics.claim("claimed");
+        }
+        if creates {
+            metrics.enrollments.inc();
+        }
         plan.context
             .insert(PENDING_USER.into(), Value::from(entry.user.pk));
         Ok(Outcome::Next)

@@ -282,6 +282,21 @@ impl Store {
         Ok(self.db().execute(sql).await? > 0)
     }
 
+    /// Messages not sent yet, by status (`queued`, `failed`), each status present.
+    pub async fn unsent_messages(&self) -> StoreResult<Vec<(String, i64)>> {
+        let mut counts = Vec::new();
+        for status in ["queued", "failed"] {
+            // One count per status, through the due index (sent messages are most).
+            let sql = self
+                .db
+                .sql("SELECT COUNT(*) FROM outbox WHERE status = ")
+                .bind(status);
+            let (n,): (i64,) = self.db.fetch_one(sql).await?;
+            counts.push((status.to_owned(), n));
+        }
+        Ok(counts)
+    }
+
     pub async fn outbox_message(&self, uuid: Uuid) -> StoreResult<Option<OutboxMessage>> {
         let sql = self
             .db()

@@ -19,6 +19,7 @@ on_both_backends!(
     sigterm_stops_the_server_cleanly,
     slow_clients_are_cut_off_and_cannot_crowd_out_others,
     forwarded_headers_count_only_from_trusted_proxies,
+    metrics_count_what_an_operator_watches,
 );
 
 async fn health_checks_answer(backend: Backend) {
@@ -489,5 +490,71 @@ async fn forwarded_headers_count_only_from_trusted_proxies(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(me.headers()["cache-control"], "no-store");
+    }
+}
+
+/// `AKIN_METRICS_LISTEN`: Prometheus' text on a port of its own. After an enrollment with
+/// an invitation, it counts the enrollment, the claim, the flow's execution and the
+/// executor's requests by route; a made-up path and method stay one `unmatched`/`other`
+/// label; the hashing and outbox gauges are there. The main port has no /metrics.
+async fn metrics_count_what_an_operator_watches(backend: Backend) {
+    use crate::flows::{Browser, FOR_ENROLLMENT, credentials, invitation, two_stage_flow};
+    let options = SpawnOptions {
+        env: vec![("AKIN_METRICS_LISTEN".into(), "127.0.0.1:0".into())],
+        ..Default::default()
+    };
+    let env = TestEnv::start_with(BIN, &backend, &options).await;
+    two_stage_flow(&env).await;
+    let token = invitation(&env, "measured", &format!("{{{FOR_ENROLLMENT}}}")).await;
+    let invited = Browser::new(
+        &env.app,
+        "default-enrollment-flow",
+        &format!("itoken={token}"),
+    );
+    invited.challenge().await;
+    invited.answer(credentials("measured-user")).await;
+    let done = invited
+        .answer(json!({"component": "ak-stage-prompt", "name": "M", "email": "m@example.com"}))
+        .await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    for path in ["/made-up-1", "/made-up-2"] {
+        let response = reqwest::Client::new()
+            .request(Method::from_bytes(b"BREW").unwrap(), env.app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+    }
+    let main = env
+        .app
+        .anonymous(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(main.status(), StatusCode::NOT_FOUND);
+
+    let logs = env.app.logs();
+    let line = logs
+        .iter()
+        .find(|l| l.contains("metrics on /metrics"))
+        .expect("the metrics address is logged");
+    let logged: serde_json::Value = serde_json::from_str(line).unwrap();
+    let addr = logged["addr"].as_str().unwrap();
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for expected in [
+        "akin_enrollments_total 1\n",
+        "akin_invitation_claims_total{outcome=\"claimed\"} 1\n",
+        "akin_flow_executions_total{flow=\"default-enrollment-flow\"} 1\n",
+        "akin_http_requests_total{route=\"/api/v3/flows/executor/{slug}/\",method=\"POST\",status=\"302\"}",
+        "akin_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 2\n",
+        "akin_password_hashes_running 0\n",
+        "akin_password_hashes_waiting 0\n",
+        "akin_outbox_messages{status=\"queued\"} 0\n",
+    ] {
+        assert!(text.contains(expected), "{expected} not in:\n{text}");
     }
 }
