@@ -85,6 +85,33 @@ impl Db {
         }
     }
 
+    /// Copies this SQLite database into the new file `to`, as one consistent snapshot,
+    /// while the server keeps reading and writing it (`VACUUM INTO`: a reader in WAL mode,
+    /// so nobody waits), then checks the copy's integrity. PostgreSQL's are made with
+    /// `pg_dump`.
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> StoreResult<()> {
+        if self.backend() != Backend::Sqlite {
+            return Err(StoreError::NotSqlite);
+        }
+        let target = to.to_string_lossy().into_owned();
+        self.execute(self.sql("VACUUM INTO ").bind(target.clone()))
+            .await?;
+        let copy = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(SqliteConnectOptions::new().filename(to).read_only(true))
+            .await?;
+        let (verdict,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&copy)
+            .await?;
+        copy.close().await;
+        if verdict != "ok" {
+            return Err(StoreError::InvalidValue(format!(
+                "the copy {target} failed its integrity check: {verdict}"
+            )));
+        }
+        Ok(())
+    }
+
     fn new(pool: Pool) -> Self {
         Db {
             pool,

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The requested page lies beyond the last one.
     #[error("Invalid page.")]
     InvalidPage,
+    /// An operation only SQLite databases have (`akin backup`).
+    #[error("this is not a SQLite database")]
+    NotSqlite,
     /// The change would leave no active superuser: nobody could administer akin any more.
     #[error("This is the last active superuser: make another user a superuser first.")]
     LastSuperuser,

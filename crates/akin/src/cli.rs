@@ -106,6 +106,12 @@ pub enum Command {
     /// Create and list invitations
     #[command(subcommand)]
     Invitation(InvitationCommand),
+    /// Copy the SQLite database into FILE while the server runs (one consistent
+    /// snapshot, checked); PostgreSQL is backed up with pg_dump
+    Backup {
+        /// The new file to write (an existing one is not overwritten)
+        file: std::path::PathBuf,
+    },
     /// Compiles and evaluates expressions for the server that started it, over its
     /// standard input and output; not for people
     #[command(hide = true)]

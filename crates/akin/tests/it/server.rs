@@ -20,6 +20,7 @@ on_both_backends!(
     slow_clients_are_cut_off_and_cannot_crowd_out_others,
     forwarded_headers_count_only_from_trusted_proxies,
     metrics_count_what_an_operator_watches,
+    a_running_server_is_backed_up_and_restored,
 );
 
 async fn health_checks_answer(backend: Backend) {
@@ -557,4 +558,78 @@ async fn metrics_count_what_an_operator_watches(backend: Backend) {
     ] {
         assert!(text.contains(expected), "{expected} not in:\n{text}");
     }
+}
+
+/// `akin backup FILE` while the server serves and writes: the copy is one consistent,
+/// checked snapshot, an existing file is never overwritten, and a server started on the
+/// copy has what was there. On PostgreSQL it says to use pg_dump.
+async fn a_running_server_is_backed_up_and_restored(backend: Backend) {
+    let env = start(&backend).await;
+    let create = |name: String| {
+        let env = &env;
+        async move {
+            let (status, _) = crate::admin_json(
+                env,
+                Method::POST,
+                "/api/v3/stages/invitation/invitations/",
+                json!({"name": name, "single_use": true}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    };
+    create("kept".into()).await;
+    let copy = env.db.dir().join("backup.db");
+    let backup = || {
+        tokio::process::Command::new(BIN)
+            .arg("backup")
+            .arg(&copy)
+            .env("AKIN_DATABASE_URL", &env.db.url)
+            .output()
+    };
+    if env.db.url.starts_with("postgres") {
+        let output = backup().await.unwrap();
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("pg_dump"),
+            "{output:?}"
+        );
+        return;
+    }
+    // Writes go on while the copy is made.
+    let writes = async {
+        for n in 0..20 {
+            create(format!("during-{n}")).await;
+        }
+    };
+    let (output, ()) = tokio::join!(backup(), writes);
+    let output = output.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("integrity ok"),
+        "{output:?}"
+    );
+    let again = backup().await.unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let restored = TestApp::start(
+        BIN,
+        &format!("sqlite://{}", copy.display()),
+        &SpawnOptions::default(),
+    )
+    .await;
+    let listed = restored
+        .admin(
+            Method::GET,
+            "/api/v3/stages/invitation/invitations/?name=kept",
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(listed).await;
+    assert_eq!(
+        (status, body["pagination"]["count"].clone()),
+        (StatusCode::OK, json!(1))
+    );
 }
