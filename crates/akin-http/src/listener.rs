@@ -63,6 +63,7 @@ pub async fn serve(
     let open = Arc::new(Connections::default());
     let (stopping, stop) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
+    let (mut refused, mut last_warning) = (0_u64, None);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -77,10 +78,17 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Some(slot) = open.admit(limits.max_connections) else {
-            tracing::warn!(
-                max = limits.max_connections,
-                "every connection is busy with a request: one more refused"
-            );
+            // Once a second at most: a flood must not become a flood of log lines.
+            refused += 1;
+            if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    refused,
+                    "every connection is busy with a request: new ones refused"
+                );
+                last_warning = Some(Instant::now());
+                refused = 0;
+            }
             continue;
         };
         tokio::spawn(serve_connection(
