@@ -109,7 +109,10 @@ struct Worker {
 
 impl Worker {
     fn start(settings: &WorkerSettings) -> std::io::Result<Worker> {
+        // Nothing of the server's environment (its secrets among it) in the process
+        // that runs other people's code.
         let mut child = Command::new(&settings.program)
+            .env_clear()
             .args(&settings.args)
             .arg(settings.memory_mib.to_string())
             .stdin(Stdio::piped())
