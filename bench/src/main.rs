@@ -479,20 +479,33 @@ fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         rss_after as f64 / 1024.0
     );
     if postgres != "none" {
-        let me_rps = on_scratch_postgres(postgres, "throughput", |url| {
+        let (me_rps, ready_rps) = on_scratch_postgres(postgres, "throughput", |url| {
             let akin = spawn_akin_on(url)?;
             wait_ready(akin.port, Instant::now())?;
-            load(
+            let me = load(
                 &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
                 Some(TOKEN),
                 seconds,
                 connections,
-            )
+            )?;
+            // One round trip to the database and nothing else: what a request that must
+            // ask PostgreSQL once (an executor GET reads its session) costs at least.
+            let ready = load(
+                &format!("http://127.0.0.1:{}/-/health/ready/", akin.port),
+                None,
+                seconds,
+                connections,
+            )?;
+            anyhow::Ok((me, ready))
         })?;
         println!("  users/me on PostgreSQL (token):    {me_rps:>9.0} req/s");
         println!(
             "  ratio users/me on PostgreSQL : bare {:>8.1} %",
             me_rps / bare_rps * 100.0
+        );
+        println!(
+            "  /-/health/ready/ on PostgreSQL (one query): {ready_rps:>6.0} req/s ({:.1} % of bare)",
+            ready_rps / bare_rps * 100.0
         );
     }
     Ok(())
