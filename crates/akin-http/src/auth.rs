@@ -82,7 +82,7 @@ pub(crate) fn same_site(headers: &axum::http::HeaderMap) -> bool {
     // The whole origin: scheme, host and port. A page served over plain http (or on
     // another port) of the same host name is another site.
     if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
-        let scheme = if crate::flow::executor::is_https(headers) {
+        let scheme = if crate::proxy::is_https(headers) {
             "https"
         } else {
             "http"

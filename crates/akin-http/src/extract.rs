@@ -533,7 +533,7 @@ pub(crate) fn public_base_url(configured: Option<&str>, headers: &axum::http::He
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let scheme = if crate::flow::executor::is_https(headers) {
+    let scheme = if crate::proxy::is_https(headers) {
         "https"
     } else {
         "http"

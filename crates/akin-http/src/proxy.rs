@@ -55,6 +55,15 @@ impl TrustedProxies {
     }
 }
 
+/// Whether the browser reached us over https, as a trusted proxy said (the edge removed
+/// the header from anyone else): session cookies are then marked Secure, answers get HSTS.
+pub(crate) fn is_https(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
 /// The address of the client a request is from: the connection's, or what a trusted
 /// proxy said it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +93,7 @@ pub(crate) async fn resolve_client(
     if let Some(client) = client {
         request.extensions_mut().insert(ClientAddress(client));
     }
-    let https = crate::flow::executor::is_https(request.headers());
+    let https = is_https(request.headers());
     let mut response = next.run(request).await;
     if https {
         response

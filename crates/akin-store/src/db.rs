@@ -38,6 +38,15 @@ enum Pool {
     Postgres(PgPool),
 }
 
+/// The file of a `sqlite://PATH` (or `sqlite:PATH`) URL, its `?options` left out; `None`
+/// for any other URL.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    path.split('?').next()
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -45,11 +54,7 @@ impl Db {
     /// Opens a pool for `url` (`sqlite://PATH` or `postgres://…`). A SQLite file and its folder
     /// are created when missing. Nothing is migrated here.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            let path = path.split('?').next().unwrap_or(path);
+        if let Some(path) = sqlite_path(url) {
             if let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {

@@ -9,7 +9,7 @@ pub mod error;
 pub mod repo;
 pub mod types;
 
-pub use db::{Backend, Db, Sql, Tx, redact_url};
+pub use db::{Backend, Db, Sql, Tx, redact_url, sqlite_path};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
     Claim, ClaimError, DeleteAction, EarlierRequest, FieldMatch, GroupWriteError, InstanceFilter,

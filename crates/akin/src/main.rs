@@ -1,5 +1,6 @@
 //! The `akin` binary: parses the command line and wires storage, domain and HTTP together.
 
+mod backup_cmd;
 mod blueprint_cmd;
 mod bootstrap;
 mod cli;
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
             Command::Invitation(InvitationCommand::Import(options)) => {
                 invitation_cmd::import(&url, options).await
             }
-            Command::Backup { file } => backup(&url, &file).await,
+            Command::Backup { file } => backup_cmd::run(&url, &file).await,
             // Served above, before the runtime and the logs.
             Command::ExpressionWorker { memory_mib } => akin_expr::worker::serve(memory_mib),
         }
@@ -86,40 +87,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `akin backup FILE`: the SQLite database copied while it serves (see
-/// `Db::backup_sqlite`); for PostgreSQL, how to use pg_dump.
-async fn backup(url: &str, file: &std::path::Path) -> Result<(), error::AppError> {
-    use error::AppError;
-    if !url.starts_with("sqlite:") {
-        return Err(AppError::Usage(format!(
-            "{} is PostgreSQL: back it up with pg_dump (pg_dump --format=custom --file=akin.dump '{}'; restore with pg_restore --clean --dbname=… akin.dump)",
-            akin_store::redact_url(url),
-            akin_store::redact_url(url)
-        )));
-    }
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
-    if !std::path::Path::new(path).is_file() {
-        return Err(AppError::Usage(format!("{path}: no database there")));
-    }
-    if file.exists() {
-        return Err(AppError::Usage(format!(
-            "{}: already exists; name a new file",
-            file.display()
-        )));
-    }
-    let db = akin_store::Db::connect(url).await?;
-    let copied = db.backup_sqlite(file).await;
-    db.close().await;
-    copied?;
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "backed up {path} to {} ({size} bytes, integrity ok)",
-        file.display()
-    );
-    Ok(())
 }

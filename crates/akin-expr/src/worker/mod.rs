@@ -343,16 +343,14 @@ impl ExpressionEngine for IsolatedEngine {
             timeout_ms: timeout_ms(timeout),
         };
         let deadline = Instant::now() + timeout.min(MAX_TIMEOUT);
-        match self.run(&job, Some(directory), deadline) {
-            Ok(FromWorker::Evaluated { verdict }) => verdict.into(),
-            Ok(_) => PolicyVerdict {
-                error: Some(Stopped::Garbled.to_string()),
-                ..PolicyVerdict::default()
-            },
-            Err(stopped) => PolicyVerdict {
-                error: Some(stopped.to_string()),
-                ..PolicyVerdict::default()
-            },
+        let stopped = match self.run(&job, Some(directory), deadline) {
+            Ok(FromWorker::Evaluated { verdict }) => return verdict.into(),
+            Ok(_) => Stopped::Garbled,
+            Err(stopped) => stopped,
+        };
+        PolicyVerdict {
+            error: Some(stopped.to_string()),
+            ..PolicyVerdict::default()
         }
     }
 

@@ -119,17 +119,10 @@ pub(crate) async fn execute(
         EngineStep::Challenge(challenge, info) => Step::Challenge(challenge.to_json(Some(&info))),
         EngineStep::Continue => Step::Continue,
     };
-    let cookie = session.save(state, meta, is_https(headers), now).await?;
+    let cookie = session
+        .save(state, meta, crate::proxy::is_https(headers), now)
+        .await?;
     Ok(Executed { step, cookie })
-}
-
-/// Whether the browser reached us over https (through a proxy that says so): session
-/// cookies are then marked Secure.
-pub(crate) fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 pub(crate) fn with_cookie(mut response: Response, cookie: &Option<String>) -> Response {

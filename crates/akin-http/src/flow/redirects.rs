@@ -99,7 +99,7 @@ async fn cancel(
     if session.plan().is_some() {
         session.set_plan(None);
         cookie = session
-            .save(&state, &meta, super::executor::is_https(&headers), now)
+            .save(&state, &meta, crate::proxy::is_https(&headers), now)
             .await?;
     }
     let next = form_urlencoded::parse(query.unwrap_or_default().as_bytes())

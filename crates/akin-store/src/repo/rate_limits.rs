@@ -22,21 +22,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<OffsetDateTime>> {
         let digest = key_digest(subject);
-        let hit = Uuid::new_v4();
-        let insert = self
-            .db()
-            .sql("INSERT INTO rate_limit_hits (hit_uuid, bucket, subject_digest, at, expires) VALUES (")
-            .bind(hit)
-            .then(", ")
-            .bind(bucket.to_owned())
-            .then(", ")
-            .bind(digest.clone())
-            .then(", ")
-            .bind(now)
-            .then(", ")
-            .bind(now + window)
-            .then(")");
-        self.db().execute(insert).await?;
+        let hit = self.record_hit(bucket, &digest, now, window).await?;
         let count = self
             .db()
             .sql("SELECT COUNT(*), MIN(at) FROM rate_limit_hits WHERE bucket = ")
@@ -49,12 +35,35 @@ impl Store {
         if uses <= i64::from(max) {
             return Ok(None);
         }
-        let withdraw = self
-            .db()
-            .sql("DELETE FROM rate_limit_hits WHERE hit_uuid = ")
-            .bind(hit);
-        self.db().execute(withdraw).await?;
+        self.forget_attempt(hit).await?;
         Ok(Some(oldest.unwrap_or(now) + window))
+    }
+
+    /// One row of `bucket` for the subject whose digest is `digest`, at `now`, kept for
+    /// `window`.
+    async fn record_hit(
+        &self,
+        bucket: &str,
+        digest: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> StoreResult<Uuid> {
+        let hit = Uuid::new_v4();
+        let insert = self
+            .db()
+            .sql("INSERT INTO rate_limit_hits (hit_uuid, bucket, subject_digest, at, expires) VALUES (")
+            .bind(hit)
+            .then(", ")
+            .bind(bucket.to_owned())
+            .then(", ")
+            .bind(digest.to_owned())
+            .then(", ")
+            .bind(now)
+            .then(", ")
+            .bind(now + window)
+            .then(")");
+        self.db().execute(insert).await?;
+        Ok(hit)
     }
 
     /// Records one attempt of `bucket` by `subject` at `now`, kept for `window`, unless it
@@ -73,21 +82,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Result<Uuid, OffsetDateTime>> {
         let digest = key_digest(subject);
-        let hit = Uuid::new_v4();
-        let insert = self
-            .db()
-            .sql("INSERT INTO rate_limit_hits (hit_uuid, bucket, subject_digest, at, expires) VALUES (")
-            .bind(hit)
-            .then(", ")
-            .bind(bucket.to_owned())
-            .then(", ")
-            .bind(digest.clone())
-            .then(", ")
-            .bind(now)
-            .then(", ")
-            .bind(now + window)
-            .then(")");
-        self.db().execute(insert).await?;
+        let hit = self.record_hit(bucket, &digest, now, window).await?;
         // Those before this one (the hit's own `at` may equal another's).
         let earlier = self
             .db()
@@ -113,7 +108,8 @@ impl Store {
         Ok(Ok(hit))
     }
 
-    /// Takes back an attempt recorded by [`Store::attempt`].
+    /// Takes back a use or an attempt recorded by [`Store::use_rate_limited`] or
+    /// [`Store::attempt`].
     pub async fn forget_attempt(&self, hit: Uuid) -> StoreResult<()> {
         let sql = self
             .db()
