@@ -810,6 +810,8 @@ async fn password_guessing_is_throttled_per_account_and_address(backend: Backend
         error(&too_soon).starts_with("Too many failed attempts. Try again in"),
         "{too_soon}"
     );
+    // Twenty at once, with a monitor polling readiness alongside.
+    let health = akin_testkit::HealthWatch::start(&env.app);
     let at_once = (0..20).map(|_| guess("akadmin", guesser, ADMIN_PASSWORD));
     for answer in crate::flows::futures_join_all(at_once).await {
         assert!(
@@ -817,6 +819,8 @@ async fn password_guessing_is_throttled_per_account_and_address(backend: Backend
             "{answer}"
         );
     }
+    let seen = health.stop().await;
+    assert!(seen.failures.is_empty(), "{seen:?}");
     // The owner, elsewhere.
     let owner = guess("akadmin", "198.51.100.20", ADMIN_PASSWORD).await;
     assert_eq!(owner["component"], "xak-flow-redirect", "{owner}");
