@@ -123,14 +123,53 @@ pub struct ApiSpec {
     pub description: &'static str,
 }
 
+/// Which polymorphic base a model extends, as authentik's `Stage` and `Policy`: the kinds of
+/// one family share a table, a `…/all/` list and references that may name any kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// A model of its own (flows, prompts, bindings, users, …).
+    Object,
+    Stage,
+    Policy,
+}
+
+impl Family {
+    /// The catalog's placeholder model name a reference uses for "any kind of this family".
+    pub fn placeholder(self) -> Option<&'static str> {
+        match self {
+            Family::Object => None,
+            Family::Stage => Some(STAGE),
+            Family::Policy => Some(POLICY),
+        }
+    }
+
+    /// The family a placeholder model name stands for.
+    pub fn of_placeholder(model: &str) -> Option<Family> {
+        match model {
+            STAGE => Some(Family::Stage),
+            POLICY => Some(Family::Policy),
+            _ => None,
+        }
+    }
+
+    /// Its kinds, by authentik's model name.
+    pub fn models(self) -> impl Iterator<Item = &'static str> {
+        MODELS
+            .iter()
+            .filter(move |m| m.family == self && self != Family::Object)
+            .map(|m| m.name)
+    }
+}
+
 #[derive(Debug)]
 pub struct ModelSpec {
     /// `app_label.modelname`.
     pub name: &'static str,
     /// DRF's verbose name, for "flow with this slug already exists.".
     pub verbose: &'static str,
-    /// Whether this model is a kind of stage (stored together, unique names across kinds).
-    pub is_stage: bool,
+    /// Whether this model is a kind of something (a stage, a policy): kinds of one family
+    /// are stored together, with names unique across the kinds.
+    pub family: Family,
     /// Where the API serves it as plain CRUD; `None` for models with endpoints of their own
     /// (flows, invitations, users, groups).
     pub api: Option<ApiSpec>,
@@ -153,12 +192,15 @@ pub const DENY_STAGE: &str = "authentik_stages_deny.denystage";
 pub const AUTHENTICATOR_VALIDATE_STAGE: &str =
     "authentik_stages_authenticator_validate.authenticatorvalidatestage";
 pub const EXPRESSION_POLICY: &str = "authentik_policies_expression.expressionpolicy";
+pub const REPUTATION_POLICY: &str = "authentik_policies_reputation.reputationpolicy";
 pub const POLICY_BINDING: &str = "authentik_policies.policybinding";
 pub const GROUP: &str = "authentik_core.group";
 pub const USER: &str = "authentik_core.user";
 pub const TOKEN: &str = "authentik_core.token";
 /// Placeholder model name for "any stage".
 pub const STAGE: &str = "authentik_flows.stage";
+/// Placeholder model name for "any policy" (authentik's polymorphic `Policy`).
+pub const POLICY: &str = "authentik_policies.policy";
 /// Placeholder model name for "a flow or a binding" (authentik's PolicyBindingModel).
 pub const POLICY_TARGET: &str = "authentik_policies.policybindingmodel";
 
@@ -181,7 +223,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: FLOW,
         verbose: "flow",
-        is_stage: false,
+        family: Family::Object,
         api: None,
         fields: &[
             NAME,
@@ -199,7 +241,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: FLOW_STAGE_BINDING,
         verbose: "flow stage binding",
-        is_stage: false,
+        family: Family::Object,
         api: api("/flows/bindings/", "", "Flow Stage Bindings", ""),
         fields: &[
             req("target", Ref(FLOW)),
@@ -214,7 +256,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: PROMPT,
         verbose: "prompt",
-        is_stage: false,
+        family: Family::Object,
         api: api("/stages/prompt/prompts/", "", "Prompts", ""),
         fields: &[
             NAME,
@@ -233,7 +275,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: PROMPT_STAGE,
         verbose: "prompt stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/prompt/stages/",
             "ak-stage-prompt-form",
@@ -243,13 +285,13 @@ pub static MODELS: &[ModelSpec] = &[
         fields: &[
             NAME,
             req("fields", RefList(PROMPT)),
-            opt("validation_policies", RefList(EXPRESSION_POLICY), "[]"),
+            opt("validation_policies", RefList(POLICY), "[]"),
         ],
     },
     ModelSpec {
         name: INVITATION_STAGE,
         verbose: "invitation stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/invitation/stages/",
             "ak-stage-invitation-form",
@@ -261,7 +303,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: INVITATION,
         verbose: "invitation",
-        is_stage: false,
+        family: Family::Object,
         api: None,
         fields: &[
             req("name", Slug),
@@ -278,7 +320,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: USER_WRITE_STAGE,
         verbose: "user write stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/user_write/",
             "ak-stage-user-write-form",
@@ -297,7 +339,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: USER_LOGIN_STAGE,
         verbose: "user login stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/user_login/",
             "ak-stage-user-login-form",
@@ -317,7 +359,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: USER_LOGOUT_STAGE,
         verbose: "user logout stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/user_logout/",
             "ak-stage-user-logout-form",
@@ -329,7 +371,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: IDENTIFICATION_STAGE,
         verbose: "identification stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/identification/",
             "ak-stage-identification-form",
@@ -353,7 +395,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: PASSWORD_STAGE,
         verbose: "password stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/password/",
             "ak-stage-password-form",
@@ -371,7 +413,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: EMAIL_STAGE,
         verbose: "email stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/email/",
             "ak-stage-email-form",
@@ -400,7 +442,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: DENY_STAGE,
         verbose: "deny stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/deny/",
             "ak-stage-deny-form",
@@ -412,7 +454,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: AUTHENTICATOR_VALIDATE_STAGE,
         verbose: "authenticator validation stage",
-        is_stage: true,
+        family: Family::Stage,
         api: api(
             "/stages/authenticator/validate/",
             "ak-stage-authenticator-validate-form",
@@ -435,7 +477,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: GROUP,
         verbose: "group",
-        is_stage: false,
+        family: Family::Object,
         api: None,
         fields: &[
             NAME,
@@ -446,7 +488,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: USER,
         verbose: "user",
-        is_stage: false,
+        family: Family::Object,
         api: None,
         fields: &[
             req("username", Text),
@@ -463,7 +505,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: TOKEN,
         verbose: "token",
-        is_stage: false,
+        family: Family::Object,
         api: None,
         fields: &[
             req("identifier", Slug),
@@ -486,7 +528,7 @@ pub static MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: EXPRESSION_POLICY,
         verbose: "expression policy",
-        is_stage: false,
+        family: Family::Policy,
         api: api(
             "/policies/expression/",
             "ak-policy-expression-form",
@@ -500,12 +542,30 @@ pub static MODELS: &[ModelSpec] = &[
         ],
     },
     ModelSpec {
+        name: REPUTATION_POLICY,
+        verbose: "reputation policy",
+        family: Family::Policy,
+        api: api(
+            "/policies/reputation/",
+            "ak-policy-reputation-form",
+            "Reputation Policies",
+            "Return true if request IP/target username's score is below a certain threshold",
+        ),
+        fields: &[
+            NAME,
+            opt("execution_logging", Bool, "false"),
+            opt("check_ip", Bool, "true"),
+            opt("check_username", Bool, "true"),
+            opt("threshold", Int, "-5"),
+        ],
+    },
+    ModelSpec {
         name: POLICY_BINDING,
         verbose: "policy binding",
-        is_stage: false,
+        family: Family::Object,
         api: api("/policies/bindings/", "", "Policy Bindings", ""),
         fields: &[
-            null("policy", Ref(EXPRESSION_POLICY)),
+            null("policy", Ref(POLICY)),
             null("group", Ref(GROUP)),
             null("user", Ref(USER)),
             req("target", Ref(POLICY_TARGET)),
@@ -524,7 +584,12 @@ pub fn spec(model: &str) -> Option<&'static ModelSpec> {
 
 /// The stage kinds akin stores, by authentik's model name.
 pub fn stage_models() -> impl Iterator<Item = &'static str> {
-    MODELS.iter().filter(|m| m.is_stage).map(|m| m.name)
+    Family::Stage.models()
+}
+
+/// The policy kinds akin stores, by authentik's model name.
+pub fn policy_models() -> impl Iterator<Item = &'static str> {
+    Family::Policy.models()
 }
 
 impl ModelSpec {
@@ -548,6 +613,14 @@ impl ModelSpec {
             })
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    pub fn is_stage(&self) -> bool {
+        self.family == Family::Stage
+    }
+
+    pub fn is_policy(&self) -> bool {
+        self.family == Family::Policy
     }
 
     pub fn field(&self, name: &str) -> Option<&'static Field> {
@@ -766,7 +839,7 @@ mod tests {
         assert!(
             MODELS
                 .iter()
-                .filter(|m| m.is_stage)
+                .filter(|m| m.family == Family::Stage)
                 .all(|m| m.api.is_some())
         );
         assert!(spec(FLOW).unwrap().api.is_none());

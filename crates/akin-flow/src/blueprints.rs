@@ -497,14 +497,20 @@ pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, St
                 prompts.push(prompt);
             }
         }
-        wanted_policies.extend(references(model, stage, catalog::EXPRESSION_POLICY));
+        wanted_policies.extend(references(model, stage, catalog::POLICY));
         wanted_groups.extend(references(model, stage, catalog::GROUP));
     }
     for pk in wanted_policies.into_iter().filter(|v| !v.is_null()) {
-        if !policies.iter().any(|p: &Map<String, Value>| p["pk"] == pk)
-            && let Some(policy) = first(&mut tx, catalog::EXPRESSION_POLICY, &pk).await?
+        if !policies
+            .iter()
+            .any(|(_, p): &(&str, Map<String, Value>)| p["pk"] == pk)
+            && let Some(found) = tx
+                .find_policies(std::slice::from_ref(&pk))
+                .await?
+                .into_iter()
+                .next()
         {
-            policies.push(policy);
+            policies.push(found);
         }
     }
     for pk in wanted_groups.into_iter().filter(|v| !v.is_null()) {
@@ -538,13 +544,9 @@ pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, St
                 .await?,
         );
     }
-    for policy in &policies {
+    for (model, policy) in &policies {
         let id = format!("policy-{}", key(&policy["name"]));
-        entries.push(
-            exporter
-                .entry(catalog::EXPRESSION_POLICY, policy, &["name"], id, None)
-                .await?,
-        );
+        entries.push(exporter.entry(model, policy, &["name"], id, None).await?);
     }
     for (model, stage) in &stages {
         let id = format!("stage-{}", key(&stage["name"]));

@@ -18,6 +18,7 @@ pub mod objects;
 pub mod password;
 mod planner;
 pub mod policy;
+mod reputation;
 mod request;
 mod stages;
 mod throttle;

@@ -96,6 +96,17 @@ pub async fn check(
             .validate(expression)
             .map_err(|e| invalid("expression", format!("Expression Syntax Error: {e}")))?;
     }
+    if spec.name == catalog::REPUTATION_POLICY {
+        // On a partial write only what it sets can be judged: both checks turned off.
+        let off = |field: &str| fields.get(field) == Some(&Value::Bool(false));
+        let nothing_checked = off("check_ip") && off("check_username");
+        if nothing_checked {
+            return Err(invalid(
+                "non_field_errors",
+                akin_domain::policy::ReputationPolicy::NOTHING_CHECKED,
+            ));
+        }
+    }
     if spec.name == catalog::POLICY_BINDING && !partial {
         let subjects = ["policy", "group", "user"]
             .iter()

@@ -1,14 +1,15 @@
 //! Evaluating policy bindings for a target (a flow, a flow-stage binding) or a list of
-//! policies (a prompt stage's validation policies): loads what the domain's engine needs,
-//! runs expressions on a blocking thread, records `policy_exception` events.
+//! policies (a prompt stage's validation policies): loads what the domain's engine needs
+//! (policies of every kind, reputation scores), runs expressions on a blocking thread,
+//! records `policy_exception` and `policy_execution` events.
 
 use std::time::Duration;
 
 use akin_domain::catalog;
 use akin_domain::event::EventAction;
 use akin_domain::policy::{
-    self, Binding, BindingSubject, EngineMode, ExpressionMail, PolicyDirectory, PolicyRequest,
-    PolicyUser, PolicyVerdict,
+    self, Binding, BindingSubject, EngineMode, ExpressionMail, Policy, PolicyDirectory, PolicyKind,
+    PolicyRequest, PolicyUser, PolicyVerdict, ReputationPolicy,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -105,22 +106,83 @@ pub fn http_request(origin: &RequestInfo) -> policy::HttpRequestInfo {
     }
 }
 
-/// An expression policy's stored row, as evaluation reads it.
+/// What every policy's stored row has, whatever its kind.
 #[derive(Deserialize)]
-struct StoredExpressionPolicy {
+struct StoredPolicyBase {
     name: String,
-    expression: String,
     execution_logging: bool,
 }
 
-impl From<StoredExpressionPolicy> for BindingSubject {
-    fn from(policy: StoredExpressionPolicy) -> Self {
-        BindingSubject::Expression {
-            name: policy.name,
-            expression: policy.expression,
-            execution_logging: policy.execution_logging,
+/// An expression policy's own stored field.
+#[derive(Deserialize)]
+struct StoredExpression {
+    expression: String,
+}
+
+/// A stored policy of `model` as evaluation needs it; `None` (with an error in the log)
+/// for a row that does not parse or a kind akin does not evaluate.
+fn policy_of(model: &str, row: &Map<String, Value>) -> Option<Policy> {
+    let base = stored::<StoredPolicyBase>(model, row)?;
+    let kind = match model {
+        catalog::EXPRESSION_POLICY => PolicyKind::Expression {
+            expression: stored::<StoredExpression>(model, row)?.expression,
+        },
+        catalog::REPUTATION_POLICY => PolicyKind::Reputation(stored(model, row)?),
+        other => {
+            tracing::error!(model = other, "a policy of a kind akin cannot evaluate");
+            return None;
+        }
+    };
+    Some(Policy {
+        name: base.name,
+        execution_logging: base.execution_logging,
+        kind,
+    })
+}
+
+/// The policies with these primary keys, whatever their kinds, by primary key.
+async fn policies_by_pk(
+    tx: &mut akin_store::Tx,
+    pks: &[Value],
+) -> FlowResult<std::collections::HashMap<Uuid, Policy>> {
+    let mut found = std::collections::HashMap::new();
+    for (model, row) in tx.find_policies(pks).await? {
+        let pk = row
+            .get("pk")
+            .and_then(Value::as_str)
+            .and_then(|pk| Uuid::parse_str(pk).ok());
+        if let (Some(pk), Some(policy)) = (pk, policy_of(model, &row)) {
+            found.insert(pk, policy);
         }
     }
+    Ok(found)
+}
+
+/// A policy of any kind by its primary key.
+pub async fn find_policy(engine: &Engine, pk: Uuid) -> FlowResult<Option<Policy>> {
+    let mut tx = engine.store.db().begin().await?;
+    Ok(policies_by_pk(&mut tx, &[Value::String(pk.to_string())])
+        .await?
+        .remove(&pk))
+}
+
+/// A policy of any kind by its name (names are unique across kinds).
+async fn policy_named(engine: &Engine, name: &str) -> FlowResult<Option<Policy>> {
+    for model in catalog::policy_models() {
+        let row = engine
+            .store
+            .find_objects(
+                model,
+                &[("name".to_owned(), Value::String(name.to_owned()))],
+            )
+            .await?
+            .into_iter()
+            .next();
+        if let Some(row) = row {
+            return Ok(policy_of(model, &row));
+        }
+    }
+    Ok(None)
 }
 
 /// A policy binding's stored row (defaults are the catalog's).
@@ -154,28 +216,29 @@ pub async fn bindings_of(engine: &Engine, target: &Value) -> FlowResult<Vec<Bind
             &[("target".to_owned(), target.clone())],
         )
         .await?;
-    let mut bindings = Vec::with_capacity(rows.len());
-    for row in rows {
-        let Some(binding) = stored::<StoredPolicyBinding>(catalog::POLICY_BINDING, &row) else {
-            continue;
-        };
+    let stored_bindings: Vec<StoredPolicyBinding> = rows
+        .iter()
+        .filter_map(|row| stored(catalog::POLICY_BINDING, row))
+        .collect();
+    let policy_pks: Vec<Value> = stored_bindings
+        .iter()
+        .filter_map(|b| b.policy)
+        .map(|pk| Value::String(pk.to_string()))
+        .collect();
+    let policies = if policy_pks.is_empty() {
+        Default::default()
+    } else {
+        policies_by_pk(&mut tx, &policy_pks).await?
+    };
+    let mut bindings = Vec::with_capacity(stored_bindings.len());
+    for binding in stored_bindings {
         let subject = match (binding.policy, binding.group, binding.user) {
             (Some(policy), _, _) => {
-                let found = tx
-                    .find_objects(
-                        catalog::EXPRESSION_POLICY,
-                        &[("pk".to_owned(), Value::String(policy.to_string()))],
-                    )
-                    .await?
-                    .into_iter()
-                    .next()
-                    .and_then(|row| {
-                        stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row)
-                    });
-                let Some(found) = found else {
+                // A binding to a policy that is gone (or does not parse) is left out.
+                let Some(found) = policies.get(&policy) else {
                     continue;
                 };
-                found.into()
+                BindingSubject::Policy(found.clone())
             }
             (None, Some(group), _) => BindingSubject::Group(group.to_string()),
             (None, None, Some(user)) => BindingSubject::User(user),
@@ -213,33 +276,98 @@ pub async fn targets_with_bindings(
         .collect())
 }
 
-/// Expression policies by pk, as bindings that pass when the policy passes (a prompt
-/// stage's `validation_policies`).
+/// Policies by pk, as bindings that pass when the policy passes (a prompt stage's
+/// `validation_policies`), in the order given.
 pub async fn policies_as_bindings(engine: &Engine, pks: &[Uuid]) -> FlowResult<Vec<Binding>> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = engine.store.db().begin().await?;
-    let mut bindings = Vec::new();
-    for (order, pk) in pks.iter().enumerate() {
-        if let Some(policy) = tx
-            .find_objects(
-                catalog::EXPRESSION_POLICY,
-                &[("pk".to_owned(), Value::String(pk.to_string()))],
-            )
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|row| stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row))
-        {
-            bindings.push(Binding {
-                subject: policy.into(),
-                order: order as i64,
-                negate: false,
-                enabled: true,
-                timeout: Duration::from_secs(30),
-                failure_result: false,
-            });
+    let keys: Vec<Value> = pks.iter().map(|pk| Value::String(pk.to_string())).collect();
+    let policies = policies_by_pk(&mut tx, &keys).await?;
+    Ok(pks
+        .iter()
+        .filter_map(|pk| policies.get(pk))
+        .enumerate()
+        .map(|(order, policy)| Binding {
+            subject: BindingSubject::Policy(policy.clone()),
+            order: order as i64,
+            negate: false,
+            enabled: true,
+            timeout: Duration::from_secs(30),
+            failure_result: false,
+        })
+        .collect())
+}
+
+/// The score a reputation policy compares for `request`: of its client address, of its
+/// user's username, or of both, as the policy checks.
+async fn reputation_score(
+    engine: &Engine,
+    policy: &ReputationPolicy,
+    request: &PolicyRequest,
+) -> FlowResult<i64> {
+    let ip = request
+        .http
+        .as_ref()
+        .map(|http| http.client_ip.as_str())
+        .filter(|ip| policy.check_ip && !ip.is_empty());
+    let username = request
+        .user
+        .get("username")
+        .and_then(Value::as_str)
+        .filter(|name| policy.check_username && !name.is_empty());
+    Ok(engine
+        .store
+        .reputation_score(ip, username, time::OffsetDateTime::now_utc())
+        .await?)
+}
+
+/// What `policy` needs read from the database before its verdict: a reputation policy's
+/// score (`None` for other kinds). Read ahead of the evaluation's trip to a blocking thread.
+async fn score_for(
+    engine: &Engine,
+    policy: &Policy,
+    request: &PolicyRequest,
+) -> FlowResult<Option<i64>> {
+    Ok(match &policy.kind {
+        PolicyKind::Reputation(reputation) => {
+            Some(reputation_score(engine, reputation, request).await?)
+        }
+        PolicyKind::Expression { .. } => None,
+    })
+}
+
+/// One policy's verdict, on the blocking thread: an expression runs; a reputation policy
+/// compares the `score` read for it.
+fn policy_verdict(
+    expressions: &dyn policy::ExpressionEngine,
+    policy: &Policy,
+    request: &PolicyRequest,
+    directory: &dyn PolicyDirectory,
+    timeout: Duration,
+    score: Option<i64>,
+) -> PolicyVerdict {
+    match &policy.kind {
+        PolicyKind::Expression { expression } => {
+            expressions.evaluate(expression, request, directory, timeout)
+        }
+        PolicyKind::Reputation(reputation) => {
+            let score = score.unwrap_or_default();
+            let passing = reputation.passes(score);
+            let username = request.user.get("username").and_then(Value::as_str);
+            let ip = request.http.as_ref().map(|http| http.client_ip.as_str());
+            PolicyVerdict {
+                passing,
+                log_messages: vec![format!(
+                    "debug: Score for user username={} remote_ip={} score={score} passing={passing}",
+                    username.unwrap_or_default(),
+                    ip.unwrap_or_default(),
+                )],
+                ..PolicyVerdict::default()
+            }
         }
     }
-    Ok(bindings)
 }
 
 /// Evaluates `bindings` for `request` and combines them with `mode`.
@@ -268,6 +396,13 @@ pub async fn evaluate(
             .collect(),
         None => Vec::new(),
     };
+    let mut scores = Vec::with_capacity(bindings.len());
+    for binding in &bindings {
+        scores.push(match &binding.subject {
+            BindingSubject::Policy(policy) => score_for(engine, policy, &request).await?,
+            _ => None,
+        });
+    }
     let directory = directory(engine);
     let expressions = engine.expressions.clone();
     let (results, failures, executions, updates) = tokio::task::spawn_blocking(move || {
@@ -275,20 +410,22 @@ pub async fn evaluate(
         let mut failures = Vec::new();
         let mut executions = Vec::new();
         let mut updates = Map::new();
-        for binding in &bindings {
+        for (binding, score) in bindings.iter().zip(scores) {
             let verdict = match &binding.subject {
-                BindingSubject::Expression {
-                    name,
-                    expression,
-                    execution_logging,
-                } => {
-                    let verdict =
-                        expressions.evaluate(expression, &request, &directory, binding.timeout);
+                BindingSubject::Policy(policy) => {
+                    let verdict = policy_verdict(
+                        expressions.as_ref(),
+                        policy,
+                        &request,
+                        &directory,
+                        binding.timeout,
+                        score,
+                    );
                     if let Some(error) = &verdict.error {
-                        failures.push((name.clone(), error.clone()));
+                        failures.push((policy.name.clone(), error.clone()));
                     }
-                    if *execution_logging {
-                        executions.push((name.clone(), verdict.clone()));
+                    if policy.execution_logging {
+                        executions.push((policy.name.clone(), verdict.clone()));
                     }
                     updates.extend(verdict.context_updates.clone());
                     verdict
@@ -363,24 +500,31 @@ pub async fn evaluate_mappings(
     .await?)
 }
 
-/// Runs one expression as it is (no binding), keeping its log lines: the policy test.
-pub async fn evaluate_expression(
+/// Runs one policy as it is (no binding), keeping its log lines: the policy test.
+pub async fn evaluate_policy(
     engine: &Engine,
     origin: &RequestInfo,
-    name: &str,
-    expression: &str,
+    policy: Policy,
     request: PolicyRequest,
     timeout: Duration,
 ) -> FlowResult<PolicyVerdict> {
+    let score = score_for(engine, &policy, &request).await?;
     let directory = directory(engine);
     let expressions = engine.expressions.clone();
-    let expression = expression.to_owned();
-    let verdict = tokio::task::spawn_blocking(move || {
-        expressions.evaluate(&expression, &request, &directory, timeout)
+    let (policy, verdict) = tokio::task::spawn_blocking(move || {
+        let verdict = policy_verdict(
+            expressions.as_ref(),
+            &policy,
+            &request,
+            &directory,
+            timeout,
+            score,
+        );
+        (policy, verdict)
     })
     .await?;
     if let Some(error) = &verdict.error {
-        record_exception(engine, origin, name, error).await;
+        record_exception(engine, origin, &policy.name, error).await;
     }
     Ok(verdict)
 }
@@ -445,24 +589,19 @@ impl PolicyDirectory for StoreDirectory {
         request: &PolicyRequest,
         timeout: Duration,
     ) -> Option<PolicyVerdict> {
-        let row = self.handle.block_on(async {
-            self.engine
-                .store
-                .find_objects(
-                    catalog::EXPRESSION_POLICY,
-                    &[("name".to_owned(), Value::String(name.to_owned()))],
-                )
-                .await
-                .ok()?
-                .into_iter()
-                .next()
+        let (policy, score) = self.handle.block_on(async {
+            let policy = policy_named(&self.engine, name).await.ok()??;
+            let score = score_for(&self.engine, &policy, request).await.ok()?;
+            Some((policy, score))
         })?;
-        let policy = stored::<StoredExpressionPolicy>(catalog::EXPRESSION_POLICY, &row)?;
-        Some(
-            self.engine
-                .expressions
-                .evaluate(&policy.expression, request, self, timeout),
-        )
+        Some(policy_verdict(
+            self.engine.expressions.as_ref(),
+            &policy,
+            request,
+            self,
+            timeout,
+            score,
+        ))
     }
 
     fn send_email(&self, mail: &ExpressionMail) -> Result<(), String> {

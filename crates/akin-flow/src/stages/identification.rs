@@ -75,9 +75,14 @@ impl StageKind for IdentificationSettings {
                 {
                     errors = throttled(wait, "non_field_errors");
                 }
-            } else if self.pretend_user_exists {
-                PendingUser::Unknown(uid).put(&mut plan.context);
-                return Ok(Outcome::Next);
+            } else {
+                // authentik's `identification_failed` (with a password on this stage, the
+                // failed password check lowers it instead).
+                crate::reputation::failed(step.run, &uid).await;
+                if self.pretend_user_exists {
+                    PendingUser::Unknown(uid).put(&mut plan.context);
+                    return Ok(Outcome::Next);
+                }
             }
             return Ok(Outcome::Invalid(challenge(self, plan, errors)));
         };

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Outcome, Pending, StageKind, StageStep, one_error};
 use crate::executor::Run;
-use crate::{FlowResult, audit, throttle};
+use crate::{FlowResult, audit, reputation, throttle};
 
 /// Plan context key counting failed password attempts in this flow.
 const FAILED_ATTEMPTS: &str = "akin_failed_password_attempts";
@@ -198,10 +198,12 @@ async fn record_throttled(run: &Run<'_>, username: &str, wait: std::time::Durati
     .await;
 }
 
-/// Counts a failed attempt in the plan and records a `login_failed` event.
+/// Counts a failed attempt in the plan, lowers the reputation of `username` from this
+/// address and records a `login_failed` event.
 async fn record_failure(run: &Run<'_>, plan: &mut FlowPlan, username: &str) {
     plan.context
         .insert(FAILED_ATTEMPTS.into(), Value::from(failures(plan) + 1));
+    reputation::failed(run, username).await;
     audit::record_event(
         &run.engine.store,
         run.origin,

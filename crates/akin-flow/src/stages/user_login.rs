@@ -56,6 +56,7 @@ impl StageKind for UserLoginSettings {
         }
         step.session.login(pk, duration, run.now);
         store.record_login(pk, run.now).await?;
+        crate::reputation::signed_in(run, &entry.user.username).await;
         audit::record_event(
             store,
             run.origin,

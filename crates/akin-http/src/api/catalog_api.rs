@@ -1,5 +1,5 @@
 //! The configuration endpoints that are plain CRUD over a catalog model: stages of each
-//! kind, prompts, flow-stage bindings, expression policies and policy bindings. One
+//! kind, prompts, flow-stage bindings, policies of each kind and policy bindings. One
 //! implementation, driven by the catalog, so every model validates, answers and errs the
 //! same way. Lists are filtered, ordered and paged in the database.
 
@@ -164,7 +164,7 @@ async fn render(
 ) -> ApiResult<Value> {
     let spec = spec(endpoint);
     object.retain(|k, _| k == "pk" || spec.field(k).is_some_and(|f| !f.write_only));
-    if spec.is_stage {
+    if spec.is_stage() {
         let mut tx = state.store.db().begin().await?;
         let bindings = tx
             .find_objects(
@@ -192,7 +192,7 @@ async fn render(
         object.insert("meta_model_name".into(), json!(endpoint.model));
         object.insert("flow_set".into(), Value::Array(flow_set));
     }
-    if endpoint.model == catalog::EXPRESSION_POLICY {
+    if spec.is_policy() {
         let bound_to = state
             .store
             .find_objects(
@@ -241,10 +241,14 @@ async fn render(
         object.entry("expiring").or_insert(Value::Bool(false));
         let policy = match object.get("policy").filter(|p| !p.is_null()) {
             Some(pk) => {
-                let policy_endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
-                match find(state, policy_endpoint, &shapes_text(pk)).await {
-                    Ok(found) => Box::pin(render(state, policy_endpoint, found)).await?,
-                    Err(_) => Value::Null,
+                let mut tx = state.store.db().begin().await?;
+                let found = tx.find_policies(std::slice::from_ref(pk)).await?;
+                drop(tx);
+                match found.into_iter().next() {
+                    Some((kind, policy)) => {
+                        Box::pin(render(state, endpoint_for(kind), policy)).await?
+                    }
+                    None => Value::Null,
                 }
             }
             None => Value::Null,
@@ -290,7 +294,7 @@ pub(crate) async fn preview_prompt(
 #[utoipa::path(get, path = "/api/v3/stages/all/types/", operation_id = "stages_all_types_list",
     tag = "stages", responses((status = 200, description = "OK", body = Vec<shapes::TypeCreate>), Forbidden))]
 pub(crate) async fn stage_types(_: Superuser) -> Json<Vec<shapes::TypeCreate>> {
-    Json(types(|spec| spec.is_stage))
+    Json(types(ModelSpec::is_stage))
 }
 
 /// authentik's `types/` answer (`TypeCreate`): each kind of the catalog's models that
@@ -529,7 +533,10 @@ pub(crate) async fn all_stages(
     q: QueryParams,
 ) -> ApiResult<Json<Paginated<Value>>> {
     let query = q.list_query("name")?;
-    let page = state.store.list_stages(q.get("name"), &query).await?;
+    let page = state
+        .store
+        .list_family(catalog::Family::Stage, q.get("name"), &query)
+        .await?;
     let pagination = page.pagination;
     let mut results = Vec::with_capacity(page.results.len());
     for (model, object) in page.results {

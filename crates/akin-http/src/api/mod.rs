@@ -9,6 +9,7 @@ pub mod managed;
 pub mod openapi;
 pub(crate) mod outbox;
 pub(crate) mod policies;
+pub(crate) mod reputation;
 pub mod requests;
 pub mod shapes;
 pub(crate) mod stages;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(stages::router())
         .merge(catalog_api::router())
         .merge(policies::router())
+        .merge(reputation::router())
         .merge(system::router())
         .merge(outbox::router())
         .merge(openapi::router())

@@ -1,4 +1,4 @@
-//! `/api/v3/policies/all/`: every policy with its base fields, and
+//! `/api/v3/policies/all/`: every policy of every kind with its base fields, and
 //! `POST /api/v3/policies/all/{pk}/test/`, which lets an administrator try a policy as a
 //! given user with a given context.
 
@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::api::catalog_api::{self, endpoint_for, render_object};
+use crate::api::catalog_api::{self, render_object};
 use crate::api::openapi::{Forbidden, InputErrors, ListParams, ObjectErrors, ObjectInputErrors};
 use crate::api::requests::PolicyTestRequest;
 use crate::api::shapes::Paginated;
@@ -35,9 +35,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v3/policies/all/types/", operation_id = "policies_all_types_list",
     tag = "policies", responses((status = 200, description = "OK", body = Vec<TypeCreate>), Forbidden))]
 pub(crate) async fn policy_types(_: Superuser) -> Json<Vec<TypeCreate>> {
-    Json(catalog_api::types(|spec| {
-        spec.name == catalog::EXPRESSION_POLICY
-    }))
+    Json(catalog_api::types(|spec| spec.is_policy()))
 }
 
 /// The fields authentik's polymorphic policy list shows.
@@ -52,46 +50,45 @@ const BASE_FIELDS: &[&str] = &[
     "bound_to",
 ];
 
-async fn base(state: &AppState, object: Map<String, Value>) -> ApiResult<Value> {
-    let mut full = render_object(state, catalog::EXPRESSION_POLICY, object).await?;
+async fn base(state: &AppState, model: &str, object: Map<String, Value>) -> ApiResult<Value> {
+    let mut full = render_object(state, model, object).await?;
     if let Value::Object(map) = &mut full {
         map.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
     }
     Ok(full)
 }
 
-async fn find(state: &AppState, pk: &str) -> ApiResult<Map<String, Value>> {
-    if uuid::Uuid::parse_str(pk).is_err() {
-        return Err(ApiError::NotFound("Policy"));
-    }
-    state
-        .store
-        .find_objects(
-            catalog::EXPRESSION_POLICY,
-            &[("pk".to_owned(), Value::String(pk.to_owned()))],
-        )
+/// A policy of any kind, with its model name.
+async fn find(state: &AppState, pk: &str) -> ApiResult<(&'static str, Map<String, Value>)> {
+    let pk = uuid::Uuid::parse_str(pk).map_err(|_| ApiError::NotFound("Policy"))?;
+    let mut tx = state.store.db().begin().await?;
+    tx.find_policies(&[Value::String(pk.to_string())])
         .await?
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound("Policy"))
 }
 
-/// The expression policies' list (their filters, search, ordering and paging), with
-/// the base fields only.
+/// Every policy of every kind (by name, searchable, paged), with the base fields only.
 #[utoipa::path(get, path = "/api/v3/policies/all/", operation_id = "policies_all_list", tag = "policies",
     params(ListParams, ("name" = Option<String>, Query,)),
     responses((status = 200, description = "OK", body = Paginated<Object>), InputErrors))]
 pub(crate) async fn list(
-    caller: Superuser,
-    state: State<AppState>,
+    _: Superuser,
+    State(state): State<AppState>,
     q: QueryParams,
 ) -> ApiResult<Json<Paginated<Value>>> {
-    let endpoint = endpoint_for(catalog::EXPRESSION_POLICY);
-    let Json(mut page) = catalog_api::list(endpoint, caller, state, q).await?;
-    for policy in page.results.iter_mut().filter_map(Value::as_object_mut) {
-        policy.retain(|k, _| BASE_FIELDS.contains(&k.as_str()));
+    let query = q.list_query("name")?;
+    let page = state
+        .store
+        .list_family(catalog::Family::Policy, q.get("name"), &query)
+        .await?;
+    let pagination = page.pagination;
+    let mut results = Vec::with_capacity(page.results.len());
+    for (model, object) in page.results {
+        results.push(base(&state, model, object).await?);
     }
-    Ok(Json(page))
+    Ok(Json(Paginated::with(pagination, results)))
 }
 
 #[utoipa::path(get, path = "/api/v3/policies/all/{policy_uuid}/", operation_id = "policies_all_retrieve",
@@ -101,8 +98,8 @@ pub(crate) async fn retrieve(
     State(state): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let object = find(&state, &pk).await?;
-    Ok(Json(base(&state, object).await?))
+    let (model, object) = find(&state, &pk).await?;
+    Ok(Json(base(&state, model, object).await?))
 }
 
 /// `{"user": pk, "context": {...}}` → `{"passing", "messages", "log_messages"}`.
@@ -116,7 +113,7 @@ pub(crate) async fn test(
     Path(pk): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<PolicyTestResult>> {
-    let object = find(&state, &pk).await?;
+    let (_, object) = find(&state, &pk).await?;
     let user_pk = match body.get("user") {
         Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
         Some(_) => return Err(ApiError::field("user", "A valid integer is required.")),
@@ -144,16 +141,15 @@ pub(crate) async fn test(
         context,
         http: Some(policy::http_request(&meta)),
     };
-    let expression = object
-        .get("expression")
+    let policy = object
+        .get("pk")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    let name = object
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let verdict =
-        policy::evaluate_expression(&state, &meta, name, expression, request, MAX_TIMEOUT).await?;
+        .and_then(|pk| uuid::Uuid::parse_str(pk).ok())
+        .ok_or(ApiError::NotFound("Policy"))?;
+    let policy = policy::find_policy(&state, policy)
+        .await?
+        .ok_or(ApiError::NotFound("Policy"))?;
+    let verdict = policy::evaluate_policy(&state, &meta, policy, request, MAX_TIMEOUT).await?;
     let mut messages = verdict.messages;
     messages.extend(verdict.error.clone());
     let logs = verdict.log_messages;

@@ -392,6 +392,34 @@ pub struct TokenView {
     pub key: String,
 }
 
+/// authentik's `Reputation` (a sign-in reputation score). akin has no GeoIP or ASN
+/// databases: their data is always empty.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reputation {
+    pub pk: Uuid,
+    pub identifier: String,
+    pub ip: String,
+    #[schema(value_type = Object)]
+    pub ip_geo_data: Value,
+    #[schema(value_type = Object)]
+    pub ip_asn_data: Value,
+    pub score: i64,
+    #[schema(format = DateTime)]
+    pub updated: String,
+}
+
+pub fn reputation(r: &akin_domain::policy::ReputationScore) -> Reputation {
+    Reputation {
+        pk: r.uuid,
+        identifier: r.identifier.clone(),
+        ip: r.ip.clone(),
+        ip_geo_data: Value::Object(Default::default()),
+        ip_asn_data: Value::Object(Default::default()),
+        score: r.score,
+        updated: crate::format::datetime(r.updated),
+    }
+}
+
 /// authentik's `Event`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Event {

@@ -11,6 +11,7 @@ mod object_lists;
 mod objects;
 mod outbox;
 mod rate_limits;
+mod reputations;
 mod sessions;
 mod settings;
 mod tables;

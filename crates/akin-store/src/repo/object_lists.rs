@@ -250,30 +250,39 @@ impl Store {
 }
 
 impl Store {
-    /// A page of every stage, whatever its kind, each with its model name: named `name`
-    /// when given, whose name contains `query.search`, by name (descending when the first
-    /// ordering key is `-name`), then by primary key.
-    pub async fn list_stages(
+    /// A page of every object of `family` (every stage, every policy), whatever its kind,
+    /// each with its model name: named `name` when given, whose name contains
+    /// `query.search`, by name (descending when the first ordering key is `-name`), then by
+    /// primary key.
+    pub async fn list_family(
         &self,
+        family: catalog::Family,
         name: Option<&str>,
         query: &ListQuery,
     ) -> StoreResult<Page<(&'static str, Map<String, Value>)>> {
+        let Some(shared) = super::tables::family_table(family) else {
+            return Err(unknown(&format!("{family:?}")));
+        };
         let backend = self.db().backend();
-        // Only the page's keys come from the listing; the stages themselves are read with
+        // Only the page's keys come from the listing; the objects themselves are read with
         // one query per kind on that page.
         let select = match backend {
-            Backend::Sqlite => "json_object('pk', stage_uuid) AS object, '{}' AS extra",
-            Backend::Postgres => {
-                "jsonb_build_object('pk', stage_uuid) AS object, '{}'::jsonb AS extra"
-            }
+            Backend::Sqlite => format!(
+                "json_object('pk', {}) AS object, '{{}}' AS extra",
+                shared.pk
+            ),
+            Backend::Postgres => format!(
+                "jsonb_build_object('pk', {}) AS object, '{{}}'::jsonb AS extra",
+                shared.pk
+            ),
         };
         let listing = Listing {
             prefix: "",
-            select,
-            from: "stages",
+            select: &select,
+            from: shared.table,
             sortable: &[("name", "name")],
             default_order: "name",
-            tiebreak: "stage_uuid",
+            tiebreak: shared.pk,
             page_by_key: None,
         };
         let page: Page<ObjectRow> = self
@@ -287,7 +296,8 @@ impl Store {
             .into_iter()
             .map(|row| row.object.0["pk"].clone())
             .collect();
-        let mut found = self.db().begin().await?.find_stages(&pks).await?;
+        let mut tx = self.db().begin().await?;
+        let mut found = tx.find_members(family, &pks).await?;
         // Keys compared as uuids: the listing and the objects may spell them differently.
         let uuid = |pk: Option<&Value>| {
             pk.and_then(Value::as_str)

@@ -13,8 +13,8 @@ use akin_domain::catalog;
 use akin_domain::time_format::{format_datetime, parse_datetime};
 
 use super::Store;
-use super::tables::stage_model;
 pub(super) use super::tables::{Col, PROMPT_FIELDS, Table, table};
+use super::tables::{family_member, family_table};
 use super::tokens::key_digest;
 use crate::db::{Arg, Backend, Sql, Tx};
 use crate::error::{StoreError, StoreResult};
@@ -361,16 +361,40 @@ impl Tx {
         &mut self,
         pks: &[Value],
     ) -> StoreResult<Vec<(&'static str, Map<String, Value>)>> {
+        self.find_members(catalog::Family::Stage, pks).await
+    }
+
+    /// The policies with these primary keys, whatever their kind, each with its model name.
+    pub async fn find_policies(
+        &mut self,
+        pks: &[Value],
+    ) -> StoreResult<Vec<(&'static str, Map<String, Value>)>> {
+        self.find_members(catalog::Family::Policy, pks).await
+    }
+
+    /// The objects of `family` with these primary keys, whatever their kind, each with its
+    /// model name.
+    pub async fn find_members(
+        &mut self,
+        family: catalog::Family,
+        pks: &[Value],
+    ) -> StoreResult<Vec<(&'static str, Map<String, Value>)>> {
+        let Some(shared) = family_table(family) else {
+            return Ok(Vec::new());
+        };
         let args = pks
             .iter()
             .map(|v| column_arg(Col::Uuid, v))
             .collect::<StoreResult<Vec<Arg>>>()?;
-        let mut sql = self.sql("SELECT DISTINCT kind FROM stages WHERE stage_uuid IN ");
+        let mut sql = self.sql(&format!(
+            "SELECT DISTINCT kind FROM {} WHERE {} IN ",
+            shared.table, shared.pk
+        ));
         sql.arg_list(args);
         let kinds: Vec<(String,)> = self.fetch_all(sql).await?;
         let mut stages = Vec::with_capacity(pks.len());
         for (kind,) in kinds {
-            let Some(model) = stage_model(&kind) else {
+            let Some((model, _)) = family_member(&kind).filter(|(_, f)| *f == family) else {
                 continue;
             };
             for stage in self.find_objects_in(model, "pk", pks).await? {
@@ -385,6 +409,7 @@ impl Tx {
     pub async fn object_exists(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {
         let candidates: Vec<&str> = match model {
             catalog::STAGE => catalog::stage_models().collect(),
+            catalog::POLICY => catalog::policy_models().collect(),
             catalog::POLICY_TARGET => vec![catalog::FLOW, catalog::FLOW_STAGE_BINDING],
             other => vec![other],
         };

@@ -131,11 +131,17 @@ impl Store {
         Ok(())
     }
 
-    /// Removes uses whose window has passed, spent or expired flow tokens' plans, and
-    /// idempotency keys past their day; returns how many rows went.
+    /// Removes uses whose window has passed, spent or expired flow tokens' plans,
+    /// idempotency keys past their day and expired reputation scores; returns how many
+    /// rows went.
     pub async fn sweep_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let mut swept = 0;
-        for table in ["rate_limit_hits", "flow_tokens", "idempotency_keys"] {
+        for table in [
+            "rate_limit_hits",
+            "flow_tokens",
+            "idempotency_keys",
+            "reputations",
+        ] {
             let sql = self
                 .db()
                 .sql(&format!("DELETE FROM {table} WHERE expires <= "))

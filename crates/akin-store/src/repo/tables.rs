@@ -1,8 +1,8 @@
 //! How each catalog model is stored: its table, key, columns and their types. One table per
-//! model, except the stage kinds, which share `stages` (with a `kind` column and the rest of
-//! their fields in `extra`).
+//! model, except the kinds of a family (stages, policies), which share one table (with a
+//! `kind` column and the rest of their fields in `extra`).
 
-use akin_domain::catalog;
+use akin_domain::catalog::{self, Family};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Col {
@@ -41,6 +41,21 @@ const STAGE_TABLE: Table = Table {
     extra: true,
     stamped: &[],
 };
+
+const POLICY_TABLE: Table = Table {
+    table: "policies",
+    pk: "policy_uuid",
+    ..STAGE_TABLE
+};
+
+/// The table a family's kinds share.
+pub(super) fn family_table(family: Family) -> Option<Table> {
+    match family {
+        Family::Object => None,
+        Family::Stage => Some(STAGE_TABLE),
+        Family::Policy => Some(POLICY_TABLE),
+    }
+}
 
 static TABLES: &[Table] = &[
     Table {
@@ -83,16 +98,6 @@ static TABLES: &[Table] = &[
             ("field_key", "field_key", Col::Text),
         ],
         kind: None,
-        extra: true,
-        stamped: &[],
-    },
-    Table {
-        model: catalog::EXPRESSION_POLICY,
-        table: "policies",
-        pk: "policy_uuid",
-        int_pk: false,
-        columns: &[("name", "name", Col::Text)],
-        kind: Some(catalog::EXPRESSION_POLICY),
         extra: true,
         stamped: &[],
     },
@@ -191,17 +196,19 @@ static TABLES: &[Table] = &[
 /// The join table that holds a prompt stage's `fields`, in order.
 pub(super) const PROMPT_FIELDS: &str = "fields";
 
-/// The catalog's name for `model` when it is a stage kind (stages share one table).
-pub(super) fn stage_model(model: &str) -> Option<&'static str> {
-    catalog::stage_models().find(|m| *m == model)
+/// The catalog's model and family for `model` when it is a kind of a family (stored in the
+/// family's shared table).
+pub(super) fn family_member(model: &str) -> Option<(&'static str, Family)> {
+    let spec = catalog::spec(model)?;
+    (spec.family != Family::Object).then_some((spec.name, spec.family))
 }
 
 pub(super) fn table(model: &str) -> Option<Table> {
-    if let Some(stage) = stage_model(model) {
-        return Some(Table {
-            model: stage,
-            kind: Some(stage),
-            ..STAGE_TABLE
+    if let Some((member, family)) = family_member(model) {
+        return family_table(family).map(|shared| Table {
+            model: member,
+            kind: Some(member),
+            ..shared
         });
     }
     TABLES
@@ -210,9 +217,9 @@ pub(super) fn table(model: &str) -> Option<Table> {
         .map(|t| Table { ..*t })
 }
 
-/// Whether `model` is one of the stage models (stored together in `stages`).
-pub(crate) fn is_stage_model(model: &str) -> bool {
-    stage_model(model).is_some()
+/// Whether `model` is a kind of `family`.
+pub(crate) fn is_member_of(family: Family, model: &str) -> bool {
+    family_member(model).is_some_and(|(_, f)| f == family)
 }
 
 /// Whether `model`'s `field` has a column of its own (and so a foreign key, for references).

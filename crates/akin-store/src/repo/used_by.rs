@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use akin_domain::catalog::{self, FieldType};
 
 use super::Store;
-use super::tables::{is_stage_model, table_has_column};
+use super::tables::{is_member_of, table_has_column};
 use crate::error::StoreResult;
 use crate::types::DbUuid;
 
@@ -58,7 +58,7 @@ impl Referrer {
 /// Whether a reference field naming `target` can point at an object of `model`.
 fn may_point_at(target: &str, model: &str) -> bool {
     target == model
-        || (target == catalog::STAGE && is_stage_model(model))
+        || catalog::Family::of_placeholder(target).is_some_and(|f| is_member_of(f, model))
         || (target == catalog::POLICY_TARGET
             && matches!(model, catalog::FLOW | catalog::FLOW_STAGE_BINDING))
 }

@@ -27,12 +27,30 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(app: &TestApp, slug: &str, page_query: &str) -> Browser {
+        Self::with_headers(app, slug, page_query, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose every request comes from `address` through a trusted proxy
+    /// (`X-Forwarded-For`; the server must trust 127.0.0.1).
+    pub fn at(app: &TestApp, slug: &str, address: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        Self::with_headers(app, slug, "", headers)
+    }
+
+    fn with_headers(
+        app: &TestApp,
+        slug: &str,
+        page_query: &str,
+        headers: reqwest::header::HeaderMap,
+    ) -> Browser {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("query", page_query)
             .finish();
         Browser {
             client: reqwest::Client::builder()
                 .cookie_store(true)
+                .default_headers(headers)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

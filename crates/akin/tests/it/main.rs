@@ -44,6 +44,7 @@ mod mail;
 mod policies;
 mod prompts;
 mod python_client;
+mod reputation;
 mod schemathesis;
 mod server;
 mod tokens;

@@ -28,8 +28,8 @@ use schema::{Resource, catalog_response, reference, request_schemas, schema_name
 use super::shapes::*;
 use super::system::VERSION;
 use super::{
-    blueprint_instances, catalog_api, core, events, flows, managed, outbox, policies, stages,
-    system,
+    blueprint_instances, catalog_api, core, events, flows, managed, outbox, policies, reputation,
+    stages, system,
 };
 use crate::extract::QueryParams;
 use crate::state::AppState;
@@ -127,6 +127,7 @@ pub struct ListParams {
         stages::invitations::reissue, stages::invitations::bulk,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,
+        reputation::list, reputation::retrieve, reputation::destroy,
         managed::import_blueprint, managed::import_flow, managed::available,
         blueprint_instances::list, blueprint_instances::create, blueprint_instances::retrieve,
         blueprint_instances::update, blueprint_instances::partial_update,
@@ -252,7 +253,7 @@ fn catalog_document() -> (Map<String, Value>, Map<String, Value>) {
         let name = schema_name(endpoint.verbose());
         request_schemas(&name, spec, &mut schemas);
         let mut extra = Vec::new();
-        if spec.is_stage || endpoint.model() == catalog::EXPRESSION_POLICY {
+        if spec.is_stage() || spec.is_policy() {
             extra.extend([
                 ("component", json!({"type": "string"})),
                 ("verbose_name", json!({"type": "string"})),
@@ -260,13 +261,13 @@ fn catalog_document() -> (Map<String, Value>, Map<String, Value>) {
                 ("meta_model_name", json!({"type": "string"})),
             ]);
         }
-        if spec.is_stage {
+        if spec.is_stage() {
             extra.push((
                 "flow_set",
                 json!({"type": "array", "items": reference("Flow")}),
             ));
         }
-        if endpoint.model() == catalog::EXPRESSION_POLICY {
+        if spec.is_policy() {
             extra.push(("bound_to", json!({"type": "integer"})));
         }
         schemas.insert(name.clone(), catalog_response(spec, uuid(), &extra));

@@ -1,6 +1,7 @@
 //! Policies: who may pass. A target (a flow, a flow-stage binding) has policy bindings; each
-//! binding names an expression policy, a group or a user. The engine combines the bindings'
-//! results with the target's mode (`all` / `any`), as authentik does (spec §5.2).
+//! binding names a policy (an expression, a reputation check), a group or a user. The engine
+//! combines the bindings' results with the target's mode (`all` / `any`), as authentik does
+//! (spec §5.2).
 //!
 //! Evaluating an expression is the [`ExpressionEngine`] port's job (sandboxed Starlark in
 //! `akin-expr`); what an expression may look up is the [`PolicyDirectory`] port's.
@@ -11,6 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::choice::choice_enum;
+
+mod reputation;
+
+pub use reputation::{REPUTATION_EXPIRY, ReputationFilter, ReputationPolicy, ReputationScore};
 
 /// The longest any one expression may run, whatever its binding's `timeout` says.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -187,15 +192,28 @@ impl ExpressionMail {
     pub const MAX_BODY: usize = 1 << 20;
 }
 
+/// A policy of any kind, as evaluation needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    /// Record every evaluation as a `policy_execution` event.
+    pub execution_logging: bool,
+    pub kind: PolicyKind,
+}
+
+/// What a policy checks, by its kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyKind {
+    /// Runs the administrator's expression (authentik's expression policy).
+    Expression { expression: String },
+    /// Compares the sign-in reputation of the address and the username with a threshold.
+    Reputation(ReputationPolicy),
+}
+
 /// Who a binding is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BindingSubject {
-    Expression {
-        name: String,
-        expression: String,
-        /// Record every evaluation as a `policy_execution` event.
-        execution_logging: bool,
-    },
+    Policy(Policy),
     Group(String),
     User(i64),
 }
