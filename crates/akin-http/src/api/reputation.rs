@@ -26,6 +26,21 @@ pub fn router() -> Router<AppState> {
             "/policies/reputation/scores/{pk}/",
             get(retrieve).delete(destroy),
         )
+        .route("/policies/reputation/scores/{pk}/used_by/", get(used_by))
+}
+
+/// Nothing refers to a score: deleting one affects nothing else.
+#[utoipa::path(get, path = "/api/v3/policies/reputation/scores/{reputation_uuid}/used_by/",
+    operation_id = "policies_reputation_scores_used_by_list", tag = "policies",
+    params(("reputation_uuid" = Uuid, Path,)),
+    responses((status = 200, description = "OK", body = Vec<shapes::UsedBy>), ObjectErrors))]
+pub(crate) async fn used_by(
+    _: Superuser,
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+) -> ApiResult<Json<Vec<shapes::UsedBy>>> {
+    find(&state, &pk).await?;
+    Ok(Json(Vec::new()))
 }
 
 #[utoipa::path(get, path = "/api/v3/policies/reputation/scores/",

@@ -125,6 +125,8 @@ async fn a_negated_reputation_policy_keeps_a_guesser_out_and_lets_the_owner_in(b
     // Forgetting the guesser's score lets that address back in.
     let pk = guessed[0]["pk"].as_str().unwrap();
     let path = format!("/api/v3/policies/reputation/scores/{pk}/");
+    let (_, used_by) = admin_get(&env, &format!("{path}used_by/")).await;
+    assert_eq!(used_by, json!([]), "nothing refers to a score");
     let (status, _) = admin_json(&env, Method::DELETE, &path, Value::Null).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = admin_get(&env, &path).await;

@@ -55,7 +55,7 @@ async fn generated_requests_get_no_server_error_and_match_the_schema(backend: Ba
     let output = run(
         &command,
         &schema,
-        "^/api/v3/(stages/|flows/instances/|flows/bindings/|core/users/)",
+        "^/api/v3/(stages/|flows/instances/|flows/bindings/|policies/|core/users/)",
         &[
             "--exclude-method",
             "PUT",
@@ -69,7 +69,7 @@ async fn generated_requests_get_no_server_error_and_match_the_schema(backend: Ba
     let writes = run(
         &command,
         &schema,
-        "^/api/v3/(stages/|flows/instances/|flows/bindings/)",
+        "^/api/v3/(stages/|flows/instances/|flows/bindings/|policies/)",
         &[
             "--include-method",
             "PUT",

@@ -7,7 +7,7 @@ import json
 import sys
 
 from authentik_client import ApiClient, Configuration
-from authentik_client.api import AdminApi, CoreApi, EventsApi, FlowsApi, ManagedApi, RootApi, StagesApi
+from authentik_client.api import AdminApi, CoreApi, EventsApi, FlowsApi, ManagedApi, PoliciesApi, RootApi, StagesApi
 from authentik_client.models import (
     FlowDesignationEnum,
     FlowRequest,
@@ -21,6 +21,8 @@ from authentik_client.models import (
     InvitationRequest,
     PatchedInvitationRequest,
     PatchedUserRequest,
+    PolicyBindingRequest,
+    ReputationPolicyRequest,
     TokenRequest,
     UserRequest,
 )
@@ -98,6 +100,19 @@ def main(base: str, token: str, blueprint: str) -> None:
         assert stages.stages_prompt_stages_retrieve(prompt_stage.pk).fields == [prompt.pk]
         raw = flows.flows_executor_get_without_preload_content("client-built", query="")
         assert raw.status == 200 and json.loads(raw.data)["code"] == "invitation_missing", raw.data
+
+        # A reputation policy, bound negated to that flow; the polymorphic list and the
+        # scores read back into the client's models.
+        policies = PoliciesApi(client)
+        gate = policies.policies_reputation_create(
+            ReputationPolicyRequest(name="c-reputation", check_ip=True, check_username=False, threshold=-3)
+        )
+        assert gate.threshold == -3 and gate.component == "ak-policy-reputation-form"
+        bound = policies.policies_bindings_create(PolicyBindingRequest(policy=gate.pk, target=built.pk, order=0, negate=True))
+        assert bound.policy_obj.name == "c-reputation"
+        assert policies.policies_reputation_retrieve(gate.pk).bound_to == 1
+        assert [p.name for p in policies.policies_all_list(search="c-reputation").results] == ["c-reputation"]
+        assert policies.policies_reputation_scores_list(ip="192.0.2.1").pagination.count == 0
 
         assert core.core_groups_retrieve(group.pk).name == "staff"
         assert [t.identifier for t in core.core_tokens_list(identifier="ci").results] == ["ci"]

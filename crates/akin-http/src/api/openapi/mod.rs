@@ -127,7 +127,7 @@ pub struct ListParams {
         stages::invitations::reissue, stages::invitations::bulk,
         catalog_api::all_stages, catalog_api::stage_types, catalog_api::preview_prompt,
         policies::list, policies::retrieve, policies::test, policies::policy_types,
-        reputation::list, reputation::retrieve, reputation::destroy,
+        reputation::list, reputation::retrieve, reputation::destroy, reputation::used_by,
         managed::import_blueprint, managed::import_flow, managed::available,
         blueprint_instances::list, blueprint_instances::create, blueprint_instances::retrieve,
         blueprint_instances::update, blueprint_instances::partial_update,
