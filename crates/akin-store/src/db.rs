@@ -124,6 +124,29 @@ impl Db {
         }
     }
 
+    /// A listener for PostgreSQL notifications on `channel`, on a connection of its own
+    /// taken from the pool (held while it listens).
+    pub(crate) async fn listen(&self, channel: &str) -> StoreResult<sqlx::postgres::PgListener> {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(channel).await?;
+                Ok(listener)
+            }
+            Pool::Sqlite(_) => Err(StoreError::InvalidValue(
+                "SQLite has no notifications".into(),
+            )),
+        }
+    }
+
+    /// Whether the pool has been closed (the server is stopping).
+    pub fn is_closed(&self) -> bool {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.is_closed(),
+            Pool::Postgres(pool) => pool.is_closed(),
+        }
+    }
+
     /// How many writes this process has made through this pool so far.
     pub fn local_writes(&self) -> u64 {
         self.writes.load(Ordering::Acquire)

@@ -102,6 +102,8 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
     // Startup's hashing is done: its Argon2 memory goes now, later bursts' when idle.
     akin_flow::password::release_idle_memory(std::time::Duration::ZERO);
     tokio::spawn(release_argon2_memory());
+    // Other nodes' session changes (PostgreSQL): this node's copies go stale otherwise.
+    store.watch_sessions();
     tokio::spawn(sweep_sessions(store.clone()));
     tokio::spawn(fold_invitation_tallies(store.clone()));
     tracing::info!(

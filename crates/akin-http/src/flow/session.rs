@@ -41,16 +41,22 @@ fn new_key() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The session cookie: `<key>.<stamp>` (the stamp in hex: which write of the session the
+/// browser saw last, see `SessionRecord::stamp`); a bare key is a cookie from before stamps.
+fn cookie_value(headers: &HeaderMap) -> Option<(String, Option<u64>)> {
+    let value = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(|(_, value)| value)
+        .filter(|v| !v.is_empty() && v.len() <= 128)?;
+    Some(match value.split_once('.') {
+        Some((key, stamp)) => (key.to_owned(), u64::from_str_radix(stamp, 16).ok()),
+        None => (value.to_owned(), None),
+    })
 }
 
 impl Session {
@@ -60,8 +66,8 @@ impl Session {
         headers: &HeaderMap,
         now: OffsetDateTime,
     ) -> ApiResult<Session> {
-        if let Some(key) = cookie_value(headers)
-            && let Some(record) = state.store.session(&key, now).await?
+        if let Some((key, stamp)) = cookie_value(headers)
+            && let Some(record) = state.store.session(&key, stamp, now).await?
         {
             return Ok(Session {
                 key,
@@ -79,6 +85,7 @@ impl Session {
                 flow_plan: None,
                 user_id: None,
                 expires: now + ANONYMOUS_AGE,
+                stamp: 0,
             }),
             max_age: None,
         })
@@ -142,7 +149,7 @@ impl Session {
     /// Stores the session and returns the `Set-Cookie` value for it; `None` when nothing
     /// changed (the browser's cookie is still right), so reading a challenge costs no write.
     pub async fn save(
-        &self,
+        &mut self,
         state: &AppState,
         meta: &RequestMeta,
         secure: bool,
@@ -151,6 +158,8 @@ impl Session {
         if !self.dirty {
             return Ok(None);
         }
+        let stamp = rand::random::<u64>().max(1);
+        Arc::make_mut(&mut self.record).stamp = stamp;
         if let Some(old) = &self.replaced {
             state.store.delete_session(old).await?;
         }
@@ -164,7 +173,10 @@ impl Session {
                 now,
             )
             .await?;
-        let mut cookie = format!("{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax", self.key);
+        let mut cookie = format!(
+            "{COOKIE_NAME}={}.{stamp:x}; Path=/; HttpOnly; SameSite=Lax",
+            self.key
+        );
         if let Some(age) = self.max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
         }

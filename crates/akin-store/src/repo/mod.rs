@@ -42,15 +42,15 @@ pub use used_by::{DeleteAction, Referrer};
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
-    /// Sessions read without a query, on SQLite only (see `sessions::SessionCache`).
-    sessions: Option<std::sync::Arc<sessions::SessionCache>>,
+    /// Sessions read without a query (see `sessions`).
+    sessions: std::sync::Arc<sessions::SessionCache>,
     /// API tokens and their users, on both backends (see `directory`).
     directory: std::sync::Arc<directory::DirectoryCache>,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        let sessions = (db.backend() == crate::db::Backend::Sqlite).then(Default::default);
+        let sessions = sessions::session_cache(db.backend());
         Self {
             db,
             sessions,

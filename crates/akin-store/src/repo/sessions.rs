@@ -1,12 +1,18 @@
 //! Server-side sessions, shared by every node. Rows are keyed by the SHA-256 of the cookie
 //! value, so the table alone does not let anyone take over a session.
 //!
-//! On SQLite, sessions are also kept in memory: an embedded database file is served by one
-//! akin process (several nodes share PostgreSQL), so every session write passes through
-//! this process and the copy cannot go stale. Reading a flow challenge then costs no
-//! query. On PostgreSQL every read goes to the database, so any node continues any flow.
+//! Sessions read are also kept in memory, so reading a flow challenge or calling the API
+//! with a session costs no query. A write removes the copy (the next read fills it again),
+//! on every node: on SQLite every write passes through this one process (an embedded file
+//! is served by one akin); on PostgreSQL a trigger (migration 0019) notifies every node of
+//! each session row changed or deleted, by any node, cascades and sweeps included, and each
+//! node drops its copy when told. Until a node listens, and whenever its listening
+//! connection is lost, it reads every session from the database and starts its copies
+//! over. What a revocation costs: the notification's trip from the writer's commit to the
+//! other nodes (about a millisecond on one network; see `docs/api.md`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use akin_domain::flow::FlowPlan;
@@ -27,15 +33,21 @@ pub struct SessionRecord {
     pub flow_plan: Option<Arc<FlowPlan>>,
     pub user_id: Option<i64>,
     pub expires: OffsetDateTime,
+    /// Which write this is: random, new with every write, and carried in the browser's
+    /// cookie, so that any node tells its copy from the browser's latest write (a browser
+    /// reads what it just wrote through another node, without waiting for the notice).
+    /// 0: none (a row written before stamps).
+    pub stamp: u64,
 }
 
 impl SessionRecord {
     /// The `data` column: a JSON object, so other keys can join the plan later.
     fn data(&self) -> Value {
-        match &self.flow_plan {
-            Some(plan) => json!({ "flow_plan": plan }),
-            None => json!({}),
+        let mut data = json!({ "stamp": self.stamp });
+        if let Some(plan) = &self.flow_plan {
+            data["flow_plan"] = json!(plan);
         }
+        data
     }
 
     fn from_row(row: SessionRow) -> SessionRecord {
@@ -51,6 +63,7 @@ impl SessionRecord {
             flow_plan,
             user_id: row.user_id,
             expires: row.expires.0,
+            stamp: data.get("stamp").and_then(Value::as_u64).unwrap_or(0),
         }
     }
 }
@@ -62,60 +75,116 @@ struct SessionRow {
     expires: DbTime,
 }
 
-/// Sessions by key digest; written through, never the only copy.
-#[derive(Debug, Default)]
+/// Sessions by key digest, as read from the database; never the only copy.
+#[derive(Debug)]
 pub(crate) struct SessionCache {
-    entries: RwLock<HashMap<String, Arc<SessionRecord>>>,
+    entries: RwLock<CachedSessions>,
+    /// Whether copies may be used: always on SQLite; on PostgreSQL while this node listens
+    /// for other nodes' changes.
+    live: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct CachedSessions {
+    by_digest: HashMap<String, Arc<SessionRecord>>,
+    /// Counts invalidations: a read that began before one may have read what it
+    /// invalidated, so it is not kept (see [`SessionCache::fill`]).
+    epoch: u64,
 }
 
 /// Beyond this many cached sessions the cache starts over (the database has them all).
 const CACHE_LIMIT: usize = 100_000;
 
+/// The channel the sessions trigger notifies (PostgreSQL), with the row's key digest.
+const SESSIONS_CHANNEL: &str = "akin_sessions";
+
 impl SessionCache {
-    fn get(&self, digest: &str) -> Option<Arc<SessionRecord>> {
-        self.entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(digest)
-            .cloned()
-    }
-
-    fn put(&self, digest: String, record: Arc<SessionRecord>) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CACHE_LIMIT && !entries.contains_key(&digest) {
-            entries.clear();
+    fn new(live: bool) -> Self {
+        SessionCache {
+            entries: RwLock::default(),
+            live: AtomicBool::new(live),
         }
-        entries.insert(digest, record);
     }
 
-    fn retain(&self, keep: impl Fn(&SessionRecord) -> bool) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, r| keep(r));
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CachedSessions> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn remove(&self, digest: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(digest);
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CachedSessions> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, digest: &str) -> Option<Arc<SessionRecord>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        self.read().by_digest.get(digest).cloned()
+    }
+
+    /// Where invalidations stand, taken before reading a session from the database.
+    fn epoch(&self) -> u64 {
+        self.read().epoch
+    }
+
+    /// Keeps `record`, read from the database after [`SessionCache::epoch`] answered
+    /// `since`, unless something was invalidated meanwhile (it may be what was read).
+    fn fill(&self, digest: String, record: Arc<SessionRecord>, since: u64) {
+        let mut entries = self.write();
+        if entries.epoch != since || !self.live.load(Ordering::Acquire) {
+            return;
+        }
+        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
+            entries.by_digest.clear();
+        }
+        entries.by_digest.insert(digest, record);
+    }
+
+    /// Drops the copy of one session (written or deleted, here or on another node).
+    fn invalidate(&self, digest: &str) {
+        let mut entries = self.write();
+        entries.by_digest.remove(digest);
+        entries.epoch += 1;
+    }
+
+    fn invalidate_where(&self, stale: impl Fn(&SessionRecord) -> bool) {
+        let mut entries = self.write();
+        entries.by_digest.retain(|_, r| !stale(r));
+        entries.epoch += 1;
+    }
+
+    /// Drops every copy; from now on copies are kept when `live`.
+    fn start_over(&self, live: bool) {
+        let mut entries = self.write();
+        entries.by_digest.clear();
+        entries.epoch += 1;
+        self.live.store(live, Ordering::Release);
     }
 }
 
+/// The session cache of a store on `backend`: live at once on SQLite, from its first
+/// listen on PostgreSQL ([`Store::watch_sessions`]).
+pub(crate) fn session_cache(backend: crate::db::Backend) -> Arc<SessionCache> {
+    Arc::new(SessionCache::new(backend == crate::db::Backend::Sqlite))
+}
+
 impl Store {
-    /// The session for cookie value `key`, unless it has expired.
+    /// The session for cookie value `key`, unless it has expired. `stamp` is the one the
+    /// browser's cookie carries (its latest write): a copy with another is not used.
     pub async fn session(
         &self,
         key: &str,
+        stamp: Option<u64>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let digest = key_digest(key);
-        if let Some(cache) = &self.sessions
-            && let Some(record) = cache.get(&digest)
+        let cache = &self.sessions;
+        if let Some(record) = cache
+            .get(&digest)
+            .filter(|r| stamp.is_none_or(|s| s == r.stamp))
         {
             return Ok((record.expires > now).then_some(record));
         }
+        let since = cache.epoch();
         let sql = self
             .db()
             .sql("SELECT data, user_id, expires FROM akin_sessions WHERE session_key = ")
@@ -127,8 +196,8 @@ impl Store {
             .fetch_optional::<SessionRow>(sql)
             .await?
             .map(|row| Arc::new(SessionRecord::from_row(row)));
-        if let (Some(cache), Some(record)) = (&self.sessions, &record) {
-            cache.put(digest, record.clone());
+        if let Some(record) = &record {
+            cache.fill(digest, record.clone(), since);
         }
         Ok(record)
     }
@@ -164,9 +233,9 @@ impl Store {
                  expires = excluded.expires, last_ip = excluded.last_ip, last_user_agent = excluded.last_user_agent",
             );
         self.db().execute(sql).await?;
-        if let Some(cache) = &self.sessions {
-            cache.put(digest, record.clone());
-        }
+        // Dropped, not replaced: two writes of one session may finish in either order, and
+        // the next read takes whichever the database kept.
+        self.sessions.invalidate(&digest);
         Ok(())
     }
 
@@ -177,9 +246,7 @@ impl Store {
             .sql("DELETE FROM akin_sessions WHERE session_key = ")
             .bind(digest.clone());
         self.db().execute(sql).await?;
-        if let Some(cache) = &self.sessions {
-            cache.remove(&digest);
-        }
+        self.sessions.invalidate(&digest);
         Ok(())
     }
 
@@ -196,9 +263,7 @@ impl Store {
 
     /// Drops cached sessions of `user` (their rows are gone or going, e.g. by cascade).
     pub(crate) fn forget_user_sessions(&self, user: i64) {
-        if let Some(cache) = &self.sessions {
-            cache.retain(|r| r.user_id != Some(user));
-        }
+        self.sessions.invalidate_where(|r| r.user_id == Some(user));
     }
 
     /// Removes expired sessions; returns how many.
@@ -208,9 +273,47 @@ impl Store {
             .sql("DELETE FROM akin_sessions WHERE expires <= ")
             .bind(now);
         let swept = self.db().execute(sql).await?;
-        if let Some(cache) = &self.sessions {
-            cache.retain(|r| r.expires > now);
-        }
+        self.sessions.invalidate_where(|r| r.expires <= now);
         Ok(swept)
+    }
+
+    /// On PostgreSQL, starts listening for every node's session changes (the cache is not
+    /// used until this node listens); nothing on SQLite. The watch ends with the pool.
+    pub fn watch_sessions(&self) {
+        if self.db().backend() == crate::db::Backend::Postgres {
+            tokio::spawn(watch_sessions(self.clone()));
+        }
+    }
+}
+
+/// Drops this node's copy of every session another node (or this one) changes, as the
+/// trigger tells; starts the copies over whenever the listening connection was lost.
+async fn watch_sessions(store: Store) {
+    let cache = store.sessions.clone();
+    loop {
+        let mut listener = match store.db().listen(SESSIONS_CHANNEL).await {
+            Ok(listener) => listener,
+            Err(_) if store.db().is_closed() => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for session changes; reading every session from the database");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        cache.start_over(true);
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(changed)) => cache.invalidate(changed.payload()),
+                // Reconnected (and listening again): what was missed meanwhile is unknown.
+                Ok(None) => cache.start_over(true),
+                Err(_) if store.db().is_closed() => return,
+                Err(error) => {
+                    cache.start_over(false);
+                    tracing::warn!(%error, "lost the session change listener; reading every session from the database");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -633,3 +633,129 @@ async fn a_running_server_is_backed_up_and_restored(backend: Backend) {
         (StatusCode::OK, json!(1))
     );
 }
+
+/// Nodes on one PostgreSQL keep the sessions they read in memory, yet a browser whose
+/// requests alternate between them always reads its latest step (its cookie names that
+/// write), and a revocation on one node reaches the other's copy at once (the database
+/// tells every node). Prints how long the revocation took to reach the other node.
+#[tokio::test]
+async fn postgres_nodes_share_sessions_and_revocations_reach_every_node() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let db = TestDatabase::create(&backend).await;
+    let options = SpawnOptions::default();
+    let (a, b) = tokio::join!(
+        TestApp::start(BIN, &db.url, &options),
+        TestApp::start(BIN, &db.url, &options)
+    );
+    let created = a
+        .admin(Method::POST, "/api/v3/core/users/")
+        .json(&json!({"username": "roamer", "name": "Roamer"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, created) = json(created).await;
+    let pk = created["pk"].as_i64().unwrap();
+    let set = a
+        .admin(
+            Method::POST,
+            &format!("/api/v3/core/users/{pk}/set_password/"),
+        )
+        .json(&json!({"password": "Roaming-ar0und"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+
+    let on_a = crate::flows::Browser::new(&a, "default-authentication-flow", "");
+    let on_b = crate::flows::Browser {
+        client: on_a.client.clone(),
+        base: b.base_url.clone(),
+        url: on_a.url.clone(),
+    };
+    let post = |browser: &crate::flows::Browser, body: serde_json::Value| {
+        browser
+            .client
+            .post(format!("{}{}", browser.base, browser.url))
+            .json(&body)
+            .send()
+    };
+    // Both nodes hold a copy of the session at its first step.
+    assert_eq!(
+        on_a.challenge().await["component"],
+        "ak-stage-identification"
+    );
+    assert_eq!(
+        on_b.challenge().await["component"],
+        "ak-stage-identification"
+    );
+    let step = post(
+        &on_b,
+        json!({"component": "ak-stage-identification", "uid_field": "roamer"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(step.status(), StatusCode::FOUND);
+    // At once, on the other node: the step just taken, not its copy from before.
+    assert_eq!(on_a.challenge().await["component"], "ak-stage-password");
+    assert_eq!(on_b.challenge().await["component"], "ak-stage-password");
+    let step = post(
+        &on_a,
+        json!({"component": "ak-stage-password", "password": "Roaming-ar0und"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(step.status(), StatusCode::FOUND);
+    // The login stage runs on the other node and signs in with a new session id: the
+    // cookie it sets is the signed-in session's.
+    let signed_in = on_b
+        .client
+        .get(format!("{}{}", on_b.base, on_b.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, done) = json(signed_in).await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let plain = reqwest::Client::new();
+    let me = |base: &str| {
+        plain
+            .get(format!("{base}/api/v3/core/users/me/"))
+            .header("cookie", &cookie)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(me(&b.base_url).await.unwrap().status(), StatusCode::OK);
+    }
+
+    // Signing out through one node ends the session on the other, although the other
+    // holds a copy that matches the cookie.
+    let sign_out = crate::flows::Browser {
+        client: on_a.client.clone(),
+        base: a.base_url.clone(),
+        url: "/api/v3/flows/executor/default-invalidation-flow/?query=".to_owned(),
+    };
+    assert_eq!(sign_out.challenge().await["component"], "xak-flow-redirect");
+    let revoked = std::time::Instant::now();
+    loop {
+        if me(&b.base_url).await.unwrap().status() == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < std::time::Duration::from_secs(2),
+            "the other node still serves the signed-out session"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    eprintln!(
+        "a revocation reached the other node within {:?}",
+        revoked.elapsed()
+    );
+}
