@@ -193,6 +193,7 @@ pub const AUTHENTICATOR_VALIDATE_STAGE: &str =
     "authentik_stages_authenticator_validate.authenticatorvalidatestage";
 pub const EXPRESSION_POLICY: &str = "authentik_policies_expression.expressionpolicy";
 pub const REPUTATION_POLICY: &str = "authentik_policies_reputation.reputationpolicy";
+pub const PASSWORD_POLICY: &str = "authentik_policies_password.passwordpolicy";
 pub const POLICY_BINDING: &str = "authentik_policies.policybinding";
 pub const GROUP: &str = "authentik_core.group";
 pub const USER: &str = "authentik_core.user";
@@ -557,6 +558,38 @@ pub static MODELS: &[ModelSpec] = &[
             opt("check_ip", Bool, "true"),
             opt("check_username", Bool, "true"),
             opt("threshold", Int, "-5"),
+        ],
+    },
+    ModelSpec {
+        name: PASSWORD_POLICY,
+        verbose: "password policy",
+        family: Family::Policy,
+        api: api(
+            "/policies/password/",
+            "ak-policy-password-form",
+            "Password Policies",
+            "Policy to make sure passwords have certain properties",
+        ),
+        fields: &[
+            NAME,
+            opt("execution_logging", Bool, "false"),
+            opt("password_field", Text, "\"password\""),
+            opt("amount_digits", Int, "0"),
+            opt("amount_uppercase", Int, "0"),
+            opt("amount_lowercase", Int, "0"),
+            opt("amount_symbols", Int, "0"),
+            opt("length_min", Int, "0"),
+            opt(
+                "symbol_charset",
+                Text,
+                r##""!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ ""##,
+            ),
+            opt("error_message", Text, "\"\""),
+            opt("check_static_rules", Bool, "true"),
+            opt("check_have_i_been_pwned", Bool, "false"),
+            opt("check_zxcvbn", Bool, "false"),
+            opt("hibp_allowed_count", Int, "0"),
+            opt("zxcvbn_score_threshold", Int, "2"),
         ],
     },
     ModelSpec {

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod metrics;
 pub mod objects;
 pub mod password;
+pub mod password_policy;
 mod planner;
 pub mod policy;
 mod reputation;
@@ -53,6 +54,9 @@ pub struct Engine {
     pub outbox_waker: Arc<tokio::sync::Notify>,
     /// What `/metrics` shows (this process's counters).
     pub metrics: Arc<metrics::Metrics>,
+    /// Where password policies look up breached passwords (none until the binary sets
+    /// one: every lookup then counts as unreachable).
+    pub breaches: password_policy::BreachCheck,
     /// A hash of nothing anyone knows, checked in place of a missing account's so that a
     /// wrong identifier costs the time a wrong password does.
     pub(crate) decoy_hash: Arc<std::sync::OnceLock<String>>,
@@ -80,6 +84,7 @@ impl Engine {
             mail: mail::SharedMail::default(),
             outbox_waker: Arc::default(),
             metrics: Arc::default(),
+            breaches: password_policy::BreachCheck::default(),
             decoy_hash: Arc::default(),
         }
     }
@@ -117,6 +122,12 @@ impl Engine {
         allowed: akin_blueprint::env::EnvAllowList,
     ) -> Self {
         self.uploaded_blueprint_env = Arc::new(akin_blueprint::env::EnvAccess::Allowed(allowed));
+        self
+    }
+
+    /// The engine looking breached passwords up with `check` (password policies).
+    pub fn with_breach_check(mut self, check: password_policy::BreachCheck) -> Self {
+        self.breaches = check;
         self
     }
 

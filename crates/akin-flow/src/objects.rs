@@ -96,6 +96,36 @@ pub async fn check(
             .validate(expression)
             .map_err(|e| invalid("expression", format!("Expression Syntax Error: {e}")))?;
     }
+    if spec.name == catalog::PASSWORD_POLICY {
+        use akin_domain::policy::password::{MAX_ZXCVBN_THRESHOLD, NON_NEGATIVE_FIELDS};
+        for field in NON_NEGATIVE_FIELDS {
+            let value = fields.get(*field).and_then(Value::as_i64);
+            if value.is_some_and(|n| n < 0) {
+                return Err(invalid(
+                    field,
+                    "Ensure this value is greater than or equal to 0.",
+                ));
+            }
+            // Stored values must read back: a policy that does not would be left out.
+            if value.is_some_and(|n| n > i64::from(u32::MAX)) {
+                return Err(invalid(
+                    field,
+                    format!("Ensure this value is less than or equal to {}.", u32::MAX),
+                ));
+            }
+        }
+        if fields
+            .get("zxcvbn_score_threshold")
+            .and_then(Value::as_i64)
+            .is_some_and(|n| n > i64::from(MAX_ZXCVBN_THRESHOLD))
+        {
+            // zxcvbn's scores end at 4: a higher threshold would refuse every password.
+            return Err(invalid(
+                "zxcvbn_score_threshold",
+                format!("Ensure this value is less than or equal to {MAX_ZXCVBN_THRESHOLD}."),
+            ));
+        }
+    }
     if spec.name == catalog::REPUTATION_POLICY {
         // On a partial write only what it sets can be judged: both checks turned off.
         let off = |field: &str| fields.get(field) == Some(&Value::Bool(false));

@@ -128,6 +128,7 @@ fn policy_of(model: &str, row: &Map<String, Value>) -> Option<Policy> {
             expression: stored::<StoredExpression>(model, row)?.expression,
         },
         catalog::REPUTATION_POLICY => PolicyKind::Reputation(stored(model, row)?),
+        catalog::PASSWORD_POLICY => PolicyKind::Password(stored(model, row)?),
         other => {
             tracing::error!(model = other, "a policy of a kind akin cannot evaluate");
             return None;
@@ -323,37 +324,51 @@ async fn reputation_score(
         .await?)
 }
 
-/// What `policy` needs read from the database before its verdict: a reputation policy's
-/// score (`None` for other kinds). Read ahead of the evaluation's trip to a blocking thread.
-async fn score_for(
+/// What a policy's verdict needs that is found outside the blocking thread evaluation
+/// runs on: a reputation policy's score (the database), a password policy's whole verdict
+/// (the breach lookup goes over the network).
+enum Ahead {
+    Score(i64),
+    Verdict(PolicyVerdict),
+}
+
+/// Finds what `policy` needs ahead of its evaluation (`None` for expressions).
+async fn ahead_of(
     engine: &Engine,
     policy: &Policy,
     request: &PolicyRequest,
-) -> FlowResult<Option<i64>> {
+) -> FlowResult<Option<Ahead>> {
     Ok(match &policy.kind {
-        PolicyKind::Reputation(reputation) => {
-            Some(reputation_score(engine, reputation, request).await?)
-        }
+        PolicyKind::Reputation(reputation) => Some(Ahead::Score(
+            reputation_score(engine, reputation, request).await?,
+        )),
+        PolicyKind::Password(password) => Some(Ahead::Verdict(
+            crate::password_policy::verdict(engine, password, request).await,
+        )),
         PolicyKind::Expression { .. } => None,
     })
 }
 
-/// One policy's verdict, on the blocking thread: an expression runs; a reputation policy
-/// compares the `score` read for it.
+/// One policy's verdict, on the blocking thread: an expression runs; the other kinds use
+/// what was found `ahead` of it.
 fn policy_verdict(
     expressions: &dyn policy::ExpressionEngine,
     policy: &Policy,
     request: &PolicyRequest,
     directory: &dyn PolicyDirectory,
     timeout: Duration,
-    score: Option<i64>,
+    ahead: Option<Ahead>,
 ) -> PolicyVerdict {
-    match &policy.kind {
-        PolicyKind::Expression { expression } => {
+    match (&policy.kind, ahead) {
+        (PolicyKind::Expression { expression }, _) => {
             expressions.evaluate(expression, request, directory, timeout)
         }
-        PolicyKind::Reputation(reputation) => {
-            let score = score.unwrap_or_default();
+        (PolicyKind::Password(_), Some(Ahead::Verdict(verdict))) => verdict,
+        (PolicyKind::Reputation(reputation), ahead) => {
+            let score = match ahead {
+                Some(Ahead::Score(score)) => score,
+                _ => 0,
+            };
             let passing = reputation.passes(score);
             let username = request.user.get("username").and_then(Value::as_str);
             let ip = request.http.as_ref().map(|http| http.client_ip.as_str());
@@ -367,6 +382,10 @@ fn policy_verdict(
                 ..PolicyVerdict::default()
             }
         }
+        (PolicyKind::Password(_), _) => PolicyVerdict {
+            error: Some("the password policy was not evaluated".to_owned()),
+            ..PolicyVerdict::default()
+        },
     }
 }
 
@@ -396,10 +415,10 @@ pub async fn evaluate(
             .collect(),
         None => Vec::new(),
     };
-    let mut scores = Vec::with_capacity(bindings.len());
+    let mut found_ahead = Vec::with_capacity(bindings.len());
     for binding in &bindings {
-        scores.push(match &binding.subject {
-            BindingSubject::Policy(policy) => score_for(engine, policy, &request).await?,
+        found_ahead.push(match &binding.subject {
+            BindingSubject::Policy(policy) => ahead_of(engine, policy, &request).await?,
             _ => None,
         });
     }
@@ -410,7 +429,7 @@ pub async fn evaluate(
         let mut failures = Vec::new();
         let mut executions = Vec::new();
         let mut updates = Map::new();
-        for (binding, score) in bindings.iter().zip(scores) {
+        for (binding, ahead) in bindings.iter().zip(found_ahead) {
             let verdict = match &binding.subject {
                 BindingSubject::Policy(policy) => {
                     let verdict = policy_verdict(
@@ -419,7 +438,7 @@ pub async fn evaluate(
                         &request,
                         &directory,
                         binding.timeout,
-                        score,
+                        ahead,
                     );
                     if let Some(error) = &verdict.error {
                         failures.push((policy.name.clone(), error.clone()));
@@ -508,7 +527,7 @@ pub async fn evaluate_policy(
     request: PolicyRequest,
     timeout: Duration,
 ) -> FlowResult<PolicyVerdict> {
-    let score = score_for(engine, &policy, &request).await?;
+    let ahead = ahead_of(engine, &policy, &request).await?;
     let directory = directory(engine);
     let expressions = engine.expressions.clone();
     let (policy, verdict) = tokio::task::spawn_blocking(move || {
@@ -518,7 +537,7 @@ pub async fn evaluate_policy(
             &request,
             &directory,
             timeout,
-            score,
+            ahead,
         );
         (policy, verdict)
     })
@@ -589,10 +608,10 @@ impl PolicyDirectory for StoreDirectory {
         request: &PolicyRequest,
         timeout: Duration,
     ) -> Option<PolicyVerdict> {
-        let (policy, score) = self.handle.block_on(async {
+        let (policy, ahead) = self.handle.block_on(async {
             let policy = policy_named(&self.engine, name).await.ok()??;
-            let score = score_for(&self.engine, &policy, request).await.ok()?;
-            Some((policy, score))
+            let ahead = ahead_of(&self.engine, &policy, request).await.ok()?;
+            Some((policy, ahead))
         })?;
         Some(policy_verdict(
             self.engine.expressions.as_ref(),
@@ -600,7 +619,7 @@ impl PolicyDirectory for StoreDirectory {
             request,
             self,
             timeout,
-            score,
+            ahead,
         ))
     }
 

@@ -38,6 +38,10 @@ Environment variables (each also a flag; flags win):
                                                             [default: 32 per core]
   AKIN_BLUEPRINT_ENV_ALLOW  variables !Env may read in uploaded blueprints: ORG_*,SMTP_HOST
                                                  [default: none; never AKIN_*]
+  AKIN_HIBP_URL             Have I Been Pwned range API for password policies' breach checks
+                                          [default: https://api.pwnedpasswords.com]
+  AKIN_HIBP_UNREACHABLE     fail or pass a breach check that API cannot answer
+                                                                     [default: fail]
   AKIN_METRICS_LISTEN       HOST:PORT to serve Prometheus metrics on (/metrics)
                                                                 [default: not served]
   AKIN_TRUSTED_PROXIES      proxies whose X-Forwarded-For/-Proto are believed: 10.0.0.0/8
@@ -91,7 +95,7 @@ pub struct GlobalOptions {
 pub enum Command {
     /// Run the server (applies pending migrations first)
     #[command(after_help = ENVIRONMENT)]
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Apply pending database migrations and exit
     Migrate,
     /// Manage users
@@ -416,6 +420,20 @@ pub struct ServeOptions {
     #[arg(long, env = "AKIN_BLUEPRINT_ENV_ALLOW", default_value = "",
           value_parser = akin_blueprint::env::EnvAllowList::parse)]
     pub blueprint_env_allow: akin_blueprint::env::EnvAllowList,
+
+    /// The Have I Been Pwned range API password policies look breached passwords up in
+    /// (only the first five hex digits of a password's SHA-1 are sent); a mirror or a
+    /// server of your own may take its place
+    #[arg(long, env = "AKIN_HIBP_URL", default_value = akin_pwned::DEFAULT_BASE,
+          value_parser = crate::config::parse_hibp_url)]
+    pub hibp_url: String,
+
+    /// What a password policy checking breaches does when that API does not answer: fail
+    /// (no password is accepted unchecked) or pass (the other checks decide); either way it
+    /// logs a warning
+    #[arg(long, env = "AKIN_HIBP_UNREACHABLE", default_value = "fail",
+          value_parser = crate::config::parse_when_unreachable)]
+    pub hibp_unreachable: akin_domain::policy::password::WhenUnreachable,
 
     /// Address to serve Prometheus metrics on, at /metrics (a port of its own, for the
     /// monitoring network only; default: not served)

@@ -85,6 +85,32 @@ pub fn parse_external_url(value: &str) -> Result<String, String> {
     }
 }
 
+pub fn parse_hibp_url(value: &str) -> Result<String, String> {
+    let value = value.trim().trim_end_matches('/');
+    if (value.starts_with("http://") || value.starts_with("https://"))
+        && !value.contains(char::is_whitespace)
+    {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "AKIN_HIBP_URL must be http(s)://HOST[:PORT][/PATH], e.g. {}, got {value:?}",
+            akin_pwned::DEFAULT_BASE
+        ))
+    }
+}
+
+pub fn parse_when_unreachable(
+    value: &str,
+) -> Result<akin_domain::policy::password::WhenUnreachable, String> {
+    use akin_domain::policy::password::WhenUnreachable;
+    WhenUnreachable::parse(value.trim()).ok_or_else(|| {
+        format!(
+            "AKIN_HIBP_UNREACHABLE must be one of {}, got {value:?}",
+            WhenUnreachable::ALL.join(", ")
+        )
+    })
+}
+
 pub fn parse_templates_dir(value: &str) -> Result<std::path::PathBuf, String> {
     let path = std::path::PathBuf::from(value);
     if path.is_dir() {

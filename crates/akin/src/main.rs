@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     let url = cli.global.database_url;
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(options) => serve::run(&url, options).await,
+            Command::Serve(options) => serve::run(&url, *options).await,
             Command::Migrate => {
                 let store = serve::open_store(&url).await?;
                 store.db().close().await;

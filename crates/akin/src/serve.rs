@@ -83,6 +83,13 @@ pub async fn run(database_url: &str, options: ServeOptions) -> Result<(), AppErr
             dir: options.blueprints_dir.clone(),
         })
         .with_uploaded_blueprint_env(options.blueprint_env_allow.clone())
+        .with_breach_check(akin_flow::password_policy::BreachCheck {
+            lookup: Arc::new(
+                akin_pwned::PwnedPasswords::new(&options.hibp_url)
+                    .map_err(|e| AppError::Usage(format!("AKIN_HIBP_URL: {e}")))?,
+            ),
+            when_unreachable: options.hibp_unreachable,
+        })
         .with_mail(mail);
     tokio::spawn(deliver_mail(engine.clone(), mailer));
     if options.blueprints_dir.is_some() {

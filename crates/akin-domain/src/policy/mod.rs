@@ -13,8 +13,10 @@ use serde_json::{Map, Value};
 
 use crate::choice::choice_enum;
 
+pub mod password;
 mod reputation;
 
+pub use password::PasswordPolicy;
 pub use reputation::{REPUTATION_EXPIRY, ReputationFilter, ReputationPolicy, ReputationScore};
 
 /// The longest any one expression may run, whatever its binding's `timeout` says.
@@ -81,6 +83,13 @@ pub struct PolicyVerdict {
     /// policies set plan context, e.g. `pending_user`); users are written as their pk.
     #[serde(skip)]
     pub context_updates: Map<String, Value>,
+    /// The prompt field the messages are about (a password policy's field), shown next to
+    /// it rather than above the form.
+    #[serde(skip)]
+    pub field: Option<String>,
+    /// Of a combination: each message that is about a field, with the field.
+    #[serde(skip)]
+    pub field_messages: Vec<(String, String)>,
 }
 
 impl PolicyVerdict {
@@ -208,6 +217,8 @@ pub enum PolicyKind {
     Expression { expression: String },
     /// Compares the sign-in reputation of the address and the username with a threshold.
     Reputation(ReputationPolicy),
+    /// Checks the password a prompt collected: static rules, breaches, zxcvbn.
+    Password(PasswordPolicy),
 }
 
 /// Who a binding is about.
@@ -242,6 +253,8 @@ choice_enum! {
 pub struct BindingResult {
     pub passing: bool,
     pub messages: Vec<String>,
+    /// The prompt field the messages are about, if any.
+    pub field: Option<String>,
 }
 
 impl Binding {
@@ -250,6 +263,7 @@ impl Binding {
     /// the error as a message, as authentik does.
     pub fn result(&self, verdict: PolicyVerdict) -> BindingResult {
         let mut messages = verdict.messages;
+        let field = verdict.field;
         let passing = match verdict.error {
             Some(error) => {
                 messages.push(error);
@@ -257,7 +271,11 @@ impl Binding {
             }
             None => verdict.passing != self.negate,
         };
-        BindingResult { passing, messages }
+        BindingResult {
+            passing,
+            messages,
+            field,
+        }
     }
 }
 
@@ -278,6 +296,11 @@ pub fn combine(mode: EngineMode, results: &[BindingResult]) -> PolicyVerdict {
     PolicyVerdict {
         passing,
         messages: results.iter().flat_map(|r| r.messages.clone()).collect(),
+        field_messages: results
+            .iter()
+            .filter_map(|r| Some((r.field.as_ref()?, &r.messages)))
+            .flat_map(|(field, messages)| messages.iter().map(|m| (field.clone(), m.clone())))
+            .collect(),
         ..PolicyVerdict::default()
     }
 }
@@ -301,6 +324,7 @@ mod tests {
         BindingResult {
             passing,
             messages: vec![],
+            field: None,
         }
     }
 

@@ -113,6 +113,8 @@ impl From<WireVerdict> for PolicyVerdict {
             log_messages: v.log_messages,
             error: v.error,
             context_updates: v.context_updates,
+            // Expressions speak of no field in particular.
+            ..PolicyVerdict::default()
         }
     }
 }

@@ -200,17 +200,30 @@ impl StageKind for PromptStageSettings {
                 policy::evaluate(run.engine, run.origin, bindings, EngineMode::All, request)
                     .await?;
             if !verdict.passing {
-                let messages = if verdict.messages.is_empty() {
-                    vec!["The entered values were not accepted.".to_owned()]
-                } else {
-                    verdict.messages
-                };
-                let errors: Vec<Value> = messages
-                    .iter()
-                    .map(|m| akin_domain::flow::challenge::error_detail(m, "invalid"))
-                    .collect();
+                // Messages about a field (a password policy's) go next to it; the rest
+                // above the form.
                 let mut map = Map::new();
-                map.insert("non_field_errors".into(), Value::Array(errors));
+                let detail = |m: &String| akin_domain::flow::challenge::error_detail(m, "invalid");
+                for (field, message) in &verdict.field_messages {
+                    if let Value::Array(errors) = map
+                        .entry(field.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()))
+                    {
+                        errors.push(detail(message));
+                    }
+                }
+                let mut general: Vec<Value> = verdict
+                    .messages
+                    .iter()
+                    .filter(|m| !verdict.field_messages.iter().any(|(_, f)| f == *m))
+                    .map(detail)
+                    .collect();
+                if general.is_empty() && map.is_empty() {
+                    general.push(detail(&"The entered values were not accepted.".to_owned()));
+                }
+                if !general.is_empty() {
+                    map.insert("non_field_errors".into(), Value::Array(general));
+                }
                 return Ok(show_again(map));
             }
         }

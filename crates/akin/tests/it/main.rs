@@ -41,6 +41,7 @@ mod groups;
 mod invitations;
 mod login;
 mod mail;
+mod password_policy;
 mod policies;
 mod prompts;
 mod python_client;

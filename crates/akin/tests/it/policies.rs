@@ -732,9 +732,11 @@ async fn bindings_types_and_tests_answer_as_authentik(backend: Backend) {
     let (_, policies) = admin_get(&env, "/api/v3/policies/all/types/").await;
     assert_eq!(policies[0]["model_name"], "expressionpolicy");
     assert_eq!(policies[0]["component"], "ak-policy-expression-form");
-    assert_eq!(policies[1]["model_name"], "reputationpolicy");
-    assert_eq!(policies[1]["component"], "ak-policy-reputation-form");
-    assert_eq!(policies.as_array().unwrap().len(), 2);
+    assert_eq!(policies[1]["model_name"], "passwordpolicy");
+    assert_eq!(policies[1]["component"], "ak-policy-password-form");
+    assert_eq!(policies[2]["model_name"], "reputationpolicy");
+    assert_eq!(policies[2]["component"], "ak-policy-reputation-form");
+    assert_eq!(policies.as_array().unwrap().len(), 3);
 
     let pk = create_policy(
         &env,
