@@ -27,6 +27,8 @@ const MODELS: &[&str] = &[
     "authentik_stages_email.emailstage",
     "authentik_stages_authenticator_validate.authenticatorvalidatestage",
     "authentik_policies_expression.expressionpolicy",
+    "authentik_policies_password.passwordpolicy",
+    "authentik_policies_reputation.reputationpolicy",
     "authentik_policies.policybinding",
     "authentik_core.group",
     "authentik_core.user",

@@ -79,7 +79,7 @@ impl PasswordPolicy {
         let mut broken = Vec::new();
         let length = password.chars().count();
         if length < self.length_min as usize {
-            broken.push(plural(self.length_min, "character"));
+            broken.push(format!("{}.", plural(self.length_min, "character")));
         }
         for (wanted, found, what) in [
             (self.amount_digits, count(char::is_ascii_digit), "digit"),
@@ -95,7 +95,7 @@ impl PasswordPolicy {
             ),
         ] {
             if found < wanted as usize {
-                broken.push(plural(wanted, what));
+                broken.push(format!("{}.", plural(wanted, what)));
             }
         }
         let symbols = password
@@ -104,7 +104,7 @@ impl PasswordPolicy {
             .count();
         if symbols < self.amount_symbols as usize {
             broken.push(format!(
-                "{} (one of {})",
+                "{} (one of {}).",
                 plural(self.amount_symbols, "symbol"),
                 self.symbol_charset.trim_end()
             ));
@@ -163,11 +163,12 @@ pub fn breached(count: u64) -> String {
     format!("Password exists on {count} online lists.")
 }
 
+/// "At least 1 digit", "At least 2 digits".
 fn plural(n: u32, what: &str) -> String {
     if n == 1 {
-        format!("At least 1 {what}.")
+        format!("At least 1 {what}")
     } else {
-        format!("At least {n} {what}s.")
+        format!("At least {n} {what}s")
     }
 }
 

@@ -438,14 +438,39 @@ async fn authentiks_password_change_flow_imports_unchanged_and_keeps_weak_passwo
                            "password_repeat": password}))
             .await
     };
-    // A weak password: the policy on the write stage's binding fails, so nothing is
-    // written (authentik's behaviour); the old password still works.
+    // A weak password: akin's shipped flow checks it at the prompt (the same policy, by
+    // name) and says why next to the field; nothing is written.
     let (browser, signed_in) = sign_in("First-passw0rd-here").await;
     assert!(signed_in);
-    let done = change(browser, "abc").await;
-    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    let refused = change(browser, "abc").await;
+    assert_eq!(refused["component"], "ak-stage-prompt", "{refused}");
+    assert!(
+        refused["response_errors"]["password"][0]["string"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("At least 8 characters")),
+        "{refused}"
+    );
     assert!(sign_in("First-passw0rd-here").await.1, "unchanged");
     assert!(!sign_in("abc").await.1);
+    // Without the prompt's check, authentik's binding alone still keeps it out: the write
+    // stage is skipped, the flow ends, the password stays.
+    let (_, stages) = admin_get(
+        &env,
+        "/api/v3/stages/prompt/stages/?name=default-password-change-prompt",
+    )
+    .await;
+    let stage = stages["results"][0]["pk"].as_str().unwrap().to_owned();
+    admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/stages/prompt/stages/{stage}/"),
+        json!({"validation_policies": []}),
+    )
+    .await;
+    let (browser, _) = sign_in("First-passw0rd-here").await;
+    let done = change(browser, "abcdefgh").await;
+    assert_eq!(done["component"], "xak-flow-redirect", "{done}");
+    assert!(sign_in("First-passw0rd-here").await.1, "still unchanged");
     // A strong one is written.
     let (browser, _) = sign_in("First-passw0rd-here").await;
     change(browser, "violet tractor 47 lanterns").await;
