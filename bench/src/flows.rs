@@ -393,6 +393,7 @@ pub fn policies(seconds: u64, connections: usize) -> Result<()> {
     let with = load(&url, None, seconds, connections)?;
     drop(akin);
     std::fs::remove_dir_all(&dir).ok();
+    let (every_check, trivial) = password_policy_timing(&runtime)?;
 
     println!("expression policies (release build):");
     println!(
@@ -406,6 +407,11 @@ pub fn policies(seconds: u64, connections: usize) -> Result<()> {
     println!(
         "  ratio with : without                                 {:>9.2}",
         with / without
+    );
+    println!("password policy, every check on (static, zxcvbn, breach lookup on loopback):");
+    println!(
+        "  policy test endpoint, median of 200:                 {every_check:>9.2} ms (a trivial expression policy: {trivial:.2} ms; difference {:.2} ms)",
+        every_check - trivial
     );
     Ok(())
 }
@@ -502,4 +508,113 @@ pub fn burst(browsers: usize, env: &[(&str, String)]) -> Result<()> {
         took.as_secs_f64()
     );
     Ok(())
+}
+
+/// Issue 18's figure: one password policy with every check on (static rules, zxcvbn, the
+/// breach lookup against a range API on loopback) through the policy test endpoint, next
+/// to a trivial expression policy through the same endpoint; median of 200 each.
+fn password_policy_timing(runtime: &tokio::runtime::Runtime) -> Result<(f64, f64)> {
+    let range_api = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 2048];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    // About the size of a real padded answer: 800 lines.
+                    let body: String = (0..800)
+                        .map(|i| format!("{i:035X}:{}\r\n", i % 7))
+                        .collect();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    socket.write_all(response.as_bytes()).await.ok();
+                });
+            }
+        });
+        anyhow::Ok(address)
+    })?;
+    let dir = scratch_dir()?;
+    let akin = super::spawn_akin_with(
+        &format!("sqlite://{}", dir.join("akin.db").display()),
+        &[("AKIN_HIBP_URL", format!("http://{range_api}"))],
+    )?;
+    wait_ready(akin.port, Instant::now())?;
+    let port = akin.port;
+    let client = reqwest::Client::new();
+    let timings = runtime.block_on(async {
+        let api = |path: &str| format!("http://127.0.0.1:{port}/api/v3{path}");
+        let create = |path: &'static str, body: serde_json::Value| {
+            let client = client.clone();
+            let url = api(path);
+            async move {
+                let created: serde_json::Value = client
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .json(&body)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                created["pk"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("the policy was not created")
+            }
+        };
+        let password = create(
+            "/policies/password/",
+            serde_json::json!({"name": "everything", "length_min": 12, "amount_digits": 1,
+                "amount_uppercase": 1, "amount_lowercase": 1, "amount_symbols": 1,
+                "check_zxcvbn": true, "zxcvbn_score_threshold": 3,
+                "check_have_i_been_pwned": true}),
+        )
+        .await?;
+        let trivial = create(
+            "/policies/expression/",
+            serde_json::json!({"name": "trivial", "expression": "return True"}),
+        )
+        .await?;
+        let me: serde_json::Value = client
+            .get(api("/core/users/me/"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let user = me["user"]["pk"].clone();
+        let mut medians = Vec::new();
+        for pk in [&password, &trivial] {
+            let mut millis = Vec::new();
+            for i in 0..200 {
+                let started = Instant::now();
+                let tested = client
+                    .post(api(&format!("/policies/all/{pk}/test/")))
+                    .bearer_auth(TOKEN)
+                    .json(&serde_json::json!({"user": user,
+                        "context": {"password": format!("Tr0ub4dor&3-horse-{i}")}}))
+                    .send()
+                    .await?;
+                if !tested.status().is_success() {
+                    bail!("the policy test failed: {}", tested.text().await?);
+                }
+                tested.bytes().await?;
+                millis.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            medians.push(median(millis));
+        }
+        anyhow::Ok((medians[0], medians[1]))
+    })?;
+    drop(akin);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(timings)
 }
