@@ -8,7 +8,7 @@ use akin_domain::{DomainError, FieldErrors};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::users::add_membership;
+use super::users::{add_membership, refuse_losing_the_last_superuser, superusers_before_change};
 use super::{Listing, Store, Where};
 use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
@@ -190,6 +190,8 @@ impl Store {
             .into());
         }
         let mut tx = self.db().begin().await?;
+        // Turning a group's superuser flag off, or emptying it, may remove the last one.
+        let before = superusers_before_change(&mut tx).await?;
         let sql = tx
             .sql("UPDATE groups SET name = ")
             .bind(fields.name.clone())
@@ -212,6 +214,7 @@ impl Store {
                 add_membership(&mut tx, uuid, *user).await?;
             }
         }
+        refuse_losing_the_last_superuser(&mut tx, before).await?;
         tx.commit().await?;
         Ok(self.group(uuid).await?)
     }
@@ -233,12 +236,15 @@ impl Store {
         Ok(rows.into_iter().map(|(u, n)| (u.0, n)).collect())
     }
 
+    /// Deletes a group; refused when that leaves no active superuser.
     pub async fn delete_group(&self, uuid: Uuid) -> StoreResult<bool> {
-        let sql = self
-            .db()
-            .sql("DELETE FROM groups WHERE group_uuid = ")
-            .bind(uuid);
-        Ok(self.db().execute(sql).await? > 0)
+        let mut tx = self.db().begin().await?;
+        let before = superusers_before_change(&mut tx).await?;
+        let sql = tx.sql("DELETE FROM groups WHERE group_uuid = ").bind(uuid);
+        let deleted = tx.execute(sql).await? > 0;
+        refuse_losing_the_last_superuser(&mut tx, before).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     pub async fn add_group_member(&self, group: Uuid, user: i64) -> StoreResult<()> {
@@ -247,15 +253,20 @@ impl Store {
         tx.commit().await
     }
 
-    /// Returns whether the user was a member.
+    /// Returns whether the user was a member; refused when that leaves no active
+    /// superuser.
     pub async fn remove_group_member(&self, group: Uuid, user: i64) -> StoreResult<bool> {
-        let sql = self
-            .db()
+        let mut tx = self.db().begin().await?;
+        let before = superusers_before_change(&mut tx).await?;
+        let sql = tx
             .sql("DELETE FROM group_members WHERE group_uuid = ")
             .bind(group)
             .then(" AND user_id = ")
             .bind(user);
-        Ok(self.db().execute(sql).await? > 0)
+        let removed = tx.execute(sql).await? > 0;
+        refuse_losing_the_last_superuser(&mut tx, before).await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn with_relations(&self, rows: Vec<GroupRow>) -> StoreResult<Vec<GroupEntry>> {

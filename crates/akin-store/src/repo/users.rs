@@ -302,13 +302,11 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<UserEntry>> {
         let mut tx = self.db().begin().await?;
-        let before = active_superusers(&mut tx).await?;
+        let before = superusers_before_change(&mut tx).await?;
         if !update_user_in(&mut tx, pk, changes, now).await? {
             return Ok(None);
         }
-        if before > 0 && active_superusers(&mut tx).await? == 0 {
-            return Err(StoreError::LastSuperuser);
-        }
+        refuse_losing_the_last_superuser(&mut tx, before).await?;
         tx.commit().await?;
         self.user_by_pk(pk).await
     }
@@ -348,12 +346,10 @@ impl Store {
     /// Deletes user `pk`; refused when it is the last active superuser.
     pub async fn delete_user(&self, pk: i64) -> StoreResult<bool> {
         let mut tx = self.db().begin().await?;
-        let before = active_superusers(&mut tx).await?;
+        let before = superusers_before_change(&mut tx).await?;
         let sql = tx.sql("DELETE FROM users WHERE id = ").bind(pk);
         let deleted = tx.execute(sql).await? > 0;
-        if before > 0 && active_superusers(&mut tx).await? == 0 {
-            return Err(StoreError::LastSuperuser);
-        }
+        refuse_losing_the_last_superuser(&mut tx, before).await?;
         tx.commit().await?;
         // Their sessions go with them (ON DELETE CASCADE).
         self.forget_user_sessions(pk);
@@ -655,6 +651,42 @@ pub(crate) async fn set_password_in(
 }
 
 /// Active superusers, as the transaction sees them.
+/// The key of the PostgreSQL advisory lock that serializes changes which may remove an
+/// active superuser ("akin su" in ASCII).
+const SUPERUSER_LOCK: i64 = 0x0061_6b69_6e20_7375;
+
+/// Takes the superuser lock for this transaction, then counts the active superusers, so
+/// that of two changes at once (two administrators deactivated on two nodes) the second
+/// counts after the first has committed. Under read committed nothing else makes the count
+/// exclusive: today the directory version row, which every such change also updates,
+/// happens to order them, but no rule keeps it first. SQLite runs one write transaction at
+/// a time already.
+async fn active_superusers_locked(tx: &mut Tx) -> StoreResult<i64> {
+    if tx.backend() == Backend::Postgres {
+        let sql = tx
+            .sql("SELECT pg_advisory_xact_lock(")
+            .bind(SUPERUSER_LOCK)
+            .then(")");
+        tx.execute(sql).await?;
+    }
+    active_superusers(tx).await
+}
+
+/// Before a change that may remove an active superuser: takes the lock, returns what
+/// [`refuse_losing_the_last_superuser`] compares with.
+pub(super) async fn superusers_before_change(tx: &mut Tx) -> StoreResult<i64> {
+    active_superusers_locked(tx).await
+}
+
+/// After that change, in its transaction: refused when it left no active superuser where
+/// there was one.
+pub(super) async fn refuse_losing_the_last_superuser(tx: &mut Tx, before: i64) -> StoreResult<()> {
+    if before > 0 && active_superusers(tx).await? == 0 {
+        return Err(StoreError::LastSuperuser);
+    }
+    Ok(())
+}
+
 async fn active_superusers(tx: &mut Tx) -> StoreResult<i64> {
     let sql = tx.sql(SUPERUSER_GROUPS).then(
         " SELECT COUNT(DISTINCT u.id) FROM group_members gm JOIN users u ON u.id = gm.user_id \

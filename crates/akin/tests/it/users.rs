@@ -318,6 +318,29 @@ async fn the_last_active_superuser_stays(backend: Backend) {
             "{refused}"
         );
     }
+    // Nor through its group: the superuser flag turned off, the group deleted, akadmin
+    // taken out of it.
+    let group = format!("/api/v3/core/groups/{}/", admins.as_str().unwrap());
+    for (method, path, body) in [
+        (Method::PATCH, group.clone(), json!({"is_superuser": false})),
+        (Method::DELETE, group.clone(), Value::Null),
+        (
+            Method::POST,
+            format!("{group}remove_user/"),
+            json!({"pk": akadmin}),
+        ),
+    ] {
+        let (status, refused) = admin_json(&env, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {refused}"
+        );
+        assert!(
+            refused.to_string().contains("last active superuser"),
+            "{refused}"
+        );
+    }
     let (_, still) = admin_get(&env, &user).await;
     assert_eq!(
         (still["is_active"].clone(), still["is_superuser"].clone()),
@@ -332,8 +355,30 @@ async fn the_last_active_superuser_stays(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
-    let (status, body) = admin_json(&env, Method::PATCH, &user, json!({"is_active": false})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    // The token's user is inactive now: the second admin is the last one left.
-    assert_eq!(body["is_active"], false);
+    // Both administrators deactivated at the same moment, several times over: changes
+    // to one of them go through, those to the other are refused.
+    let second = format!("/api/v3/core/users/{}/", other["pk"]);
+    let attempts = (0..8).map(|i| {
+        let path = if i % 2 == 0 { &user } else { &second };
+        admin_json(&env, Method::PATCH, path, json!({"is_active": false}))
+    });
+    let answers = crate::flows::futures_join_all(attempts).await;
+    assert!(
+        answers.iter().any(|(status, _)| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|(status, _)| *status != StatusCode::OK),
+        "{answers:?}"
+    );
+    let active = env
+        .db
+        .number(
+            "SELECT COUNT(DISTINCT u.id) FROM users u \
+             JOIN group_members gm ON gm.user_id = u.id \
+             JOIN groups g ON g.group_uuid = gm.group_uuid \
+             WHERE u.is_active AND g.is_superuser",
+        )
+        .await;
+    assert_eq!(active, 1, "one active superuser is left");
 }
