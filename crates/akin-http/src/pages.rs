@@ -30,6 +30,10 @@ pub(crate) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/admin/base.html"),
         ),
         (
+            "admin/policy_form.html",
+            include_str!("../templates/admin/policy_form.html"),
+        ),
+        (
             "admin/table.html",
             include_str!("../templates/admin/table.html"),
         ),

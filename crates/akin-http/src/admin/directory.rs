@@ -1,5 +1,5 @@
-//! The list pages: Directory → Users and Groups, Events → Logs, Customization → Policies,
-//! Flows and Stages → Stages and Prompts. Each shows the API's list as a table.
+//! The list pages: Directory → Users and Groups, Events → Logs, Flows and Stages → Stages
+//! and Prompts (Customization → Policies has a module of its own, with its forms). Each shows the API's list as a table.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -10,7 +10,7 @@ use serde_json::{Value, json as json_value};
 
 use super::{AdminSession, page};
 use crate::api::core::{groups, users};
-use crate::api::{catalog_api, events, policies};
+use crate::api::{catalog_api, events};
 use crate::audit::RequestMeta;
 use crate::error::ApiResult;
 use crate::extract::{JsonObject, QueryParams};
@@ -28,7 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/if/admin/users/{pk}/activate/", post(activate))
         .route("/if/admin/groups/", get(group_list))
         .route("/if/admin/events/", get(event_list))
-        .route("/if/admin/policies/", get(policy_list))
         .route("/if/admin/stages/", get(stage_list))
         .route("/if/admin/prompts/", get(prompt_list))
 }
@@ -308,35 +307,6 @@ async fn event_list(
         &["When", "Action", "User", "Client IP", "Context"],
         rows,
         &[("action", "Action"), ("username", "User")],
-        &q,
-    )
-}
-
-async fn policy_list(
-    admin: AdminSession,
-    State(state): State<AppState>,
-    q: QueryParams,
-) -> ApiResult<Response> {
-    let query = list_query(&q, &["search"], "name");
-    let axum::Json(body) = policies::list(admin.superuser(), State(state), query).await?;
-    let rows = body
-        .results
-        .iter()
-        .map(|p| {
-            vec![
-                text(&p["name"]),
-                text(&p["verbose_name"]),
-                text(&p["bound_to"]),
-            ]
-        })
-        .collect();
-    table(
-        &admin,
-        "Policies",
-        "/if/admin/policies/",
-        &["Name", "Type", "Bindings"],
-        rows,
-        &[("search", "Search")],
         &q,
     )
 }

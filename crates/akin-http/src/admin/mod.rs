@@ -11,6 +11,7 @@ mod directory;
 mod flows;
 mod invitations;
 mod outbox;
+mod policies;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(outbox::router())
         .merge(invitations::router())
         .merge(directory::router())
+        .merge(policies::router())
         // An admin address that does not exist is a page saying so, not the API's JSON.
         .route(
             "/if/admin/{*rest}",

@@ -454,7 +454,7 @@ async fn write(
     Ok(pk)
 }
 
-async fn create(
+pub(crate) async fn create(
     endpoint: &'static Endpoint,
     Superuser(caller): Superuser,
     State(state): State<AppState>,
@@ -477,7 +477,7 @@ async fn create(
     ))
 }
 
-async fn change(
+pub(crate) async fn change(
     endpoint: &'static Endpoint,
     Superuser(caller): Superuser,
     State(state): State<AppState>,

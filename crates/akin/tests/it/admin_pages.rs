@@ -9,7 +9,10 @@ use serde_json::json;
 use crate::flow_pages::PageBrowser;
 use crate::{admin_get, admin_json, flows, start};
 
-on_both_backends!(the_admin_pages_manage_invitations_through_forms);
+on_both_backends!(
+    the_admin_pages_manage_invitations_through_forms,
+    the_admin_pages_create_and_change_policies_through_forms,
+);
 
 /// Logs `username` in through the default authentication flow's pages.
 pub(crate) async fn log_in(env: &TestEnv, username: &str, password: &str) -> PageBrowser {
@@ -542,4 +545,135 @@ async fn the_admin_pages_manage_invitations_through_forms(backend: Backend) {
             .await,
         0
     );
+}
+
+/// Customization → Policies: a form per kind, its fields from the catalog, its errors the
+/// API's next to their fields; nothing saved until the form is right; changes kept.
+async fn the_admin_pages_create_and_change_policies_through_forms(backend: Backend) {
+    let env = start(&backend).await;
+    let admin = log_in(&env, "akadmin", ADMIN_PASSWORD).await;
+    let (status, _, html) = admin.get("/if/admin/policies/").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = html.replace("&#x2f;", "/");
+    for kind in ["expressionpolicy", "passwordpolicy", "reputationpolicy"] {
+        assert!(
+            html.contains(&format!(r#"href="/if/admin/policies/new/{kind}/""#)),
+            "{kind}: {html}"
+        );
+    }
+    let new = "/if/admin/policies/new/passwordpolicy/";
+    let (status, _, html) = admin.get(new).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<label for="field-length_min">Minimum length</label>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="field-check_static_rules" name="check_static_rules" type="checkbox" value="true" checked"#), "{html}");
+    let token = csrf_token(&html);
+
+    // A careless value: the API's words next to the field, nothing saved.
+    let (status, _, html) = admin
+        .post(
+            new,
+            &[
+                ("csrf_token", &token),
+                ("name", "form-made"),
+                ("length_min", "-1"),
+                ("check_static_rules", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains(r#"<p class="field-error" id="error-length_min">Ensure this value is greater than or equal to 0.</p>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"value="form-made""#),
+        "what was typed stays: {html}"
+    );
+    let (_, none) = admin_get(&env, "/api/v3/policies/password/?name=form-made").await;
+    assert_eq!(none["pagination"]["count"], 0);
+
+    // Right: saved, with the unchecked boxes off and the untouched numbers at their defaults.
+    let (status, location, _) = admin
+        .post(
+            new,
+            &[
+                ("csrf_token", &token),
+                ("name", "form-made"),
+                ("length_min", "10"),
+                ("amount_digits", ""),
+                ("check_static_rules", "true"),
+                ("check_zxcvbn", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/if/admin/policies/")
+    );
+    let (_, saved) = admin_get(&env, "/api/v3/policies/password/?name=form-made").await;
+    let policy = &saved["results"][0];
+    assert_eq!(policy["length_min"], 10, "{saved}");
+    assert_eq!(policy["amount_digits"], 0);
+    assert_eq!(policy["check_zxcvbn"], true);
+    assert_eq!(policy["check_have_i_been_pwned"], false);
+    let (_, _, html) = admin.get("/if/admin/policies/").await;
+    assert!(html.contains("Saved password policy form-made."), "{html}");
+
+    // Changed through its own page, which shows what is stored.
+    let edit = format!("/if/admin/policies/{}/", policy["pk"].as_str().unwrap());
+    let (status, _, html) = admin.get(&edit).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"id="field-length_min" name="length_min" type="number" inputmode="numeric" value="10""#), "{html}");
+    let (status, _, _) = admin
+        .post(
+            &edit,
+            &[
+                ("csrf_token", &token),
+                ("name", "form-made"),
+                ("length_min", "12"),
+                ("check_static_rules", "true"),
+                ("check_zxcvbn", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, changed) = admin_get(
+        &env,
+        &format!("/api/v3/policies/all/{}/", policy["pk"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(changed["name"], "form-made", "{changed}");
+    let (_, changed) = admin_get(&env, "/api/v3/policies/password/?name=form-made").await;
+    assert_eq!(changed["results"][0]["length_min"], 12);
+
+    // A reputation policy that checks nothing: authentik's words, above the form.
+    let (status, _, html) = admin
+        .post(
+            "/if/admin/policies/new/reputationpolicy/",
+            &[
+                ("csrf_token", &token),
+                ("name", "checks-nothing"),
+                ("threshold", "-5"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("Either IP or Username must be checked"),
+        "{html}"
+    );
+    // Without the form's token nothing happens; an unknown kind is no page.
+    let (status, _, _) = admin
+        .post(new, &[("name", "no-token"), ("check_static_rules", "true")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = admin.get("/if/admin/policies/new/nosuchpolicy/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, all) = admin_get(&env, "/api/v3/policies/all/?search=form-made").await;
+    assert_eq!(all["pagination"]["count"], 1, "{all}");
+    let (_, refused) = admin_get(&env, "/api/v3/policies/all/?search=no-token").await;
+    assert_eq!(refused["pagination"]["count"], 0, "{refused}");
 }
