@@ -204,6 +204,19 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The server's resident memory in KiB (Linux), as `/proc/<pid>/status` says it.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// Starts `bin serve` on a free port against `database_url` and waits until it listens.
     pub async fn start(bin: &str, database_url: &str, options: &SpawnOptions) -> TestApp {
         let mut command = Command::new(bin);

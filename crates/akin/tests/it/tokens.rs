@@ -9,7 +9,74 @@ use crate::{admin_get, admin_json, json, start};
 on_both_backends!(
     tokens_are_managed_and_their_keys_authenticate,
     a_change_on_one_node_counts_on_every_node,
+    a_flood_of_made_up_tokens_is_refused_without_growing_or_stalling_the_server,
 );
+
+/// An anonymous attacker sends thousands of made-up bearer tokens at once (issue 16's
+/// attacker check on the token cache): every one is refused, the real token keeps working
+/// alongside, readiness keeps answering, and memory does not grow with the number of keys
+/// tried (a key that matched nothing is never kept).
+async fn a_flood_of_made_up_tokens_is_refused_without_growing_or_stalling_the_server(
+    backend: Backend,
+) {
+    let env = start(&backend).await;
+    let me = format!("{}/api/v3/core/users/me/", env.app.base_url);
+    let client = reqwest::Client::new();
+    let guess = |n: usize| {
+        let client = client.clone();
+        let me = me.clone();
+        async move {
+            // 128 characters, as akin's keys: the same work per guess as a real key.
+            let key: String = format!("{n:0>16}{}", "x".repeat(112));
+            client
+                .get(&me)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for n in 0..200 {
+        assert_eq!(guess(n).await, StatusCode::FORBIDDEN);
+    }
+    let before = env.app.rss_kib();
+    let health = akin_testkit::HealthWatch::start(&env.app);
+    let flood = async {
+        let mut refused = 0;
+        for wave in 0..100 {
+            let answers =
+                crate::flows::futures_join_all((0..32).map(|i| guess(1_000 + wave * 32 + i))).await;
+            refused += answers
+                .iter()
+                .filter(|s| **s == StatusCode::FORBIDDEN)
+                .count();
+        }
+        refused
+    };
+    let owner = async {
+        let mut answered = Vec::new();
+        for _ in 0..20 {
+            let (status, _) = admin_get(&env, "/api/v3/core/users/me/").await;
+            answered.push(status);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        answered
+    };
+    let (refused, answered) = tokio::join!(flood, owner);
+    let seen = health.stop().await;
+    assert_eq!(refused, 3_200, "every made-up token is refused");
+    assert!(
+        answered.iter().all(|s| *s == StatusCode::OK),
+        "{answered:?}"
+    );
+    assert!(seen.failures.is_empty(), "{seen:?}");
+    if let (Some(before), Some(after)) = (before, env.app.rss_kib()) {
+        let grown = after.saturating_sub(before);
+        eprintln!("{backend:?}: RSS {before} KiB before 3,200 made-up tokens, {after} KiB after");
+        assert!(grown < 16 * 1024, "memory grew by {grown} KiB");
+    }
+}
 
 async fn tokens_are_managed_and_their_keys_authenticate(backend: Backend) {
     let env = start(&backend).await;
