@@ -728,15 +728,11 @@ async fn a_burst_of_passwords_waits_in_a_bounded_queue_and_the_rest_are_told_to_
             .map(|v| v.to_str().unwrap().to_owned());
         (response.status(), retry)
     });
-    let health = async {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reqwest::get(format!("{}/-/health/live/", env.app.base_url))
-            .await
-            .unwrap()
-            .status()
-    };
-    let (answers, health) = tokio::join!(crate::flows::futures_join_all(guesses), health);
-    assert!(health.is_success());
+    // Readiness polled all along, as a load balancer would.
+    let health = akin_testkit::HealthWatch::start(&env.app);
+    let answers = crate::flows::futures_join_all(guesses).await;
+    let seen = health.stop().await;
+    assert!(seen.failures.is_empty(), "{seen:?}");
     let checked = answers
         .iter()
         .filter(|(status, _)| *status == StatusCode::OK)
