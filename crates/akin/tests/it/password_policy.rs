@@ -145,6 +145,21 @@ async fn each_rule_alone_and_together_and_zxcvbn(backend: Backend) {
     .await;
     assert_eq!(messages(&tested), ["Password not set in context"]);
 
+    // As an attacker would: twenty huge passwords (600,000 characters each, just under the
+    // body limit) at once, with readiness polled alongside. Each is judged (zxcvbn reads
+    // its first 100 characters), nothing fails, nobody else waits.
+    let health = akin_testkit::HealthWatch::start(&env.app);
+    let huge = "Aa1!".repeat(150_000);
+    let judged =
+        crate::flows::futures_join_all((0..20).map(|_| try_password(&env, &strict, &huge))).await;
+    let seen = health.stop().await;
+    assert!(
+        judged.iter().all(|t| t["passing"] == true),
+        "{:?}",
+        judged[0]
+    );
+    assert!(seen.failures.is_empty(), "{seen:?}");
+
     // Careless settings are refused, not stored.
     for (field, value, error) in [
         (
