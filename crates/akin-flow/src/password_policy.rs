@@ -78,14 +78,14 @@ pub(crate) async fn verdict(
     }
     if policy.check_zxcvbn {
         let inputs = user_inputs(request);
-        let threshold_passes = policy.clone();
+        let rules = policy.clone();
         let scored = tokio::task::spawn_blocking(move || {
             let scored: String = password.chars().take(ZXCVBN_PREFIX).collect();
             let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
             let estimate = zxcvbn::zxcvbn(&scored, &inputs);
             let score = u8::from(estimate.score());
             let mut feedback = Vec::new();
-            if !threshold_passes.zxcvbn_passes(score) {
+            if !rules.zxcvbn_passes(score) {
                 if let Some(given) = estimate.feedback() {
                     feedback.extend(given.warning().map(|w| w.to_string()));
                     feedback.extend(given.suggestions().iter().map(|s| s.to_string()));

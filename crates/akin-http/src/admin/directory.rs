@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
 
-use super::{AdminSession, page};
+use super::{AdminSession, list_query, page};
 use crate::api::core::{groups, users};
 use crate::api::{catalog_api, events};
 use crate::audit::RequestMeta;
@@ -30,20 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/if/admin/events/", get(event_list))
         .route("/if/admin/stages/", get(stage_list))
         .route("/if/admin/prompts/", get(prompt_list))
-}
-
-/// The page's own `search` (and other list filters) passed on to the API, first page of up
-/// to 100.
-fn list_query(q: &QueryParams, keys: &[&str], ordering: &str) -> QueryParams {
-    let mut pairs: Vec<(String, String)> = keys
-        .iter()
-        .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
-        .collect();
-    pairs.push(("page_size".into(), "100".into()));
-    if !ordering.is_empty() {
-        pairs.push(("ordering".into(), ordering.into()));
-    }
-    QueryParams::from_pairs(pairs)
 }
 
 fn yes_no(value: bool) -> Value {

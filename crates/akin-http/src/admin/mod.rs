@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 
 use crate::auth::{Caller, Superuser};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
 use crate::flow::session::Session;
 use crate::state::AppState;
 
@@ -304,4 +305,18 @@ fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .rev()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
+}
+
+/// The page's own `search` (and other list filters) passed on to the API, first page of up
+/// to 100.
+fn list_query(q: &QueryParams, keys: &[&str], ordering: &str) -> QueryParams {
+    let mut pairs: Vec<(String, String)> = keys
+        .iter()
+        .filter_map(|k| q.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect();
+    pairs.push(("page_size".into(), "100".into()));
+    if !ordering.is_empty() {
+        pairs.push(("ordering".into(), ordering.into()));
+    }
+    QueryParams::from_pairs(pairs)
 }

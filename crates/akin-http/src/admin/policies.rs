@@ -12,7 +12,7 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, Notice, field, page, redirect_with};
+use super::{AdminSession, Notice, field, list_query, page, redirect_with};
 use crate::api::catalog_api::{self, endpoint_for};
 use crate::api::policies;
 use crate::audit::RequestMeta;
@@ -43,19 +43,8 @@ async fn list(
     State(state): State<AppState>,
     q: QueryParams,
 ) -> ApiResult<Response> {
-    let mut pairs = vec![
-        ("page_size".to_owned(), "100".to_owned()),
-        ("ordering".to_owned(), "name".to_owned()),
-    ];
-    if let Some(search) = q.get("search") {
-        pairs.push(("search".to_owned(), search.to_owned()));
-    }
-    let axum::Json(body) = policies::list(
-        admin.superuser(),
-        State(state),
-        QueryParams::from_pairs(pairs),
-    )
-    .await?;
+    let query = list_query(&q, &["search"], "name");
+    let axum::Json(body) = policies::list(admin.superuser(), State(state), query).await?;
     let rows: Vec<Value> = body
         .results
         .iter()
@@ -293,15 +282,7 @@ async fn create(
 
 /// The policy `pk` with its kind, as the API renders it.
 async fn find(state: &AppState, pk: &str) -> ApiResult<(&'static ModelSpec, Map<String, Value>)> {
-    let uuid = uuid::Uuid::parse_str(pk).map_err(|_| ApiError::NotFound("Policy"))?;
-    let mut tx = state.store.db().begin().await?;
-    let (model, object) = tx
-        .find_policies(&[Value::String(uuid.to_string())])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ApiError::NotFound("Policy"))?;
-    drop(tx);
+    let (model, object) = policies::find(state, pk).await?;
     let spec = catalog::spec(model).ok_or(ApiError::NotFound("Policy"))?;
     let rendered = catalog_api::render_object(state, model, object).await?;
     Ok((spec, rendered.as_object().cloned().unwrap_or_default()))

@@ -59,7 +59,10 @@ async fn base(state: &AppState, model: &str, object: Map<String, Value>) -> ApiR
 }
 
 /// A policy of any kind, with its model name.
-async fn find(state: &AppState, pk: &str) -> ApiResult<(&'static str, Map<String, Value>)> {
+pub(crate) async fn find(
+    state: &AppState,
+    pk: &str,
+) -> ApiResult<(&'static str, Map<String, Value>)> {
     let pk = uuid::Uuid::parse_str(pk).map_err(|_| ApiError::NotFound("Policy"))?;
     let mut tx = state.store.db().begin().await?;
     tx.find_policies(&[Value::String(pk.to_string())])
@@ -113,7 +116,11 @@ pub(crate) async fn test(
     Path(pk): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<PolicyTestResult>> {
-    let (_, object) = find(&state, &pk).await?;
+    // Read once, typed, before anything else is checked (an unknown policy is a 404).
+    let policy = uuid::Uuid::parse_str(&pk).map_err(|_| ApiError::NotFound("Policy"))?;
+    let policy = policy::find_policy(&state, policy)
+        .await?
+        .ok_or(ApiError::NotFound("Policy"))?;
     let user_pk = match body.get("user") {
         Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or_default(),
         Some(_) => return Err(ApiError::field("user", "A valid integer is required.")),
@@ -141,14 +148,6 @@ pub(crate) async fn test(
         context,
         http: Some(policy::http_request(&meta)),
     };
-    let policy = object
-        .get("pk")
-        .and_then(Value::as_str)
-        .and_then(|pk| uuid::Uuid::parse_str(pk).ok())
-        .ok_or(ApiError::NotFound("Policy"))?;
-    let policy = policy::find_policy(&state, policy)
-        .await?
-        .ok_or(ApiError::NotFound("Policy"))?;
     let verdict = policy::evaluate_policy(&state, &meta, policy, request, MAX_TIMEOUT).await?;
     let mut messages = verdict.messages;
     messages.extend(verdict.error.clone());
