@@ -541,6 +541,14 @@ impl Db {
         self.writes.fetch_add(1, Ordering::Release);
         touched
     }
+
+    /// Runs a write that returns one row (`… RETURNING …`), counted as a write like
+    /// [`Db::execute`].
+    pub async fn write_returning<R: AnyRow>(&self, sql: Sql) -> StoreResult<R> {
+        let row = self.exec().fetch_one(sql).await;
+        self.writes.fetch_add(1, Ordering::Release);
+        row
+    }
 }
 
 #[cfg(test)]

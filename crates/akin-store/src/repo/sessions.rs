@@ -1,12 +1,15 @@
 //! Server-side sessions, shared by every node. Rows are keyed by the SHA-256 of the cookie
 //! value, so the table alone does not let anyone take over a session.
 //!
-//! Sessions read are also kept in memory, so reading a flow challenge or calling the API
-//! with a session costs no query. A write removes the copy (the next read fills it again),
-//! on every node: on SQLite every write passes through this one process (an embedded file
+//! Sessions read or written are also kept in memory, so reading a flow challenge or
+//! calling the API with a session costs no query, nor does the step after a write. Each
+//! write raises the row's version (migration 0020), and a copy is only replaced by a later
+//! version: two writes of one session may finish in either order, the copy is the one the
+//! database kept. On SQLite every write passes through this one process (an embedded file
 //! is served by one akin); on PostgreSQL a trigger (migration 0019) notifies every node of
 //! each session row changed or deleted, by any node, cascades and sweeps included, and each
-//! node drops its copy when told. Until a node listens, and whenever its listening
+//! node drops its copy when told (its own writes' copies too: the notice does not say which
+//! version it was about). Until a node listens, and whenever its listening
 //! connection is lost, it reads every session from the database and starts its copies
 //! over. What a revocation costs: the notification's trip from the writer's commit to the
 //! other nodes (about a millisecond on one network; see `docs/api.md`).
@@ -73,6 +76,7 @@ struct SessionRow {
     data: Json<Value>,
     user_id: Option<i64>,
     expires: DbTime,
+    version: i64,
 }
 
 /// Sessions by key digest, as read from the database; never the only copy.
@@ -86,10 +90,19 @@ pub(crate) struct SessionCache {
 
 #[derive(Debug, Default)]
 struct CachedSessions {
-    by_digest: HashMap<String, Arc<SessionRecord>>,
-    /// Counts invalidations: a read that began before one may have read what it
-    /// invalidated, so it is not kept (see [`SessionCache::fill`]).
+    by_digest: HashMap<String, Cached>,
+    /// Counts invalidations of unknown versions (another node's notice, a user's sessions,
+    /// the sweep): a read or write that began before one may have been about what it
+    /// invalidated, so it is not kept (see [`SessionCache::keep`]).
     epoch: u64,
+}
+
+/// One session's copy: its version, and the session (`None`: deleted, so no copy of any
+/// earlier version may come back).
+#[derive(Debug)]
+struct Cached {
+    record: Option<Arc<SessionRecord>>,
+    version: i64,
 }
 
 /// Beyond this many cached sessions the cache starts over (the database has them all).
@@ -118,37 +131,67 @@ impl SessionCache {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        self.read().by_digest.get(digest).cloned()
+        self.read().by_digest.get(digest)?.record.clone()
     }
 
-    /// Where invalidations stand, taken before reading a session from the database.
+    /// Where invalidations stand, taken before reading or writing a session.
     fn epoch(&self) -> u64 {
         self.read().epoch
     }
 
-    /// Keeps `record`, read from the database after [`SessionCache::epoch`] answered
-    /// `since`, unless something was invalidated meanwhile (it may be what was read).
-    fn fill(&self, digest: String, record: Arc<SessionRecord>, since: u64) {
+    /// Keeps `record` at `version` (`None`: deleted), read or written after
+    /// [`SessionCache::epoch`] answered `since`, unless an invalidation came meanwhile
+    /// (it may be about what was read or written) or a later version is here already.
+    fn keep(&self, digest: String, record: Option<Arc<SessionRecord>>, version: i64, since: u64) {
         let mut entries = self.write();
         if entries.epoch != since || !self.live.load(Ordering::Acquire) {
             return;
         }
-        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
-            entries.by_digest.clear();
+        if entries
+            .by_digest
+            .get(&digest)
+            .is_some_and(|kept| kept.version >= version)
+        {
+            return;
         }
-        entries.by_digest.insert(digest, record);
+        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
+            // Deleted sessions' marks go too: reads in flight must not bring them back.
+            entries.by_digest.clear();
+            entries.epoch += 1;
+        }
+        entries.by_digest.insert(digest, Cached { record, version });
     }
 
-    /// Drops the copy of one session (written or deleted, here or on another node).
+    /// Drops the copy of one session, whatever its version (another node changed or
+    /// deleted it).
     fn invalidate(&self, digest: &str) {
         let mut entries = self.write();
         entries.by_digest.remove(digest);
         entries.epoch += 1;
     }
 
+    /// Marks one session deleted here: no copy of it is kept again (a key is never reused;
+    /// the row, if a write in flight brings it back, is read from the database).
+    fn forget(&self, digest: String) {
+        let mut entries = self.write();
+        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
+            entries.by_digest.clear();
+            entries.epoch += 1;
+        }
+        entries.by_digest.insert(
+            digest,
+            Cached {
+                record: None,
+                version: i64::MAX,
+            },
+        );
+    }
+
     fn invalidate_where(&self, stale: impl Fn(&SessionRecord) -> bool) {
         let mut entries = self.write();
-        entries.by_digest.retain(|_, r| !stale(r));
+        entries
+            .by_digest
+            .retain(|_, kept| kept.record.as_deref().is_none_or(|r| !stale(r)));
         entries.epoch += 1;
     }
 
@@ -187,19 +230,17 @@ impl Store {
         let since = cache.epoch();
         let sql = self
             .db()
-            .sql("SELECT data, user_id, expires FROM akin_sessions WHERE session_key = ")
+            .sql("SELECT data, user_id, expires, version FROM akin_sessions WHERE session_key = ")
             .bind(digest.clone())
             .then(" AND expires > ")
             .bind(now);
-        let record = self
-            .db()
-            .fetch_optional::<SessionRow>(sql)
-            .await?
-            .map(|row| Arc::new(SessionRecord::from_row(row)));
-        if let Some(record) = &record {
-            cache.fill(digest, record.clone(), since);
-        }
-        Ok(record)
+        let Some(row) = self.db().fetch_optional::<SessionRow>(sql).await? else {
+            return Ok(None);
+        };
+        let version = row.version;
+        let record = Arc::new(SessionRecord::from_row(row));
+        cache.keep(digest, Some(record.clone()), version, since);
+        Ok(Some(record))
     }
 
     /// Creates or replaces the session for cookie value `key`.
@@ -212,9 +253,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         let digest = key_digest(key);
+        let since = self.sessions.epoch();
         let sql = self
             .db()
-            .sql("INSERT INTO akin_sessions (session_key, data, user_id, created, expires, last_ip, last_user_agent) VALUES (")
+            .sql("INSERT INTO akin_sessions (session_key, data, user_id, created, expires, last_ip, last_user_agent, version) VALUES (")
             .bind(digest.clone())
             .then(", ")
             .bind(record.data())
@@ -229,13 +271,14 @@ impl Store {
             .then(", ")
             .bind(user_agent)
             .then(
-                ") ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, user_id = excluded.user_id, \
-                 expires = excluded.expires, last_ip = excluded.last_ip, last_user_agent = excluded.last_user_agent",
+                ", 1) ON CONFLICT (session_key) DO UPDATE SET data = excluded.data, user_id = excluded.user_id, \
+                 expires = excluded.expires, last_ip = excluded.last_ip, last_user_agent = excluded.last_user_agent, \
+                 version = akin_sessions.version + 1 RETURNING version",
             );
-        self.db().execute(sql).await?;
-        // Dropped, not replaced: two writes of one session may finish in either order, and
-        // the next read takes whichever the database kept.
-        self.sessions.invalidate(&digest);
+        let (version,): (i64,) = self.db().write_returning(sql).await?;
+        // The next step reads it from here; a later write already kept stays.
+        self.sessions
+            .keep(digest, Some(record.clone()), version, since);
         Ok(())
     }
 
@@ -246,7 +289,8 @@ impl Store {
             .sql("DELETE FROM akin_sessions WHERE session_key = ")
             .bind(digest.clone());
         self.db().execute(sql).await?;
-        self.sessions.invalidate(&digest);
+        // Kept as deleted: a read or write of it still in flight cannot bring a copy back.
+        self.sessions.forget(digest);
         Ok(())
     }
 
@@ -315,5 +359,71 @@ async fn watch_sessions(store: Store) {
             }
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(stamp: u64) -> Option<Arc<SessionRecord>> {
+        Some(Arc::new(SessionRecord {
+            flow_plan: None,
+            user_id: Some(1),
+            expires: OffsetDateTime::now_utc(),
+            stamp,
+        }))
+    }
+
+    fn stamp_of(cache: &SessionCache, digest: &str) -> Option<u64> {
+        cache.get(digest).map(|r| r.stamp)
+    }
+
+    #[test]
+    fn two_writes_finishing_out_of_order_keep_the_later_one() {
+        let cache = SessionCache::new(true);
+        let since = cache.epoch();
+        // The database's second write (version 3) is kept first; the first write's answer
+        // (version 2) arrives after it and must not take its place.
+        cache.keep("s".into(), session(30), 3, since);
+        cache.keep("s".into(), session(20), 2, since);
+        assert_eq!(stamp_of(&cache, "s"), Some(30));
+        cache.keep("s".into(), session(40), 4, since);
+        assert_eq!(stamp_of(&cache, "s"), Some(40));
+    }
+
+    #[test]
+    fn a_signed_out_session_stays_out_whatever_was_in_flight() {
+        let cache = SessionCache::new(true);
+        let since = cache.epoch();
+        cache.keep("s".into(), session(10), 1, since);
+        cache.forget("s".into());
+        // A read or a write that began before the sign-out finishes after it.
+        cache.keep("s".into(), session(20), 2, since);
+        assert_eq!(stamp_of(&cache, "s"), None);
+    }
+
+    #[test]
+    fn what_was_read_before_an_invalidation_is_not_kept() {
+        let cache = SessionCache::new(true);
+        let since = cache.epoch();
+        // Another node changed it (or the sweep ran) while this read was in flight.
+        cache.invalidate("s");
+        cache.keep("s".into(), session(10), 1, since);
+        assert_eq!(stamp_of(&cache, "s"), None);
+        cache.keep("s".into(), session(10), 1, cache.epoch());
+        assert_eq!(stamp_of(&cache, "s"), Some(10));
+        cache.invalidate_where(|r| r.user_id == Some(1));
+        assert_eq!(stamp_of(&cache, "s"), None);
+    }
+
+    #[test]
+    fn nothing_is_kept_until_the_node_listens() {
+        let cache = SessionCache::new(false);
+        cache.keep("s".into(), session(10), 1, cache.epoch());
+        assert_eq!(stamp_of(&cache, "s"), None);
+        cache.start_over(true);
+        cache.keep("s".into(), session(10), 1, cache.epoch());
+        assert_eq!(stamp_of(&cache, "s"), Some(10));
     }
 }
