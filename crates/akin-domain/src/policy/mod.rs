@@ -87,9 +87,10 @@ pub struct PolicyVerdict {
     /// it rather than above the form.
     #[serde(skip)]
     pub field: Option<String>,
-    /// Of a combination: each message that is about a field, with the field.
+    /// Of a combination: every message with the field it is about (`None`: the form as a
+    /// whole), so one identical to a field's still goes where its own policy put it.
     #[serde(skip)]
-    pub field_messages: Vec<(String, String)>,
+    pub field_messages: Vec<(Option<String>, String)>,
 }
 
 impl PolicyVerdict {
@@ -298,8 +299,7 @@ pub fn combine(mode: EngineMode, results: &[BindingResult]) -> PolicyVerdict {
         messages: results.iter().flat_map(|r| r.messages.clone()).collect(),
         field_messages: results
             .iter()
-            .filter_map(|r| Some((r.field.as_ref()?, &r.messages)))
-            .flat_map(|(field, messages)| messages.iter().map(|m| (field.clone(), m.clone())))
+            .flat_map(|r| r.messages.iter().map(|m| (r.field.clone(), m.clone())))
             .collect(),
         ..PolicyVerdict::default()
     }
@@ -366,5 +366,25 @@ mod tests {
         off.order = 5;
         let on = binding(false, false);
         assert_eq!(active(vec![off, on.clone()]), vec![on]);
+    }
+
+    #[test]
+    fn each_message_stays_with_the_field_its_policy_named() {
+        let same = "At least 8 characters.".to_owned();
+        let about_password = BindingResult {
+            passing: false,
+            messages: vec![same.clone()],
+            field: Some("password".into()),
+        };
+        let about_the_form = BindingResult {
+            passing: false,
+            messages: vec![same.clone()],
+            field: None,
+        };
+        let verdict = combine(EngineMode::All, &[about_password, about_the_form]);
+        assert_eq!(
+            verdict.field_messages,
+            vec![(Some("password".into()), same.clone()), (None, same)]
+        );
     }
 }

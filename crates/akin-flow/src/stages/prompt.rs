@@ -204,7 +204,12 @@ impl StageKind for PromptStageSettings {
                 // above the form.
                 let mut map = Map::new();
                 let detail = |m: &String| akin_domain::flow::challenge::error_detail(m, "invalid");
+                let mut general = Vec::new();
                 for (field, message) in &verdict.field_messages {
+                    let Some(field) = field else {
+                        general.push(detail(message));
+                        continue;
+                    };
                     if let Value::Array(errors) = map
                         .entry(field.clone())
                         .or_insert_with(|| Value::Array(Vec::new()))
@@ -212,12 +217,6 @@ impl StageKind for PromptStageSettings {
                         errors.push(detail(message));
                     }
                 }
-                let mut general: Vec<Value> = verdict
-                    .messages
-                    .iter()
-                    .filter(|m| !verdict.field_messages.iter().any(|(_, f)| f == *m))
-                    .map(detail)
-                    .collect();
                 if general.is_empty() && map.is_empty() {
                     general.push(detail(&"The entered values were not accepted.".to_owned()));
                 }

@@ -148,6 +148,7 @@ pub(crate) async fn test(
         context,
         http: Some(policy::http_request(&meta)),
     };
+    let logger = logger(&policy.kind);
     let verdict = policy::evaluate_policy(&state, &meta, policy, request, MAX_TIMEOUT).await?;
     let mut messages = verdict.messages;
     messages.extend(verdict.error.clone());
@@ -165,7 +166,7 @@ pub(crate) async fn test(
             json!({
                 "timestamp": now,
                 "log_level": level,
-                "logger": "authentik.policies.expression",
+                "logger": logger,
                 "event": event,
                 "attributes": {},
             })
@@ -176,4 +177,14 @@ pub(crate) async fn test(
         messages,
         log_messages,
     }))
+}
+
+/// The logger a policy's log lines name, as authentik's packages do.
+fn logger(kind: &akin_domain::policy::PolicyKind) -> &'static str {
+    use akin_domain::policy::PolicyKind;
+    match kind {
+        PolicyKind::Expression { .. } => "authentik.policies.expression",
+        PolicyKind::Reputation(_) => "authentik.policies.reputation",
+        PolicyKind::Password(_) => "authentik.policies.password",
+    }
 }

@@ -306,6 +306,10 @@ async fn breaches_are_looked_up_by_prefix_and_an_unreachable_api_fails_closed_or
     assert_eq!(passed["passing"], true, "{passed}");
     let logged = passed["log_messages"].to_string();
     assert!(logged.contains("lookup failed"), "{logged}");
+    assert_eq!(
+        passed["log_messages"][0]["logger"],
+        "authentik.policies.password"
+    );
 }
 
 /// The seed's first enrollment prompt (username, password, password_repeat) with a

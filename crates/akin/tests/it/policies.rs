@@ -150,6 +150,10 @@ async fn administrators_can_test_a_policy(backend: Backend) {
     assert_eq!(refused["messages"], json!(["Only example.com addresses."]));
     assert_eq!(refused["log_messages"][0]["event"], "checking akadmin");
     assert_eq!(refused["log_messages"][0]["log_level"], "info");
+    assert_eq!(
+        refused["log_messages"][0]["logger"],
+        "authentik.policies.expression"
+    );
     let passed = test(json!({"email": "ann@example.com"})).await;
     assert_eq!(passed["passing"], true, "{passed}");
 

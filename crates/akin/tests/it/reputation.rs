@@ -121,6 +121,10 @@ async fn a_negated_reputation_policy_keeps_a_guesser_out_and_lets_the_owner_in(b
         .as_str()
         .unwrap_or_default();
     assert!(logged.contains("score=0"), "{tested}");
+    assert_eq!(
+        tested["log_messages"][0]["logger"],
+        "authentik.policies.reputation"
+    );
 
     // Forgetting the guesser's score lets that address back in.
     let pk = guessed[0]["pk"].as_str().unwrap();
