@@ -169,21 +169,11 @@ pub async fn find_policy(engine: &Engine, pk: Uuid) -> FlowResult<Option<Policy>
 
 /// A policy of any kind by its name (names are unique across kinds).
 async fn policy_named(engine: &Engine, name: &str) -> FlowResult<Option<Policy>> {
-    for model in catalog::policy_models() {
-        let row = engine
-            .store
-            .find_objects(
-                model,
-                &[("name".to_owned(), Value::String(name.to_owned()))],
-            )
-            .await?
-            .into_iter()
-            .next();
-        if let Some(row) = row {
-            return Ok(policy_of(model, &row));
-        }
-    }
-    Ok(None)
+    let mut tx = engine.store.db().begin().await?;
+    Ok(tx
+        .find_member_named(catalog::Family::Policy, name)
+        .await?
+        .and_then(|(model, row)| policy_of(model, &row)))
 }
 
 /// A policy binding's stored row (defaults are the catalog's).

@@ -404,6 +404,31 @@ impl Tx {
         Ok(stages)
     }
 
+    /// The member of `family` named `name` (names are unique across a family's kinds),
+    /// with its model name: its kind from the family's shared table, then its row.
+    pub async fn find_member_named(
+        &mut self,
+        family: catalog::Family,
+        name: &str,
+    ) -> StoreResult<Option<(&'static str, Map<String, Value>)>> {
+        let Some(shared) = family_table(family) else {
+            return Ok(None);
+        };
+        let sql = self
+            .sql(&format!("SELECT kind FROM {} WHERE name = ", shared.table))
+            .bind(name);
+        let Some((kind,)) = self.fetch_optional::<(String,)>(sql).await? else {
+            return Ok(None);
+        };
+        let Some((model, _)) = family_member(&kind).filter(|(_, f)| *f == family) else {
+            return Ok(None);
+        };
+        let found = self
+            .find_objects_in(model, "name", &[Value::String(name.to_owned())])
+            .await?;
+        Ok(found.into_iter().next().map(|row| (model, row)))
+    }
+
     /// Whether an object with primary key `pk` exists as `model`. The catalog's placeholder
     /// models mean "any stage" and "a flow or a binding".
     pub async fn object_exists(&mut self, model: &str, pk: &Value) -> StoreResult<bool> {

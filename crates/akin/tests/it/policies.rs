@@ -24,6 +24,7 @@ on_both_backends!(
     initial_setup_sets_akadmins_email_and_password,
     many_visitors_at_once_do_not_exhaust_the_pool,
     bindings_types_and_tests_answer_as_authentik,
+    an_expression_calls_a_policy_of_another_kind_by_name,
 );
 
 const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
@@ -757,4 +758,67 @@ async fn bindings_types_and_tests_answer_as_authentik(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{tested}");
     assert_eq!(tested["passing"], true, "{tested}");
+}
+
+/// `ak_call_policy` finds a policy by name whatever its kind (here a password policy,
+/// called from an expression) and gives back its verdict and messages; an unknown name
+/// fails the calling policy with authentik's message.
+async fn an_expression_calls_a_policy_of_another_kind_by_name(backend: Backend) {
+    let env = start(&backend).await;
+    let (status, body) = admin_json(
+        &env,
+        Method::POST,
+        "/api/v3/policies/password/",
+        json!({"name": "eight-or-more", "length_min": 8}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let calling = create_policy(
+        &env,
+        "calls-another",
+        "verdict = ak_call_policy('eight-or-more', password=request.context['candidate'])\n\
+         for message in verdict.messages:\n\
+         \x20   ak_message(message)\n\
+         return verdict.passing",
+    )
+    .await;
+    let missing = create_policy(
+        &env,
+        "calls-nothing",
+        "return ak_call_policy('nowhere').passing",
+    )
+    .await;
+    let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
+    let akadmin = me["results"][0]["pk"].as_i64().unwrap();
+    let test = |pk: String, context: Value| {
+        let env = &env;
+        async move {
+            let (status, body) = admin_json(
+                env,
+                Method::POST,
+                &format!("/api/v3/policies/all/{pk}/test/"),
+                json!({"user": akadmin, "context": context}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let short = test(calling.clone(), json!({"candidate": "short"})).await;
+    assert_eq!(short["passing"], false, "{short}");
+    assert_eq!(
+        short["messages"],
+        json!(["At least 8 characters."]),
+        "{short}"
+    );
+    let long = test(calling, json!({"candidate": "long enough"})).await;
+    assert_eq!(long["passing"], true, "{long}");
+    let nowhere = test(missing, json!({})).await;
+    assert_eq!(nowhere["passing"], false, "{nowhere}");
+    assert!(
+        nowhere["messages"]
+            .to_string()
+            .contains("Policy 'nowhere' not found"),
+        "{nowhere}"
+    );
 }
