@@ -299,18 +299,25 @@ async fn postgres_ready_turns_503_when_the_database_goes_away() {
     );
 }
 
-#[tokio::test]
-async fn postgres_nodes_share_one_database() {
-    let Some(backend) = Backend::postgres() else {
-        return;
-    };
+/// Two nodes on one new PostgreSQL database, started at the same moment (migrations and
+/// bootstrap must not trip each other); `None` without PostgreSQL. The database lives as
+/// long as the first value.
+async fn two_postgres_nodes() -> Option<(TestDatabase, TestApp, TestApp)> {
+    let backend = Backend::postgres()?;
     let db = TestDatabase::create(&backend).await;
-    // Two nodes start at the same moment: migrations and bootstrap must not trip each other.
     let options = SpawnOptions::default();
     let (a, b) = tokio::join!(
         TestApp::start(BIN, &db.url, &options),
         TestApp::start(BIN, &db.url, &options)
     );
+    Some((db, a, b))
+}
+
+#[tokio::test]
+async fn postgres_nodes_share_one_database() {
+    let Some((_db, a, b)) = two_postgres_nodes().await else {
+        return;
+    };
     let created = a
         .admin(Method::POST, "/api/v3/core/users/")
         .json(&json!({"username": "shared", "name": "Shared"}))
@@ -640,15 +647,9 @@ async fn a_running_server_is_backed_up_and_restored(backend: Backend) {
 /// tells every node). Prints how long the revocation took to reach the other node.
 #[tokio::test]
 async fn postgres_nodes_share_sessions_and_revocations_reach_every_node() {
-    let Some(backend) = Backend::postgres() else {
+    let Some((_db, a, b)) = two_postgres_nodes().await else {
         return;
     };
-    let db = TestDatabase::create(&backend).await;
-    let options = SpawnOptions::default();
-    let (a, b) = tokio::join!(
-        TestApp::start(BIN, &db.url, &options),
-        TestApp::start(BIN, &db.url, &options)
-    );
     let created = a
         .admin(Method::POST, "/api/v3/core/users/")
         .json(&json!({"username": "roamer", "name": "Roamer"}))
