@@ -136,7 +136,7 @@ pub fn flows(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         hashes.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let hash_ms = median(hashes);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = super::placement().server_cores;
     // Every enrollment hashes one password: no more than this many a second can finish.
     let ceiling = cores as f64 * 1000.0 / hash_ms;
     let parallel = parallel_hashes_per_second(cores, Duration::from_secs(seconds.min(3)))?;
@@ -157,7 +157,10 @@ pub fn flows(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         })?)
     };
 
-    println!("flow executor (release build, load generator on the same {cores} cores):");
+    println!(
+        "flow executor (release build, {}):",
+        super::load_placement()
+    );
     println!("  bare axum handler:                                   {bare_rps:>9.0} req/s");
     println!("  one Argon2id hash (same parameters, median of 20):   {hash_ms:>9.1} ms");
     println!(

@@ -24,6 +24,12 @@ const TOKEN: &str = "akin-bench-token-0123456789abcdef";
 #[derive(Parser)]
 #[command(about = "akin benchmarks: start-up, memory, throughput against a bare axum handler")]
 struct Cli {
+    /// Run the servers under test (akin, the bare handler, akin's expression workers) on
+    /// the first THREADS cores and the load generator on the others, so that the figures
+    /// are the servers' own; without it, or with as many as the machine has, everything
+    /// shares every core. The hashing ceiling is then THREADS cores' worth.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Option<Bench>,
 }
@@ -134,8 +140,84 @@ enum Bench {
     },
 }
 
+/// Where the servers under test run, set once by `--threads` before any thread starts.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    /// Cores the servers may use (the first ones).
+    server_cores: usize,
+    /// Whether the load generator has cores of its own (the rest).
+    separate: bool,
+}
+
+static PLACEMENT: std::sync::OnceLock<Placement> = std::sync::OnceLock::new();
+
+fn placement() -> Placement {
+    *PLACEMENT.get_or_init(|| Placement {
+        server_cores: std::thread::available_parallelism().map_or(1, usize::from),
+        separate: false,
+    })
+}
+
+/// Pins this process (and every thread and child it starts from now on) to the cores
+/// after the first `threads`, which the servers get; called first thing in `main`.
+fn place(threads: usize) -> Result<()> {
+    let total = std::thread::available_parallelism().map_or(1, usize::from);
+    if threads == 0 {
+        bail!("--threads: at least one core");
+    }
+    let separate = threads < total;
+    if separate {
+        let mut load = rustix::thread::CpuSet::new();
+        for core in threads..total {
+            load.set(core);
+        }
+        rustix::thread::sched_setaffinity(None, &load)
+            .context("pin the load generator to its cores")?;
+    }
+    PLACEMENT
+        .set(Placement {
+            server_cores: threads.min(total),
+            separate,
+        })
+        .map_err(|_| anyhow::anyhow!("placed twice"))
+}
+
+/// A command starting a server under test: on the servers' cores when `--threads` set
+/// them apart (through `taskset`), as it is otherwise.
+fn server_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let placement = placement();
+    if !placement.separate {
+        return Command::new(program);
+    }
+    let mut command = Command::new("taskset");
+    command
+        .arg("-c")
+        .arg(format!("0-{}", placement.server_cores - 1))
+        .arg(program);
+    command
+}
+
+/// Where the load came from, for the figures' headings.
+fn load_placement() -> String {
+    let placement = placement();
+    if placement.separate {
+        format!(
+            "server on {} core(s), the load generator on the others",
+            placement.server_cores
+        )
+    } else {
+        format!(
+            "load generator on the same {} cores",
+            placement.server_cores
+        )
+    }
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        place(threads)?;
+    }
     match cli.command.unwrap_or(Bench::All {
         seconds: 10,
         connections: 64,
@@ -283,7 +365,7 @@ fn spawn_akin_on(url: &str) -> Result<Server> {
 /// akin serving the database at `url` with more settings.
 fn spawn_akin_with(url: &str, env: &[(&str, String)]) -> Result<Server> {
     let port = free_port()?;
-    let child = Command::new(akin_binary()?)
+    let child = server_command(akin_binary()?)
         .arg("serve")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("AKIN_LISTEN", format!("127.0.0.1:{port}"))
@@ -422,7 +504,7 @@ fn load(url: &str, token: Option<&str>, seconds: u64, connections: usize) -> Res
 fn bare_baseline(seconds: u64, connections: usize) -> Result<f64> {
     let port = free_port()?;
     let bare = Server {
-        child: Command::new(std::env::current_exe()?)
+        child: server_command(std::env::current_exe()?)
             .args(["bare-server", "--listen", &format!("127.0.0.1:{port}")])
             .spawn()?,
         port,
@@ -462,7 +544,8 @@ fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
     std::fs::remove_dir_all(&dir).ok();
 
     println!(
-        "throughput ({connections} connections, {seconds} s each, load generator on the same 2 cores):"
+        "throughput ({connections} connections, {seconds} s each, {}):",
+        load_placement()
     );
     println!("  bare axum handler:                 {bare_rps:>9.0} req/s");
     println!(
