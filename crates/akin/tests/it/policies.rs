@@ -27,6 +27,19 @@ on_both_backends!(
     an_expression_calls_a_policy_of_another_kind_by_name,
 );
 
+/// `POST /api/v3/policies/all/<pk>/test/` as `user` with `context`; the answer (200).
+async fn test_policy(env: &TestEnv, pk: &str, user: i64, context: Value) -> Value {
+    let (status, body) = admin_json(
+        env,
+        Method::POST,
+        &format!("/api/v3/policies/all/{pk}/test/"),
+        json!({"user": user, "context": context}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 const INVITE_ONLY: &str = "return request.context.get(\"invitation_in_effect\", False)";
 
 pub async fn create_policy(env: &TestEnv, name: &str, expression: &str) -> String {
@@ -131,21 +144,7 @@ async fn administrators_can_test_a_policy(backend: Backend) {
     .await;
     let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
     let akadmin = me["results"][0]["pk"].as_i64().unwrap();
-    let test = |context: Value| {
-        let env = &env;
-        let pk = pk.clone();
-        async move {
-            let (status, body) = admin_json(
-                env,
-                Method::POST,
-                &format!("/api/v3/policies/all/{pk}/test/"),
-                json!({"user": akadmin, "context": context}),
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body
-        }
-    };
+    let test = |context: Value| test_policy(&env, &pk, akadmin, context);
     let refused = test(json!({"email": "eve@evil.test"})).await;
     assert_eq!(refused["passing"], false);
     assert_eq!(refused["messages"], json!(["Only example.com addresses."]));
@@ -790,30 +789,16 @@ async fn an_expression_calls_a_policy_of_another_kind_by_name(backend: Backend) 
     .await;
     let (_, me) = admin_get(&env, "/api/v3/core/users/?username=akadmin").await;
     let akadmin = me["results"][0]["pk"].as_i64().unwrap();
-    let test = |pk: String, context: Value| {
-        let env = &env;
-        async move {
-            let (status, body) = admin_json(
-                env,
-                Method::POST,
-                &format!("/api/v3/policies/all/{pk}/test/"),
-                json!({"user": akadmin, "context": context}),
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body
-        }
-    };
-    let short = test(calling.clone(), json!({"candidate": "short"})).await;
+    let short = test_policy(&env, &calling, akadmin, json!({"candidate": "short"})).await;
     assert_eq!(short["passing"], false, "{short}");
     assert_eq!(
         short["messages"],
         json!(["At least 8 characters."]),
         "{short}"
     );
-    let long = test(calling, json!({"candidate": "long enough"})).await;
+    let long = test_policy(&env, &calling, akadmin, json!({"candidate": "long enough"})).await;
     assert_eq!(long["passing"], true, "{long}");
-    let nowhere = test(missing, json!({})).await;
+    let nowhere = test_policy(&env, &missing, akadmin, json!({})).await;
     assert_eq!(nowhere["passing"], false, "{nowhere}");
     assert!(
         nowhere["messages"]
