@@ -98,7 +98,7 @@ pub(crate) async fn plan(
     } = stored_flow(flow)?;
     let requester = match run.signed_in {
         None => Requester::Anonymous,
-        Some(pk) => match run.engine.store.user_by_pk(pk).await? {
+        Some(pk) => match run.engine.store.directory_user(pk).await? {
             Some(user) if user.user.is_active => Requester::User {
                 superuser: user.is_superuser,
             },

@@ -4,6 +4,8 @@
 //! site (CSRF): `Sec-Fetch-Site: same-origin`, an `Origin` naming this host, or authentik's
 //! double submit (`authentik_csrf` cookie equal to the `X-authentik-CSRF` header).
 
+use std::sync::Arc;
+
 use akin_domain::token::TokenIntent;
 use akin_domain::user::UserEntry;
 use axum::extract::FromRequestParts;
@@ -15,9 +17,10 @@ use time::OffsetDateTime;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller of an API request.
+/// The authenticated caller of an API request: the user as this node keeps them in
+/// memory (shared, not copied, per request).
 pub struct Caller {
-    pub user: UserEntry,
+    pub user: Arc<UserEntry>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -63,7 +66,7 @@ async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiEr
     };
     let user = state
         .store
-        .user_by_pk(pk)
+        .directory_user(pk)
         .await?
         .filter(|u| u.user.is_active)
         .ok_or(ApiError::NotAuthenticated)?;

@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
 
 /// A superuser signed in to this browser.
 pub struct AdminSession {
-    user: akin_domain::user::UserEntry,
+    user: std::sync::Arc<akin_domain::user::UserEntry>,
     csrf_token: String,
     session: Session,
     /// What the last action said, for the page it led to.
@@ -182,7 +182,7 @@ impl FromRequestParts<AppState> for AdminSession {
         };
         let user = state
             .store
-            .user_by_pk(pk)
+            .directory_user(pk)
             .await
             .map_err(|e| AdminRejection::Failed(e.into()))?
             .filter(|u| u.user.is_active)

@@ -173,7 +173,7 @@ async fn user_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResu
     let user = match session.user() {
         Some(pk) => state
             .store
-            .user_by_pk(pk)
+            .directory_user(pk)
             .await?
             .filter(|u| u.user.is_active),
         None => None,
@@ -187,9 +187,9 @@ async fn user_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResu
         "user.html",
         context! {
             user => context! {
-                username => entry.user.username,
-                name => entry.user.name,
-                email => entry.user.email,
+                username => &entry.user.username,
+                name => &entry.user.name,
+                email => &entry.user.email,
             },
         },
     )
