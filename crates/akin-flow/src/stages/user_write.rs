@@ -170,8 +170,8 @@ impl StageKind for UserWriteSettings {
         };
         let metrics = &run.engine.metrics;
         let claimed = claim.is_some();
-        let entry = match written {
-            Ok(written) => written,
+        let pk = match written {
+            Ok(pk) => pk,
             Err(ClaimError::Refused(refusal)) => {
                 metrics.claim(refusal.code());
                 return Ok(Outcome::refused(refusal));
@@ -193,8 +193,7 @@ impl StageKind for UserWriteSettings {
         if creates {
             metrics.enrollments.inc();
         }
-        plan.context
-            .insert(PENDING_USER.into(), Value::from(entry.user.pk));
+        plan.context.insert(PENDING_USER.into(), Value::from(pk));
         Ok(Outcome::Next)
     }
 }

@@ -2,14 +2,14 @@
 //! one conditional update in the transaction that inserts the user.
 
 use akin_domain::invitation::{Invitation, InvitationCursor, InvitationState, Refusal, Revocation};
-use akin_domain::user::{NewUser, UserChanges, UserEntry};
+use akin_domain::user::{NewUser, UserChanges};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Store;
-use super::users::{insert_user, replace_memberships, set_password_in, update_user_in};
+use super::users::{add_memberships, insert_user, set_password_in, update_user_in};
 use crate::db::Tx;
 use crate::error::{StoreError, StoreResult};
 use crate::types::{DbTime, DbUuid};
@@ -95,14 +95,14 @@ impl Store {
     /// `claim` names an invitation and the flow being run, takes one use of it, all in one
     /// transaction. The use is taken by a single conditional update, so however many
     /// requests race for a single-use invitation, on however many nodes, one account is
-    /// written and the others get the reason.
+    /// written and the others get the reason. Returns the user's pk.
     pub async fn write_user_claiming(
         &self,
         write: UserWrite<'_>,
         claim: Option<&Claim>,
         now: OffsetDateTime,
         events: impl FnOnce(i64) -> Vec<akin_domain::event::Event>,
-    ) -> Result<UserEntry, ClaimError> {
+    ) -> Result<i64, ClaimError> {
         let mut tx = self.db().begin().await?;
         let mut claimed = None;
         if let Some(&Claim {
@@ -140,7 +140,7 @@ impl Store {
                 let pk = insert_user(&mut tx, user, now, false)
                     .await?
                     .ok_or(StoreError::MissingReference)?;
-                replace_memberships(&mut tx, pk, groups).await?;
+                add_memberships(&mut tx, pk, groups).await?;
                 pk
             }
             UserWrite::Update {
@@ -175,10 +175,7 @@ impl Store {
             tx.record_event(&event).await?;
         }
         tx.commit().await?;
-        Ok(self
-            .user_by_pk(pk)
-            .await?
-            .ok_or(StoreError::MissingReference)?)
+        Ok(pk)
     }
 }
 

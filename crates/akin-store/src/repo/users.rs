@@ -108,7 +108,7 @@ impl Store {
         let pk = insert_user(&mut tx, new, now, false)
             .await?
             .ok_or(StoreError::MissingReference)?;
-        replace_memberships(&mut tx, pk, groups).await?;
+        add_memberships(&mut tx, pk, groups).await?;
         tx.commit().await?;
         self.user_by_pk(pk)
             .await?
@@ -425,6 +425,11 @@ pub(crate) async fn replace_memberships(tx: &mut Tx, pk: i64, groups: &[Uuid]) -
         .sql("DELETE FROM group_members WHERE user_id = ")
         .bind(pk);
     tx.execute(sql).await?;
+    add_memberships(tx, pk, groups).await
+}
+
+/// Adds user `pk` to `groups` (a user just created has no memberships to replace).
+pub(crate) async fn add_memberships(tx: &mut Tx, pk: i64, groups: &[Uuid]) -> StoreResult<()> {
     for group in groups {
         add_membership(tx, *group, pk).await?;
     }
