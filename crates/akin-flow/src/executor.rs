@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::stages::{self, Outcome, StageStep};
-use crate::{Engine, FlowResult, RequestInfo, planner};
+use crate::{Engine, FlowResult, RequestInfo, definitions, planner};
 
 /// The browser session a flow runs in, as the engine sees it: who is signed in and the
 /// plan in progress. The web layer's cookie session implements it; the engine decides,
@@ -179,7 +179,7 @@ impl Engine {
         let mut plan = match stored.as_deref().filter(|p| continues(p)) {
             Some(plan) => plan.clone(),
             None => {
-                let flow = planner::find_flow(&run).await?;
+                let flow = definitions::definition(self, run.slug).await?;
                 match planner::plan(&run, &flow, token).await? {
                     Ok(plan) => {
                         self.metrics
@@ -193,7 +193,7 @@ impl Engine {
                     Err(denied) => {
                         session.set_plan(None);
                         // With the flow's info, as authentik's (its page keeps the title).
-                        return Ok(Step::Challenge(denied, planner::flow_info(&flow)?));
+                        return Ok(Step::Challenge(denied, flow.info.clone()));
                     }
                 }
             }
@@ -277,7 +277,7 @@ impl Engine {
                 Step::Challenge(challenge, info)
             }
             Outcome::Restart { keep_context } => {
-                let flow = planner::find_flow(&run).await?;
+                let flow = definitions::definition(self, run.slug).await?;
                 match planner::plan(&run, &flow, plan.token.clone()).await? {
                     Ok(mut fresh) => {
                         if keep_context {

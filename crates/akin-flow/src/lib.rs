@@ -8,6 +8,7 @@ pub mod audit;
 pub mod blueprint_instances;
 pub mod blueprints;
 pub mod bulk_invitations;
+mod definitions;
 mod error;
 mod executor;
 pub mod hashing;
@@ -60,6 +61,8 @@ pub struct Engine {
     /// A hash of nothing anyone knows, checked in place of a missing account's so that a
     /// wrong identifier costs the time a wrong password does.
     pub(crate) decoy_hash: Arc<std::sync::OnceLock<String>>,
+    /// Flows as planning needs them, kept until they change (see `definitions`).
+    pub(crate) definitions: Arc<definitions::FlowDefinitions>,
 }
 
 /// When this process started serving: the `last_m` of shipped blueprints, which are part
@@ -86,6 +89,7 @@ impl Engine {
             metrics: Arc::default(),
             breaches: password_policy::BreachCheck::default(),
             decoy_hash: Arc::default(),
+            definitions: Arc::default(),
         }
     }
 

@@ -1,101 +1,29 @@
 //! Planning: which stages a flow runs for this visitor, decided once when the flow starts
 //! (authentik's `FlowPlanner`). The flow's `authentication` requirement, an invitation
-//! link, the flow's policies and `evaluate_on_plan` bindings are all settled here.
+//! link, the flow's policies and `evaluate_on_plan` bindings are all settled here, on the
+//! flow's definition as this node holds it (`definitions.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use akin_domain::catalog;
 use akin_domain::flow::plan::{self, Requester};
-use akin_domain::flow::{
-    Challenge, DeniedAction, FlowInfo, FlowPlan, InvalidResponseAction, PlannedStage,
-};
-use akin_domain::policy::EngineMode;
+use akin_domain::flow::{Challenge, DeniedAction, FlowInfo, FlowPlan, PlannedStage};
 use akin_domain::stage::StageSettings;
-use akin_domain::stage::prompt::Prompt;
-use akin_domain::stage::settings::{FlowLinks, IdentificationSettings};
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use akin_domain::stage::settings::FlowLinks;
+use serde_json::Value;
 use uuid::Uuid;
 
+use crate::definitions::FlowDefinition;
 use crate::executor::Run;
 use crate::stages::invitation;
-use crate::{FlowError, FlowResult, policy};
-
-/// A flow-stage binding's stored row as planning reads it.
-#[derive(Deserialize)]
-struct StoredBinding {
-    pk: Uuid,
-    evaluate_on_plan: bool,
-    re_evaluate_policies: bool,
-    policy_engine_mode: EngineMode,
-    invalid_response_action: InvalidResponseAction,
-}
-
-/// The flow being run, as stored: read only when planning (a plan carries what its
-/// stages need).
-pub(crate) async fn find_flow(run: &Run<'_>) -> FlowResult<Map<String, Value>> {
-    run.engine
-        .store
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(run.slug.to_owned()))],
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(FlowError::NotFound("Flow"))
-}
-
-fn text(object: &Map<String, Value>, key: &str) -> String {
-    object
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A flow's stored row as planning reads it.
-#[derive(Deserialize)]
-struct StoredFlow {
-    pk: Uuid,
-    policy_engine_mode: EngineMode,
-    #[serde(flatten)]
-    info: FlowInfo,
-}
-
-fn stored_flow(flow: &Map<String, Value>) -> FlowResult<StoredFlow> {
-    catalog::typed(catalog::FLOW, flow)
-        .map_err(|e| FlowError::Internal(format!("stored flow: {e}")))
-}
-
-/// What the challenges say about `flow` (its title and layout for the page, …).
-pub(crate) fn flow_info(flow: &Map<String, Value>) -> FlowResult<FlowInfo> {
-    Ok(stored_flow(flow)?.info)
-}
-
-/// A stage's stored row as its typed settings. A row that does not parse (written around
-/// the API, straight into the database) stops the flow at that stage and says so.
-fn stage_settings(model: &str, row: &Map<String, Value>) -> StageSettings {
-    StageSettings::from_stored(model, row).unwrap_or_else(|error| {
-        tracing::error!(%error, model, stage = text(row, "name"), "stored stage settings do not parse");
-        StageSettings::Unsupported {
-            model: model.to_owned(),
-        }
-    })
-}
+use crate::{FlowResult, policy};
 
 /// Plans `flow` for this session, or says why it may not run.
 pub(crate) async fn plan(
     run: &Run<'_>,
-    flow: &Map<String, Value>,
+    flow: &FlowDefinition,
     token: Option<String>,
 ) -> FlowResult<Result<FlowPlan, Challenge>> {
-    let StoredFlow {
-        pk: flow_pk,
-        policy_engine_mode,
-        info,
-    } = stored_flow(flow)?;
     let requester = match run.signed_in {
         None => Requester::Anonymous,
         Some(pk) => match run.engine.store.directory_user(pk).await? {
@@ -114,98 +42,34 @@ pub(crate) async fn plan(
             Some("preview_forbidden"),
         )));
     }
-    if !preview && !plan::may_run(info.authentication, requester) {
+    if !preview && !plan::may_run(flow.info.authentication, requester) {
         return Ok(Err(Challenge::denied(
-            plan::not_applicable_message(info.authentication, requester),
+            plan::not_applicable_message(flow.info.authentication, requester),
             Some("flow_not_applicable"),
         )));
     }
-    // Everything the plan needs, in a handful of queries however many stages the flow has.
-    let mut tx = run.engine.store.db().begin().await?;
-    let bindings = tx
-        .bindings_in_order(catalog::FLOW_STAGE_BINDING, &flow["pk"])
-        .await?;
-    let stage_pks: Vec<Value> = bindings.iter().map(|b| b["stage"].clone()).collect();
-    let mut stages_by_pk: HashMap<String, (String, StageSettings)> = tx
-        .find_stages(&stage_pks)
-        .await?
-        .into_iter()
-        .map(|(model, stage)| {
-            let name = text(&stage, "name");
-            (text(&stage, "pk"), (name, stage_settings(model, &stage)))
-        })
-        .collect();
-    // The prompts travel with the plan, so showing the form reads no prompt rows.
-    let prompt_pks: Vec<Value> = stages_by_pk
-        .values()
-        .filter_map(|(_, settings)| match settings {
-            StageSettings::Prompt(prompt) => Some(&prompt.fields),
-            _ => None,
-        })
-        .flatten()
-        .map(|pk| Value::String(pk.to_string()))
-        .collect();
-    let prompts_by_pk: HashMap<Uuid, Prompt> = tx
-        .find_objects_in(catalog::PROMPT, "pk", &prompt_pks)
-        .await?
-        .into_iter()
-        .filter_map(|row| {
-            let pk = Uuid::parse_str(&text(&row, "pk")).ok()?;
-            match catalog::typed::<Prompt>(catalog::PROMPT, &row) {
-                Ok(prompt) => Some((pk, prompt)),
-                Err(error) => {
-                    tracing::error!(%error, prompt = %pk, "stored prompt does not parse");
-                    None
-                }
-            }
-        })
-        .collect();
-    for (_, settings) in stages_by_pk.values_mut() {
-        if let StageSettings::Prompt(prompt) = settings {
-            prompt.prompts = prompt
-                .fields
-                .iter()
-                .filter_map(|pk| prompts_by_pk.get(pk).cloned())
-                .collect();
-        }
-    }
-    link_flows(run, &mut tx, stages_by_pk.values_mut().map(|(_, s)| s)).await?;
-    let binding_pks: Vec<Value> = bindings.iter().map(|b| b["pk"].clone()).collect();
-    let with_policies: HashSet<String> =
-        policy::targets_with_bindings(&mut tx, &binding_pks).await?;
-    drop(tx);
 
-    let mut planned = Vec::with_capacity(bindings.len());
-    let mut check_on_plan = Vec::new();
-    for binding in bindings {
-        let Some(stage_pk) = binding["stage"].as_str() else {
-            continue;
-        };
-        let Some((name, settings)) = stages_by_pk.get(stage_pk).cloned() else {
-            continue;
-        };
-        let typed: StoredBinding = match catalog::typed(catalog::FLOW_STAGE_BINDING, &binding) {
-            Ok(typed) => typed,
-            Err(error) => {
-                tracing::error!(%error, "stored flow-stage binding does not parse");
-                continue;
-            }
-        };
-        let has_policies = with_policies.contains(&typed.pk.to_string());
-        if has_policies && typed.evaluate_on_plan {
-            check_on_plan.push(typed.pk);
-        }
-        planned.push(PlannedStage {
-            binding: Some(typed.pk),
-            stage: Uuid::parse_str(stage_pk).ok(),
-            name,
-            settings: Arc::new(settings),
-            invalid_response_action: typed.invalid_response_action,
-            re_evaluate: has_policies && typed.re_evaluate_policies,
-            policy_engine_mode: typed.policy_engine_mode,
-        });
-    }
-    let mut plan = FlowPlan::new(flow_pk, run.slug.to_owned(), info, planned, token.clone());
+    let links = FlowLinker::new(run, &flow.linked_slugs);
+    let planned = flow
+        .stages
+        .iter()
+        .map(|stage| PlannedStage {
+            binding: Some(stage.binding),
+            stage: stage.stage,
+            name: stage.name.clone(),
+            settings: links.fill(&stage.settings),
+            invalid_response_action: stage.invalid_response_action,
+            re_evaluate: stage.re_evaluate,
+            policy_engine_mode: stage.policy_engine_mode,
+        })
+        .collect();
+    let mut plan = FlowPlan::new(
+        flow.pk,
+        run.slug.to_owned(),
+        flow.info.clone(),
+        planned,
+        token.clone(),
+    );
     if preview {
         plan.context
             .insert(plan::PREVIEW.to_owned(), Value::Bool(true));
@@ -223,15 +87,14 @@ pub(crate) async fn plan(
         )));
     }
 
-    let flow_bindings = policy::bindings_of(run.engine, &flow["pk"]).await?;
-    if !flow_bindings.is_empty() {
+    if !flow.policies.is_empty() {
         let request =
             policy::flow_request(run.engine, run.origin, run.signed_in, &plan.context).await?;
         let verdict = policy::evaluate(
             run.engine,
             run.origin,
-            flow_bindings,
-            policy_engine_mode,
+            flow.policies.clone(),
+            flow.policy_engine_mode,
             request,
         )
         .await?;
@@ -242,73 +105,66 @@ pub(crate) async fn plan(
     }
 
     // Bindings with evaluate_on_plan: a stage whose policies fail now is left out.
-    for binding in check_on_plan {
+    for binding in flow.stages.iter().filter(|s| s.check_on_plan) {
         let Some(stage) = plan
             .stages
             .iter()
-            .find(|s| s.binding == Some(binding))
+            .find(|s| s.binding == Some(binding.binding))
             .cloned()
         else {
             continue;
         };
         if !binding_policies_pass(run, &mut plan, &stage).await? {
-            plan.stages.retain(|s| s.binding != Some(binding));
+            plan.stages.retain(|s| s.binding != Some(binding.binding));
         }
     }
     Ok(Ok(plan))
 }
 
-/// Fills identification stages' links to their enrollment, recovery and passwordless flows
-/// (one query for all of them): `/if/flow/<slug>/` with this page's query, as authentik's.
-async fn link_flows<'s>(
-    run: &Run<'_>,
-    tx: &mut akin_store::Tx,
-    stages: impl Iterator<Item = &'s mut StageSettings>,
-) -> FlowResult<()> {
-    let mut identification: Vec<&mut IdentificationSettings> = stages
-        .filter_map(|settings| match settings {
-            StageSettings::Identification(id) => Some(id),
-            _ => None,
-        })
-        .collect();
-    let pks: Vec<Value> = identification
-        .iter()
-        .flat_map(|id| [id.enrollment_flow, id.recovery_flow, id.passwordless_flow])
-        .flatten()
-        .map(|pk| Value::String(pk.to_string()))
-        .collect();
-    if pks.is_empty() {
-        return Ok(());
+/// Fills identification stages' links to their enrollment, recovery and passwordless
+/// flows: `/if/flow/<slug>/` with this page's query, as authentik's.
+struct FlowLinker<'a> {
+    slugs: &'a HashMap<Uuid, String>,
+    query: String,
+}
+
+impl<'a> FlowLinker<'a> {
+    fn new(run: &Run<'_>, slugs: &'a HashMap<Uuid, String>) -> Self {
+        Self {
+            slugs,
+            // Only a flow that links anywhere needs the page's query.
+            query: if slugs.is_empty() {
+                String::new()
+            } else {
+                run.page_query()
+            },
+        }
     }
-    let slugs: HashMap<Uuid, String> = tx
-        .find_objects_in(catalog::FLOW, "pk", &pks)
-        .await?
-        .into_iter()
-        .filter_map(|flow| {
-            Some((
-                Uuid::parse_str(&text(&flow, "pk")).ok()?,
-                text(&flow, "slug"),
-            ))
-        })
-        .collect();
-    let query = run.page_query();
-    let link = |flow: Option<Uuid>| {
-        let slug = slugs.get(&flow?)?;
+
+    fn link(&self, flow: Option<Uuid>) -> Option<String> {
+        let slug = self.slugs.get(&flow?)?;
         let slug: String = form_urlencoded::byte_serialize(slug.as_bytes()).collect();
-        Some(if query.is_empty() {
+        Some(if self.query.is_empty() {
             format!("/if/flow/{slug}/")
         } else {
-            format!("/if/flow/{slug}/?{query}")
+            format!("/if/flow/{slug}/?{}", self.query)
         })
-    };
-    for id in &mut identification {
-        id.links = FlowLinks {
-            enroll_url: link(id.enrollment_flow),
-            recovery_url: link(id.recovery_flow),
-            passwordless_url: link(id.passwordless_flow),
-        };
     }
-    Ok(())
+
+    /// `settings` as this plan runs them: shared when nothing links, a copy with the
+    /// links filled for an identification stage.
+    fn fill(&self, settings: &Arc<StageSettings>) -> Arc<StageSettings> {
+        let StageSettings::Identification(id) = &**settings else {
+            return settings.clone();
+        };
+        let mut id = id.clone();
+        id.links = FlowLinks {
+            enroll_url: self.link(id.enrollment_flow),
+            recovery_url: self.link(id.recovery_flow),
+            passwordless_url: self.link(id.passwordless_flow),
+        };
+        Arc::new(StageSettings::Identification(id))
+    }
 }
 
 /// What a visitor sees when the flow's policies refuse them, by the flow's

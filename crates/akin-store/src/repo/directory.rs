@@ -4,10 +4,10 @@
 //! one of them makes the user a superuser: a query over five tables, which was most of what
 //! a request cost (and on PostgreSQL a round trip). The answer is kept here by the key's
 //! digest and read again after any change: the database raises `directory_version` in the
-//! transaction of every change to tokens, users and groups (migration 0016). A node looks
-//! at that number after each write of its own and otherwise at most every [`RECHECK`], so
-//! its own changes (a revoked token, a deactivated user) count for the very next request,
-//! and changes made elsewhere (another node, the CLI) within [`RECHECK`].
+//! transaction of every change to tokens, users and groups (migration 0016), which each
+//! node watches (`versions.rs`): its own changes (a revoked token, a deactivated user)
+//! count for the very next request, and changes made elsewhere (another node, the CLI)
+//! within [`RECHECK`](super::versions::RECHECK).
 //!
 //! Signed-in browsers are served the same way: the user a session stands for is kept by
 //! pk ([`Store::directory_user`]). A sign-in writes only `last_login`, which is no change
@@ -16,51 +16,43 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use akin_domain::token::Token;
 use akin_domain::user::UserEntry;
 
 use super::Store;
+use super::versions::VersionWatch;
 use crate::error::StoreResult;
 
-/// How long a node trusts the version it last read when it has written nothing since:
-/// the most a change made on another node or by the CLI waits to count here.
-pub const RECHECK: Duration = Duration::from_millis(100);
-
-/// Beyond this many cached tokens the cache starts over (the database has them all); a
-/// guessed key is never cached, so this bounds the memory whatever visitors send.
+/// Beyond this many cached tokens (or users) the cache starts over (the database has them
+/// all); a guessed key is never cached, so this bounds the memory whatever visitors send.
 const CACHE_LIMIT: usize = 4096;
 
 /// A token and its user, as one lookup found them.
 pub type TokenUser = (Token, Arc<UserEntry>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DirectoryCache {
+    version: VersionWatch,
     state: RwLock<CacheState>,
-    /// One version read at a time: requests arriving meanwhile wait for its answer
-    /// instead of each asking the database.
-    recheck: tokio::sync::Mutex<()>,
+}
+
+impl Default for DirectoryCache {
+    fn default() -> Self {
+        Self {
+            version: VersionWatch::new("SELECT version FROM directory_version WHERE id = 1"),
+            state: RwLock::default(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct CacheState {
-    /// The database's `directory_version` when last read; every entry is of it.
+    /// The `directory_version` every entry is of.
     version: i64,
-    checked: Option<Instant>,
-    /// The pool's count of local writes before that read.
-    local_writes: u64,
     entries: HashMap<String, Arc<TokenUser>>,
     /// Users by pk, for signed-in sessions.
     users: HashMap<i64, Arc<UserEntry>>,
-}
-
-impl CacheState {
-    fn current(&self, local_writes: u64, now: Instant) -> Option<i64> {
-        let checked = self.checked?;
-        (self.local_writes == local_writes && now.duration_since(checked) < RECHECK)
-            .then_some(self.version)
-    }
 }
 
 impl DirectoryCache {
@@ -74,33 +66,17 @@ impl DirectoryCache {
 }
 
 impl Store {
-    /// The directory's version, read again when this node wrote since or [`RECHECK`]
-    /// has passed; a new one empties the cache.
+    /// The directory's version; a new one empties the cache.
     async fn directory_version(&self) -> StoreResult<i64> {
-        let cache = &self.directory;
-        if let Some(version) = cache.read().current(self.db.local_writes(), Instant::now()) {
-            return Ok(version);
+        let version = self.directory.version.current(&self.db).await?;
+        if self.directory.read().version != version {
+            let mut state = self.directory.write();
+            if state.version < version {
+                state.entries.clear();
+                state.users.clear();
+                state.version = version;
+            }
         }
-        let _reading = cache.recheck.lock().await;
-        // Whoever held the lock may have just read it.
-        if let Some(version) = cache.read().current(self.db.local_writes(), Instant::now()) {
-            return Ok(version);
-        }
-        // Counted before the read: a write committing during it is looked at next time.
-        let local_writes = self.db.local_writes();
-        let checked = Instant::now();
-        let sql = self
-            .db
-            .sql("SELECT version FROM directory_version WHERE id = 1");
-        let (version,): (i64,) = self.db.fetch_one(sql).await?;
-        let mut state = cache.write();
-        if state.version != version {
-            state.entries.clear();
-            state.users.clear();
-            state.version = version;
-        }
-        state.checked = Some(checked);
-        state.local_writes = local_writes;
         Ok(version)
     }
 

@@ -18,6 +18,7 @@ mod tables;
 mod tokens;
 mod used_by;
 mod users;
+mod versions;
 
 use akin_domain::list::{ListQuery, Page, Pagination};
 
@@ -25,7 +26,7 @@ use crate::db::{AnyRow, Db, Sql};
 use crate::error::{StoreError, StoreResult};
 
 pub use blueprint_instances::InstanceFilter;
-pub use directory::{RECHECK as DIRECTORY_RECHECK, TokenUser};
+pub use directory::TokenUser;
 pub use flow_tokens::ParkedPlan;
 pub use groups::GroupWriteError;
 pub use idempotency::EarlierRequest;
@@ -37,6 +38,7 @@ pub use settings::SECRET_KEY_SETTING;
 pub use tables::stores;
 pub use tokens::key_digest;
 pub use used_by::{DeleteAction, Referrer};
+pub use versions::RECHECK;
 
 /// The repositories over one database.
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub struct Store {
     sessions: std::sync::Arc<sessions::SessionCache>,
     /// API tokens and their users, on both backends (see `directory`).
     directory: std::sync::Arc<directory::DirectoryCache>,
+    /// What flows are built from, as a version (see `versions`).
+    flow_definitions: std::sync::Arc<versions::VersionWatch>,
 }
 
 impl Store {
@@ -55,6 +59,9 @@ impl Store {
             db,
             sessions,
             directory: Default::default(),
+            flow_definitions: std::sync::Arc::new(versions::VersionWatch::new(
+                "SELECT version FROM flow_definitions_version WHERE id = 1",
+            )),
         }
     }
 

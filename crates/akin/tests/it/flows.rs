@@ -16,6 +16,7 @@ on_both_backends!(
     invalid_responses_can_restart_the_flow,
     every_stage_kind_honours_invalid_response_action,
     flows_only_an_application_or_outpost_may_open_are_refused,
+    an_edited_flow_is_planned_anew_on_every_node,
 );
 
 /// A browser: its own cookie jar, walking one flow link.
@@ -646,4 +647,113 @@ async fn flows_only_an_application_or_outpost_may_open_are_refused(backend: Back
         .await;
         assert_eq!(as_admin["code"], "flow_not_applicable", "{requirement}");
     }
+}
+
+/// Issue 16: each node keeps flows as planning reads them. An administrator's edit (a
+/// prompt's label, the flow's title, a stage unbound) counts for the next visitor on the
+/// node that made it at once, and on another node (another process on the SQLite file;
+/// another node on PostgreSQL) within a fraction of a second. A visitor already in the flow
+/// keeps the plan they started with, as in authentik.
+async fn an_edited_flow_is_planned_anew_on_every_node(backend: Backend) {
+    let env = start(&backend).await;
+    let other = TestApp::start(BIN, &env.db.url, &akin_testkit::SpawnOptions::default()).await;
+    two_stage_flow(&env).await;
+    let slug = "default-enrollment-flow";
+    // What a new visitor's first challenge says on `app`: the flow's title, the first
+    // field's label, and how many stages the plan has left after it (none shown yet).
+    let first_look = |app: &TestApp| {
+        let browser = Browser::new(app, slug, "");
+        async move {
+            let challenge = browser.challenge().await;
+            (
+                challenge["flow_info"]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                challenge["fields"][0]["label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+    };
+    let before = first_look(&env.app).await;
+    assert_eq!(before, first_look(&other).await, "both nodes plan alike");
+    assert_eq!(before, first_look(&env.app).await, "and again, from memory");
+    let started = Browser::new(&env.app, slug, "");
+    started.challenge().await;
+
+    let (status, prompts) =
+        admin_get(&env, "/api/v3/stages/prompt/prompts/?field_key=username").await;
+    assert_eq!(status, StatusCode::OK, "{prompts}");
+    let prompt = prompts["results"][0]["pk"].as_str().unwrap().to_owned();
+    let (status, body) = crate::admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/stages/prompt/prompts/{prompt}/"),
+        json!({"label": "Pick a handle"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = crate::admin_json(
+        &env,
+        Method::PATCH,
+        &format!("/api/v3/flows/instances/{slug}/"),
+        json!({"title": "Join us"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let edited = ("Join us".to_owned(), "Pick a handle".to_owned());
+    assert_eq!(first_look(&env.app).await, edited, "at once on this node");
+    let waited = std::time::Instant::now();
+    while first_look(&other).await != edited {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(3),
+            "the other node still plans the old flow"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "an edit reached the other node's plans in {:?}",
+        waited.elapsed()
+    );
+    // The visitor who started before the edit keeps their plan.
+    let kept = started.challenge().await;
+    assert_eq!(kept["fields"][0]["label"], before.1, "{kept}");
+
+    // Unbinding the first stage: new visitors start at the second.
+    let (_, flow) = admin_get(&env, &format!("/api/v3/flows/instances/{slug}/")).await;
+    let (status, bindings) = admin_get(
+        &env,
+        &format!(
+            "/api/v3/flows/bindings/?target={}",
+            flow["pk"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bindings}");
+    let first = bindings["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|b| b["order"].as_i64())
+        .unwrap()["pk"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = env
+        .app
+        .admin(Method::DELETE, &format!("/api/v3/flows/bindings/{first}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let challenge = Browser::new(&env.app, slug, "").challenge().await;
+    let keys: Vec<&str> = challenge["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["field_key"].as_str())
+        .collect();
+    assert_eq!(keys, ["name", "email"], "{challenge}");
 }
