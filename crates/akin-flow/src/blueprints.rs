@@ -436,15 +436,7 @@ pub enum DefaultsError {
 /// `None` when there is no such flow.
 pub async fn export_flow(store: &Store, slug: &str) -> Result<Option<String>, StoreError> {
     let mut tx = store.db().begin().await?;
-    let Some(flow) = tx
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(slug.to_owned()))],
-        )
-        .await?
-        .into_iter()
-        .next()
-    else {
+    let Some(flow) = tx.flow_by_slug(slug).await? else {
         return Ok(None);
     };
     let flow_pk = flow["pk"].clone();

@@ -152,13 +152,8 @@ fn stage_settings(model: &str, row: &Map<String, Value>) -> StageSettings {
 async fn read_definition(engine: &Engine, slug: &str) -> FlowResult<FlowDefinition> {
     let mut tx = engine.store.db().begin().await?;
     let flow = tx
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(slug.to_owned()))],
-        )
+        .flow_by_slug(slug)
         .await?
-        .into_iter()
-        .next()
         .ok_or(FlowError::NotFound("Flow"))?;
     let StoredFlow {
         pk,

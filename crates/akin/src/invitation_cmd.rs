@@ -25,13 +25,8 @@ pub async fn create(database_url: &str, options: InvitationCreateOptions) -> Res
     let now = OffsetDateTime::now_utc();
     let mut tx = store.db().begin().await?;
     let flow = tx
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(options.flow.clone()))],
-        )
+        .flow_by_slug(&options.flow)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
     let mut fixed = Map::new();
     for (key, value) in options.fixed {
@@ -349,13 +344,8 @@ pub async fn import(database_url: &str, options: InvitationImportOptions) -> Res
     let store = open_store(database_url).await?;
     let now = OffsetDateTime::now_utc();
     let flow = store
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(options.flow.clone()))],
-        )
+        .flow_by_slug(&options.flow)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| AppError::Usage(format!("no flow has the slug {:?}", options.flow)))?;
     let mut engine = engine(&store)?;
     if let Some(smtp) = smtp {

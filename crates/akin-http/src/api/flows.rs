@@ -57,15 +57,11 @@ async fn render(state: &AppState, flow: &Map<String, Value>) -> ApiResult<shapes
 }
 
 async fn find(state: &AppState, slug: &str) -> ApiResult<Map<String, Value>> {
-    let mut tx = state.store.db().begin().await?;
-    tx.find_objects(
-        catalog::FLOW,
-        &[("slug".to_owned(), Value::String(slug.to_owned()))],
-    )
-    .await?
-    .into_iter()
-    .next()
-    .ok_or(ApiError::NotFound("Flow"))
+    state
+        .store
+        .flow_by_slug(slug)
+        .await?
+        .ok_or(ApiError::NotFound("Flow"))
 }
 
 #[utoipa::path(get, path = "/api/v3/flows/instances/", operation_id = "flows_instances_list", tag = "flows",

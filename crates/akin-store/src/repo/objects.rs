@@ -255,9 +255,24 @@ impl Store {
     ) -> StoreResult<Vec<Map<String, Value>>> {
         self.db().begin().await?.find_objects(model, query).await
     }
+
+    /// [`Tx::flow_by_slug`] for a single read that needs no transaction of its own.
+    pub async fn flow_by_slug(&self, slug: &str) -> StoreResult<Option<Map<String, Value>>> {
+        self.db().begin().await?.flow_by_slug(slug).await
+    }
 }
 
 impl Tx {
+    /// The flow whose slug is `slug`, as its catalog object.
+    pub async fn flow_by_slug(&mut self, slug: &str) -> StoreResult<Option<Map<String, Value>>> {
+        let query = [("slug".to_owned(), Value::String(slug.to_owned()))];
+        Ok(self
+            .find_objects(catalog::FLOW, &query)
+            .await?
+            .into_iter()
+            .next())
+    }
+
     /// [`Store::flow_slug`] in this transaction.
     pub async fn flow_slug(&mut self, flow: uuid::Uuid) -> StoreResult<Option<String>> {
         let sql = self

@@ -744,15 +744,8 @@ async fn bulk_from_form(state: &AppState, parts: Vec<(String, Vec<u8>)>) -> ApiR
     let send_email = form.bool("send_email").unwrap_or(false);
     form.finish()?;
     let flow = flow.unwrap_or_default();
-    let found = state
-        .store
-        .find_objects(
-            catalog::FLOW,
-            &[("slug".to_owned(), Value::String(flow.clone()))],
-        )
-        .await?;
-    let found = match found.first() {
-        Some(found) => found.clone(),
+    let found = match state.store.flow_by_slug(&flow).await? {
+        Some(found) => found,
         None => state
             .store
             .find_objects(
