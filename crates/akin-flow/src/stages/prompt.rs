@@ -158,13 +158,7 @@ impl StageKind for PromptStageSettings {
         };
         let mut checked = prompt::check_response(prompts, &response, &prompt_data, &fixed);
         for (field, username) in std::mem::take(&mut checked.usernames) {
-            if run
-                .engine
-                .store
-                .user_by_username(&username)
-                .await?
-                .is_some()
-            {
+            if run.engine.store.username_taken(&username).await? {
                 checked.add_error(&field, "Username is already taken.", "invalid");
             }
         }

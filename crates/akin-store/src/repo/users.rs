@@ -148,6 +148,16 @@ impl Store {
         self.one_user(sql).await
     }
 
+    /// Whether an account has this username (a prompt's username field asks on every
+    /// answer: one index lookup, not the user with their groups).
+    pub async fn username_taken(&self, username: &str) -> StoreResult<bool> {
+        let sql = self
+            .db()
+            .sql("SELECT 1 FROM users WHERE username = ")
+            .bind(username);
+        Ok(self.db().fetch_optional::<(i32,)>(sql).await?.is_some())
+    }
+
     async fn one_user(&self, sql: Sql) -> StoreResult<Option<UserEntry>> {
         let Some(row) = self.db().fetch_optional::<UserRow>(sql).await? else {
             return Ok(None);
