@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use serde_json::{Value, json as json_value};
 
-use super::{AdminSession, list_query, page};
+use super::{AdminSession, ListPage, list_query, page};
 use crate::api::core::{groups, users};
 use crate::api::{catalog_api, events};
 use crate::audit::RequestMeta;
@@ -45,30 +45,6 @@ fn text(value: &Value) -> Value {
     }
 }
 
-/// A list page: `filters` are `(query key, label)` pairs shown as a search form.
-fn table(
-    admin: &AdminSession,
-    heading: &str,
-    current: &str,
-    columns: &[&str],
-    rows: Vec<Vec<Value>>,
-    filters: &[(&str, &str)],
-    q: &QueryParams,
-) -> ApiResult<Response> {
-    let rows = Value::Array(rows.into_iter().map(Value::Array).collect());
-    let filters: Vec<Value> = filters
-        .iter()
-        .map(|(name, label)| {
-            json_value!({"name": name, "label": label, "value": q.get(name).unwrap_or_default()})
-        })
-        .collect();
-    let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
-    let ctx = context! {
-        columns => columns, rows => template_value(&rows), filters => template_value(&Value::Array(filters)),
-    };
-    page(admin, "admin/table.html", heading, current, ctx)
-}
-
 async fn user_list(
     admin: AdminSession,
     State(state): State<AppState>,
@@ -94,11 +70,10 @@ async fn user_list(
             ]
         })
         .collect();
-    table(
-        &admin,
-        "Users",
-        "/if/admin/users/",
-        &[
+    ListPage {
+        heading: "Users",
+        current: "/if/admin/users/",
+        columns: &[
             "Username",
             "Name",
             "Email",
@@ -107,9 +82,10 @@ async fn user_list(
             "Last login",
         ],
         rows,
-        &[("search", "Search")],
-        &q,
-    )
+        filters: &[("search", "Search")],
+        actions: Vec::new(),
+    }
+    .render(&admin, &q)
 }
 
 async fn user_page(
@@ -221,15 +197,15 @@ async fn group_list(
             ]
         })
         .collect();
-    table(
-        &admin,
-        "Groups",
-        "/if/admin/groups/",
-        &["Name", "Superuser", "Members"],
+    ListPage {
+        heading: "Groups",
+        current: "/if/admin/groups/",
+        columns: &["Name", "Superuser", "Members"],
         rows,
-        &[("search", "Search")],
-        &q,
-    )
+        filters: &[("search", "Search")],
+        actions: Vec::new(),
+    }
+    .render(&admin, &q)
 }
 
 /// One line about an event's context: the object it is about, or who, or what it holds;
@@ -286,15 +262,15 @@ async fn event_list(
             ]
         })
         .collect();
-    table(
-        &admin,
-        "Logs",
-        "/if/admin/events/",
-        &["When", "Action", "User", "Client IP", "Context"],
+    ListPage {
+        heading: "Logs",
+        current: "/if/admin/events/",
+        columns: &["When", "Action", "User", "Client IP", "Context"],
         rows,
-        &[("action", "Action"), ("username", "User")],
-        &q,
-    )
+        filters: &[("action", "Action"), ("username", "User")],
+        actions: Vec::new(),
+    }
+    .render(&admin, &q)
 }
 
 async fn stage_list(
@@ -321,15 +297,15 @@ async fn stage_list(
             ]
         })
         .collect();
-    table(
-        &admin,
-        "Stages",
-        "/if/admin/stages/",
-        &["Name", "Type", "Used in flows"],
+    ListPage {
+        heading: "Stages",
+        current: "/if/admin/stages/",
+        columns: &["Name", "Type", "Used in flows"],
         rows,
-        &[("search", "Search")],
-        &q,
-    )
+        filters: &[("search", "Search")],
+        actions: Vec::new(),
+    }
+    .render(&admin, &q)
 }
 
 async fn prompt_list(
@@ -354,13 +330,13 @@ async fn prompt_list(
             ]
         })
         .collect();
-    table(
-        &admin,
-        "Prompts",
-        "/if/admin/prompts/",
-        &["Name", "Field key", "Label", "Type", "Required"],
+    ListPage {
+        heading: "Prompts",
+        current: "/if/admin/prompts/",
+        columns: &["Name", "Field key", "Label", "Type", "Required"],
         rows,
-        &[("search", "Search")],
-        &q,
-    )
+        filters: &[("search", "Search")],
+        actions: Vec::new(),
+    }
+    .render(&admin, &q)
 }

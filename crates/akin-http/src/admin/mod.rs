@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::{Value as TemplateValue, context};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::auth::{Caller, Superuser};
@@ -109,6 +110,44 @@ fn notices_from(headers: &HeaderMap) -> Vec<Notice> {
         .flatten()
         .take(5)
         .collect()
+}
+
+/// A list page (`admin/table.html`): the API's list as a table.
+pub(crate) struct ListPage<'a> {
+    pub heading: &'a str,
+    /// The path of the page, for the navigation.
+    pub current: &'a str,
+    pub columns: &'a [&'a str],
+    pub rows: Vec<Vec<Value>>,
+    /// `(query key, label)` pairs, shown as a search form.
+    pub filters: &'a [(&'a str, &'a str)],
+    /// `(label, href)` buttons above the table (what can be created).
+    pub actions: Vec<(String, String)>,
+}
+
+impl ListPage<'_> {
+    pub(crate) fn render(self, admin: &AdminSession, q: &QueryParams) -> ApiResult<Response> {
+        let rows = Value::Array(self.rows.into_iter().map(Value::Array).collect());
+        let filters: Vec<Value> = self
+            .filters
+            .iter()
+            .map(|(name, label)| {
+                serde_json::json!({"name": name, "label": label, "value": q.get(name).unwrap_or_default()})
+            })
+            .collect();
+        let actions: Vec<Value> = self
+            .actions
+            .into_iter()
+            .map(|(label, href)| serde_json::json!({"label": label, "href": href}))
+            .collect();
+        let ctx = context! {
+            columns => self.columns.iter().map(|c| (*c).to_owned()).collect::<Vec<String>>(),
+            rows => crate::pages::template_value(&rows),
+            filters => crate::pages::template_value(&Value::Array(filters)),
+            actions => crate::pages::template_value(&Value::Array(actions)),
+        };
+        page(admin, "admin/table.html", self.heading, self.current, ctx)
+    }
 }
 
 impl AdminSession {

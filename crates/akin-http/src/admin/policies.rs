@@ -12,7 +12,7 @@ use axum::routing::get;
 use minijinja::context;
 use serde_json::{Map, Value, json as json_value};
 
-use super::{AdminSession, Notice, field, list_query, page, redirect_with};
+use super::{AdminSession, ListPage, Notice, field, list_query, page, redirect_with};
 use crate::api::catalog_api::{self, endpoint_for};
 use crate::api::policies;
 use crate::audit::RequestMeta;
@@ -45,40 +45,36 @@ async fn list(
 ) -> ApiResult<Response> {
     let query = list_query(&q, &["search"], "name");
     let axum::Json(body) = policies::list(admin.superuser(), State(state), query).await?;
-    let rows: Vec<Value> = body
+    let rows = body
         .results
         .iter()
         .map(|p| {
             let href = format!("{LIST}{}/", p["pk"].as_str().unwrap_or_default());
-            json_value!([
-                {"text": p["name"], "href": href},
-                p["verbose_name"],
-                p["bound_to"],
-            ])
+            vec![
+                json_value!({"text": p["name"], "href": href}),
+                p["verbose_name"].clone(),
+                p["bound_to"].clone(),
+            ]
         })
         .collect();
-    let actions: Vec<Value> = catalog::policy_models()
+    let actions = catalog::policy_models()
         .filter_map(catalog::spec)
         .map(|spec| {
-            json_value!({
-                "label": format!("Create {}", spec.verbose),
-                "href": format!("{LIST}new/{}/", spec.model_name()),
-            })
+            (
+                format!("Create {}", spec.verbose),
+                format!("{LIST}new/{}/", spec.model_name()),
+            )
         })
         .collect();
-    let filters = json_value!([{"name": "search", "label": "Search", "value": q.get("search").unwrap_or_default()}]);
-    page(
-        &admin,
-        "admin/table.html",
-        "Policies",
-        LIST,
-        context! {
-            columns => vec!["Name", "Type", "Bindings"],
-            rows => template_value(&Value::Array(rows)),
-            filters => template_value(&filters),
-            actions => template_value(&Value::Array(actions)),
-        },
-    )
+    ListPage {
+        heading: "Policies",
+        current: LIST,
+        columns: &["Name", "Type", "Bindings"],
+        rows,
+        filters: &[("search", "Search")],
+        actions,
+    }
+    .render(&admin, &q)
 }
 
 /// A field's label and help on the form.
