@@ -7,8 +7,6 @@
 //! akin's SMTP and PostgreSQL connections: no OpenSSL, no system certificate store to
 //! depend on, and nothing shared with other HTTP clients in the process.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,12 +94,10 @@ impl PwnedPasswords {
     }
 }
 
+#[async_trait::async_trait]
 impl BreachedPasswords for PwnedPasswords {
-    fn count<'a>(
-        &'a self,
-        password: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<u64, String>> + Send + 'a>> {
-        Box::pin(self.lookup(password))
+    async fn count(&self, password: &str) -> Result<u64, String> {
+        self.lookup(password).await
     }
 }
 

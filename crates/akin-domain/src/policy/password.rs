@@ -128,23 +128,19 @@ impl PasswordPolicy {
 
 /// Where breached passwords are looked up (the Have I Been Pwned range API, in
 /// `akin-pwned`): how many breaches a password appears in, or why that could not be told.
+#[async_trait::async_trait]
 pub trait BreachedPasswords: Send + Sync {
-    fn count<'a>(
-        &'a self,
-        password: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + 'a>>;
+    async fn count(&self, password: &str) -> Result<u64, String>;
 }
 
 /// No lookup configured: every check is "unreachable".
 #[derive(Debug, Default)]
 pub struct NoBreachLookup;
 
+#[async_trait::async_trait]
 impl BreachedPasswords for NoBreachLookup {
-    fn count<'a>(
-        &'a self,
-        _password: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + 'a>> {
-        Box::pin(async { Err("no breached-password lookup is configured".to_owned()) })
+    async fn count(&self, _password: &str) -> Result<u64, String> {
+        Err("no breached-password lookup is configured".to_owned())
     }
 }
 
