@@ -56,6 +56,9 @@ pub(crate) struct Run<'a> {
     pub now: OffsetDateTime,
     /// Who is signed in to this browser session, if anyone.
     pub signed_in: Option<i64>,
+    /// The invitation this request already looked up and put into effect: the planner
+    /// does, and the invitation stage that runs right after it need not read it again.
+    pub invitation_checked: std::sync::OnceLock<uuid::Uuid>,
 }
 
 impl Run<'_> {
@@ -140,6 +143,7 @@ impl Engine {
             slug: request.slug,
             now: request.now,
             signed_in: session.user(),
+            invitation_checked: std::sync::OnceLock::new(),
         };
 
         // An email stage's link: the plan parked behind its one-time key continues in this

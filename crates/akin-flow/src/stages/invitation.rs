@@ -52,6 +52,15 @@ pub(crate) async fn put_in_effect(
     let Some(uuid) = invitation::parse_token(token) else {
         return Ok(Err(Refusal::NotFound));
     };
+    let in_plan = plan
+        .context
+        .get(CONTEXT_INVITATION)
+        .and_then(|i| i.get("pk"))
+        .and_then(Value::as_str)
+        == Some(uuid.to_string().as_str());
+    if in_plan && run.invitation_checked.get() == Some(&uuid) {
+        return Ok(Ok(()));
+    }
     let Some(found) = run.engine.store.invitation(uuid).await? else {
         return Ok(Err(Refusal::NotFound));
     };
@@ -60,13 +69,7 @@ pub(crate) async fn put_in_effect(
     }
     // A visit opened it: counted once per plan (the planner puts it into effect, and the
     // invitation stage again); a link scanner's GET counts here too.
-    let already = plan
-        .context
-        .get(CONTEXT_INVITATION)
-        .and_then(|i| i.get("pk"))
-        .and_then(Value::as_str)
-        == Some(uuid.to_string().as_str());
-    if !already
+    if !in_plan
         && !plan.is_preview()
         && let Err(error) = run
             .engine
@@ -82,5 +85,6 @@ pub(crate) async fn put_in_effect(
         .insert(CONTEXT_INVITATION.into(), found.to_context());
     invitation::deep_merge(plan.prompt_data(), &found.effective_fixed_data());
     plan.token = Some(token.to_owned());
+    let _ = run.invitation_checked.set(uuid);
     Ok(Ok(()))
 }
