@@ -17,6 +17,7 @@ on_both_backends!(
     every_stage_kind_honours_invalid_response_action,
     flows_only_an_application_or_outpost_may_open_are_refused,
     an_edited_flow_is_planned_anew_on_every_node,
+    a_flood_of_made_up_flow_slugs_neither_grows_nor_stalls_the_server,
 );
 
 /// A browser: its own cookie jar, walking one flow link.
@@ -756,4 +757,61 @@ async fn an_edited_flow_is_planned_anew_on_every_node(backend: Backend) {
         .filter_map(|f| f["field_key"].as_str())
         .collect();
     assert_eq!(keys, ["name", "email"], "{challenge}");
+}
+
+/// Issue 16's attacker check on the flow definitions each node keeps: thousands of
+/// made-up slugs at once are each answered 404, a real visitor keeps walking the real flow
+/// alongside, readiness keeps answering, and memory does not grow with the slugs tried (a
+/// slug that names no flow is never kept).
+async fn a_flood_of_made_up_flow_slugs_neither_grows_nor_stalls_the_server(backend: Backend) {
+    let env = start(&backend).await;
+    two_stage_flow(&env).await;
+    let client = reqwest::Client::new();
+    let probe = |n: usize| {
+        let client = client.clone();
+        let url = env
+            .app
+            .url(&format!("/api/v3/flows/executor/made-up-{n:0>12}/"));
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    for n in 0..200 {
+        assert_eq!(probe(n).await, StatusCode::NOT_FOUND);
+    }
+    let before = env.app.rss_kib();
+    let health = akin_testkit::HealthWatch::start(&env.app);
+    let flood = async {
+        let mut missing = 0;
+        for wave in 0..100 {
+            let answers = futures_join_all((0..32).map(|i| probe(1_000 + wave * 32 + i))).await;
+            missing += answers
+                .iter()
+                .filter(|s| **s == StatusCode::NOT_FOUND)
+                .count();
+        }
+        missing
+    };
+    let visitors = async {
+        let mut first_fields = Vec::new();
+        for _ in 0..20 {
+            let challenge = Browser::new(&env.app, "default-enrollment-flow", "")
+                .challenge()
+                .await;
+            first_fields.push(challenge["fields"][0]["field_key"].clone());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        first_fields
+    };
+    let (missing, first_fields) = tokio::join!(flood, visitors);
+    let seen = health.stop().await;
+    assert_eq!(missing, 3_200, "every made-up slug is answered 404");
+    assert!(
+        first_fields.iter().all(|f| f == "username"),
+        "{first_fields:?}"
+    );
+    assert!(seen.failures.is_empty(), "{seen:?}");
+    if let (Some(before), Some(after)) = (before, env.app.rss_kib()) {
+        let grown = after.saturating_sub(before);
+        eprintln!("{backend:?}: RSS {before} KiB before 3,200 made-up slugs, {after} KiB after");
+        assert!(grown < 16 * 1024, "memory grew by {grown} KiB");
+    }
 }
