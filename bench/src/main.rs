@@ -539,6 +539,7 @@ fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         seconds,
         connections,
     )?;
+    let session_rps = session_users_me(akin.port, seconds, connections)?;
     let rss_after = rss_kib(akin.child.id())?;
     drop(akin);
     std::fs::remove_dir_all(&dir).ok();
@@ -558,33 +559,43 @@ fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         me_rps / bare_rps * 100.0
     );
     println!(
+        "  users/me from a signed-in browser: {session_rps:>9.0} req/s ({:.1} % of bare)",
+        session_rps / bare_rps * 100.0
+    );
+    println!(
         "  akin RSS after the load:           {:>9.1} MB",
         rss_after as f64 / 1024.0
     );
     if postgres != "none" {
-        let (me_rps, ready_rps) = on_scratch_postgres(postgres, "throughput", |url| {
-            let akin = spawn_akin_on(url)?;
-            wait_ready(akin.port, Instant::now())?;
-            let me = load(
-                &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
-                Some(TOKEN),
-                seconds,
-                connections,
-            )?;
-            // One round trip to the database and nothing else: what a request that must
-            // ask PostgreSQL once (an executor GET reads its session) costs at least.
-            let ready = load(
-                &format!("http://127.0.0.1:{}/-/health/ready/", akin.port),
-                None,
-                seconds,
-                connections,
-            )?;
-            anyhow::Ok((me, ready))
-        })?;
+        let (me_rps, ready_rps, session_rps) =
+            on_scratch_postgres(postgres, "throughput", |url| {
+                let akin = spawn_akin_on(url)?;
+                wait_ready(akin.port, Instant::now())?;
+                let me = load(
+                    &format!("http://127.0.0.1:{}/api/v3/core/users/me/", akin.port),
+                    Some(TOKEN),
+                    seconds,
+                    connections,
+                )?;
+                let session = session_users_me(akin.port, seconds, connections)?;
+                // One round trip to the database and nothing else: what a request that must
+                // ask PostgreSQL once (an executor GET reads its session) costs at least.
+                let ready = load(
+                    &format!("http://127.0.0.1:{}/-/health/ready/", akin.port),
+                    None,
+                    seconds,
+                    connections,
+                )?;
+                anyhow::Ok((me, ready, session))
+            })?;
         println!("  users/me on PostgreSQL (token):    {me_rps:>9.0} req/s");
         println!(
             "  ratio users/me on PostgreSQL : bare {:>8.1} %",
             me_rps / bare_rps * 100.0
+        );
+        println!(
+            "  users/me on PostgreSQL, signed-in browser: {session_rps:>6.0} req/s ({:.1} % of bare)",
+            session_rps / bare_rps * 100.0
         );
         println!(
             "  /-/health/ready/ on PostgreSQL (one query): {ready_rps:>6.0} req/s ({:.1} % of bare)",
@@ -592,6 +603,38 @@ fn throughput(seconds: u64, connections: usize, postgres: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `/api/v3/core/users/me/` requests/s from a browser signed in as akadmin through the
+/// shipped authentication flow: its session and its user both come from the node's memory.
+fn session_users_me(port: u16, seconds: u64, connections: usize) -> Result<f64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let client = runtime.block_on(async {
+        let client = reqwest::Client::builder().cookie_store(true).build()?;
+        let flow = format!(
+            "http://127.0.0.1:{port}/api/v3/flows/executor/default-authentication-flow/?query="
+        );
+        client.get(&flow).send().await?.error_for_status()?;
+        for answer in [
+            serde_json::json!({"component": "ak-stage-identification", "uid_field": "akadmin"}),
+            serde_json::json!({"component": "ak-stage-password", "password": "bench-password"}),
+        ] {
+            // The answer's redirect is followed to the next challenge.
+            client
+                .post(&flow)
+                .json(&answer)
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        anyhow::Ok(client)
+    })?;
+    let me = format!("http://127.0.0.1:{port}/api/v3/core/users/me/");
+    let signed_in = runtime.block_on(async { client.get(&me).send().await?.error_for_status() });
+    signed_in.context("sign in as akadmin")?;
+    load_with_client(&runtime, client, &me, seconds, connections)
 }
 
 /// The baseline: axum with one handler returning a small JSON body, nothing else.
