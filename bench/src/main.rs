@@ -54,8 +54,8 @@ enum Bench {
     Startup,
     /// Idle RSS after start
     Memory,
-    /// users/me requests/s with a token, next to a bare axum handler, on SQLite and on
-    /// PostgreSQL
+    /// users/me requests/s with a token and from a signed-in browser, next to a bare
+    /// axum handler, on SQLite and on PostgreSQL
     Throughput {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
