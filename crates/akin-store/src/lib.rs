@@ -13,6 +13,6 @@ pub use db::{Backend, Db, Sql, Tx, redact_url, sqlite_path};
 pub use error::{StoreError, StoreResult};
 pub use repo::{
     Claim, ClaimError, DeleteAction, EarlierRequest, FieldMatch, GroupWriteError, InstanceFilter,
-    InvitationFilter, InvitationsByCursor, OutboxFilter, ParkedPlan, Referrer, SECRET_KEY_SETTING,
-    SessionRecord, Store, UserWrite, key_digest, stores,
+    InvitationFilter, InvitationsByCursor, OutboxFilter, ParkedPlan, RECHECK, Referrer,
+    ReputationChange, SECRET_KEY_SETTING, SessionRecord, Store, UserWrite, key_digest, stores,
 };

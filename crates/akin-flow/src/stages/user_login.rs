@@ -55,16 +55,16 @@ impl StageKind for UserLoginSettings {
             store.delete_user_sessions(pk).await?;
         }
         step.session.login(pk, duration, run.now);
-        store.record_login(pk, run.now).await?;
-        crate::reputation::signed_in(run, &entry.user.username).await;
-        audit::record_event(
-            store,
+        let event = audit::event(
             run.origin,
             EventAction::Login,
             Some(&audit::actor_of(&entry.user)),
             json!({"auth_method": "flow"}),
-        )
-        .await;
+        );
+        let reputation = crate::reputation::sign_in_change(run, &entry.user.username);
+        store
+            .record_sign_in(pk, run.now, reputation, &event)
+            .await?;
         Ok(Outcome::Next)
     }
 }

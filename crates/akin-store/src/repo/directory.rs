@@ -235,7 +235,18 @@ mod tests {
             let signed_in = store.directory_user(robot.user.pk).await.expect("user");
             let signed_in = signed_in.unwrap();
             for pk in [other.user.pk, robot.user.pk, other.user.pk] {
-                store.record_login(pk, now).await.expect("login");
+                let event = akin_domain::event::Event::new(
+                    uuid::Uuid::now_v7(),
+                    akin_domain::event::EventAction::Login,
+                    None,
+                    serde_json::json!({}),
+                    None,
+                    now,
+                );
+                store
+                    .record_sign_in(pk, now, None, &event)
+                    .await
+                    .expect("sign-in");
                 let again = store.token_with_user(key).await.expect("lookup").unwrap();
                 assert!(Arc::ptr_eq(&first, &again), "read again after a sign-in");
                 let again = store.directory_user(robot.user.pk).await.expect("user");

@@ -33,6 +33,7 @@ pub use idempotency::EarlierRequest;
 pub use invitations::{Claim, ClaimError, InvitationFilter, InvitationsByCursor, UserWrite};
 pub use object_lists::FieldMatch;
 pub use outbox::OutboxFilter;
+pub use reputations::ReputationChange;
 pub use sessions::SessionRecord;
 pub use settings::SECRET_KEY_SETTING;
 pub use tables::stores;

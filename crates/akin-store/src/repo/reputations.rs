@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Listing, Store, Where};
+use crate::db::{Sql, Tx};
 use crate::error::StoreResult;
 use crate::types::{DbTime, DbUuid};
 
@@ -42,44 +43,69 @@ impl From<ReputationRow> for ReputationScore {
     }
 }
 
-impl Store {
-    /// Adds `amount` to the score of `identifier` from `ip`. A score that has expired starts
-    /// over from `amount`, with a new expiry `lifetime` from `now`.
+/// `amount` added to the score of `identifier` from `ip`. A score that has expired starts
+/// over from `amount`, with a new expiry `lifetime` from the change.
+#[derive(Debug, Clone, Copy)]
+pub struct ReputationChange<'a> {
+    pub identifier: &'a str,
+    pub ip: &'a str,
+    pub amount: i64,
+    pub lifetime: Duration,
+}
+
+impl ReputationChange<'_> {
+    /// The upsert that makes this change at `now`, on `sql` (empty).
+    fn sql(&self, sql: Sql, now: OffsetDateTime) -> Sql {
+        sql.then(
+            "INSERT INTO reputations (reputation_uuid, identifier, ip, score, expires, updated) \
+             VALUES (",
+        )
+        .bind(Uuid::new_v4())
+        .then(", ")
+        .bind(self.identifier.to_owned())
+        .then(", ")
+        .bind(self.ip.to_owned())
+        .then(", ")
+        .bind(self.amount)
+        .then(", ")
+        .bind(now + self.lifetime)
+        .then(", ")
+        .bind(now)
+        // Every expression reads the row as it was before this statement.
+        .then(
+            ") ON CONFLICT (identifier, ip) DO UPDATE SET \
+             score = CASE WHEN reputations.expires <= excluded.updated THEN excluded.score \
+             ELSE reputations.score + excluded.score END, \
+             expires = CASE WHEN reputations.expires <= excluded.updated \
+             THEN excluded.expires ELSE reputations.expires END, \
+             updated = excluded.updated",
+        )
+    }
+}
+
+impl Tx {
+    /// Makes `change` at `now` in this transaction.
     pub async fn change_reputation(
-        &self,
-        identifier: &str,
-        ip: &str,
-        amount: i64,
-        lifetime: Duration,
+        &mut self,
+        change: ReputationChange<'_>,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let sql = self
-            .db()
-            .sql(
-                "INSERT INTO reputations (reputation_uuid, identifier, ip, score, expires, updated) \
-                 VALUES (",
-            )
-            .bind(Uuid::new_v4())
-            .then(", ")
-            .bind(identifier.to_owned())
-            .then(", ")
-            .bind(ip.to_owned())
-            .then(", ")
-            .bind(amount)
-            .then(", ")
-            .bind(now + lifetime)
-            .then(", ")
-            .bind(now)
-            // Every expression reads the row as it was before this statement.
-            .then(
-                ") ON CONFLICT (identifier, ip) DO UPDATE SET \
-                 score = CASE WHEN reputations.expires <= excluded.updated THEN excluded.score \
-                 ELSE reputations.score + excluded.score END, \
-                 expires = CASE WHEN reputations.expires <= excluded.updated \
-                 THEN excluded.expires ELSE reputations.expires END, \
-                 updated = excluded.updated",
-            );
-        self.db().execute(sql).await?;
+        let sql = change.sql(self.sql(""), now);
+        self.execute(sql).await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Makes `change` at `now`.
+    pub async fn change_reputation(
+        &self,
+        change: ReputationChange<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.db()
+            .execute(change.sql(self.db().sql(""), now))
+            .await?;
         Ok(())
     }
 

@@ -341,16 +341,28 @@ impl Store {
         Ok(self.db().execute(sql).await? > 0)
     }
 
-    /// Notes a successful sign-in.
-    pub async fn record_login(&self, pk: i64, now: OffsetDateTime) -> StoreResult<()> {
-        let sql = self
-            .db()
+    /// A successful sign-in of user `pk` at `now`, in one transaction (one commit, where
+    /// three separate writes waited for three): the user's `last_login`, the reputation the
+    /// sign-in earns, and its audit `event`.
+    pub async fn record_sign_in(
+        &self,
+        pk: i64,
+        now: OffsetDateTime,
+        reputation: Option<super::ReputationChange<'_>>,
+        event: &akin_domain::event::Event,
+    ) -> StoreResult<()> {
+        let mut tx = self.db().begin().await?;
+        let sql = tx
             .sql("UPDATE users SET last_login = ")
             .bind(now)
             .then(" WHERE id = ")
             .bind(pk);
-        self.db().execute(sql).await?;
-        Ok(())
+        tx.execute(sql).await?;
+        if let Some(change) = reputation {
+            tx.change_reputation(change, now).await?;
+        }
+        tx.record_event(event).await?;
+        tx.commit().await
     }
 
     /// Deletes user `pk`; refused when it is the last active superuser.
