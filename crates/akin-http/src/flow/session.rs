@@ -160,13 +160,11 @@ impl Session {
         }
         let stamp = rand::random::<u64>().max(1);
         Arc::make_mut(&mut self.record).stamp = stamp;
-        if let Some(old) = &self.replaced {
-            state.store.delete_session(old).await?;
-        }
         state
             .store
             .save_session(
                 &self.key,
+                self.replaced.as_deref(),
                 &self.record,
                 meta.client_ip.clone(),
                 &meta.user_agent,

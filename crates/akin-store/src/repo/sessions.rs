@@ -272,10 +272,13 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Creates or replaces the session for cookie value `key`.
+    /// Creates or replaces the session for cookie value `key`. `replaces` names the one it
+    /// takes the place of (a sign-in or sign-out gives the browser a new id): that one is
+    /// deleted in the same transaction, so the browser is never left with neither.
     pub async fn save_session(
         &self,
         key: &str,
+        replaces: Option<&str>,
         record: &Arc<SessionRecord>,
         client_ip: Option<String>,
         user_agent: &str,
@@ -304,22 +307,26 @@ impl Store {
                  expires = excluded.expires, last_ip = excluded.last_ip, last_user_agent = excluded.last_user_agent, \
                  version = akin_sessions.version + 1 RETURNING version",
             );
-        let (version,): (i64,) = self.db().write_returning(sql).await?;
+        let version = match replaces {
+            None => self.db().write_returning::<(i64,)>(sql).await?.0,
+            Some(old) => {
+                let old = key_digest(old);
+                let mut tx = self.db().begin().await?;
+                let delete = tx
+                    .sql("DELETE FROM akin_sessions WHERE session_key = ")
+                    .bind(old.clone());
+                tx.execute(delete).await?;
+                let (version,): (i64,) = tx.fetch_one(sql).await?;
+                tx.commit().await?;
+                // Kept as deleted: a read or write of it still in flight cannot bring a
+                // copy back.
+                self.sessions.forget(old);
+                version
+            }
+        };
         // The next step reads it from here; a later write already kept stays.
         self.sessions
             .replace(&digest, record.clone(), version, since);
-        Ok(())
-    }
-
-    pub async fn delete_session(&self, key: &str) -> StoreResult<()> {
-        let digest = key_digest(key);
-        let sql = self
-            .db()
-            .sql("DELETE FROM akin_sessions WHERE session_key = ")
-            .bind(digest.clone());
-        self.db().execute(sql).await?;
-        // Kept as deleted: a read or write of it still in flight cannot bring a copy back.
-        self.sessions.forget(digest);
         Ok(())
     }
 
