@@ -10,13 +10,14 @@
 //! [`akin_store::RECHECK`].
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use akin_domain::catalog;
 use akin_domain::flow::{FlowInfo, InvalidResponseAction};
 use akin_domain::policy::{Binding, EngineMode};
 use akin_domain::stage::StageSettings;
 use akin_domain::stage::prompt::Prompt;
+use akin_store::VersionedMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -58,27 +59,12 @@ pub(crate) struct DefinedStage {
     pub re_evaluate: bool,
 }
 
-/// The definitions this node holds.
-#[derive(Debug, Default)]
-pub struct FlowDefinitions {
-    state: RwLock<Held>,
-}
+/// The definitions this node holds, by slug.
+pub(crate) type FlowDefinitions = VersionedMap<String, FlowDefinition>;
 
-#[derive(Debug, Default)]
-struct Held {
-    /// The `flow_definitions_version` every entry is of.
-    version: i64,
-    by_slug: HashMap<String, Arc<FlowDefinition>>,
-}
-
-impl FlowDefinitions {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Held> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
-    }
+/// An empty cache of definitions.
+pub(crate) fn cache() -> FlowDefinitions {
+    VersionedMap::new(CACHE_LIMIT)
 }
 
 /// The flow `slug` as planning needs it: from memory when nothing changed since it was
@@ -86,26 +72,13 @@ impl FlowDefinitions {
 pub(crate) async fn definition(engine: &Engine, slug: &str) -> FlowResult<Arc<FlowDefinition>> {
     // Read before the definition, so what is read is at least this fresh.
     let version = engine.store.flow_definitions_version().await?;
-    {
-        let held = engine.definitions.read();
-        if held.version == version
-            && let Some(found) = held.by_slug.get(slug)
-        {
-            return Ok(found.clone());
-        }
+    if let Some(found) = engine.definitions.get(version, slug) {
+        return Ok(found);
     }
     let found = Arc::new(read_definition(engine, slug).await?);
-    let mut held = engine.definitions.write();
-    if held.version < version {
-        held.by_slug.clear();
-        held.version = version;
-    }
-    if held.version == version {
-        if held.by_slug.len() >= CACHE_LIMIT {
-            held.by_slug.clear();
-        }
-        held.by_slug.insert(slug.to_owned(), found.clone());
-    }
+    engine
+        .definitions
+        .insert(version, slug.to_owned(), found.clone());
     Ok(found)
 }
 

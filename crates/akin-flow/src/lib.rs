@@ -89,7 +89,7 @@ impl Engine {
             metrics: Arc::default(),
             breaches: password_policy::BreachCheck::default(),
             decoy_hash: Arc::default(),
-            definitions: Arc::default(),
+            definitions: Arc::new(definitions::cache()),
         }
     }
 

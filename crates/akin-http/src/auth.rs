@@ -61,14 +61,9 @@ impl FromRequestParts<AppState> for Caller {
 async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let now = OffsetDateTime::now_utc();
     let session = crate::flow::session::Session::load(state, &parts.headers, now).await?;
-    let Some(pk) = session.user() else {
-        return Err(ApiError::NotAuthenticated);
-    };
-    let user = state
-        .store
-        .directory_user(pk)
+    let user = session
+        .active_user(state)
         .await?
-        .filter(|u| u.user.is_active)
         .ok_or(ApiError::NotAuthenticated)?;
     if !parts.method.is_safe() && !same_site(&parts.headers) {
         return Err(ApiError::CsrfFailed);

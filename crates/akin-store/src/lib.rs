@@ -14,5 +14,6 @@ pub use error::{StoreError, StoreResult};
 pub use repo::{
     Claim, ClaimError, DeleteAction, EarlierRequest, FieldMatch, GroupWriteError, InstanceFilter,
     InvitationFilter, InvitationsByCursor, OutboxFilter, ParkedPlan, RECHECK, Referrer,
-    ReputationChange, SECRET_KEY_SETTING, SessionRecord, Store, UserWrite, key_digest, stores,
+    ReputationChange, SECRET_KEY_SETTING, SessionRecord, Store, UserWrite, VersionedMap,
+    key_digest, stores,
 };

@@ -216,15 +216,10 @@ impl FromRequestParts<AppState> for AdminSession {
             .extensions
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
-        let Some(pk) = session.user() else {
-            return Err(AdminRejection::Login(here));
-        };
-        let user = state
-            .store
-            .directory_user(pk)
+        let user = session
+            .active_user(state)
             .await
-            .map_err(|e| AdminRejection::Failed(e.into()))?
-            .filter(|u| u.user.is_active)
+            .map_err(AdminRejection::Failed)?
             .ok_or(AdminRejection::Login(here))?;
         if !user.is_superuser {
             return Err(AdminRejection::NotAdministrator);

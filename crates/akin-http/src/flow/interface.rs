@@ -170,15 +170,7 @@ fn keep_what_was_typed(challenge: &mut Value, submitted: &Map<String, Value>) {
 /// Who is signed in to this browser; others are sent to log in first.
 async fn user_page(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     let session = Session::load(&state, &headers, OffsetDateTime::now_utc()).await?;
-    let user = match session.user() {
-        Some(pk) => state
-            .store
-            .directory_user(pk)
-            .await?
-            .filter(|u| u.user.is_active),
-        None => None,
-    };
-    let Some(entry) = user else {
+    let Some(entry) = session.active_user(&state).await? else {
         return Ok(see_other(
             "/flows/-/default/authentication/?next=%2Fif%2Fuser%2F",
         ));

@@ -113,6 +113,22 @@ impl Session {
         self.record.user_id
     }
 
+    /// Who is signed in to this session, while their account is active (from the node's
+    /// memory: `Store::directory_user`).
+    pub async fn active_user(
+        &self,
+        state: &AppState,
+    ) -> ApiResult<Option<Arc<akin_domain::user::UserEntry>>> {
+        let Some(pk) = self.user() else {
+            return Ok(None);
+        };
+        Ok(state
+            .store
+            .directory_user(pk)
+            .await?
+            .filter(|u| u.user.is_active))
+    }
+
     /// The flow this browser is running, if any.
     pub fn plan(&self) -> Option<Arc<FlowPlan>> {
         self.record.flow_plan.clone()

@@ -14,14 +14,13 @@
 //! here (migration 0021): an entry's `last_login` is as of when it was read, and nothing
 //! served from these entries shows it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use akin_domain::token::Token;
 use akin_domain::user::UserEntry;
 
 use super::Store;
-use super::versions::VersionWatch;
+use super::versions::{VersionWatch, VersionedMap};
 use crate::error::StoreResult;
 
 /// Beyond this many cached tokens (or users) the cache starts over (the database has them
@@ -34,94 +33,53 @@ pub type TokenUser = (Token, Arc<UserEntry>);
 #[derive(Debug)]
 pub(crate) struct DirectoryCache {
     version: VersionWatch,
-    state: RwLock<CacheState>,
+    /// By key digest.
+    tokens: VersionedMap<String, TokenUser>,
+    /// Users by pk, for signed-in sessions.
+    users: VersionedMap<i64, UserEntry>,
 }
 
 impl Default for DirectoryCache {
     fn default() -> Self {
         Self {
             version: VersionWatch::new("SELECT version FROM directory_version WHERE id = 1"),
-            state: RwLock::default(),
+            tokens: VersionedMap::new(CACHE_LIMIT),
+            users: VersionedMap::new(CACHE_LIMIT),
         }
-    }
-}
-
-#[derive(Debug, Default)]
-struct CacheState {
-    /// The `directory_version` every entry is of.
-    version: i64,
-    entries: HashMap<String, Arc<TokenUser>>,
-    /// Users by pk, for signed-in sessions.
-    users: HashMap<i64, Arc<UserEntry>>,
-}
-
-impl DirectoryCache {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CacheState> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Store {
-    /// The directory's version; a new one empties the cache.
-    async fn directory_version(&self) -> StoreResult<i64> {
-        let version = self.directory.version.current(&self.db).await?;
-        if self.directory.read().version != version {
-            let mut state = self.directory.write();
-            if state.version < version {
-                state.entries.clear();
-                state.users.clear();
-                state.version = version;
-            }
-        }
-        Ok(version)
-    }
-
     /// The token whose key has the same digest as `key`, with its user: from memory
     /// when nothing changed since it was read. The caller still compares the keys (in
     /// constant time) and checks intent, expiry and that the user is active.
     pub async fn token_with_user(&self, key: &str) -> StoreResult<Option<Arc<TokenUser>>> {
         let digest = super::tokens::key_digest(key);
         // Read before the lookup, so what the lookup finds is at least this fresh.
-        let version = self.directory_version().await?;
-        if let Some(found) = self.directory.read().entries.get(&digest) {
-            return Ok(Some(found.clone()));
+        let version = self.directory.version.current(&self.db).await?;
+        if let Some(found) = self.directory.tokens.get(version, &digest) {
+            return Ok(Some(found));
         }
-        let Some(found) = self.token_with_user_uncached(&digest).await? else {
+        let Some((token, user)) = self.token_with_user_uncached(&digest).await? else {
             return Ok(None);
         };
-        let found = Arc::new((found.0, Arc::new(found.1)));
-        let mut state = self.directory.write();
-        if state.version == version {
-            if state.entries.len() >= CACHE_LIMIT {
-                state.entries.clear();
-            }
-            state.entries.insert(digest, found.clone());
-        }
+        let found = Arc::new((token, Arc::new(user)));
+        self.directory.tokens.insert(version, digest, found.clone());
         Ok(Some(found))
     }
 
     /// User `pk` with their groups, as a signed-in session needs them: from memory when
     /// nothing changed since they were read. `None` when there is no such user.
     pub async fn directory_user(&self, pk: i64) -> StoreResult<Option<Arc<UserEntry>>> {
-        let version = self.directory_version().await?;
-        if let Some(found) = self.directory.read().users.get(&pk) {
-            return Ok(Some(found.clone()));
+        let version = self.directory.version.current(&self.db).await?;
+        if let Some(found) = self.directory.users.get(version, &pk) {
+            return Ok(Some(found));
         }
         let Some(found) = self.user_by_pk(pk).await? else {
             return Ok(None);
         };
         let found = Arc::new(found);
-        let mut state = self.directory.write();
-        if state.version == version {
-            if state.users.len() >= CACHE_LIMIT {
-                state.users.clear();
-            }
-            state.users.insert(pk, found.clone());
-        }
+        self.directory.users.insert(version, pk, found.clone());
         Ok(Some(found))
     }
 }

@@ -39,7 +39,7 @@ pub use settings::SECRET_KEY_SETTING;
 pub use tables::stores;
 pub use tokens::key_digest;
 pub use used_by::{DeleteAction, Referrer};
-pub use versions::RECHECK;
+pub use versions::{RECHECK, VersionedMap};
 
 /// The repositories over one database.
 #[derive(Debug, Clone)]

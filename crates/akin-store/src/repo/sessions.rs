@@ -99,6 +99,18 @@ struct CachedSessions {
     epoch: u64,
 }
 
+impl CachedSessions {
+    /// Holds `cached` for `digest`, starting over first when the cache is full. Deleted
+    /// sessions' marks go too, so the epoch moves: reads in flight must not bring them back.
+    fn hold(&mut self, digest: String, cached: Cached) {
+        if self.by_digest.len() >= CACHE_LIMIT && !self.by_digest.contains_key(&digest) {
+            self.by_digest.clear();
+            self.epoch += 1;
+        }
+        self.by_digest.insert(digest, cached);
+    }
+}
+
 /// One session's copy: its version, and the session (`None`: deleted, so no copy of any
 /// earlier version may come back).
 #[derive(Debug)]
@@ -156,12 +168,7 @@ impl SessionCache {
         {
             return;
         }
-        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
-            // Deleted sessions' marks go too: reads in flight must not bring them back.
-            entries.by_digest.clear();
-            entries.epoch += 1;
-        }
-        entries.by_digest.insert(
+        entries.hold(
             digest,
             Cached {
                 record: Some(record),
@@ -202,12 +209,7 @@ impl SessionCache {
     /// Marks one session deleted here: no copy of it is kept again (a key is never reused;
     /// the row, if a write in flight brings it back, is read from the database).
     fn forget(&self, digest: String) {
-        let mut entries = self.write();
-        if entries.by_digest.len() >= CACHE_LIMIT && !entries.by_digest.contains_key(&digest) {
-            entries.by_digest.clear();
-            entries.epoch += 1;
-        }
-        entries.by_digest.insert(
+        self.write().hold(
             digest,
             Cached {
                 record: None,
